@@ -1,0 +1,83 @@
+"""Command-line flags derived from the config dataclasses.
+
+Every field of a command's config classes becomes ``--field-name``, with the
+field's help, type and choices. Only flags the user actually gave are returned,
+so callers can layer them over defaults or over a saved ``config.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from pathlib import Path
+
+from trainer.config import (CodecConfig, DataConfig, EvalConfig, ModelConfig, SampleConfig,
+                            TrainConfig)
+from trainer.errors import CadenzaError
+
+COMMANDS: dict[str, tuple[str, tuple[type, ...]]] = {
+    "prepare": ("read, check and cache a MIDI corpus", (DataConfig, CodecConfig)),
+    "train": ("train the LSTM on a corpus",
+              (DataConfig, CodecConfig, ModelConfig, TrainConfig)),
+    "sample": ("compose songs with a trained run", (SampleConfig,)),
+    "evaluate": ("score a trained run against held-out songs and an n-gram baseline",
+                 (EvalConfig,)),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one-line :class:`CadenzaError`s."""
+
+    def error(self, message):
+        raise CadenzaError(f"{self.prog}: {message}")
+
+
+def build_parser(commands=COMMANDS) -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m trainer",
+                     description="Cadenza: train an LSTM on MIDI files and compose with it.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (help_text, classes) in commands.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        seen = set()
+        for cls in classes:
+            group = p.add_argument_group(cls.__doc__.strip().splitlines()[0].rstrip("."))
+            for f in dataclasses.fields(cls):
+                if f.name not in seen:
+                    seen.add(f.name)
+                    _add_flag(group, f, typing.get_type_hints(cls)[f.name])
+    return parser
+
+
+def _add_flag(group, f: dataclasses.Field, hint) -> None:
+    meta = f.metadata
+    kwargs = {"dest": f.name, "default": argparse.SUPPRESS}
+    if hint is bool:
+        kwargs["action"] = "store_true"
+    elif typing.get_origin(hint) is tuple:
+        kwargs.update(nargs="+", type=typing.get_args(hint)[0], metavar="N")
+    else:
+        base = Path if (hint is Path or Path in typing.get_args(hint)) else hint
+        kwargs["type"] = base
+        kwargs["metavar"] = {Path: "FILE", int: "N", float: "X", str: "NAME"}[base]
+        if base is Path and f.name.endswith("_dir"):
+            kwargs["metavar"] = "DIR"
+    if "choices" in meta:
+        kwargs["choices"] = meta["choices"]
+    if meta.get("required"):
+        kwargs["required"] = True
+    default = "" if f.default in (None, (), dataclasses.MISSING) or meta.get("required") \
+        else f" (default: {f.default})"
+    kwargs["help"] = meta.get("help", "") + default
+    group.add_argument("--" + f.name.replace("_", "-"), **kwargs)
+
+
+def parse(argv=None, commands=COMMANDS) -> tuple[str, dict[type, dict]]:
+    """``(command, {config class: {field: value}})`` for the flags given in ``argv``."""
+    ns = vars(build_parser(commands).parse_args(argv))
+    command = ns.pop("command")
+    given = {}
+    for cls in commands[command][1]:
+        names = {f.name for f in dataclasses.fields(cls)}
+        given[cls] = {k: v for k, v in ns.items() if k in names}
+    return command, given

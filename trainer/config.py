@@ -1,0 +1,235 @@
+"""Every setting of Cadenza, as one tree of frozen dataclasses.
+
+Each field carries its help text in ``metadata``; ``cli`` turns fields into
+flags, so a flag and its setting can never drift apart. Values are checked in
+``__post_init__`` and a bad one raises :class:`ConfigError` with a one-line
+message naming the flag. ``RunConfig`` is what a run folder's ``config.json``
+holds: ``RunConfig.from_dict(cfg.to_dict()) == cfg``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trainer import constants as C
+from trainer.errors import ConfigError
+
+
+def _opt(default, help: str, **extra):
+    return field(default=default, metadata={"help": help, **extra})
+
+
+def _check(ok: bool, flag: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"--{flag.replace('_', '-')}: {message}")
+
+
+@dataclass(frozen=True)
+class CodecConfig:
+    """How notes become tokens (saved in vocab.json)."""
+
+    steps_per_beat: int = _opt(C.STEPS_PER_BEAT, "grid steps per quarter-note beat")
+    max_duration: int = _opt(C.MAX_DURATION, "longest note duration token, in steps")
+    max_shift: int = _opt(C.MAX_SHIFT, "longest time-shift token, in steps")
+    mono: bool = _opt(False, "keep only the top note at each onset (melody)")
+
+    def __post_init__(self):
+        _check(1 <= self.steps_per_beat <= 48, "steps_per_beat", "must be 1..48")
+        _check(1 <= self.max_duration <= 512, "max_duration", "must be 1..512")
+        _check(1 <= self.max_shift <= 512, "max_shift", "must be 1..512")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the MIDI files come from and where parsed files are cached."""
+
+    data_dir: Path | None = _opt(None, "folder of .mid/.midi files, read recursively "
+                                       "(default: the built-in --corpus)")
+    corpus: str = _opt(C.DEFAULT_CORPUS, "built-in corpus used when --data-dir is not given",
+                       choices=C.BUILTIN_CORPORA)
+    cache_dir: Path | None = _opt(None, f"cache folder (default: ${C.CACHE_ENV} "
+                                        "or ~/.cache/cadenza)")
+    jobs: int = _opt(0, "parallel parsing processes (0: one per CPU core)")
+    programs: tuple[int, ...] = _opt((), "General MIDI programs (0-127) to keep; "
+                                         "default: every non-drum instrument")
+
+    def __post_init__(self):
+        _check(self.corpus in C.BUILTIN_CORPORA, "corpus",
+               f"unknown corpus {self.corpus!r}; choose from {', '.join(C.BUILTIN_CORPORA)}")
+        _check(self.jobs >= 0, "jobs", "must be >= 0")
+        _check(all(0 <= p <= 127 for p in self.programs), "programs", "must be 0..127")
+
+    def resolved_cache_dir(self) -> Path:
+        """The cache folder: the flag, else $CADENZA_CACHE, else ~/.cache/cadenza."""
+        if self.cache_dir is not None:
+            return self.cache_dir
+        env = os.environ.get(C.CACHE_ENV)
+        return Path(env) if env else Path.home() / ".cache" / "cadenza"
+
+    def resolved_jobs(self) -> int:
+        return self.jobs or os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of the LSTM; together with the vocabulary it fixes the weights."""
+
+    rnn_size: int = _opt(C.RNN_SIZE, "LSTM units per layer")
+    num_layers: int = _opt(C.NUM_LAYERS, "stacked LSTM layers")
+    embedding_size: int = _opt(C.EMBEDDING_SIZE, "token embedding width")
+    dropout: float = _opt(C.DROPOUT, "dropout between layers while training")
+
+    def __post_init__(self):
+        _check(1 <= self.rnn_size <= 8192, "rnn_size", "must be 1..8192")
+        _check(1 <= self.num_layers <= 16, "num_layers", "must be 1..16")
+        _check(1 <= self.embedding_size <= 4096, "embedding_size", "must be 1..4096")
+        _check(0.0 <= self.dropout < 1.0, "dropout", "must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train; ``run_dir`` receives everything the run produces."""
+
+    run_dir: Path = _opt(None, "folder for this run's config, checkpoints and logs",
+                         required=True)
+    epochs: int = _opt(C.EPOCHS, "most epochs to train (early stopping may end sooner)")
+    patience: int = _opt(C.PATIENCE, "stop after this many epochs without a better "
+                                     "validation loss")
+    window_size: int = _opt(C.WINDOW_SIZE, "tokens per training window")
+    batch_size: int = _opt(C.BATCH_SIZE, "windows per batch")
+    learning_rate: float = _opt(C.LEARNING_RATE, "optimizer learning rate")
+    optimizer: str = _opt("adam", "optimizer", choices=C.OPTIMIZERS)
+    grad_clip: float = _opt(C.GRAD_CLIP, "clip gradients to this global norm (0: off)")
+    val_fraction: float = _opt(C.VAL_FRACTION, "share of songs held out for validation")
+    transpose: int = _opt(C.TRANSPOSE, "augment each window by a random transposition "
+                                       "of up to +-K semitones")
+    seed: int = _opt(0, "random seed for the split, shuffling and initial weights")
+    devices: int = _opt(0, "data-parallel devices (0: every visible GPU, else one "
+                           "device; N>1 on a CPU-only machine splits the CPU)")
+    resume: bool = _opt(False, "continue the run in --run-dir from its last checkpoint")
+
+    def __post_init__(self):
+        _check(self.run_dir is not None, "run_dir", "is required")
+        _check(self.epochs >= 1, "epochs", "must be >= 1")
+        _check(self.patience >= 1, "patience", "must be >= 1")
+        _check(self.window_size >= 2, "window_size", "must be >= 2")
+        _check(self.batch_size >= 1, "batch_size", "must be >= 1")
+        _check(0 < self.learning_rate < 10, "learning_rate", "must be in (0, 10)")
+        _check(self.optimizer in C.OPTIMIZERS, "optimizer",
+               f"unknown optimizer {self.optimizer!r}; choose from {', '.join(C.OPTIMIZERS)}")
+        _check(self.grad_clip >= 0, "grad_clip", "must be >= 0")
+        _check(0 < self.val_fraction < 1, "val_fraction", "must be in (0, 1)")
+        _check(0 <= self.transpose <= 12, "transpose", "must be 0..12")
+        _check(self.devices >= 0, "devices", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a training run: what ``config.json`` holds."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    codec: CodecConfig = field(default_factory=CodecConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(run_dir=Path("run")))
+
+    def to_dict(self) -> dict:
+        return {f.name: to_dict(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RunConfig:
+        parts = {f.name: f.type for f in dataclasses.fields(cls)}
+        unknown = set(d) - set(parts)
+        if unknown:
+            raise ConfigError(f"config.json: unknown sections {sorted(unknown)}")
+        hints = typing.get_type_hints(cls)
+        return cls(**{name: from_dict(hints[name], d.get(name, {})) for name in parts})
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    """How to compose songs from a trained run."""
+
+    run_dir: Path = _opt(None, "trained run folder", required=True)
+    out_dir: Path = _opt(None, "folder for the .mid files", required=True)
+    num_files: int = _opt(1, "songs to write")
+    length: int = _opt(C.SAMPLE_NOTES, "most notes per song (a song may end sooner at EOS)")
+    temperature: float = _opt(C.TEMPERATURE, "divide logits by T; 0 picks the most likely token")
+    top_k: int = _opt(C.TOP_K, "keep only the K most likely tokens (0: all)")
+    top_p: float = _opt(C.TOP_P, "keep the smallest set of tokens whose probability reaches P")
+    seed: int = _opt(0, "random seed; song i uses seed+i")
+    prime_file: Path | None = _opt(None, "continue the start of this MIDI file")
+    prime_notes: int = _opt(16, "how many notes of --prime-file to keep as the start")
+    tempo: float = _opt(C.TEMPO_BPM, "tempo of the written files, in BPM")
+    instrument: str = _opt(C.INSTRUMENT, "General MIDI instrument name of the written files")
+    checkpoint: str = _opt("best", "which checkpoint to load", choices=("best", "last"))
+
+    def __post_init__(self):
+        _check(self.num_files >= 1, "num_files", "must be >= 1")
+        _check(self.length >= 1, "length", "must be >= 1")
+        _check(self.temperature >= 0, "temperature", "must be >= 0")
+        _check(self.top_k >= 0, "top_k", "must be >= 0")
+        _check(0 < self.top_p <= 1, "top_p", "must be in (0, 1]")
+        _check(self.prime_notes >= 1, "prime_notes", "must be >= 1")
+        _check(10 <= self.tempo <= 400, "tempo", "must be 10..400 BPM")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """How to evaluate a trained run against its held-out songs."""
+
+    run_dir: Path = _opt(None, "trained run folder", required=True)
+    num_samples: int = _opt(20, "songs to generate for the music figures")
+    length: int = _opt(400, "most notes per generated song")
+    ngram_order: int = _opt(5, "order of the Kneser-Ney n-gram baseline")
+    temperature: float = _opt(C.TEMPERATURE, "sampling temperature for generated songs")
+    top_p: float = _opt(C.TOP_P, "nucleus sampling threshold for generated songs")
+    seed: int = _opt(1234, "random seed for generated songs")
+
+    def __post_init__(self):
+        _check(self.num_samples >= 1, "num_samples", "must be >= 1")
+        _check(self.length >= 1, "length", "must be >= 1")
+        _check(2 <= self.ngram_order <= 8, "ngram_order", "must be 2..8")
+        _check(self.temperature >= 0, "temperature", "must be >= 0")
+        _check(0 < self.top_p <= 1, "top_p", "must be in (0, 1]")
+
+
+def to_dict(obj) -> dict:
+    """A dataclass as plain JSON types (paths as strings, tuples as lists)."""
+    out = {}
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if isinstance(v, Path):
+            v = str(v)
+        elif isinstance(v, tuple):
+            v = list(v)
+        out[f.name] = v
+    return out
+
+
+def from_dict(cls, d: dict):
+    """Inverse of :func:`to_dict`; unknown keys are an error, missing keys default."""
+    hints = typing.get_type_hints(cls)
+    unknown = set(d) - set(hints)
+    if unknown:
+        raise ConfigError(f"{cls.__name__}: unknown settings {sorted(unknown)}")
+    return cls(**{k: coerce(hints[k], v) for k, v in d.items()})
+
+
+def coerce(hint, value):
+    """Turn a JSON or command-line value into the field's declared type."""
+    if value is None:
+        return None
+    args = typing.get_args(hint)
+    if hint is Path or Path in args:
+        return Path(value)
+    if typing.get_origin(hint) is tuple:
+        return tuple(args[0](v) for v in value)
+    if hint in (int, float, str, bool):
+        if hint is not float and not isinstance(value, hint):
+            raise ConfigError(f"expected {hint.__name__}, got {value!r}")
+        return hint(value)
+    return value

@@ -1,0 +1,53 @@
+"""Named defaults and fixed facts of the Cadenza representation and pipeline.
+
+Every default a config field uses is named here, so a reader can find the
+number behind a behaviour without reading the code that applies it.
+"""
+
+# --- token codec -----------------------------------------------------------
+PAD, BOS, EOS = "PAD", "BOS", "EOS"
+SPECIAL_TOKENS = (PAD, BOS, EOS)  # ids 0, 1, 2 in this order
+PIANO_LOW, PIANO_HIGH = 21, 108  # A0..C8, the range NOTE tokens cover
+STEPS_PER_BEAT = 4  # grid steps per quarter-note beat (sixteenth notes)
+MAX_DURATION = 32  # longest DUR token, in steps (two 4/4 bars at 4 steps/beat)
+MAX_SHIFT = 16  # longest SHIFT token, in steps; longer gaps use several
+VOCAB_FORMAT = "cadenza-vocab"
+VOCAB_VERSION = 1
+
+# --- MIDI input limits (a file outside them is skipped as unusable) --------
+MIN_TEMPO_BPM = 4.0
+MAX_TEMPO_BPM = 1000.0
+MAX_SONG_SECONDS = 2 * 60 * 60
+MAX_SONG_BEATS = 20_000
+DEFAULT_VELOCITY = 80
+
+# --- corpora ---------------------------------------------------------------
+MIDI_SUFFIXES = (".mid", ".midi")
+BUILTIN_CORPORA = ("chorales", "folk")
+DEFAULT_CORPUS = "chorales"
+CACHE_ENV = "CADENZA_CACHE"  # overrides the default cache folder
+PARSER_VERSION = 1  # bump when MIDI reading changes, to invalidate caches
+SERIAL_BELOW = 16  # parse fewer uncached files than this without a process pool
+
+# --- model and training ----------------------------------------------------
+RNN_SIZE = 256
+NUM_LAYERS = 2
+EMBEDDING_SIZE = 64
+DROPOUT = 0.2
+WINDOW_SIZE = 128
+BATCH_SIZE = 64
+LEARNING_RATE = 2e-3
+OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
+GRAD_CLIP = 1.0
+VAL_FRACTION = 0.1
+EPOCHS = 40
+PATIENCE = 4
+TRANSPOSE = 0
+
+# --- sampling --------------------------------------------------------------
+TEMPERATURE = 1.0
+TOP_K = 0  # 0 = no top-k cut
+TOP_P = 0.95
+SAMPLE_NOTES = 200
+TEMPO_BPM = 100.0
+INSTRUMENT = "Acoustic Grand Piano"

@@ -1,0 +1,172 @@
+"""MIDI in and out; the only module that imports pretty_midi or music21.
+
+``read_midi`` turns a file into raw notes (onset and end in quarter-note beats
+read from the file's tempo map, MIDI pitch) or raises :class:`UnusableMidi`
+with a short reason. ``write_midi`` writes grid notes as a one-instrument file.
+The built-in corpora (music21's bundled Bach chorales and folk tunes) are
+exported to MIDI here, one *unit* (a chorale, or a file of tunes) per call.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+
+from trainer import constants as C
+from trainer.errors import CadenzaError
+
+
+class UnusableMidi(Exception):
+    """A file cannot be used; ``str(e)`` is a one-line reason for the user."""
+
+
+def read_midi(path: Path, programs: tuple[int, ...] = ()) -> np.ndarray:
+    """Raw notes of every non-drum instrument (or of ``programs``) in ``path``.
+
+    Returns a float array ``(n, 3)``: onset and end in quarter-note beats, MIDI
+    pitch. Raises :class:`UnusableMidi` for an empty, non-MIDI, corrupt,
+    drums-only or note-less file, or one with an absurd tempo or length.
+    """
+    data = Path(path).read_bytes()
+    if not data:
+        raise UnusableMidi("empty file")
+    if not data.startswith(b"MThd"):
+        raise UnusableMidi("not a MIDI file (no MThd header)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pm = pretty_midi.PrettyMIDI(io.BytesIO(data))
+    except Exception as e:  # mido and pretty_midi raise many types on bad bytes
+        raise UnusableMidi(f"unreadable MIDI ({_first_line(e)})") from None
+    tempo_times, tempi = pm.get_tempo_changes()
+    if len(tempi) and not (C.MIN_TEMPO_BPM <= tempi.min() and tempi.max() <= C.MAX_TEMPO_BPM):
+        bad = tempi.min() if tempi.min() < C.MIN_TEMPO_BPM else tempi.max()
+        raise UnusableMidi(f"absurd tempo {bad:.6g} BPM")
+    pitched = [i for i in pm.instruments if not i.is_drum]
+    chosen = [i for i in pitched if not programs or i.program in programs]
+    if not chosen:
+        if pm.instruments and not pitched:
+            raise UnusableMidi("drums only")
+        if pitched:
+            raise UnusableMidi(f"no instrument with program {'/'.join(map(str, programs))}")
+        raise UnusableMidi("no notes")
+    seconds = np.array([(n.start, n.end, n.pitch) for i in chosen for n in i.notes],
+                       dtype=np.float64).reshape(-1, 3)
+    if len(seconds) == 0:
+        raise UnusableMidi("no notes")
+    if seconds[:, 1].max() > C.MAX_SONG_SECONDS:
+        raise UnusableMidi(f"absurd length ({seconds[:, 1].max() / 3600:.1f} hours)")
+    beats = seconds.copy()
+    beats[:, :2] = _seconds_to_beats(seconds[:, :2], tempo_times, tempi)
+    if beats[:, 1].max() > C.MAX_SONG_BEATS:
+        raise UnusableMidi(f"absurd length ({beats[:, 1].max():.0f} beats)")
+    return beats
+
+
+def _seconds_to_beats(t: np.ndarray, tempo_times: np.ndarray, tempi: np.ndarray) -> np.ndarray:
+    """Quarter-note beats at times ``t`` under a piecewise-constant tempo map."""
+    if len(tempi) == 0:
+        tempo_times, tempi = np.zeros(1), np.full(1, 120.0)
+    beats_at = np.r_[0.0, np.cumsum(np.diff(tempo_times) * tempi[:-1] / 60.0)]
+    i = np.clip(np.searchsorted(tempo_times, t, side="right") - 1, 0, len(tempi) - 1)
+    return beats_at[i] + (t - tempo_times[i]) * tempi[i] / 60.0
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:120]}" if text else type(e).__name__
+
+
+def program_of(instrument: str) -> int:
+    """General MIDI program number of an instrument name such as 'Acoustic Grand Piano'."""
+    try:
+        return pretty_midi.instrument_name_to_program(instrument)
+    except ValueError:
+        raise CadenzaError(f"unknown General MIDI instrument {instrument!r} "
+                           "(e.g. 'Acoustic Grand Piano', 'Violin', 'Flute')") from None
+
+
+def write_midi(notes: np.ndarray, path: Path, steps_per_beat: int,
+               tempo: float = C.TEMPO_BPM, instrument: str = C.INSTRUMENT,
+               velocity: int = C.DEFAULT_VELOCITY) -> None:
+    """Write grid notes ``(start, dur, pitch)`` as a one-track MIDI file at ``tempo``."""
+    pm = pretty_midi.PrettyMIDI(initial_tempo=tempo)
+    track = pretty_midi.Instrument(program=program_of(instrument), name=instrument)
+    seconds_per_step = 60.0 / tempo / steps_per_beat
+    for start, dur, pitch in np.asarray(notes).reshape(-1, 3):
+        track.notes.append(pretty_midi.Note(velocity=velocity, pitch=int(pitch),
+                                            start=start * seconds_per_step,
+                                            end=(start + dur) * seconds_per_step))
+    pm.instruments.append(track)
+    pm.write(str(path))
+
+
+# --- built-in corpora (music21) ----------------------------------------------
+
+FOLK_COLLECTION = "oneills1850"
+
+
+def builtin_units(corpus: str) -> list[str]:
+    """The export units of a built-in corpus: chorale names, or ABC file paths."""
+    from music21 import corpus as m21corpus
+
+    if corpus == "chorales":
+        names = m21corpus.chorales.Iterator(returnType="filename")
+        return sorted(set(names))
+    if corpus == "folk":
+        return sorted(str(p) for p in m21corpus.getPaths(fileExtensions=("abc",))
+                      if f"/{FOLK_COLLECTION}/" in str(p).replace("\\", "/"))
+    raise CadenzaError(f"unknown built-in corpus {corpus!r}")
+
+
+def builtin_version() -> str:
+    """Identifies the music21 release the built-in corpora are exported from."""
+    import music21
+
+    return f"music21-{music21.__version__}"
+
+
+def export_unit(corpus: str, unit: str, out_dir: Path) -> list[tuple[str, str | None]]:
+    """Export one unit to ``out_dir``; returns ``(song name, error or None)`` per song."""
+    from music21 import converter
+    from music21 import corpus as m21corpus
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if corpus == "chorales":
+            name = unit.replace("/", "_")
+            try:
+                _write_score(m21corpus.parse(unit), out_dir / f"{name}.mid")
+                return [(name, None)]
+            except Exception as e:  # music21 raises many types on odd scores
+                return [(name, f"music21 could not export it ({_first_line(e)})")]
+        stem = f"{FOLK_COLLECTION}_{Path(unit).stem}"
+        try:
+            scores = list(converter.parse(unit).scores)
+        except Exception as e:
+            return [(stem, f"music21 could not parse it ({_first_line(e)})")]
+        out = []
+        for k, score in enumerate(scores):
+            number = score.metadata.number if score.metadata and score.metadata.number else k
+            name = f"{FOLK_COLLECTION}_{_safe(str(number))}"
+            try:
+                _write_score(score, out_dir / f"{name}.mid")
+                out.append((name, None))
+            except Exception as e:
+                out.append((name, f"music21 could not export it ({_first_line(e)})"))
+        return out
+
+
+def _write_score(score, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    score.write("midi", fp=str(tmp))
+    tmp.replace(path)
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "x"
