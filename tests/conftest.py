@@ -1,0 +1,50 @@
+"""Shared fixtures: small MIDI files the tests write themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pretty_midi
+import pytest
+
+
+def write_song(path: Path, notes, tempo: float = 120.0, program: int = 0,
+               drums: bool = False, tempo_changes=()) -> Path:
+    """Write ``notes`` = [(start_beat, end_beat, pitch), ...] as a MIDI file.
+
+    ``tempo_changes`` = [(beat, bpm), ...] after the initial ``tempo``; note
+    times are given in beats and converted with that tempo map.
+    """
+    pm = pretty_midi.PrettyMIDI(initial_tempo=tempo, resolution=480)
+    changes = [(0.0, tempo), *tempo_changes]
+    if len(changes) > 1:
+        # pretty_midi has no public tempo-change API; write ticks ourselves.
+        scales = [(int(round(beat * pm.resolution)), 60.0 / (bpm * pm.resolution))
+                  for beat, bpm in changes]
+        pm._tick_scales = scales
+        pm._update_tick_to_time(int(max(e for _, e, _ in notes) * pm.resolution) + 1)
+    inst = pretty_midi.Instrument(program=program, is_drum=drums)
+    for start, end, pitch in notes:
+        inst.notes.append(pretty_midi.Note(80, int(pitch),
+                                           pm.tick_to_time(int(round(start * pm.resolution))),
+                                           pm.tick_to_time(int(round(end * pm.resolution)))))
+    pm.instruments.append(inst)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pm.write(str(path))
+    return path
+
+
+# A four-voice phrase: chords, a rest, a held note, an eighth-note passage.
+PHRASE = [
+    (0, 1, 72), (0, 1, 67), (0, 1, 64), (0, 2, 48),
+    (1, 1.5, 74), (1.5, 2, 76), (1, 2, 65), (1, 2, 62),
+    (2, 4, 72), (2, 4, 64), (2, 4, 55),
+    # beat 4-5 is a rest
+    (5, 6, 71), (5, 6, 62), (5, 6, 43),
+    (6, 8, 72), (6, 8, 64), (6, 8, 48),
+]
+
+
+@pytest.fixture
+def phrase_file(tmp_path) -> Path:
+    return write_song(tmp_path / "phrase.mid", PHRASE)
