@@ -168,3 +168,9 @@ def test_vocab_json_round_trip_and_refusals(tmp_path):
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(CadenzaError, match="cannot read"):
         Codec.load(tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize("note", [[0, 33, 60], [0, 0, 60], [0, 4, 109], [0, 4, 20], [-1, 4, 60]])
+def test_encode_refuses_notes_outside_the_vocabulary(note):
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        CODEC.encode(np.array([note]))

@@ -100,12 +100,23 @@ class Codec:
         return normalise(notes, self.config.mono)
 
     def encode(self, notes: np.ndarray) -> np.ndarray:
-        """Token ids (``int32``) of normalised notes, from ``BOS`` to ``EOS``."""
+        """Token ids (``int32``) of normalised notes, from ``BOS`` to ``EOS``.
+
+        Raises ValueError for a note the vocabulary cannot express (negative
+        onset, duration outside 1..max_duration, pitch off the piano).
+        """
+        notes = np.asarray(notes, dtype=np.int64).reshape(-1, 3)
+        bad = ((notes[:, START] < 0) | (notes[:, DUR] < 1)
+               | (notes[:, DUR] > self.config.max_duration)
+               | (notes[:, PITCH] < C.PIANO_LOW) | (notes[:, PITCH] > C.PIANO_HIGH))
+        if bad.any():
+            raise ValueError(f"note {notes[bad][0].tolist()} (start, duration, pitch) is "
+                             "outside the vocabulary; quantise it first")
         ids = [self.bos_id]
         time = 0
         note_first = self.ranges["NOTE"][0] - C.PIANO_LOW
         dur_first = self.ranges["DUR"][0] - 1
-        for start, dur, pitch in np.asarray(notes, dtype=np.int64).reshape(-1, 3):
+        for start, dur, pitch in notes:
             ids.extend(self.shifts(start - time))
             time = start
             ids.append(note_first + pitch)
