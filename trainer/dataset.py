@@ -1,0 +1,96 @@
+"""Training windows cut on the fly from whole songs.
+
+Each epoch tiles every song into windows of at most ``window`` inputs, starting
+from a random offset, so every target token is predicted once per epoch and no
+window crosses a song boundary. Windows are shuffled, optionally transposed
+(one random shift per window, keeping every note on the piano) and padded with
+``PAD`` at weight 0. Memory is the songs' tokens plus one batch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+
+from trainer.codec import Codec
+
+
+class Windows(keras.utils.PyDataset):
+    """Batches ``(inputs, targets, weights)``, each ``(batch_size, window)``.
+
+    Training mode (``shuffle=True``) draws new offsets, order and
+    transpositions each epoch from ``(seed, epoch)``, so a resumed run sees
+    the same data it would have seen. Every batch is full; the few windows an
+    epoch has beyond a whole number of batches are left out of that epoch.
+    Evaluation mode tiles from offset 0 in order and pads the last batch with
+    weight-0 rows. Weights are 1 for real targets and 0 for padding.
+    """
+
+    def __init__(self, songs: list[np.ndarray], codec: Codec, window: int, batch_size: int,
+                 shuffle: bool = True, transpose: int = 0, seed: int = 0, epoch: int = 0):
+        super().__init__()
+        self.songs = [np.asarray(s, dtype=np.int32) for s in songs if len(s) >= 2]
+        if not self.songs:
+            raise ValueError("no song has two or more tokens")
+        self.codec, self.window, self.batch_size = codec, window, batch_size
+        self.shuffle, self.transpose, self.seed, self.epoch = shuffle, transpose, seed, epoch
+        fewest = sum(math.ceil((len(s) - 1) / window) for s in self.songs)
+        self._batches = max(1, fewest // batch_size) if shuffle else math.ceil(fewest / batch_size)
+        self._cache = (None, None)  # (epoch, plan), swapped as one object
+
+    @property
+    def num_batches(self) -> int:
+        return self._batches
+
+    def __len__(self) -> int:
+        return self._batches
+
+    def targets(self) -> int:
+        """Target tokens in all songs (each predicted once per full pass)."""
+        return sum(len(s) - 1 for s in self.songs)
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+    def epoch_targets(self, epoch: int) -> int:
+        """Real (weight 1) target tokens in the batches of ``epoch``."""
+        return int(self._plan(epoch)[:self._batches * self.batch_size, 2].sum())
+
+    def _plan(self, epoch: int) -> np.ndarray:
+        """Rows of (song, start, length) for ``epoch``, in batch order."""
+        cached_epoch, rows = self._cache
+        if cached_epoch != epoch:
+            rng = np.random.default_rng([self.seed, epoch])
+            rows = []
+            for i, song in enumerate(self.songs):
+                last = len(song) - 1  # inputs are song[:-1]
+                offset = int(rng.integers(self.window)) if self.shuffle else 0
+                cuts = [0, *range(offset or self.window, last, self.window), last]
+                rows += [(i, a, b - a) for a, b in zip(cuts, cuts[1:]) if b > a]
+            rows = np.asarray(rows, dtype=np.int64)
+            if self.shuffle:
+                rows = rows[rng.permutation(len(rows))]
+            self._cache = (epoch, rows)
+        return rows
+
+    def __getitem__(self, index: int):
+        rows = self._plan(self.epoch)[index * self.batch_size:(index + 1) * self.batch_size]
+        shape = (self.batch_size, self.window)
+        x = np.full(shape, self.codec.pad_id, dtype=np.int32)
+        y = np.full(shape, self.codec.pad_id, dtype=np.int32)
+        w = np.zeros(shape, dtype=np.float32)
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        for r, (song, start, length) in enumerate(rows):
+            chunk = self.songs[song][start:start + length + 1]
+            if self.transpose:
+                chunk = self._transposed(chunk, rng)
+            x[r, :length], y[r, :length], w[r, :length] = chunk[:-1], chunk[1:], 1.0
+        return x, y, w
+
+    def _transposed(self, chunk: np.ndarray, rng) -> np.ndarray:
+        low, high = self.codec.transpose_range(chunk)
+        low, high = max(low, -self.transpose), min(high, self.transpose)
+        return self.codec.transpose(chunk, int(rng.integers(low, high + 1))) if low < high \
+            else chunk

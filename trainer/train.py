@@ -1,0 +1,116 @@
+"""``python -m trainer train``: corpus -> split -> windows -> LSTM, resumable.
+
+Writes everything into the run folder (see :mod:`trainer.runs`). A fresh run
+refuses a folder that holds anything; ``--resume`` continues from the last
+checkpoint with its optimizer state and the settings of ``config.json``.
+"""
+
+from __future__ import annotations
+
+import time
+
+from trainer import backend
+from trainer.codec import Codec
+from trainer.config import RunConfig
+from trainer.corpus import Corpus, prepare, split_names
+from trainer.errors import CadenzaError
+from trainer.runs import RunDir, resolve_train_config
+
+
+def command(given: dict) -> int:
+    cfg = resolve_train_config(given)
+    backend.configure(cfg.train.devices)
+    train(cfg)
+    return 0
+
+
+def split_tokens(corpus: Corpus, codec: Codec, split: dict):
+    """Token arrays of the split's train and validation songs, by name."""
+    by_name = {s.name: s for s in corpus.songs}
+    missing = [n for n in split["train"] + split["validation"] if n not in by_name]
+    if missing:
+        raise CadenzaError(f"{len(missing)} songs of this run's split are no longer in the "
+                           f"corpus (e.g. {missing[0]}); the data changed since the run began")
+    return ([codec.encode(by_name[n].notes) for n in split["train"]],
+            [codec.encode(by_name[n].notes) for n in split["validation"]])
+
+
+def train(cfg: RunConfig) -> dict:
+    """Train (or continue) the run ``cfg.train.run_dir``; return its metrics."""
+    import keras
+
+    from trainer.callbacks import EpochEnd, Progress, fresh_state
+    from trainer.dataset import Windows
+    from trainer.model import build_model, compile_model
+
+    run, codec, t = RunDir(cfg.train.run_dir), Codec(cfg.codec), cfg.train
+    corpus = prepare(cfg.data, codec)
+    print(corpus.summary(codec), flush=True)
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.write_json("config.json", cfg.to_dict())
+    codec.save(run.vocab_path)
+    split = run.read_json("split.json")
+    if split is None:
+        train_names, val_names = split_names([s.name for s in corpus.songs], t.val_fraction, t.seed)
+        split = {"source": corpus.source, "train": train_names, "validation": val_names}
+        run.write_json("split.json", split)
+    train_tokens, val_tokens = split_tokens(corpus, codec, split)
+    state = run.read_json("state.json") or fresh_state()
+    if state["stopped"] == "early" or state["epoch"] >= t.epochs:
+        print(f"{run.path}: already finished at epoch {state['epoch']} "
+              f"({state['stopped'] or 'epoch limit'}); nothing to do")
+        return run.read_json("metrics.json") or {}
+
+    keras.utils.set_random_seed(t.seed + state["epoch"])
+    with backend.distribution_scope(t.devices):
+        if state["checkpoint"]:
+            model = keras.models.load_model(run.path / state["checkpoint"])
+            print(f"resuming {run.path} after epoch {state['epoch']}", flush=True)
+        else:
+            model = compile_model(build_model(codec.size, cfg.model), t)
+        train_data = Windows(train_tokens, codec, t.window_size, t.batch_size, shuffle=True,
+                             transpose=t.transpose, seed=t.seed, epoch=state["epoch"])
+        val_data = Windows(val_tokens, codec, t.window_size, t.batch_size, shuffle=False)
+        callbacks = [Progress(t.epochs, len(train_data), train_data.epoch_targets),
+                     EpochEnd(run, state, t.patience, train_data.epoch_targets),
+                     *_tensorboard(run)]
+        print(f"training {model.count_params():,} parameters with {backend.describe()}: "
+              f"{len(split['train'])} songs ({train_data.targets():,} targets), "
+              f"{len(split['validation'])} held out", flush=True)
+        t0 = time.perf_counter()
+        model.fit(train_data, validation_data=val_data, epochs=t.epochs,
+                  initial_epoch=state["epoch"], callbacks=callbacks, verbose=0)
+    metrics = _metrics(cfg, state, model, train_data, val_data, split)
+    run.write_json("metrics.json", metrics)
+    print(f"done in {time.perf_counter() - t0:.0f} s: best val_loss {state['best_val_loss']:.4f} "
+          f"at epoch {state['best_epoch']}; run folder {run.path}")
+    return metrics
+
+
+def _tensorboard(run: RunDir) -> list:
+    import keras
+
+    try:
+        import tensorflow  # noqa: F401  (the callback writes through tf.summary)
+    except ImportError:
+        print("TensorBoard logs skipped: TensorFlow is not installed")
+        return []
+    return [keras.callbacks.TensorBoard(log_dir=str(run.tensorboard), write_graph=False)]
+
+
+def _metrics(cfg, state, model, train_data, val_data, split) -> dict:
+    return {
+        "best_val_loss": state["best_val_loss"],
+        "best_epoch": state["best_epoch"],
+        "epochs_trained": state["epoch"],
+        "stopped": state["stopped"] or "epoch limit",
+        "train_seconds": round(state["seconds"], 1),
+        "tokens_per_second": round(state["targets"] / max(state["seconds"], 1e-9)),
+        "parameters": model.count_params(),
+        "train_songs": len(split["train"]),
+        "val_songs": len(split["validation"]),
+        "train_targets": train_data.targets(),
+        "val_targets": val_data.targets(),
+        "data": split["source"],
+        "backend": backend.describe(),
+    }
