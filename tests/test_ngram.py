@@ -224,3 +224,13 @@ def test_bad_ids_and_unfitted_use():
         model.prob([1, 7])
     with pytest.raises(ValueError, match="non-empty"):
         model.nll([np.array([], dtype=int)])
+
+
+def test_top1_is_the_argmax_of_prob():
+    rng = np.random.default_rng(3)
+    songs = [np.r_[1, rng.integers(3, 12, 40), 2] for _ in range(30)]
+    model = KneserNey(3, 12).fit(songs[:25])
+    held = songs[25:]
+    top = model.top1(held)
+    expected = [int(np.argmax(model.prob(s[:i]))) for s in held for i in range(1, len(s))]
+    assert top.tolist() == expected

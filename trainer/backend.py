@@ -25,13 +25,27 @@ def configure(devices: int = 0) -> None:
         flag = f"--xla_force_host_platform_device_count={devices}"
         os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
     if os.environ["KERAS_BACKEND"] == "tensorflow":
-        import tensorflow as tf
+        with _quiet_stderr():  # the TF wheel's C++ start-up logs benign CUDA factory noise
+            import tensorflow as tf
 
         tf.get_logger().setLevel("ERROR")
         if devices > 1 and not tf.config.list_physical_devices("GPU"):
             cpu = tf.config.list_physical_devices("CPU")[0]
             tf.config.set_logical_device_configuration(
                 cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(devices)])
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence file descriptor 2 (C++ logs bypass ``sys.stderr``) for the block."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def name() -> str:

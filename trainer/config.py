@@ -156,7 +156,8 @@ class SampleConfig:
     run_dir: Path = _opt(None, "trained run folder", required=True)
     out_dir: Path = _opt(None, "folder for the .mid files", required=True)
     num_files: int = _opt(1, "songs to write")
-    length: int = _opt(C.SAMPLE_NOTES, "most notes per song (a song may end sooner at EOS)")
+    length: int = _opt(C.SAMPLE_NOTES, "most notes per song, prime included (a song may end "
+                                           "sooner at EOS)")
     temperature: float = _opt(C.TEMPERATURE, "divide logits by T; 0 picks the most likely token")
     top_k: int = _opt(C.TOP_K, "keep only the K most likely tokens (0: all)")
     top_p: float = _opt(C.TOP_P, "keep the smallest set of tokens whose probability reaches P")

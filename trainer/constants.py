@@ -26,7 +26,7 @@ MIDI_SUFFIXES = (".mid", ".midi")
 BUILTIN_CORPORA = ("chorales", "folk")
 DEFAULT_CORPUS = "chorales"
 CACHE_ENV = "CADENZA_CACHE"  # overrides the default cache folder
-PARSER_VERSION = 1  # bump when MIDI reading changes, to invalidate caches
+PARSER_VERSION = 2  # bump when MIDI reading changes, to invalidate caches
 SERIAL_BELOW = 16  # parse fewer uncached files than this without a process pool
 
 # --- model and training ----------------------------------------------------

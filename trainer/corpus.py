@@ -14,6 +14,7 @@ import json
 import multiprocessing
 import sys
 import time
+import zipfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,11 +79,12 @@ def prepare(data: DataConfig, codec: Codec, log=None) -> Corpus:
     files, ignored = scan(folder)
     fingerprint = json.dumps({"codec": codec.to_json()["params"], "programs": list(data.programs),
                               "parser": C.PARSER_VERSION}, sort_keys=True).encode()
-    keys = {f: hashlib.sha256(f.read_bytes() + fingerprint).hexdigest() for f in files}
-    results = {f: _load_cached(cache, keys[f]) for f in files}
+    keys = {f: _content_key(f, fingerprint) for f in files}
+    results = {f: _load_cached(cache, keys[f]) if keys[f] else None for f in files}
     todo = [f for f, r in results.items() if r is None]
     for f, result in _parse_all(todo, codec.config, data.programs, data.resolved_jobs()):
-        _store_cached(cache, keys[f], result)
+        if keys[f]:
+            _store_cached(cache, keys[f], result)
         results[f] = result
     songs = []
     for f in files:
@@ -93,7 +95,7 @@ def prepare(data: DataConfig, codec: Codec, log=None) -> Corpus:
         else:
             skipped.append((name, reason))
     for name, reason in skipped:
-        log(f"skipped {name}: {reason}")
+        log(f"skipped {name!r}: {reason}" if "\n" in name else f"skipped {name}: {reason}")
     if not songs:
         raise CadenzaError(f"none of the {len(files)} MIDI files under {folder} could be used "
                            "(each one's reason is listed above)")
@@ -109,8 +111,10 @@ def scan(folder: Path) -> tuple[list[Path], int]:
         raise CadenzaError(f"data folder {folder} is not a folder")
     files, ignored = [], 0
     for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            if path.suffix.lower() in C.MIDI_SUFFIXES:
+        midi = path.suffix.lower() in C.MIDI_SUFFIXES
+        broken_link = path.is_symlink() and not path.exists()  # reported, not lost
+        if path.is_file() or (midi and broken_link):
+            if midi:
                 files.append(path)
             else:
                 ignored += 1
@@ -127,6 +131,8 @@ def parse_file(path: Path, codec_config: CodecConfig, programs: tuple[int, ...])
         return None, str(e)
     except OSError as e:
         return None, f"cannot read it ({e.strerror or e})"
+    except Exception as e:  # a parser bug must cost one file, never the whole corpus
+        return None, f"parser crashed ({type(e).__name__}: {str(e)[:100]})"
     notes = Codec(codec_config).quantise(raw)
     if len(notes) == 0:
         return None, "no notes in the piano range"
@@ -148,7 +154,7 @@ def _parse_all(files, codec_config, programs, jobs):
             for future in as_completed(futures):
                 try:
                     result = future.result()
-                except Exception as e:  # a worker died: report the file, keep going
+                except Exception as e:  # the worker process died: report the file, keep going
                     result = None, f"parser crashed ({type(e).__name__})"
                 yield futures[future], result
                 bar.update()
@@ -157,6 +163,14 @@ def _parse_all(files, codec_config, programs, jobs):
 def _pool(jobs: int) -> ProcessPoolExecutor:
     # spawn, not fork: the caller may already hold TensorFlow or JAX threads.
     return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _content_key(path: Path, fingerprint: bytes) -> str | None:
+    """Cache key of a file's bytes; ``None`` if it cannot be read (parse_file says why)."""
+    try:
+        return hashlib.sha256(path.read_bytes() + fingerprint).hexdigest()
+    except OSError:
+        return None
 
 
 def _cache_path(cache: Path, key: str) -> Path:
@@ -169,7 +183,7 @@ def _load_cached(cache: Path, key: str):
         with np.load(path) as z:
             reason = str(z["reason"]) or None
             return (None if reason else z["notes"].astype(np.int32)), reason
-    except (OSError, KeyError, ValueError, EOFError):
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):  # damaged: parse again
         return None
 
 
@@ -206,3 +220,18 @@ def builtin_folder(corpus: str, cache: Path, jobs: int, log) -> tuple[Path, list
 
 def _stderr(line: str) -> None:
     tqdm.write(line, file=sys.stderr)
+
+
+def split_names(names: list[str], val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """Split song names into (train, validation) by song, reproducibly from ``seed``.
+
+    At least one song lands on each side; raises if there are fewer than two.
+    """
+    if len(names) < 2:
+        raise CadenzaError(f"need at least 2 usable songs to hold some out for validation, "
+                           f"found {len(names)}")
+    order = np.random.default_rng(seed).permutation(len(names))
+    n_val = min(max(1, round(val_fraction * len(names))), len(names) - 1)
+    val = sorted(names[i] for i in order[:n_val])
+    train = sorted(names[i] for i in order[n_val:])
+    return train, val

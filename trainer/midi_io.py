@@ -1,4 +1,4 @@
-"""MIDI in and out; the only module that imports pretty_midi or music21.
+"""MIDI in and out; the only module that imports mido, pretty_midi or music21.
 
 ``read_midi`` turns a file into raw notes (onset and end in quarter-note beats
 read from the file's tempo map, MIDI pitch) or raises :class:`UnusableMidi`
@@ -14,6 +14,7 @@ import re
 import warnings
 from pathlib import Path
 
+import mido
 import numpy as np
 import pretty_midi
 
@@ -40,7 +41,15 @@ def read_midi(path: Path, programs: tuple[int, ...] = ()) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pm = pretty_midi.PrettyMIDI(io.BytesIO(data))
+            midi = mido.MidiFile(file=io.BytesIO(data))
+            # pretty_midi fails on an empty track chunk; the other tracks are fine.
+            midi.tracks = [t for t in midi.tracks if len(t)]
+            if not midi.tracks:
+                raise UnusableMidi("no tracks")
+            _lengthen_zero_length_notes(midi)
+            pm = pretty_midi.PrettyMIDI(mido_object=midi)
+    except UnusableMidi:
+        raise
     except Exception as e:  # mido and pretty_midi raise many types on bad bytes
         raise UnusableMidi(f"unreadable MIDI ({_first_line(e)})") from None
     tempo_times, tempi = pm.get_tempo_changes()
@@ -66,6 +75,36 @@ def read_midi(path: Path, programs: tuple[int, ...] = ()) -> np.ndarray:
     if beats[:, 1].max() > C.MAX_SONG_BEATS:
         raise UnusableMidi(f"absurd length ({beats[:, 1].max():.0f} beats)")
     return beats
+
+
+def _lengthen_zero_length_notes(midi: mido.MidiFile) -> None:
+    """End one tick later each note whose note-off shares its note-on's tick.
+
+    pretty_midi drops such notes, yet they are real (percussive and
+    tracker-style exports write them); the codec gives each one grid step.
+    A note-off is moved only when pretty_midi would close no note with it:
+    when every open note of its channel and pitch began on this very tick.
+    """
+    for track in midi.tracks:
+        tick, timed, open_since, moved = 0, [], {}, False
+        for msg in track:
+            tick += msg.time
+            at = tick
+            if msg.type == "note_on" and msg.velocity > 0:
+                open_since.setdefault((msg.channel, msg.note), []).append(tick)
+            elif msg.type in ("note_on", "note_off"):
+                starts = open_since.pop((msg.channel, msg.note), [])
+                if starts and all(s == tick for s in starts):
+                    at, moved = tick + 1, True
+                elif tick in starts:  # pretty_midi keeps notes struck on this tick open
+                    open_since[(msg.channel, msg.note)] = [s for s in starts if s == tick]
+            timed.append((at, msg))
+        if moved:
+            timed.sort(key=lambda e: e[0])  # stable: same-tick order is kept
+            previous = 0
+            for at, msg in timed:
+                msg.time, previous = at - previous, at
+            track[:] = [msg for _, msg in timed]
 
 
 def _seconds_to_beats(t: np.ndarray, tempo_times: np.ndarray, tempi: np.ndarray) -> np.ndarray:

@@ -104,13 +104,30 @@ class KneserNey:
             raise ValueError("nll needs non-empty sequences")
         if not seqs:
             return np.zeros(0)
+        return -np.log(self._window_probs(self._windows(seqs)))
+
+    def top1(self, sequences, chunk: int = 256) -> np.ndarray:
+        """The most likely next token at every position :meth:`nll` scores."""
+        self._check_fitted()
+        seqs = [self._check_ids(s, f"sequence {i}") for i, s in enumerate(sequences)]
+        if not seqs:
+            return np.zeros(0, dtype=np.int64)
+        win = self._windows(seqs)
+        out = np.empty(len(win), dtype=np.int64)
+        for a in range(0, len(win), chunk):
+            rows = np.repeat(win[a:a + chunk], self.vocab_size, axis=0)
+            rows[:, -1] = np.tile(np.arange(self.vocab_size), len(rows) // self.vocab_size)
+            out[a:a + chunk] = self._window_probs(rows).reshape(-1, self.vocab_size).argmax(1)
+        return out
+
+    def _windows(self, seqs: list[np.ndarray]) -> np.ndarray:
+        """One row per target: its history (``-1`` before the song) then the target."""
         tokens = np.concatenate(seqs)
         pos = np.concatenate([np.arange(len(s)) for s in seqs])
         target = np.flatnonzero(pos >= 1)
         back = np.arange(-(self.order - 1), 1)  # window columns, oldest first
         at = target[:, None] + back
-        win = np.where(back >= -pos[target][:, None], tokens[np.maximum(at, 0)], -1)
-        return -np.log(self._window_probs(win))
+        return np.where(back >= -pos[target][:, None], tokens[np.maximum(at, 0)], -1)
 
     def prob(self, history) -> np.ndarray:
         """The next-token distribution ``(vocab_size,)`` after ``history``.

@@ -1,0 +1,96 @@
+"""Training windows: coverage, boundaries, padding, augmentation, determinism."""
+
+import numpy as np
+import pytest
+
+from trainer.codec import Codec
+from trainer.corpus import split_names
+from trainer.dataset import Windows
+from trainer.errors import CadenzaError
+
+CODEC = Codec()
+
+
+def song(n_notes, seed, low=40, high=80):
+    rng = np.random.default_rng(seed)
+    notes = np.stack([np.arange(n_notes) * 2, np.full(n_notes, 2),
+                      rng.integers(low, high, n_notes)], axis=1)
+    return CODEC.encode(notes)
+
+
+SONGS = [song(n, i) for i, n in enumerate([5, 40, 13, 70, 1, 26])]
+
+
+def gather(ds):
+    """All (song index, target position) pairs the dataset's epoch trains on."""
+    seen = []
+    for b in range(len(ds)):
+        x, y, w = ds[b]
+        assert x.shape == y.shape == w.shape == (ds.batch_size, ds.window)
+        for r in range(ds.batch_size):
+            n = int(w[r].sum())
+            assert (w[r, :n] == 1).all() and (w[r, n:] == 0).all()  # padding only at the end
+            assert (x[r, n:] == CODEC.pad_id).all()
+            seen.append((x[r, :n].copy(), y[r, :n].copy()))
+    return seen
+
+
+def test_eval_mode_covers_every_target_once_without_crossing_songs():
+    ds = Windows(SONGS, CODEC, window=8, batch_size=4, shuffle=False)
+    pairs = gather(ds)
+    assert sum(len(y) for _, y in pairs) == ds.targets() == sum(len(s) - 1 for s in SONGS)
+    for x, y in pairs:
+        # each window is a contiguous slice of one song, targets shifted by one
+        hits = [s for s in SONGS
+                if any(np.array_equal(s[a:a + len(x)], x) and np.array_equal(s[a + 1:a + 1 + len(y)], y)
+                       for a in range(len(s) - len(x)))]
+        assert hits
+
+
+def test_training_epoch_trains_nearly_every_target_and_reshuffles():
+    ds = Windows(SONGS, CODEC, window=8, batch_size=2, shuffle=True, seed=7)
+    first = gather(ds)
+    total = sum(len(y) for _, y in first)
+    assert total == ds.epoch_targets(0)
+    assert total >= ds.targets() - 2 * 8  # at most one batch-remainder of windows left out
+    ds.on_epoch_end()
+    second = gather(ds)
+    assert [len(y) for _, y in first] != [len(y) for _, y in second]  # new offsets / order
+
+
+def test_same_seed_and_epoch_gives_same_batches():
+    a = Windows(SONGS, CODEC, window=8, batch_size=2, transpose=5, seed=3, epoch=4)
+    b = Windows(SONGS, CODEC, window=8, batch_size=2, transpose=5, seed=3, epoch=4)
+    for i in range(len(a)):
+        assert all(np.array_equal(u, v) for u, v in zip(a[i], b[i]))
+
+
+def test_transposition_moves_whole_windows_and_stays_on_the_piano():
+    top = CODEC.encode(np.array([[2 * i, 2, 108] for i in range(80)]))  # room to go down only
+    ds = Windows([top], CODEC, window=16, batch_size=2, transpose=6, seed=1)
+    shifts = set()
+    for i in range(len(ds)):
+        x, y, w = ds[i]
+        for r in range(len(x)):
+            p = CODEC.pitch_of(x[r, :int(w[r].sum())])
+            p = p[p >= 0]
+            assert len(set(p.tolist())) <= 1  # one shift for the whole window
+            shifts.update((p - 108).tolist())
+    assert shifts <= set(range(-6, 1)) and len(shifts) > 2
+
+
+def test_needs_a_song_with_two_tokens():
+    with pytest.raises(ValueError):
+        Windows([np.array([1])], CODEC, window=8, batch_size=2)
+
+
+def test_split_is_by_song_and_reproducible():
+    names = [f"s{i}" for i in range(20)]
+    train, val = split_names(names, 0.2, seed=1)
+    assert len(val) == 4 and not set(train) & set(val) and sorted(train + val) == sorted(names)
+    assert split_names(names, 0.2, seed=1) == (train, val)
+    assert split_names(names, 0.2, seed=2) != (train, val)
+    train, val = split_names(["a", "b"], 0.01, 0)
+    assert len(train) == len(val) == 1
+    with pytest.raises(CadenzaError, match="at least 2"):
+        split_names(["a"], 0.5, 0)

@@ -1,0 +1,245 @@
+"""End to end on a few real chorales: train, resume (also after SIGKILL), sample,
+evaluate; stateful generation equals the sequence model; JAX and data parallel."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+
+from trainer import midi_io
+
+pytestmark = pytest.mark.slow
+
+TINY = ["--rnn-size", "32", "--embedding-size", "16", "--window-size", "32",
+        "--batch-size", "8", "--num-layers", "2"]
+CHORALES = ["bach/bwv269", "bach/bwv347", "bach/bwv153.1", "bach/bwv86.6", "bach/bwv267",
+            "bach/bwv354", "bach/bwv26.6", "bach/bwv4.8"]
+
+
+def cli(*args, env=None, check=True, timeout=300):
+    """Run ``python -m trainer`` and return the completed process."""
+    proc = subprocess.run([sys.executable, "-m", "trainer", *map(str, args)],
+                          capture_output=True, text=True, env={**os.environ, **(env or {})},
+                          timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def cache(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cache")
+    os.environ["CADENZA_CACHE"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def chorales(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("chorales")
+    for name in CHORALES:
+        assert midi_io.export_unit("chorales", name, folder)[0][1] is None
+    return folder
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, chorales, cache):
+    run = tmp_path_factory.mktemp("runs") / "tiny"
+    cli("train", "--data-dir", chorales, "--run-dir", run, "--epochs", 1, *TINY)
+    return run
+
+
+def test_run_folder_describes_itself(trained):
+    for name in ["config.json", "vocab.json", "split.json", "state.json", "best.weights.h5",
+                 "log.csv", "metrics.json"]:
+        assert (trained / name).is_file(), name
+    assert list((trained / "checkpoints").glob("last-e0001.keras"))
+    assert any((trained / "tensorboard").rglob("events.out.tfevents*"))
+    config = json.loads((trained / "config.json").read_text())
+    assert config["model"]["rnn_size"] == 32 and config["train"]["window_size"] == 32
+    split = json.loads((trained / "split.json").read_text())
+    assert len(split["train"]) + len(split["validation"]) == len(CHORALES)
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert metrics["epochs_trained"] == 1 and np.isfinite(metrics["best_val_loss"])
+
+
+def test_resume_continues_from_the_last_checkpoint(trained, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    out = cli("train", "--run-dir", run, "--resume", "--epochs", 2).stdout
+    assert "resuming" in out and "after epoch 1" in out
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert [p.name for p in (run / "checkpoints").iterdir()] == ["last-e0002.keras"]
+    assert json.loads((run / "state.json").read_text())["epoch"] == 2
+
+
+def test_resume_after_sigkill_mid_epoch(chorales, cache, tmp_path):
+    run = tmp_path / "killed"
+    args = [sys.executable, "-m", "trainer", "train", "--data-dir", chorales, "--run-dir", run,
+            "--epochs", 30, "--rnn-size", 96, "--window-size", 16, "--batch-size", 4]
+    proc = subprocess.Popen(list(map(str, args)), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            state = run / "state.json"
+            if state.exists() and json.loads(state.read_text())["epoch"] >= 1:
+                break
+            time.sleep(0.1)
+        time.sleep(0.7)  # well inside the next epoch
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    done = json.loads((run / "state.json").read_text())["epoch"]
+    assert 1 <= done < 30
+    cli("train", "--run-dir", run, "--resume", "--epochs", done + 1)
+    rows = [int(r["epoch"]) for r in csv.DictReader(open(run / "log.csv"))]
+    assert rows == list(range(1, done + 2))
+    assert json.loads((run / "config.json").read_text())["model"]["rnn_size"] == 96
+
+
+def test_sample_writes_midi_with_rhythm_and_is_deterministic(trained, tmp_path):
+    cli("sample", "--run-dir", trained, "--out-dir", tmp_path / "a", "--num-files", 2,
+        "--length", 60, "--seed", 5)
+    cli("sample", "--run-dir", trained, "--out-dir", tmp_path / "b", "--num-files", 1,
+        "--length", 60, "--seed", 5, "--tempo", 90, "--instrument", "Violin")
+    first = tmp_path / "a" / "cadenza-0005.mid"
+    pm = pretty_midi.PrettyMIDI(str(first))
+    notes = pm.instruments[0].notes
+    assert 1 < len(notes) <= 60
+    assert len({round(n.end - n.start, 3) for n in notes}) > 1  # not every note the same length
+    same, other = tmp_path / "b" / "cadenza-0005.mid", tmp_path / "a" / "cadenza-0006.mid"
+    violin = pretty_midi.PrettyMIDI(str(same))
+    assert violin.instruments[0].program == 40
+    assert [(n.pitch) for n in violin.instruments[0].notes] == [n.pitch for n in notes]
+    assert [n.pitch for n in pretty_midi.PrettyMIDI(str(other)).instruments[0].notes] != \
+        [n.pitch for n in notes]
+
+
+def test_sample_continues_a_prime_file(trained, tmp_path, chorales):
+    prime = sorted(chorales.glob("*.mid"))[0]
+    cli("sample", "--run-dir", trained, "--out-dir", tmp_path, "--prime-file", prime,
+        "--prime-notes", 12, "--length", 40)
+    out = sorted(n.pitch for n in pretty_midi.PrettyMIDI(str(tmp_path / "cadenza-0000.mid"))
+                 .instruments[0].notes[:1])
+    head = midi_io.read_midi(prime)
+    assert out[0] in head[:, 2].astype(int).tolist()
+
+
+def test_evaluate_writes_both_nlls_and_the_music_table(trained, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    out = cli("evaluate", "--run-dir", run, "--num-samples", 3, "--length", 40).stdout
+    result = json.loads((run / "evaluation.json").read_text())
+    assert result["lstm_nll"] > 0 and result["ngram_nll"] > 0
+    assert result["music"]["generated"]["songs"] == 3
+    assert "copy_rate" in out and "LSTM" in out and "held-out human" in out
+
+
+def test_stateful_steps_equal_the_sequence_model(trained):
+    from trainer import backend
+
+    backend.configure()
+    from trainer.model import load_trained
+    from trainer.runs import RunDir
+    from trainer.stepper import Stepper
+
+    model = load_trained(RunDir(trained))
+    prefix = np.array([1, 54, 94, 47, 94, 42, 94, 130, 56, 92, 45, 92], dtype=np.int32)
+    full = np.asarray(model.predict_on_batch(prefix[None]))[0]
+    stepped = Stepper(model.get_weights()).run(prefix)
+    np.testing.assert_allclose(stepped, full, rtol=1e-4, atol=1e-4)
+    probs = [np.exp(z - z.max()) / np.exp(z - z.max()).sum() for z in (stepped, full)]
+    np.testing.assert_allclose(*probs, atol=1e-5)
+
+
+def test_jax_backend_trains_and_its_weights_load_under_tensorflow(chorales, cache, tmp_path):
+    pytest.importorskip("jax")
+    run = tmp_path / "jax"
+    cli("train", "--data-dir", chorales, "--run-dir", run, "--epochs", 1, *TINY,
+        env={"KERAS_BACKEND": "jax"})
+    prefix = "[[1, 54, 94, 47, 94, 130, 56, 92]]"
+    probe = ("import sys, numpy as np; from trainer import backend; backend.configure();"
+             "from trainer.model import load_trained; from trainer.runs import RunDir;"
+             f"m = load_trained(RunDir(sys.argv[1])); x = np.array({prefix}, np.int32);"
+             "np.save(sys.argv[2], np.asarray(m.predict_on_batch(x)))")
+    for backend_name in ("jax", "tensorflow"):
+        subprocess.run([sys.executable, "-c", probe, str(run), str(tmp_path / backend_name)],
+                       check=True, env={**os.environ, "KERAS_BACKEND": backend_name},
+                       capture_output=True)
+    np.testing.assert_allclose(np.load(tmp_path / "jax.npy"), np.load(tmp_path / "tensorflow.npy"),
+                               rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("backend_name", ["tensorflow", "jax"])
+def test_data_parallel_over_two_logical_cpu_devices(backend_name, chorales, cache, tmp_path):
+    if backend_name == "jax":
+        pytest.importorskip("jax")
+    run = tmp_path / "dp"
+    cli("train", "--data-dir", chorales, "--run-dir", run, "--epochs", 1, "--devices", 2,
+        *TINY, env={"KERAS_BACKEND": backend_name})
+    assert np.isfinite(json.loads((run / "metrics.json").read_text())["best_val_loss"])
+
+
+def tree_hash(folder: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            h.update(p.name.encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--rnn-size", "-4"], "--rnn-size"),
+    (["--window-size", "1"], "--window-size"),
+    (["--optimizer", "adagradx"], "adagradx"),
+    (["--dropout", "1.5"], "--dropout"),
+    (["--epochs", "0"], "--epochs"),
+    (["--batch-size", "many"], "--batch-size"),
+])
+def test_bad_settings_fail_in_one_line(flags, message, tmp_path):
+    proc = cli("train", "--run-dir", tmp_path / "new", *flags, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error:")
+    assert message in proc.stderr
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--steps-per-beat", "12"], "different vocabulary"),
+    ([], "already holds a run"),
+    (["--resume", "--rnn-size", "64"], "--rnn-size differ"),
+    (["--resume", "--max-shift", "8"], "different vocabulary"),
+])
+def test_an_existing_run_is_never_overwritten(trained, flags, message, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    before = tree_hash(run)
+    proc = cli("train", "--run-dir", run, *flags, check=False)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert tree_hash(run) == before
+
+
+def test_sample_and_evaluate_refuse_a_folder_without_a_run(tmp_path):
+    (tmp_path / "empty").mkdir()
+    for args in (["sample", "--run-dir", tmp_path / "empty", "--out-dir", tmp_path / "o"],
+                 ["evaluate", "--run-dir", tmp_path / "empty"]):
+        proc = cli(*args, check=False)
+        assert proc.returncode == 2 and proc.stderr.startswith("error:"), proc.stderr
+        assert proc.stderr.count("\n") == 1
+    proc = cli("sample", "--run-dir", tmp_path, "--out-dir", tmp_path / "o",
+               "--instrument", "Kazoo", check=False)
+    assert proc.returncode == 2 and "Kazoo" in proc.stderr
