@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pretty_midi
@@ -48,3 +51,45 @@ PHRASE = [
 @pytest.fixture
 def phrase_file(tmp_path) -> Path:
     return write_song(tmp_path / "phrase.mid", PHRASE)
+
+
+# --- tiny real runs (shared by the training and converter tests) -------------
+
+TINY = ["--rnn-size", "32", "--embedding-size", "16", "--window-size", "32",
+        "--batch-size", "8", "--num-layers", "2"]
+CHORALES = ["bach/bwv269", "bach/bwv347", "bach/bwv153.1", "bach/bwv86.6", "bach/bwv267",
+            "bach/bwv354", "bach/bwv26.6", "bach/bwv4.8"]
+
+
+def cli(*args, env=None, check=True, timeout=300, module="trainer"):
+    """Run ``python -m trainer`` (or ``module``) and return the completed process."""
+    proc = subprocess.run([sys.executable, "-m", module, *map(str, args)],
+                          capture_output=True, text=True, env={**os.environ, **(env or {})},
+                          timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def cache(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cache")
+    os.environ["CADENZA_CACHE"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def chorales(tmp_path_factory):
+    from trainer import midi_io
+
+    folder = tmp_path_factory.mktemp("chorales")
+    for name in CHORALES:
+        assert midi_io.export_unit("chorales", name, folder)[0][1] is None
+    return folder
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, chorales, cache):
+    run = tmp_path_factory.mktemp("runs") / "tiny"
+    cli("train", "--data-dir", chorales, "--run-dir", run, "--epochs", 1, *TINY)
+    return run

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shlex
 import typing
 from pathlib import Path
 
@@ -38,15 +39,18 @@ def build_parser(commands=COMMANDS) -> argparse.ArgumentParser:
                      description="Cadenza: train an LSTM on MIDI files and compose with it.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_text, classes) in commands.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        seen = set()
-        for cls in classes:
-            group = p.add_argument_group(cls.__doc__.strip().splitlines()[0].rstrip("."))
-            for f in dataclasses.fields(cls):
-                if f.name not in seen:
-                    seen.add(f.name)
-                    _add_flag(group, f, typing.get_type_hints(cls)[f.name])
+        _add_fields(sub.add_parser(name, help=help_text, description=help_text), classes)
     return parser
+
+
+def _add_fields(parser, classes) -> None:
+    seen = set()
+    for cls in classes:
+        group = parser.add_argument_group(cls.__doc__.strip().splitlines()[0].rstrip("."))
+        for f in dataclasses.fields(cls):
+            if f.name not in seen:
+                seen.add(f.name)
+                _add_flag(group, f, typing.get_type_hints(cls)[f.name])
 
 
 def _add_flag(group, f: dataclasses.Field, hint) -> None:
@@ -70,6 +74,34 @@ def _add_flag(group, f: dataclasses.Field, hint) -> None:
         else f" (default: {f.default})"
     kwargs["help"] = meta.get("help", "") + default
     group.add_argument("--" + f.name.replace("_", "-"), **kwargs)
+
+
+def parse_flags(argv, prog: str, description: str, classes) -> dict[type, dict]:
+    """Flags of a program without subcommands: ``{config class: {field: value}}``."""
+    parser = _Parser(prog=prog, description=description)
+    _add_fields(parser, classes)
+    ns = vars(parser.parse_args(argv))
+    return {cls: {f.name: ns[f.name] for f in dataclasses.fields(cls) if f.name in ns}
+            for cls in classes}
+
+
+def command_line(command: str, configs) -> str:
+    """The ``python -m trainer`` call that recreates ``configs`` (non-default flags only)."""
+    words = ["python -m trainer", command]
+    for cfg in configs:
+        for f in dataclasses.fields(cfg):
+            value = getattr(cfg, f.name)
+            default = None if f.default is dataclasses.MISSING else f.default
+            if value == default or (f.name == "resume"):
+                continue
+            flag = "--" + f.name.replace("_", "-")
+            if value is True:
+                words.append(flag)
+            elif isinstance(value, tuple):
+                words += [flag, *map(str, value)]
+            else:
+                words += [flag, shlex.quote(str(value))]
+    return " ".join(words)
 
 
 def parse(argv=None, commands=COMMANDS) -> tuple[str, dict[type, dict]]:

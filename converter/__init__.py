@@ -1,0 +1,1 @@
+"""Cadenza converter: a trained run -> a TensorFlow.js folder the browser loads."""

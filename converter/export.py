@@ -1,0 +1,156 @@
+"""Export a trained run as the self-describing folder the browser loads.
+
+The folder holds exactly::
+
+    model.json + group1-shard*.bin   a stateful single-step tf_keras copy of the
+                                     model (batch 1, one token in, logits out)
+    vocab.json                       the run's codec file, unchanged
+    config.json                      type, format version, sizes, codec, training
+    metrics.json                     training figures (+ evaluation when present)
+    parity.json                      a fixed prime and the Keras next-token
+                                     probabilities after each of its steps
+
+Keras 3 models converted by tensorflowjs 4.22 do not load in
+``tf.loadLayersModel`` (tfjs issues #8328, #8489, #8494), so the weights are
+copied into the same architecture built with tf_keras (Keras 2), which
+converts and loads exactly. Before anything is written, the copy is checked
+step by step against the Keras model, and the written (possibly quantised)
+weights are read back and checked again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from trainer import backend
+from trainer.cli import command_line
+from trainer.config import _opt
+from trainer.errors import CadenzaError
+from trainer.runs import RunDir
+
+TYPE, FORMAT_VERSION = "cadenza-lstm", 1
+QUANTIZATIONS = {"float16": {"float16": "*"}, "uint8": {"uint8": "*"}, "none": None}
+SHARD = re.compile(r"group\d+-shard\d+of\d+\.bin")
+FILES = ("model.json", "vocab.json", "config.json", "metrics.json", "parity.json")
+PARITY_STEPS = 32
+MAX_ABS_DIFF, MAX_KL = 1e-4, 0.01  # float32 must match; quantised may drift this much
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """What to export and where."""
+
+    run_dir: Path = _opt(None, "trained run folder", required=True)
+    out: Path = _opt(None, "export folder to write (an existing export folder is replaced)",
+                     required=True)
+    quantize: str = _opt("float16", "weight storage", choices=tuple(QUANTIZATIONS))
+    checkpoint: str = _opt("best", "which checkpoint to export", choices=("best", "last"))
+
+
+def is_export_folder(path: Path) -> bool:
+    """True for a folder this module wrote (and may therefore replace)."""
+    try:
+        return json.loads((path / "config.json").read_text()).get("type") == TYPE and all(
+            f.name in FILES or SHARD.fullmatch(f.name) for f in path.iterdir())
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def export(cfg: ExportConfig) -> dict:
+    """Write the export folder ``cfg.out``; return its ``config.json`` content."""
+    run = RunDir(cfg.run_dir)
+    rc, codec = run.config(), run.codec()
+    weights_path = run.weights_path(cfg.checkpoint)
+    out = Path(cfg.out)
+    if out.exists() and not (out.is_dir() and (not any(out.iterdir()) or is_export_folder(out))):
+        raise CadenzaError(f"--out {out} exists and is not a Cadenza export folder; "
+                           "choose a new or empty folder")
+    backend.configure()
+    from converter.tfjs import probabilities, save_tfjs, stateful_copy, stepwise
+    from trainer.model import load_trained
+    from trainer.sampling import generate
+    from trainer.stepper import Stepper
+
+    model = load_trained(run, cfg.checkpoint)
+    stepper = Stepper(model.get_weights())
+    prime = np.r_[codec.bos_id, generate(stepper.step, codec, [codec.bos_id], 10**6, 1.0, 0,
+                                         1.0, seed=0, max_tokens=PARITY_STEPS - 1)]
+    expected = probabilities(model, prime)
+    copy = stateful_copy(model.get_weights(), codec.size, rc.model)
+    check(expected, stepwise(copy, prime), "none", "the tf_keras copy")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
+        tmp = Path(tmp)
+        save_tfjs(copy, tmp, QUANTIZATIONS[cfg.quantize])
+        drift = check(expected, stepwise(tmp / "model.json", prime), cfg.quantize,
+                      "the written weights")
+        shutil.copyfile(run.vocab_path, tmp / "vocab.json")
+        config = describe(run, rc, codec, cfg, tmp, drift)
+        _write(tmp / "config.json", config)
+        _write(tmp / "metrics.json", {"training": run.read_json("metrics.json"),
+                                      "evaluation": run.read_json("evaluation.json")})
+        _write(tmp / "parity.json", {"prime": prime.tolist(), "quantization": cfg.quantize,
+                                     "probabilities": expected.round(8).tolist()})
+        tmp.chmod(0o755)  # mkdtemp makes it private; the site serves it
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+        tmp.mkdir()  # TemporaryDirectory removes it on exit
+    print(f"exported {weights_path} to {out} ({cfg.quantize}, "
+          f"{config['weights_bytes'] / 1e6:.2f} MB of weights; max |dp| {drift['max_abs_diff']:.2g}, "
+          f"max KL {drift['max_kl']:.2g} vs Keras)")
+    return config
+
+
+def check(expected: np.ndarray, got: np.ndarray, quantize: str, what: str) -> dict:
+    """Compare step probabilities; raise if ``what`` drifts beyond the format's bound."""
+    kl = (expected * (np.log(np.maximum(expected, 1e-12)) - np.log(np.maximum(got, 1e-12)))).sum(-1)
+    drift = {"max_abs_diff": float(np.abs(expected - got).max()), "max_kl": float(kl.max())}
+    bad = drift["max_abs_diff"] > MAX_ABS_DIFF if quantize == "none" else drift["max_kl"] > MAX_KL
+    if bad:
+        raise CadenzaError(f"{what} does not reproduce the Keras model "
+                           f"(max |dp| {drift['max_abs_diff']:.3g}, max KL {drift['max_kl']:.3g})")
+    return drift
+
+
+def describe(run: RunDir, rc, codec, cfg: ExportConfig, folder: Path, drift: dict) -> dict:
+    """The export's ``config.json``: what it is, how it was made, how to remake it."""
+    split = run.read_json("split.json") or {}
+    weights = sum(f.stat().st_size for f in folder.iterdir() if SHARD.fullmatch(f.name))
+    return {
+        "type": TYPE,
+        "format_version": FORMAT_VERSION,
+        "name": Path(cfg.out).name,
+        "vocab_size": codec.size,
+        "model": {"num_layers": rc.model.num_layers, "rnn_size": rc.model.rnn_size,
+                  "embedding_size": rc.model.embedding_size, "batch": 1, "output": "logits",
+                  "stateful": True},
+        "codec": codec.to_json()["params"],
+        "quantization": cfg.quantize,
+        "weights_bytes": weights,
+        "parity": {"steps": PARITY_STEPS, **drift},
+        "training": {
+            "data": split.get("source"),
+            "train_songs": len(split.get("train", [])),
+            "validation_songs": len(split.get("validation", [])),
+            "checkpoint": cfg.checkpoint,
+            "settings": rc.to_dict(),
+            "commands": {
+                "train": command_line("train", [rc.data, rc.codec, rc.model, rc.train]),
+                "evaluate": f"python -m trainer evaluate --run-dir {rc.train.run_dir}",
+                "export": f"python -m converter --run-dir {rc.train.run_dir} --out {cfg.out} "
+                          f"--quantize {cfg.quantize}",
+            },
+        },
+    }
+
+
+def _write(path: Path, obj) -> None:
+    path.write_text(json.dumps(obj, indent=1) + "\n")

@@ -1,0 +1,149 @@
+// Exported models load through HTTP exactly as in the browser, reproduce the
+// Keras probabilities in their parity.json, refuse foreign folders, and free
+// every tensor they make. Folders: build/test-models/{none,float16,uint8}
+// (scripts/make_test_models.py, run by `make test` first) and the shipped
+// site/models/*.
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { extname, join, normalize } from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { loadComposer, softmax } from "../../web/src/model.js";
+import { generate } from "../../web/src/sampler.js";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const TEST_MODELS = join(ROOT, "build/test-models");
+const SITE_MODELS = join(ROOT, "site/models");
+const scratch = mkdtempSync(join(tmpdir(), "cadenza-js-"));
+let server;
+let base;
+
+/** Serve ROOT and the scratch folder (as /scratch/) over HTTP on a free port. */
+before(async () => {
+  assert.ok(existsSync(join(TEST_MODELS, "none/model.json")),
+    "build/test-models is missing: run `python scripts/make_test_models.py` first");
+  server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    const file = path.startsWith("/scratch/")
+      ? join(scratch, normalize(path.slice(9))) : join(ROOT, normalize(path));
+    try {
+      const body = readFileSync(file);
+      const type = extname(file) === ".json" ? "application/json" : "application/octet-stream";
+      res.writeHead(200, { "content-type": type }).end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  base = `http://127.0.0.1:${server.address().port}`;
+});
+after(() => server?.close());
+
+function parityOf(folder) {
+  return JSON.parse(readFileSync(join(folder, "parity.json"), "utf8"));
+}
+
+/** Per step: max |p - q| and KL(p || q) of the model's probabilities vs parity.json. */
+async function drift(url, parity) {
+  const composer = await loadComposer(url);
+  composer.reset();
+  let maxAbs = 0;
+  let maxKl = 0;
+  parity.prime.forEach((token, i) => {
+    const q = softmax(composer.step(token));
+    const p = parity.probabilities[i];
+    let kl = 0;
+    for (let j = 0; j < p.length; j++) {
+      maxAbs = Math.max(maxAbs, Math.abs(p[j] - q[j]));
+      if (p[j] > 0) kl += p[j] * (Math.log(p[j]) - Math.log(Math.max(q[j], 1e-12)));
+    }
+    maxKl = Math.max(maxKl, kl);
+  });
+  composer.dispose();
+  return { maxAbs, maxKl };
+}
+
+describe("exported test models reproduce their parity files", () => {
+  for (const quantize of ["none", "float16", "uint8"]) {
+    test(quantize, async () => {
+      const folder = join(TEST_MODELS, quantize);
+      const parity = parityOf(folder);
+      assert.equal(parity.quantization, quantize);
+      assert.ok(parity.prime.length >= 16);
+      const { maxAbs, maxKl } = await drift(`${base}/build/test-models/${quantize}/`, parity);
+      if (quantize === "none") assert.ok(maxAbs <= 1e-4, `max abs diff ${maxAbs}`);
+      else assert.ok(maxKl <= 0.01, `max KL ${maxKl}`);
+    });
+  }
+});
+
+describe("shipped models reproduce their parity files", () => {
+  const shipped = existsSync(SITE_MODELS)
+    ? readdirSync(SITE_MODELS).filter((n) => existsSync(join(SITE_MODELS, n, "model.json"))) : [];
+  for (const name of shipped) {
+    test(name, async () => {
+      const folder = join(SITE_MODELS, name);
+      const parity = parityOf(folder);
+      const { maxAbs, maxKl } = await drift(`${base}/site/models/${name}/`, parity);
+      if (parity.quantization === "none") assert.ok(maxAbs <= 1e-4, `max abs diff ${maxAbs}`);
+      else assert.ok(maxKl <= 0.01, `max KL ${maxKl}`);
+    });
+  }
+});
+
+test("a 500-step song leaves no tensor behind, and dispose frees the model", async () => {
+  const before = tf.memory().numTensors;
+  const composer = await loadComposer(`${base}/build/test-models/float16/`);
+  composer.reset();
+  composer.step(composer.codec.bosId); // states exist from the first step on
+  const settled = tf.memory().numTensors;
+  composer.reset();
+  const ids = generate((t) => composer.step(t), composer.codec, [composer.codec.bosId],
+    { maxNotes: 1000, maxTokens: 500, temperature: 1, topP: 0.95, seed: 3 });
+  assert.equal(ids.length, 500);
+  assert.equal(tf.memory().numTensors, settled);
+  composer.reset();
+  assert.equal(tf.memory().numTensors, settled);
+  composer.dispose();
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test("the same seed gives the same song through the real model", async () => {
+  const composer = await loadComposer(`${base}/build/test-models/none/`);
+  const song = (seed) => {
+    composer.reset();
+    return generate((t) => composer.step(t), composer.codec, [composer.codec.bosId],
+      { maxNotes: 40, temperature: 1, topP: 0.95, seed });
+  };
+  assert.deepEqual(song(7), song(7));
+  assert.notDeepEqual(song(7), song(8));
+  composer.dispose();
+});
+
+describe("foreign or damaged folders are refused with a clear message", () => {
+  const variants = {
+    "wrong type": (c) => ({ ...c, type: "some-other-model" }),
+    "newer format": (c) => ({ ...c, format_version: 99 }),
+    "vocab size": (c) => ({ ...c, vocab_size: c.vocab_size + 1 }),
+  };
+  const messages = {
+    "wrong type": /not a Cadenza model/, "newer format": /format version 99/,
+    "vocab size": /vocabulary mismatch/,
+  };
+  for (const [name, change] of Object.entries(variants)) {
+    test(name, async () => {
+      const folder = join(scratch, name.replace(" ", "-"));
+      cpSync(join(TEST_MODELS, "float16"), folder, { recursive: true });
+      const config = JSON.parse(readFileSync(join(folder, "config.json"), "utf8"));
+      writeFileSync(join(folder, "config.json"), JSON.stringify(change(config)));
+      await assert.rejects(loadComposer(`${base}/scratch/${name.replace(" ", "-")}/`),
+        messages[name]);
+    });
+  }
+  test("missing folder", async () => {
+    await assert.rejects(loadComposer(`${base}/scratch/nothing-here/`), /HTTP 404/);
+  });
+});

@@ -1,0 +1,94 @@
+"""The converter: a trained run -> exactly the self-describing folder the site loads."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from conftest import cli
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def exports(trained, tmp_path_factory):
+    root = tmp_path_factory.mktemp("exports")
+    for quantize in ("none", "float16", "uint8"):
+        cli("--run-dir", trained, "--out", root / quantize, "--quantize", quantize,
+            module="converter")
+    return root
+
+
+def test_folder_holds_exactly_the_export_files(exports, trained):
+    folder = exports / "float16"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["config.json", "group1-shard1of1.bin", "metrics.json", "model.json",
+                     "parity.json", "vocab.json"]
+    assert (folder / "vocab.json").read_bytes() == (trained / "vocab.json").read_bytes()
+    config = json.loads((folder / "config.json").read_text())
+    assert config["type"] == "cadenza-lstm" and config["format_version"] == 1
+    assert config["vocab_size"] == json.loads((trained / "vocab.json").read_text())["size"]
+    assert config["model"] == {"num_layers": 2, "rnn_size": 32, "embedding_size": 16,
+                               "batch": 1, "output": "logits", "stateful": True}
+    assert config["training"]["commands"]["train"].startswith("python -m trainer train")
+    assert "--rnn-size 32" in config["training"]["commands"]["train"]
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["training"]["epochs_trained"] == 1
+    model = json.loads((folder / "model.json").read_text())
+    layer = model["modelTopology"]["model_config"]["config"]["layers"][0]["config"]
+    assert layer["batch_input_shape"] == [1, 1]
+
+
+def test_parity_file_is_a_fixed_prime_with_probabilities(exports):
+    parity = json.loads((exports / "float16" / "parity.json").read_text())
+    assert parity["prime"][0] == 1 and len(parity["prime"]) == 32
+    assert len(parity["probabilities"]) == 32
+    for row in parity["probabilities"]:
+        assert abs(sum(row) - 1) < 1e-5
+    again = json.loads((exports / "none" / "parity.json").read_text())
+    assert again["prime"] == parity["prime"]  # fixed: the same for every export of a run
+
+
+def test_quantisation_shrinks_weights_and_stays_close(exports):
+    size = {q: json.loads((exports / q / "config.json").read_text())["weights_bytes"]
+            for q in ("none", "float16", "uint8")}
+    assert 0.45 < size["float16"] / size["none"] < 0.55
+    assert 0.2 < size["uint8"] / size["none"] < 0.3
+    parity = {q: json.loads((exports / q / "config.json").read_text())["parity"]
+              for q in ("none", "float16", "uint8")}
+    assert parity["none"]["max_abs_diff"] <= 1e-4
+    assert parity["float16"]["max_kl"] <= 0.01 and parity["uint8"]["max_kl"] <= 0.01
+
+
+def test_reexport_replaces_an_export_folder(exports, trained, tmp_path):
+    folder = tmp_path / "again"
+    shutil.copytree(exports / "float16", folder)
+    cli("--run-dir", trained, "--out", folder, "--quantize", "uint8", module="converter")
+    assert json.loads((folder / "config.json").read_text())["quantization"] == "uint8"
+
+
+def test_bad_input_is_one_line_and_deletes_nothing(trained, tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    proc = cli("--run-dir", trained, "--out", precious, module="converter", check=False)
+    assert proc.returncode == 2 and "not a Cadenza export folder" in proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert (precious / "notes.txt").read_text() == "keep me"
+
+    empty_run = tmp_path / "run"
+    shutil.copytree(trained, empty_run)
+    (empty_run / "best.weights.h5").unlink()
+    shutil.rmtree(empty_run / "checkpoints")
+    proc = cli("--run-dir", empty_run, "--out", tmp_path / "x", module="converter", check=False)
+    assert proc.returncode == 2 and "no trained checkpoint" in proc.stderr
+    assert not (tmp_path / "x").exists()
+
+    proc = cli("--run-dir", tmp_path / "nowhere", "--out", tmp_path / "y", module="converter",
+               check=False)
+    assert proc.returncode == 2 and proc.stderr.startswith("error:")
+    proc = cli("--run-dir", trained, "--out", tmp_path / "z", "--quantize", "int4",
+               module="converter", check=False)
+    assert proc.returncode == 2 and "int4" in proc.stderr and proc.stderr.count("\n") == 1
