@@ -1,21 +1,25 @@
 # Cadenza: two commands on a fresh clone.
 #   make run   - set up, then run the main job on the embedded default corpus
-#   make test  - set up, then run every test
-# Everything lands in .venv/ (Python) and node_modules/ (JavaScript).
+#   make test  - set up, then run every test (Python, JavaScript, browser)
+# Python lands in .venv/, JavaScript in node_modules/, outputs in runs/ and build/.
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+RUN_DIR ?= runs/chorales
 
-.PHONY: run test setup prepare
+.PHONY: run test setup system-deps prepare
 
-run: prepare
+run: setup
+	$(PY) -m trainer prepare
 
-test: setup
+test: setup system-deps
+	$(PY) scripts/make_test_models.py --out build/test-models
 	$(PY) -m pytest -q
+	npm test
 
-setup: $(STAMP)
+setup: $(STAMP) node_modules/.package-lock.json
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,5 +27,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $@
 
-prepare: setup
-	$(PY) -m trainer prepare
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+system-deps:
+	scripts/system-deps.sh

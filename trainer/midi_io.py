@@ -186,7 +186,8 @@ def export_unit(corpus: str, unit: str, out_dir: Path) -> list[tuple[str, str | 
                 return [(name, f"music21 could not export it ({_first_line(e)})")]
         stem = f"{FOLK_COLLECTION}_{Path(unit).stem}"
         try:
-            scores = list(converter.parse(unit).scores)
+            parsed = converter.parse(unit)  # an Opus of tunes, or one Score
+            scores = list(parsed.scores) if hasattr(parsed, "scores") else [parsed]
         except Exception as e:
             return [(stem, f"music21 could not parse it ({_first_line(e)})")]
         out = []
@@ -194,7 +195,7 @@ def export_unit(corpus: str, unit: str, out_dir: Path) -> list[tuple[str, str | 
             number = score.metadata.number if score.metadata and score.metadata.number else k
             name = f"{FOLK_COLLECTION}_{_safe(str(number))}"
             try:
-                _write_score(score, out_dir / f"{name}.mid")
+                _write_notes(score, out_dir / f"{name}.mid")
                 out.append((name, None))
             except Exception as e:
                 out.append((name, f"music21 could not export it ({_first_line(e)})"))
@@ -204,6 +205,30 @@ def export_unit(corpus: str, unit: str, out_dir: Path) -> list[tuple[str, str | 
 def _write_score(score, path: Path) -> None:
     tmp = path.with_suffix(".tmp")
     score.write("midi", fp=str(tmp))
+    tmp.replace(path)
+
+
+def _write_notes(score, path: Path) -> None:
+    """Write a score's sounding notes (ties merged, no grace notes, no chord
+    symbols) at 120 BPM. music21's own MIDI writer fails on about one ABC tune
+    in five (a time signature "already found in this Stream")."""
+    from music21 import harmony
+
+    beats = []
+    for n in score.stripTies().flatten().notes:
+        if isinstance(n, harmony.Harmony) or n.duration.isGrace:
+            continue
+        start = float(n.offset)
+        beats += [(start, start + float(n.quarterLength), p.midi) for p in n.pitches]
+    if not beats:
+        raise ValueError("no notes")
+    pm = pretty_midi.PrettyMIDI(initial_tempo=120.0)
+    track = pretty_midi.Instrument(program=0)
+    track.notes = [pretty_midi.Note(C.DEFAULT_VELOCITY, int(p), a / 2, b / 2)
+                   for a, b, p in beats]  # 120 BPM: a beat is half a second
+    pm.instruments.append(track)
+    tmp = path.with_suffix(".tmp")
+    pm.write(str(tmp))
     tmp.replace(path)
 
 

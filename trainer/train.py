@@ -113,4 +113,15 @@ def _metrics(cfg, state, model, train_data, val_data, split) -> dict:
         "val_targets": val_data.targets(),
         "data": split["source"],
         "backend": backend.describe(),
+        "history": _history(RunDir(cfg.train.run_dir)),
     }
+
+
+def _history(run: RunDir) -> dict:
+    """Per-epoch columns of ``log.csv`` (for training-curve plots)."""
+    import csv
+
+    with open(run.log_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    keys = ("epoch", "loss", "val_loss", "accuracy", "val_accuracy", "learning_rate")
+    return {k: [float(r[k]) if r[k] else None for r in rows] for k in keys}
