@@ -51,12 +51,11 @@ def evaluate(cfg: EvalConfig) -> dict:
     index = mm.NgramIndex(train_tokens)
     reference = [codec.decode(t) for t in train_tokens]
     spb, max_dur = codec.config.steps_per_beat, codec.config.max_duration
-    music = {
-        "generated": mm.set_figures([(n, codec.encode(n)) for n in generated], reference,
-                                    index, spb, max_dur),
-        "held_out": mm.set_figures([(codec.decode(t), t) for t in val_tokens], reference,
-                                   index, spb, max_dur),
-    }
+    generated = [(n, codec.encode(n)) for n in generated]
+    human = [(codec.decode(t), t) for t in val_tokens]
+    music = {"generated": mm.set_figures(generated, reference, index, spb, max_dur),
+             "held_out": mm.set_figures(human, reference, index, spb, max_dur),
+             "held_out_range": mm.figure_ranges(human, spb)}
     result = {
         "lstm_nll": lstm["nll"], "lstm_perplexity": lstm["perplexity"],
         "lstm_accuracy": lstm["accuracy"],
@@ -64,6 +63,7 @@ def evaluate(cfg: EvalConfig) -> dict:
         "ngram_accuracy": ngram["accuracy"], "ngram_order": cfg.ngram_order,
         "ngram_variant": variant,
         "nll_reduction": 1 - lstm["nll"] / ngram["nll"],
+        "checks": checks(music),
         "val_targets": int(sum(len(t) - 1 for t in val_tokens)),
         "music": music,
         "sampling": {"num_samples": cfg.num_samples, "length": cfg.length,
@@ -118,6 +118,20 @@ def best_ngram(codec, order: int, train_tokens, val_tokens, transpose: int):
     return best
 
 
+def checks(music: dict) -> dict:
+    """Loop and copy checks: the generated songs' mean loop figures inside the
+    held-out human songs' range, and their copy rate at most 1.5x the humans'."""
+    out = {}
+    for figure in ("longest_token_run", "longest_onset_repeat", "distinct_4gram_ratio"):
+        low, high = music["held_out_range"][figure]
+        value = music["generated"][figure]
+        out[figure] = {"generated": value, "human_range": [low, high],
+                       "ok": bool(low <= value <= high)}
+    ratio = music["generated"]["copy_rate"] / max(music["held_out"]["copy_rate"], 1e-9)
+    out["copy_rate_ratio"] = {"generated_vs_human": ratio, "ok": bool(ratio <= 1.5)}
+    return out
+
+
 def report(r: dict) -> str:
     """The evaluation as a plain-text report."""
     ngram = f"{r['ngram_order']}-gram KN ({r['ngram_variant']})"
@@ -134,5 +148,15 @@ def report(r: dict) -> str:
         f" top-p={r['sampling']['top_p']}) vs the held-out human songs:",
         mm.format_table({"generated": r["music"]["generated"],
                          "held-out human": r["music"]["held_out"]}),
+        "",
+        "checks (generated mean vs the range over held-out human songs):",
     ]
+    for figure, c in r["checks"].items():
+        if "human_range" in c:
+            low, high = c["human_range"]
+            lines.append(f"  {figure:<22}{c['generated']:>8.3f}  human {low:.3f}..{high:.3f}"
+                         f"  {'ok' if c['ok'] else 'OUTSIDE'}")
+        else:
+            lines.append(f"  {'copy rate vs human':<22}{c['generated_vs_human']:>8.2f}x"
+                         f"  (at most 1.5x)  {'ok' if c['ok'] else 'TOO HIGH'}")
     return "\n".join(lines)

@@ -226,6 +226,13 @@ def set_figures(songs, reference_notes, index: NgramIndex | None,
     return out
 
 
+def figure_ranges(songs, steps_per_beat: int) -> dict[str, tuple[float, float]]:
+    """``(min, max)`` over songs of each :data:`SONG_FIGURES` entry."""
+    per_song = [song_figures(notes, tokens, steps_per_beat) for notes, tokens in songs]
+    return {k: (float(min(f[k] for f in per_song)), float(max(f[k] for f in per_song)))
+            for k in SONG_FIGURES}
+
+
 def format_table(columns: dict[str, dict]) -> str:
     """A plain-text table: one row per figure, one column per named set.
 

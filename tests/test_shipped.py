@@ -1,0 +1,103 @@
+"""The shipped models and examples: they load, reproduce their parity files,
+carry their evaluation, and every example the site lists exists and parses.
+(tests/js/model.test.mjs checks the same parity files through TensorFlow.js.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+
+from converter.export import is_export_folder
+from converter.read import stepper_weights
+from trainer.codec import Codec
+from trainer.stepper import Stepper
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = ROOT / "site" / "models"
+EXAMPLES = ROOT / "site" / "examples"
+SHIPPED = ("chorales", "folk")
+
+
+def shipped():
+    return [MODELS / name for name in SHIPPED]
+
+
+def test_both_models_are_shipped_and_nothing_else():
+    found = sorted(p.name for p in MODELS.iterdir() if p.is_dir())
+    assert found == sorted(SHIPPED)
+    assert all(is_export_folder(folder) for folder in shipped())
+
+
+@pytest.mark.parametrize("folder", shipped(), ids=SHIPPED)
+def test_model_reproduces_its_parity_file_in_numpy(folder):
+    config = json.loads((folder / "config.json").read_text())
+    parity = json.loads((folder / "parity.json").read_text())
+    stepper = Stepper(stepper_weights(folder, config["model"]["num_layers"]))
+    logits = stepper.run(parity["prime"]).astype(np.float64)
+    p = np.exp(logits - logits.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    q = np.asarray(parity["probabilities"])
+    kl = (q * (np.log(np.maximum(q, 1e-12)) - np.log(np.maximum(p, 1e-12)))).sum(-1)
+    assert kl.max() <= 0.01
+    assert Codec.load(folder / "vocab.json").size == config["vocab_size"]
+
+
+@pytest.mark.parametrize("folder", shipped(), ids=SHIPPED)
+def test_model_carries_settings_commands_and_evaluation(folder):
+    config = json.loads((folder / "config.json").read_text())
+    assert set(config["training"]["commands"]) == {"train", "evaluate", "export"}
+    metrics = json.loads((folder / "metrics.json").read_text())
+    evaluation = metrics["evaluation"]
+    assert evaluation["lstm_nll"] < evaluation["ngram_nll"]
+    music = evaluation["music"]
+    assert {"generated", "held_out"} <= set(music)
+    assert music["generated"]["copy_rate"] <= 1.5 * music["held_out"]["copy_rate"] + 1e-9
+    assert metrics["training"]["history"]["val_loss"]
+
+
+def test_every_listed_example_exists_and_parses():
+    index = json.loads((EXAMPLES / "index.json").read_text())
+    by_model = {}
+    for ex in index["examples"]:
+        by_model.setdefault(ex["model"], []).append(ex)
+        midi = pretty_midi.PrettyMIDI(str(EXAMPLES / ex["midi"]))
+        notes = midi.instruments[0].notes
+        assert len(notes) == ex["notes"] > 0
+        assert 29 <= midi.get_end_time() <= 61 and abs(midi.get_end_time() - ex["seconds"]) < 1
+        audio = (EXAMPLES / ex["audio"]).read_bytes()
+        assert audio[:3] == b"ID3" or audio[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2")
+        assert (EXAMPLES / ex["image"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(by_model) == sorted(SHIPPED)
+    for model, examples in by_model.items():
+        assert len(examples) >= 6
+        assert len({ex["temperature"] for ex in examples}) >= 2
+    listed = {ex[k] for ex in index["examples"] for k in ("midi", "audio", "image")}
+    on_disk = {p.relative_to(EXAMPLES).as_posix() for p in EXAMPLES.rglob("*.*")
+               if p.name != "index.json"}
+    assert on_disk == listed  # nothing stale, nothing missing
+
+
+def test_examples_are_regenerated_exactly_from_the_shipped_weights():
+    from converter.examples import cut
+    from trainer.generate import compose
+
+    index = json.loads((EXAMPLES / "index.json").read_text())
+    spec = index["spec"]
+    for model in SHIPPED:
+        ex = next(e for e in index["examples"] if e["model"] == model)
+        folder = MODELS / model
+        config = json.loads((folder / "config.json").read_text())
+        codec = Codec.load(folder / "vocab.json")
+        stepper = Stepper(stepper_weights(folder, config["model"]["num_layers"]))
+        notes = compose(stepper, codec, [codec.bos_id], spec["notes"], ex["temperature"], 0,
+                        ex["top_p"], ex["seed"])
+        steps_per_second = codec.config.steps_per_beat * ex["tempo"] / 60
+        notes = cut(notes, spec["max_seconds"] * steps_per_second)
+        midi = pretty_midi.PrettyMIDI(str(EXAMPLES / ex["midi"]))
+        written = sorted((round(n.start * steps_per_second), n.pitch)
+                         for n in midi.instruments[0].notes)
+        assert written == sorted((int(s), int(p)) for s, _, p in notes)
