@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUN_DIR ?= runs/chorales
 
-.PHONY: run test setup system-deps prepare
+.PHONY: run test setup system-deps site
 
 run: setup
 	$(PY) -m trainer prepare
@@ -32,3 +32,9 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 system-deps:
 	scripts/system-deps.sh
+
+# The website, into build/site. hooks/build.py bundles web/src with esbuild and
+# renders the piano samples (fluidsynth) when missing; hooks/content.py writes
+# the model list, model cards, training curves, examples and flag reference.
+site: setup system-deps
+	$(PY) -m mkdocs build --strict

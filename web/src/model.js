@@ -3,9 +3,14 @@
 // The folder is what `python -m converter` writes: config.json (checked here
 // before anything else is loaded), vocab.json (the codec), model.json + weight
 // shards (a stateful tf_keras LSTM, batch 1, one token in, logits out).
+//
+// Steps run through web/src/stepper.js (plain tfjs-core ops). Only tfjs-core
+// and tfjs-layers are imported, to keep the browser bundle small: the caller
+// registers a backend (the site: wasm; Node: cpu).
 
-import * as tf from "@tensorflow/tfjs";
+import { loadLayersModel } from "@tensorflow/tfjs-layers";
 import { Codec } from "./codec.js";
+import { Stepper } from "./stepper.js";
 
 export const MODEL_TYPE = "cadenza-lstm";
 export const FORMAT_VERSION = 1;
@@ -39,7 +44,8 @@ export function checkConfig(config, vocab) {
 /**
  * A loaded model: reset() then step(tokenId) -> Float32Array of next-token
  * logits. Every tensor a step makes is freed before step returns; the LSTM
- * states live in the layers until reset() or dispose().
+ * states live in the Stepper until reset() or dispose(). `model` is the
+ * tfjs-layers model as loaded (its weights are the Stepper's).
  */
 export class Composer {
   constructor(model, config, vocab) {
@@ -47,29 +53,32 @@ export class Composer {
     this.config = config;
     this.vocab = vocab;
     this.codec = new Codec(vocab);
+    this.stepper = new Stepper(model);
   }
 
   reset() {
-    this.model.resetStates();
+    this.stepper.reset();
   }
 
   step(tokenId) {
     if (!(Number.isInteger(tokenId) && tokenId >= 0 && tokenId < this.config.vocab_size)) {
       throw new RangeError(`token id ${tokenId} is outside the vocabulary`);
     }
-    const out = tf.tidy(() => this.model.predict(tf.tensor2d([[tokenId]], [1, 1], "int32")));
-    const logits = out.dataSync();
-    out.dispose();
-    return logits;
+    return this.stepper.step(tokenId);
   }
 
   dispose() {
-    // model.dispose() leaves stateful LSTM states behind: free them first.
-    for (const layer of this.model.layers) {
-      for (const state of layer.states ?? []) state?.dispose();
-    }
-    this.model.dispose();
+    this.stepper.disposeStates();
+    disposeModel(this.model);
   }
+}
+
+function disposeModel(model) {
+  // model.dispose() leaves stateful LSTM states behind: free them first.
+  for (const layer of model.layers) {
+    for (const state of layer.states ?? []) state?.dispose();
+  }
+  model.dispose();
 }
 
 /** Load the export folder at `baseUrl` (absolute or relative to the page). */
@@ -78,13 +87,18 @@ export async function loadComposer(baseUrl) {
   const [config, vocab] = await Promise.all([getJson(`${base}config.json`),
     getJson(`${base}vocab.json`)]);
   checkConfig(config, vocab);
-  const model = await tf.loadLayersModel(`${base}model.json`); // strict: all weights must load
+  const model = await loadLayersModel(`${base}model.json`); // strict: all weights must load
   const outputs = model.outputs[0].shape.at(-1);
   if (outputs !== config.vocab_size) {
     model.dispose();
     throw new Error(`model.json outputs ${outputs} logits for ${config.vocab_size} tokens`);
   }
-  return new Composer(model, config, vocab);
+  try {
+    return new Composer(model, config, vocab);
+  } catch (e) {
+    disposeModel(model);
+    throw e;
+  }
 }
 
 /** Softmax of logits in float64, as Python's parity file computes it. */

@@ -1,0 +1,168 @@
+"""Benchmark composing in headless Chromium on the wasm backend, per shipped model.
+
+For each export folder in --models (default site/models) prints:
+
+* ms per token of the stateful model (one step per token) and of a windowed
+  copy with the same weights that re-reads a 100-token window per token (the
+  tutorial way), their ratio, and the two models' largest logit difference;
+* through the site's real worker: time to the first note shown, cold (fresh
+  worker: script, wasm and model load) and warm (model loaded), and the time
+  for a --notes song (warm; the median of the longest songs of --seeds seeds,
+  as a song may end at EOS).
+
+``--synthetic 512`` adds a random 2-layer LSTM(512) export (written once to
+build/bench-models/, EOS suppressed so songs run to full length) to measure
+a real-sized network before trained ones exist. Needs /usr/bin/chromium (or
+``$CADENZA_CHROMIUM``), Node (bundles the site's JavaScript) and, for
+--synthetic, TensorFlow.
+
+Usage: ``python bench/browser.py [--models DIR] [--notes 500] [--synthetic 512]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import json
+import os
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("CADENZA_CHROMIUM", "/usr/bin/chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TARGETS = {"first_ms": 300, "song_s": 1.5, "speedup": 50}
+
+
+def synthetic_model(out: Path, rnn_size: int, layers: int = 2, embedding: int = 64) -> Path:
+    """A random-weight export folder the site can load (made once; EOS never sampled)."""
+    if (out / "model.json").exists():
+        return out
+    import numpy as np
+
+    from converter.tfjs import save_tfjs, stateful_copy
+    from trainer.codec import Codec
+    from trainer.config import ModelConfig
+
+    codec, rng = Codec(), np.random.default_rng(0)
+    size, weights, width = codec.size, [], embedding
+    weights.append(rng.normal(0, 0.5, (size, embedding)))
+    for _ in range(layers):
+        weights += [rng.normal(0, width ** -0.5, (width, 4 * rnn_size)),
+                    rng.normal(0, rnn_size ** -0.5, (rnn_size, 4 * rnn_size)),
+                    np.zeros(4 * rnn_size)]
+        width = rnn_size
+    bias = np.zeros(size)
+    bias[codec.eos_id] = -30.0
+    weights += [rng.normal(0, rnn_size ** -0.5, (rnn_size, size)), bias]
+    cfg = ModelConfig(rnn_size=rnn_size, num_layers=layers, embedding_size=embedding)
+    out.mkdir(parents=True, exist_ok=True)
+    save_tfjs(stateful_copy([w.astype("float32") for w in weights], size, cfg), out,
+              {"float16": "*"})
+    codec.save(out / "vocab.json")
+    (out / "config.json").write_text(json.dumps({
+        "type": "cadenza-lstm", "format_version": 1, "name": out.name, "vocab_size": size,
+        "model": {"num_layers": layers, "rnn_size": rnn_size, "embedding_size": embedding},
+        "codec": codec.to_json()["params"]}))
+    return out
+
+
+def serve(folders: dict[str, Path]):
+    """Serve {url prefix: folder} (through symlinks in a temporary root) on 127.0.0.1."""
+    root = Path(tempfile.mkdtemp(prefix="cadenza-bench-"))
+    for name, folder in folders.items():
+        (root / name).symlink_to(folder.resolve())
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                             functools.partial(Handler, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    (root / "index.html").write_text('<!doctype html><script src="page/bench.js"></script>')
+    return f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+def bench(page, base: str, prefix: str, name: str, notes: int, seeds: int) -> dict:
+    url = f"{base}{prefix}/{name}/"
+    steps = page.evaluate("([m, w]) => benchSteps(m, w)", [url, f"{base}assets/wasm/"])
+    songs = page.evaluate("([w, m, r]) => benchSongs(w, m, r)",
+                          [f"{base}assets/bundle/worker.js", url,
+                           [{"maxNotes": notes, "seed": s} for s in range(seeds)]])
+    warm = songs[1:] or songs
+    full = sorted((s for s in warm if s["notes"] == max(w["notes"] for w in warm)),
+                  key=lambda s: s["totalMs"])
+    return {"steps": steps, "cold": songs[0], "warm": warm, "song": full[len(full) // 2],
+            "config": json.loads(page.evaluate("(u) => fetch(u).then(r => r.text())",
+                                               f"{url}config.json"))}
+
+
+def ok(good: bool) -> str:
+    return "ok" if good else "MISSED"
+
+
+def report(name: str, r: dict, notes: int) -> str:
+    s, m = r["steps"], r["config"]["model"]
+    speedup = s["windowedMs"] / s["statefulMs"]
+    warm_first = sorted(w["firstNoteMs"] for w in r["warm"])[len(r["warm"]) // 2]
+    song = r["song"]
+    return "\n".join([
+        f"{name}: {m['num_layers']} x LSTM({m['rnn_size']}), {r['config']['vocab_size']} tokens, "
+        f"backend {s['backend']}",
+        f"  stateful step           {s['statefulMs']:8.2f} ms/token",
+        f"  windowed (100 tokens)   {s['windowedMs']:8.2f} ms/token   "
+        f"(max |logit diff| {s['maxDiff']:.1e})",
+        f"  stateful speed-up       {speedup:8.0f} x          "
+        f"target >= {TARGETS['speedup']} x: {ok(speedup >= TARGETS['speedup'])}",
+        f"  first note, cold        {r['cold']['firstNoteMs']:8.0f} ms          "
+        "(fresh worker: script, wasm, model)",
+        f"  first note, warm        {warm_first:8.0f} ms          "
+        f"target < {TARGETS['first_ms']} ms: {ok(warm_first < TARGETS['first_ms'])}",
+        f"  song of {song['notes']} notes     {song['totalMs'] / 1000:8.2f} s "
+        f"({song['tokens']} tokens, {song['totalMs'] / max(song['tokens'], 1):.2f} ms/token)"
+        + (f"   target <= {TARGETS['song_s']} s: {ok(song['totalMs'] <= TARGETS['song_s'] * 1000)}"
+           if song["notes"] >= notes else f"   (ended at EOS before {notes} notes)"),
+        f"  tensors left over       {s['leftover']:8d}; worker tensors per song "
+        f"{sorted({w['numTensors'] for w in [r['cold'], *r['warm']]})}",
+    ])
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", type=Path, default=ROOT / "site" / "models")
+    p.add_argument("--notes", type=int, default=500)
+    p.add_argument("--seeds", type=int, default=4, help="songs per model (the first is cold)")
+    p.add_argument("--synthetic", type=int, action="append", default=[],
+                   help="also bench a random 2-layer LSTM of this many units")
+    args = p.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    subprocess.run(["node", "scripts/bundle.mjs"], cwd=ROOT, check=True, capture_output=True)
+    page_dir = Path(tempfile.mkdtemp(prefix="cadenza-bench-page-"))
+    subprocess.run([str(ROOT / "node_modules/.bin/esbuild"), "bench/browser_page.js", "--bundle",
+                    "--format=iife", f"--outfile={page_dir / 'bench.js'}", "--log-level=error"],
+                   cwd=ROOT, check=True)
+    synthetic = ROOT / "build" / "bench-models"
+    for units in args.synthetic:
+        synthetic_model(synthetic / f"synthetic-2x{units}", units)
+    base = serve({"assets": ROOT / "site" / "assets", "models": args.models, "page": page_dir,
+                  **({"synthetic": synthetic} if args.synthetic else {})})
+    runs = [("models", f.parent.name) for f in sorted(args.models.glob("*/model.json"))]
+    runs += [("synthetic", f"synthetic-2x{units}") for units in args.synthetic]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page()
+        page.goto(base)
+        for prefix, name in runs:
+            print(report(name, bench(page, base, prefix, name, args.notes, args.seeds),
+                         args.notes), flush=True)
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()

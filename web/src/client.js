@@ -1,0 +1,75 @@
+// The page's side of worker.js: one worker per page load, one song at a time.
+//
+// The worker lives at module level, so its loaded models survive instant
+// navigation between pages. cancel() terminates it (see worker.js for why);
+// the next compose() starts a fresh one, which reloads the model from the
+// HTTP cache.
+
+import { SITE_ROOT } from "./paths.js";
+
+const WORKER_URL = new URL("assets/bundle/worker.js", SITE_ROOT);
+
+export class Cancelled extends Error {
+  constructor() {
+    super("cancelled");
+    this.name = "Cancelled";
+  }
+}
+
+let worker = null;
+let job = null; // {id, resolve, reject, onMessage}
+let nextId = 1;
+
+function finish(error, value) {
+  const current = job;
+  job = null;
+  if (error) current?.reject(error);
+  else current?.resolve(value);
+}
+
+function getWorker() {
+  if (worker) return worker;
+  worker = new Worker(WORKER_URL);
+  worker.onmessage = ({ data }) => {
+    if (!job || data.id !== job.id) return;
+    if (data.type === "error") finish(new Error(data.message));
+    else if (data.type === "done") finish(null, data);
+    else job.onMessage?.(data);
+  };
+  worker.onerror = (event) => {
+    event.preventDefault();
+    stopWorker();
+    finish(new Error(`the composer could not start (${event.message || "worker failed"})`));
+  };
+  return worker;
+}
+
+function stopWorker() {
+  worker?.terminate();
+  worker = null;
+}
+
+/**
+ * Generate one song; resolves with the worker's "done" message. request is
+ * the worker's "generate" message without type and id; onMessage sees the
+ * "loaded" and "progress" messages. A second call cancels the first.
+ */
+export function compose(request, onMessage) {
+  if (job) cancel();
+  return new Promise((resolve, reject) => {
+    job = { id: nextId++, resolve, reject, onMessage };
+    getWorker().postMessage({ type: "generate", id: job.id, ...request });
+  });
+}
+
+/** Start loading a model (an export folder URL) before it is needed. */
+export function preload(model) {
+  getWorker().postMessage({ type: "load", model });
+}
+
+/** Stop the song being generated (its promise rejects with Cancelled). */
+export function cancel() {
+  if (!job) return;
+  stopWorker();
+  finish(new Cancelled());
+}

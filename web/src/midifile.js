@@ -1,0 +1,44 @@
+// MIDI files in and out, with @tonejs/midi. Times inside Cadenza are beats
+// (uploads) or grid steps (songs); MIDI ticks convert exactly through the
+// file's ppq, so tempo changes in an upload do not bend its rhythm.
+
+import { Midi } from "@tonejs/midi";
+
+export const VELOCITY = 80 / 127;
+const MIN_VELOCITY = 1 / 127; // @tonejs/midi drops notes whose velocity rounds to 0
+
+/**
+ * Raw notes [{start, end, pitch}] in beats of every non-drum track of a MIDI
+ * file (an ArrayBuffer), in file order. Throws an Error saying the file is
+ * not MIDI, or that it has no notes.
+ */
+export function readMidi(bytes) {
+  let midi;
+  try {
+    midi = new Midi(bytes);
+  } catch (e) {
+    throw new Error(`this is not a MIDI file (${e.message})`);
+  }
+  const ppq = midi.header.ppq;
+  const notes = midi.tracks.filter((t) => !t.instrument.percussion).flatMap((t) => t.notes)
+    .map((n) => ({ start: n.ticks / ppq, end: (n.ticks + n.durationTicks) / ppq, pitch: n.midi }));
+  if (!notes.length) throw new Error("this MIDI file has no notes (drums aside)");
+  return notes;
+}
+
+/** A one-track piano MIDI file (Uint8Array) of notes in grid steps at bpm. */
+export function writeMidi(notes, { bpm, stepsPerBeat, velocity = VELOCITY, name = "Cadenza" }) {
+  const midi = new Midi();
+  midi.header.setTempo(bpm);
+  midi.header.name = name;
+  const track = midi.addTrack();
+  track.name = name;
+  track.instrument.number = 0; // Acoustic Grand Piano
+  const ticks = midi.header.ppq / stepsPerBeat; // 480 / 4: whole ticks
+  const v = Math.max(velocity, MIN_VELOCITY);
+  for (const { start, duration, pitch } of notes) {
+    track.addNote({ midi: pitch, ticks: Math.round(start * ticks),
+      durationTicks: Math.round(duration * ticks), velocity: v });
+  }
+  return midi.toArray();
+}

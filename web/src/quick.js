@@ -1,0 +1,54 @@
+// The home page's player: one click composes a short song with the first
+// model and a random seed, draws it as it streams in and plays it; a link
+// opens the same song (its share link) on the Compose page.
+
+import * as audio from "./audio.js";
+import { loadModels } from "./catalog.js";
+import { cancel, Cancelled, compose } from "./client.js";
+import { siteUrl } from "./paths.js";
+import { PianoRoll } from "./pianoroll.js";
+import { randomSeed, toHash } from "./settings.js";
+import { bindPlayer, View } from "./view.js";
+
+const SETTINGS = { temperature: 1, topP: 0.95, length: 48, tempo: 96, prime: "" };
+
+/** Wire the [data-cadenza=quick] markup inside root; returns unmount(). */
+export function mount(root) {
+  const view = new View(root);
+  const roll = new PianoRoll(view.get("roll"));
+  let song = null;
+  const player = bindPlayer(view, roll, () => song);
+  view.get("generate").addEventListener("click", async () => {
+    try { audio.unlock(); } catch { /* reported by Play */ }
+    player.stop();
+    view.error(null);
+    view.busy(true);
+    try {
+      const [model] = await loadModels();
+      const settings = { ...SETTINGS, model: model.name, seed: randomSeed() };
+      const result = await compose({ model: siteUrl(model.path), prime: null, primeNotes: 0,
+        maxNotes: settings.length, temperature: settings.temperature, topP: settings.topP,
+        seed: settings.seed }, (msg) => msg.type === "progress" &&
+        roll.draw(msg.notes, { stepsPerBeat: model.steps_per_beat, follow: true }));
+      song = { ...result, settings, stepsPerBeat: model.steps_per_beat };
+      roll.draw(song.notes, { stepsPerBeat: song.stepsPerBeat, rewind: true });
+      view.done(song, siteUrl(`compose/${toHash(settings)}`));
+      view.set("open", (a) => {
+        a.href = siteUrl(`compose/${toHash(settings)}`);
+        a.hidden = false;
+      });
+      view.busy(false);
+      view.get("play").click();
+    } catch (e) {
+      view.busy(false);
+      if (!(e instanceof Cancelled)) view.error(e.message);
+    }
+  });
+  view.get("cancel")?.addEventListener("click", cancel);
+  view.get("generate").disabled = false;
+  view.state("idle");
+  return () => {
+    player.stop();
+    if (root.dataset.state === "generating") cancel();
+  };
+}
