@@ -8,11 +8,22 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUN_DIR ?= runs/chorales
+# The shipped chorales recipe (site/models/chorales/config.json has its exact command).
+TRAIN_FLAGS ?= --transpose 2
 
-.PHONY: run test setup system-deps site
+.PHONY: run test setup system-deps site examples
 
-run: setup
-	$(PY) -m trainer prepare
+# Train (or resume) the default model, evaluate it, write a few songs, export it
+# to site/models/yours (git-ignored) and build the site around it.
+run: setup system-deps
+	$(PY) -m trainer train --run-dir $(RUN_DIR) \
+	  $(if $(wildcard $(RUN_DIR)/config.json),--resume,$(TRAIN_FLAGS))
+	$(PY) -m trainer evaluate --run-dir $(RUN_DIR)
+	rm -rf $(RUN_DIR)/songs
+	$(PY) -m trainer sample --run-dir $(RUN_DIR) --out-dir $(RUN_DIR)/songs --num-files 3
+	$(PY) -m converter --run-dir $(RUN_DIR) --out site/models/yours
+	$(MAKE) site
+	@echo "songs in $(RUN_DIR)/songs; site in build/site (preview: .venv/bin/mkdocs serve)"
 
 test: setup system-deps
 	$(PY) scripts/make_test_models.py --out build/test-models
@@ -38,3 +49,7 @@ system-deps:
 # the model list, model cards, training curves, examples and flag reference.
 site: setup system-deps
 	$(PY) -m mkdocs build --strict
+
+# Regenerate every example song of the shipped models (deterministic).
+examples: setup system-deps
+	$(PY) scripts/make_examples.py --models site/models --out site/examples

@@ -46,7 +46,7 @@ def main(argv=None):
     backend.configure()
     from trainer.codec import Codec
     from trainer.config import ModelConfig
-    from trainer.model import build_model, load_trained
+    from trainer.model import build_model, inference_weights, load_trained
     from trainer.runs import RunDir
     from trainer.sampling import generate
     from trainer.stepper import Stepper
@@ -56,8 +56,8 @@ def main(argv=None):
         codec, model, cfg = run.codec(), load_trained(run), run.config().model
     else:
         codec, cfg = Codec(), ModelConfig()
-        model = build_model(codec.size, cfg)
-    stepper = Stepper(model.get_weights())
+        model = build_model(codec, cfg)
+    stepper = Stepper(inference_weights(model))
     print(f"model {cfg.num_layers}x LSTM({cfg.rnn_size}), vocab {codec.size}; "
           f"{'trained run ' + str(args.run_dir) if args.run_dir else 'random weights'}")
 

@@ -24,14 +24,15 @@ import time
 import numpy as np
 
 from trainer import backend
+from trainer import constants as C
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rnn-size", type=int, default=256)
     p.add_argument("--num-layers", type=int, default=2)
-    p.add_argument("--window-size", type=int, default=128, help="our window")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--window-size", type=int, default=C.WINDOW_SIZE, help="our window")
+    p.add_argument("--batch-size", type=int, default=C.BATCH_SIZE)
     p.add_argument("--batches", type=int, default=20, help="batches per timed epoch")
     p.add_argument("--epochs", type=int, default=3, help="epochs per side (first untimed)")
     return p.parse_args(argv)
@@ -68,8 +69,8 @@ def ours(songs, codec, args) -> tuple[float, int]:
     windows = np.cumsum([-(-(len(s) - 1) // args.window_size) for s in songs])
     enough = int(np.searchsorted(windows, args.batches * args.batch_size)) + 1
     data = Windows(songs[:enough], codec, args.window_size, args.batch_size, shuffle=True, seed=0)
-    model = compile_model(build_model(codec.size, ModelConfig(rnn_size=args.rnn_size,
-                                                              num_layers=args.num_layers)),
+    model = compile_model(build_model(codec, ModelConfig(rnn_size=args.rnn_size,
+                                                         num_layers=args.num_layers)),
                           TrainConfig(run_dir="unused"))
     seconds = timed_fit(model, data, args.epochs)
     return seconds, data.epoch_targets(0)

@@ -116,14 +116,14 @@ def test_stateful_steps_equal_the_sequence_model(trained):
     from trainer import backend
 
     backend.configure()
-    from trainer.model import load_trained
+    from trainer.model import inference_weights, load_trained
     from trainer.runs import RunDir
     from trainer.stepper import Stepper
 
     model = load_trained(RunDir(trained))
     prefix = np.array([1, 54, 94, 47, 94, 42, 94, 130, 56, 92, 45, 92], dtype=np.int32)
     full = np.asarray(model.predict_on_batch(prefix[None]))[0]
-    stepped = Stepper(model.get_weights()).run(prefix)
+    stepped = Stepper(inference_weights(model)).run(prefix)
     np.testing.assert_allclose(stepped, full, rtol=1e-4, atol=1e-4)
     probs = [np.exp(z - z.max()) / np.exp(z - z.max()).sum() for z in (stepped, full)]
     np.testing.assert_allclose(*probs, atol=1e-5)

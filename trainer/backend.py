@@ -25,7 +25,7 @@ def configure(devices: int = 0) -> None:
         flag = f"--xla_force_host_platform_device_count={devices}"
         os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
     if os.environ["KERAS_BACKEND"] == "tensorflow":
-        with _quiet_stderr():  # the TF wheel's C++ start-up logs benign CUDA factory noise
+        with quiet_stderr():  # the TF wheel's C++ start-up logs benign CUDA factory noise
             import tensorflow as tf
 
         tf.get_logger().setLevel("ERROR")
@@ -36,7 +36,7 @@ def configure(devices: int = 0) -> None:
 
 
 @contextlib.contextmanager
-def _quiet_stderr():
+def quiet_stderr():
     """Silence file descriptor 2 (C++ logs bypass ``sys.stderr``) for the block."""
     saved = os.dup(2)
     try:

@@ -82,6 +82,9 @@ class ModelConfig:
     num_layers: int = _opt(C.NUM_LAYERS, "stacked LSTM layers")
     embedding_size: int = _opt(C.EMBEDDING_SIZE, "token embedding width")
     dropout: float = _opt(C.DROPOUT, "dropout between layers while training")
+    independent_pitches: bool = _opt(False, "give each NOTE token only its own embedding and "
+                                            "output weights (default: also share them across "
+                                            "pitch classes and octaves)")
 
     def __post_init__(self):
         _check(1 <= self.rnn_size <= 8192, "rnn_size", "must be 1..8192")

@@ -27,21 +27,22 @@ BUILTIN_CORPORA = ("chorales", "folk")
 DEFAULT_CORPUS = "chorales"
 CACHE_ENV = "CADENZA_CACHE"  # overrides the default cache folder
 PARSER_VERSION = 2  # bump when MIDI reading changes, to invalidate caches
+EXPORT_VERSION = 2  # bump when the built-in corpora's export changes, to export again
 SERIAL_BELOW = 16  # parse fewer uncached files than this without a process pool
 
 # --- model and training ----------------------------------------------------
 RNN_SIZE = 256
 NUM_LAYERS = 2
 EMBEDDING_SIZE = 64
-DROPOUT = 0.2
-WINDOW_SIZE = 128
-BATCH_SIZE = 64
+DROPOUT = 0.3
+WINDOW_SIZE = 256
+BATCH_SIZE = 16  # small batches: more updates per epoch on small corpora
 LEARNING_RATE = 2e-3
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 GRAD_CLIP = 1.0
 VAL_FRACTION = 0.1
-EPOCHS = 40
-PATIENCE = 4
+EPOCHS = 80
+PATIENCE = 8
 TRANSPOSE = 0
 
 # --- sampling --------------------------------------------------------------

@@ -16,6 +16,7 @@ import sys
 import time
 import zipfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -211,7 +212,11 @@ def builtin_folder(corpus: str, cache: Path, jobs: int, log) -> tuple[Path, list
         with bar, _pool(jobs) as pool:
             futures = [pool.submit(midi_io.export_unit, corpus, u, folder) for u in units]
             for future in as_completed(futures):
-                failed.update({name: err for name, err in future.result() if err})
+                try:
+                    failed.update({name: err for name, err in future.result() if err})
+                except BrokenProcessPool as e:  # no manifest: the next run exports again
+                    raise CadenzaError(f"exporting the built-in corpus '{corpus}' failed: a "
+                                       f"music21 process died ({e}); run the command again")
                 bar.update()
         manifest.write_text(json.dumps({"units": len(units), "failed": failed}, indent=1))
     failed = json.loads(manifest.read_text())["failed"]

@@ -34,7 +34,7 @@ def command(given: dict) -> int:
 
 def evaluate(cfg: EvalConfig) -> dict:
     """Write and return ``evaluation.json`` of the run ``cfg.run_dir``."""
-    from trainer.model import load_trained
+    from trainer.model import inference_weights, load_trained
 
     run = RunDir(cfg.run_dir)
     rc, codec = run.config(), run.codec()
@@ -45,7 +45,7 @@ def evaluate(cfg: EvalConfig) -> dict:
     lstm = score(*sequence_predictions(model, val_tokens))
     ngram, variant = best_ngram(codec, cfg.ngram_order, train_tokens, val_tokens,
                                 rc.train.transpose)
-    stepper = Stepper(model.get_weights())
+    stepper = Stepper(inference_weights(model))
     generated = [compose(stepper, codec, [codec.bos_id], cfg.length, cfg.temperature, 0,
                          cfg.top_p, cfg.seed + i) for i in range(cfg.num_samples)]
     index = mm.NgramIndex(train_tokens)

@@ -31,9 +31,9 @@ def command(given: dict) -> int:
         if path.exists():
             raise CadenzaError(f"{path} exists; choose another --out-dir or --seed")
     backend.configure()
-    from trainer.model import load_trained
+    from trainer.model import inference_weights, load_trained
 
-    stepper = Stepper(load_trained(run, cfg.checkpoint).get_weights())
+    stepper = Stepper(inference_weights(load_trained(run, cfg.checkpoint)))
     print(f"composing {cfg.num_files} song(s) with {weights_path}")
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     for i, path in enumerate(paths):

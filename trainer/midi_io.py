@@ -164,10 +164,10 @@ def builtin_units(corpus: str) -> list[str]:
 
 
 def builtin_version() -> str:
-    """Identifies the music21 release the built-in corpora are exported from."""
+    """Identifies the music21 release and export code the built-in corpora come from."""
     import music21
 
-    return f"music21-{music21.__version__}"
+    return f"music21-{music21.__version__}-v{C.EXPORT_VERSION}"
 
 
 def export_unit(corpus: str, unit: str, out_dir: Path) -> list[tuple[str, str | None]]:
@@ -209,11 +209,16 @@ def _write_score(score, path: Path) -> None:
 
 
 def _write_notes(score, path: Path) -> None:
-    """Write a score's sounding notes (ties merged, no grace notes, no chord
-    symbols) at 120 BPM. music21's own MIDI writer fails on about one ABC tune
-    in five (a time signature "already found in this Stream")."""
+    """Write a score's sounding notes as played (repeats expanded where music21
+    can; ties merged; no grace notes or chord symbols) at 120 BPM. music21's own
+    MIDI writer fails on about one ABC tune in five (a time signature "already
+    found in this Stream")."""
     from music21 import harmony
 
+    try:
+        score = score.expandRepeats()
+    except Exception:  # badly formed repeats: keep the tune as written
+        pass
     beats = []
     for n in score.stripTies().flatten().notes:
         if isinstance(n, harmony.Harmony) or n.duration.isGrace:

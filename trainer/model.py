@@ -1,28 +1,51 @@
 """The Keras 3 LSTM, backend-agnostic: Embedding -> L x LSTM -> Dense logits.
 
 ``build_model`` makes the sequence model used for training and scoring (any
-batch, any length); generation runs the same weights one token at a time
-through :mod:`trainer.stepper`.
+batch, any length). Unless ``independent_pitches`` is set, the embedding and
+the output layer share parameters across pitch classes and octaves
+(:mod:`trainer.pitch_layers`). Either way :func:`inference_weights` gives the
+weights of the plain network -- embedding table, (kernel, recurrent kernel,
+bias) per LSTM, dense kernel and bias -- which generation
+(:mod:`trainer.stepper`) and the exported model run.
 """
 
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers
 
+from trainer.codec import Codec
 from trainer.config import ModelConfig, TrainConfig
+from trainer.pitch_layers import PitchEmbedding, PitchLogits
 
 
-def build_model(vocab_size: int, cfg: ModelConfig) -> keras.Model:
+def build_model(codec: Codec, cfg: ModelConfig) -> keras.Model:
     """Token ids ``(batch, time)`` -> next-token logits ``(batch, time, vocab)``."""
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
-    x = layers.Embedding(vocab_size, cfg.embedding_size, name="embedding")(tokens)
+    token_pitch = codec.pitch_of(np.arange(codec.size))
+    if cfg.independent_pitches:
+        embed = layers.Embedding(codec.size, cfg.embedding_size, name="embedding")
+        to_logits = layers.Dense(codec.size, name="logits")
+    else:
+        embed = PitchEmbedding(token_pitch, cfg.embedding_size, name="embedding")
+        to_logits = PitchLogits(token_pitch, name="logits")
+    x = embed(tokens)
     for i in range(cfg.num_layers):
         x = layers.LSTM(cfg.rnn_size, return_sequences=True, name=f"lstm_{i}")(x)
         if cfg.dropout:
             x = layers.Dropout(cfg.dropout, name=f"dropout_{i}")(x)
-    logits = layers.Dense(vocab_size, name="logits")(x)
-    return keras.Model(tokens, logits, name="cadenza_lstm")
+    return keras.Model(tokens, to_logits(x), name="cadenza_lstm")
+
+
+def inference_weights(model: keras.Model) -> list[np.ndarray]:
+    """The plain network's weights: embedding table, 3 arrays per LSTM, dense kernel, bias."""
+    embed, out = model.get_layer("embedding"), model.get_layer("logits")
+    table = embed.collapsed() if isinstance(embed, PitchEmbedding) else embed.get_weights()[0]
+    dense = list(out.collapsed()) if isinstance(out, PitchLogits) else out.get_weights()
+    lstms = [w for layer in model.layers if isinstance(layer, layers.LSTM)
+             for w in layer.get_weights()]
+    return [table, *lstms, *dense]
 
 
 def make_optimizer(cfg: TrainConfig) -> keras.optimizers.Optimizer:
@@ -45,6 +68,6 @@ def compile_model(model: keras.Model, cfg: TrainConfig) -> keras.Model:
 
 def load_trained(run, which: str = "best") -> keras.Model:
     """The sequence model of a run folder (:class:`trainer.runs.RunDir`) with trained weights."""
-    model = build_model(run.codec().size, run.config().model)
+    model = build_model(run.codec(), run.config().model)
     model.load_weights(run.weights_path(which))
     return model

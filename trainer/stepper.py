@@ -19,7 +19,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 class Stepper:
     """``reset()``, then ``step(token) -> logits (vocab,)`` for each token in turn.
 
-    ``weights`` is ``model.get_weights()`` of a :func:`build_model` network:
+    ``weights`` is :func:`trainer.model.inference_weights` of a trained network:
     embedding, then (kernel, recurrent kernel, bias) per LSTM layer with Keras
     gate order (input, forget, cell, output), then the dense kernel and bias.
     """

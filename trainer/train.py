@@ -67,7 +67,7 @@ def train(cfg: RunConfig) -> dict:
             model = keras.models.load_model(run.path / state["checkpoint"])
             print(f"resuming {run.path} after epoch {state['epoch']}", flush=True)
         else:
-            model = compile_model(build_model(codec.size, cfg.model), t)
+            model = compile_model(build_model(codec, cfg.model), t)
         train_data = Windows(train_tokens, codec, t.window_size, t.batch_size, shuffle=True,
                              transpose=t.transpose, seed=t.seed, epoch=state["epoch"])
         val_data = Windows(val_tokens, codec, t.window_size, t.batch_size, shuffle=False)
@@ -91,7 +91,8 @@ def _tensorboard(run: RunDir) -> list:
     import keras
 
     try:
-        import tensorflow  # noqa: F401  (the callback writes through tf.summary)
+        with backend.quiet_stderr():  # the callback writes through tf.summary
+            import tensorflow  # noqa: F401
     except ImportError:
         print("TensorBoard logs skipped: TensorFlow is not installed")
         return []
