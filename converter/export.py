@@ -93,8 +93,8 @@ def export(cfg: ExportConfig) -> dict:
         shutil.copyfile(run.vocab_path, tmp / "vocab.json")
         config = describe(run, rc, codec, cfg, tmp, drift)
         _write(tmp / "config.json", config)
-        _write(tmp / "metrics.json", {"training": run.read_json("metrics.json"),
-                                      "evaluation": run.read_json("evaluation.json")})
+        _write(tmp / "metrics.json", metrics_file(run.read_json("metrics.json"),
+                                                  run.read_json("evaluation.json")))
         _write(tmp / "parity.json", {"prime": prime.tolist(), "quantization": cfg.quantize,
                                      "probabilities": expected.round(8).tolist()})
         tmp.chmod(0o755)  # mkdtemp makes it private; the site serves it
@@ -171,3 +171,21 @@ def describe(run: RunDir, rc, codec, cfg: ExportConfig, folder: Path, drift: dic
 
 def _write(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, indent=1) + "\n")
+
+
+HEADLINE = ("lstm_nll", "ngram_nll", "nll_reduction", "lstm_perplexity", "ngram_perplexity")
+
+
+def metrics_file(training: dict | None, evaluation: dict | None) -> dict:
+    """The exported metrics.json: the headline figures of ``evaluate`` at the top
+    (held-out NLL per token in nats of the LSTM and the n-gram, their perplexities,
+    and the copy rates of generated and held-out human songs), then the full
+    training and evaluation records. Without an evaluation only ``training``."""
+    out = {}
+    if evaluation:
+        out = {k: evaluation[k] for k in HEADLINE if k in evaluation}
+        music = evaluation.get("music", {})
+        for side, key in (("generated", "copy_rate_generated"), ("held_out", "copy_rate_human")):
+            if "copy_rate" in music.get(side, {}):
+                out[key] = music[side]["copy_rate"]
+    return {**out, "training": training, "evaluation": evaluation}

@@ -92,3 +92,16 @@ def test_bad_input_is_one_line_and_deletes_nothing(trained, tmp_path):
     proc = cli("--run-dir", trained, "--out", tmp_path / "z", "--quantize", "int4",
                module="converter", check=False)
     assert proc.returncode == 2 and "int4" in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_metrics_file_lifts_the_headline_figures_of_evaluate():
+    from converter.export import metrics_file
+
+    evaluation = {"lstm_nll": 1.2, "ngram_nll": 1.5, "nll_reduction": 0.2, "seconds": 3,
+                  "music": {"generated": {"copy_rate": 0.01}, "held_out": {"copy_rate": 0.2}}}
+    out = metrics_file({"epochs_trained": 4}, evaluation)
+    assert out == {"lstm_nll": 1.2, "ngram_nll": 1.5, "nll_reduction": 0.2,
+                   "copy_rate_generated": 0.01, "copy_rate_human": 0.2,
+                   "training": {"epochs_trained": 4}, "evaluation": evaluation}
+    assert metrics_file({"epochs_trained": 4}, None) == {"training": {"epochs_trained": 4},
+                                                         "evaluation": None}
