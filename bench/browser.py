@@ -22,19 +22,16 @@ Usage: ``python bench/browser.py [--models DIR] [--notes 500] [--synthetic 512]`
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import json
-import os
 import subprocess
+import sys
 import tempfile
-import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("CADENZA_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+sys.path.insert(0, str(ROOT / "scripts"))
+import headless  # noqa: E402  (scripts/headless.py)
+
 TARGETS = {"first_ms": 300, "song_s": 1.5, "speedup": 50}
 
 
@@ -76,16 +73,8 @@ def serve(folders: dict[str, Path]):
     root = Path(tempfile.mkdtemp(prefix="cadenza-bench-"))
     for name, folder in folders.items():
         (root / name).symlink_to(folder.resolve())
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                             functools.partial(Handler, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     (root / "index.html").write_text('<!doctype html><script src="page/bench.js"></script>')
-    return f"http://127.0.0.1:{server.server_address[1]}/"
+    return headless.serve(root)[1]
 
 
 def bench(page, base: str, prefix: str, name: str, notes: int, seeds: int) -> dict:
@@ -155,7 +144,8 @@ def main(argv=None) -> None:
     runs = [("models", f.parent.name) for f in sorted(args.models.glob("*/model.json"))]
     runs += [("synthetic", f"synthetic-2x{units}") for units in args.synthetic]
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = pw.chromium.launch(executable_path=str(headless.CHROMIUM),
+                                     args=headless.FLAGS)
         page = browser.new_page()
         page.goto(base)
         for prefix, name in runs:

@@ -9,14 +9,11 @@ Leaves a screenshot of the Compose page in ``build/screenshots/compose.png``.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pretty_midi
@@ -24,12 +21,12 @@ import pytest
 
 from conftest import PHRASE, write_song
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from headless import CHROMIUM, FLAGS, serve  # noqa: E402
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path(os.environ.get("CADENZA_CHROMIUM", "/usr/bin/chromium"))
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PAGES = ["", "compose/", "examples/", "how-it-works/", "train/", "model-card/"]
 COMPOSE = "[data-cadenza=compose]"
 PRIME_NOTES = 16  # web/src/compose.js: notes of an upload that start the song
@@ -43,15 +40,8 @@ def served(tmp_path_factory):
         pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install -y chromium, "
                     "or set CADENZA_CHROMIUM)")
     folder = tmp_path_factory.mktemp("site")
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                             functools.partial(Handler, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield folder, f"http://127.0.0.1:{server.server_address[1]}/"
+    server, url = serve(folder)
+    yield folder, url
     server.shutdown()
 
 
