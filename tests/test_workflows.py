@@ -66,10 +66,18 @@ def test_tests_workflow_only_reads_the_repository():
     assert load("tests.yml")["permissions"] == {"contents": "read"}
 
 
-def test_pages_workflow_has_exactly_the_pages_permissions():
+def test_pages_workflow_grants_publishing_to_the_deploy_job_only():
     pages = load("pages.yml")
-    assert pages["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
-    assert pages["jobs"]["deploy"]["environment"]["name"] == "github-pages"
-    steps = pages["jobs"]["build"]["steps"]
+    assert pages["permissions"] == {"contents": "read"}
+    jobs = pages["jobs"]
+    # the build runs third-party packages: it may read the repository, nothing else
+    assert jobs["build"]["permissions"] == {"contents": "read"}
+    assert jobs["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
+    assert set(jobs) == {"build", "deploy"}  # no other job inherits anything more
+    assert jobs["deploy"]["needs"] == "build"
+    assert jobs["deploy"]["environment"]["name"] == "github-pages"
+    steps = jobs["build"]["steps"]
     upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-pages-artifact"))
     assert upload["with"]["path"] == "build/site"
+    # configure-pages reads the Pages settings: it runs where that is granted
+    assert not any(s.get("uses", "").startswith("actions/configure-pages") for s in steps)
