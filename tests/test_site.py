@@ -1,7 +1,8 @@
 """The built site in real headless Chromium: loads clean, composes, downloads, survives navigation.
 
 Builds the site (``mkdocs build --strict``) into a temporary folder, serves it
-on 127.0.0.1 and drives /usr/bin/chromium (or ``$CADENZA_CHROMIUM``) through
+on 127.0.0.1 and drives the Chromium or Chrome of ``scripts/headless.py``'s
+``find_browser()`` (``$CADENZA_CHROMIUM`` first; skipped when there is none) through
 Playwright. Needs at least one model under ``site/models/`` (the tests use the
 first of the menu).
 Leaves a screenshot of the Compose page in ``build/screenshots/compose.png``.
@@ -22,7 +23,7 @@ import pytest
 from conftest import PHRASE, write_song
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from headless import CHROMIUM, FLAGS, serve  # noqa: E402
+from headless import FLAGS, BrowserNotFound, find_browser, serve  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -34,11 +35,17 @@ LOCAL = ("blob:", "data:")  # object URLs the page makes itself (Tone's clock, d
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def chromium() -> Path:
+    """The browser to drive; the browser tests skip, saying what to install, without one."""
+    try:
+        return find_browser()
+    except BrowserNotFound as e:
+        pytest.skip(f"browser tests: {e}")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, chromium):
     """(folder, URL) of a silent static server, before anything is in the folder."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install -y chromium, "
-                    "or set CADENZA_CHROMIUM)")
     folder = tmp_path_factory.mktemp("site")
     server, url = serve(folder)
     yield folder, url
@@ -67,11 +74,11 @@ def base(site, served) -> str:
 
 
 @pytest.fixture(scope="module")
-def browser(site):
+def browser(site, chromium):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        browser = p.chromium.launch(executable_path=str(chromium), args=FLAGS)
         yield browser
         browser.close()
 
