@@ -4,8 +4,9 @@
   run when an output is missing or older than ``web/src/``, the bundler or
   ``package-lock.json``. (Rebuilding only when stale also keeps ``mkdocs
   serve`` from rebuilding forever on its own output.)
-* ``site/assets/piano/``: ``scripts/render_piano.py``, run when
-  ``samples.json`` is missing (needs fluidsynth and fluid-soundfont-gm).
+* ``site/assets/piano/``: committed (rendered once by ``scripts/render_piano.py``),
+  so the build needs no fluidsynth; a missing ``samples.json`` stops the build
+  saying how to get it back.
 
 ``mkdocs serve`` also watches ``web/src/``, so editing the JavaScript
 rebundles and reloads. A failing step stops the build with its message.
@@ -16,7 +17,6 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from mkdocs.exceptions import PluginError
@@ -58,8 +58,10 @@ def on_pre_build(config) -> None:
                               "(then `npm ci`)")
         run([node, "scripts/bundle.mjs"], "bundling the JavaScript")
     if not (PIANO / "samples.json").exists():
-        run([sys.executable, "scripts/render_piano.py", "--out", str(PIANO)],
-            "rendering the piano samples")
+        raise PluginError(f"{PIANO / 'samples.json'} is missing: the piano samples are "
+                          "committed (git checkout -- site/assets/piano), or re-render them "
+                          "with scripts/render_piano.py (needs fluidsynth and the FluidR3 GM "
+                          "soundfont)")
 
 
 def on_serve(server, config, builder):

@@ -11,14 +11,23 @@ scaled to the same loudness over its first 100 ms, then all by one factor that
 puts the loudest peak at -1 dBFS. Files are mono MP3 named ``A0.mp3``,
 ``C1.mp3``, ``Ds1.mp3`` ('s' for sharp keeps URLs plain); ``samples.json``
 maps Tone.js note names ("D#1") to them, ready to pass as Tone.Sampler's
-``urls``. A missing tool or soundfont exits 2 with one line naming the
-command that installs it.
+``urls``. ``toolchain.json`` records what rendered them (the fluidsynth and
+libsndfile versions, the soundfont's SHA-256, the bitrate).
+
+The samples are committed in ``site/assets/piano/`` (their license:
+``site/assets/piano-LICENSE.md``), so building the site needs no fluidsynth;
+rerun this only to change them. tests/test_render.py re-renders them and
+compares: byte for byte under the recorded toolchain, as decoded audio under
+another. A missing tool or soundfont exits 2 with one line naming the command
+that installs it.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -69,8 +78,20 @@ def even_out(samples: list[np.ndarray], rate: int) -> list[np.ndarray]:
     return [s * np.float32(10 ** (render.PEAK_DB / 20) / peak) for s in evened]
 
 
+def toolchain(soundfont: Path, kbps: int) -> dict[str, str | int]:
+    """What the samples' bytes depend on besides this script."""
+    version = subprocess.run([render.fluidsynth_path(), "--version"], capture_output=True,
+                             text=True).stdout.split("runtime version")[-1].split()[0]
+    with soundfont.open("rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    return {"fluidsynth": version, "libsndfile": render._version(render._sndfile()),
+            "soundfont": soundfont.name, "soundfont_sha256": digest, "kbps": kbps}
+
+
 def render_piano(out: Path, kbps: int = KBPS, soundfont: Path | None = None) -> dict[str, str]:
-    """Write the samples and ``samples.json`` into ``out``; returns the note -> file map."""
+    """Write the samples, ``samples.json`` and ``toolchain.json`` into ``out``;
+    returns the note -> file map."""
+    soundfont = soundfont or render.soundfont_path()
     rate = render.SAMPLE_RATE
     notes = [(round(i * SPACING_S * TEMPO / 60 * STEPS_PER_BEAT),
               round(HOLD_S * TEMPO / 60 * STEPS_PER_BEAT), pitch)
@@ -87,6 +108,7 @@ def render_piano(out: Path, kbps: int = KBPS, soundfont: Path | None = None) -> 
         render.encode(sample, out / file_name(pitch), kbps=kbps, sample_rate=rate)
         mapping[note_name(pitch)] = file_name(pitch)
     (out / "samples.json").write_text(json.dumps(mapping, indent=1) + "\n")
+    (out / "toolchain.json").write_text(json.dumps(toolchain(soundfont, kbps), indent=1) + "\n")
     return mapping
 
 
@@ -110,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     size = sum((args.out / name).stat().st_size for name in mapping.values())
-    print(f"wrote {len(mapping)} samples ({size / 1024:.0f} KiB) and samples.json to {args.out}")
+    print(f"wrote {len(mapping)} samples ({size / 1024:.0f} KiB), samples.json and "
+          f"toolchain.json to {args.out}")
     return 0
 
 

@@ -2,6 +2,8 @@
 
 Tests that run fluidsynth skip when it or the soundfont is not installed
 (``apt-get install -y fluidsynth fluid-soundfont-gm``); the rest need neither.
+The piano samples are committed in site/assets/piano/; one test re-renders them
+and compares (byte for byte under the toolchain they record, else as audio).
 """
 
 import importlib.util
@@ -15,6 +17,7 @@ from trainer import midi_io, render
 from trainer.errors import CadenzaError
 
 ROOT = Path(__file__).resolve().parents[1]
+PIANO = ROOT / "site" / "assets" / "piano"
 RATE = render.SAMPLE_RATE
 MAGIC = {".mp3": (b"ID3", b"\xff\xfb"), ".ogg": (b"OggS",)}  # MPEG-1 Layer III frame sync
 
@@ -120,11 +123,12 @@ def test_piano_script_exits_2_with_the_apt_command(piano_script, monkeypatch, tm
     assert "\n" not in err and "apt-get install -y fluidsynth fluid-soundfont-gm" in err
 
 
-def test_piano_samples_are_even_and_small(fluidsynth, piano_script, tmp_path):
-    mapping = piano_script.render_piano(tmp_path)
-    assert json.loads((tmp_path / "samples.json").read_text()) == mapping
+def test_committed_piano_samples_are_even_and_small(piano_script):
+    mapping = json.loads((PIANO / "samples.json").read_text())
     assert mapping["D#1"] == "Ds1.mp3" and len(mapping) == 30
-    files = [tmp_path / name for name in mapping.values()]
+    assert mapping == {piano_script.note_name(p): piano_script.file_name(p)
+                       for p in piano_script.pitches()}
+    files = [PIANO / name for name in mapping.values()]
     assert 300_000 < sum(f.stat().st_size for f in files) < 900_000
     attack_db = []
     for f in files:
@@ -134,3 +138,24 @@ def test_piano_samples_are_even_and_small(fluidsynth, piano_script, tmp_path):
         attack = frames[: int(piano_script.ATTACK_S * rate)]
         attack_db.append(10 * np.log10(np.mean(attack ** 2)))
     assert max(attack_db) - min(attack_db) < 1.0  # equally loud onsets (raw zones differ 15 dB)
+
+
+def test_rerendering_reproduces_the_committed_piano_samples(fluidsynth, piano_script, tmp_path):
+    mapping = piano_script.render_piano(tmp_path)
+    assert (tmp_path / "samples.json").read_bytes() == (PIANO / "samples.json").read_bytes()
+    recorded = json.loads((PIANO / "toolchain.json").read_text())
+    here = json.loads((tmp_path / "toolchain.json").read_text())
+    assert here["soundfont_sha256"] == recorded["soundfont_sha256"], "another soundfont"
+    for name in mapping.values():
+        ours, theirs = (tmp_path / name).read_bytes(), (PIANO / name).read_bytes()
+        if here == recorded:  # fluidsynth and libsndfile are deterministic: the same bytes
+            assert ours == theirs, name
+            continue
+        # Another fluidsynth or encoder: the same notes, within MP3 noise. (96 vs 128 kbps
+        # encodes of one rendering differ by -39 dB; a neighbouring note by about 0 dB.)
+        a, b = (render.read_audio(tmp_path / name)[0][:, 0],
+                render.read_audio(PIANO / name)[0][:, 0])
+        assert abs(len(a) - len(b)) < 0.01 * RATE, name
+        n = min(len(a), len(b))
+        residual = np.mean((a[:n] - b[:n]) ** 2) / np.mean(b[:n] ** 2)
+        assert residual < 10 ** (-20 / 10), (name, residual)  # at least 20 dB down
