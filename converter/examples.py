@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from converter.export import is_export_folder
+from converter.folder import is_export_folder
 from converter.read import stepper_weights
 from trainer import midi_io, render
 from trainer.codec import Codec

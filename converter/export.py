@@ -5,7 +5,9 @@ The folder holds exactly::
     model.json + group1-shard*.bin   a stateful single-step tf_keras copy of the
                                      model (batch 1, one token in, logits out)
     vocab.json                       the run's codec file, unchanged
-    config.json                      type, format version, sizes, codec, training
+    config.json                      type, format version, sizes, codec, training,
+                                     the files written and each shard's size and
+                                     SHA-256 (converter/folder.py)
     metrics.json                     training figures (+ evaluation when present)
     parity.json                      a fixed prime and the Keras next-token
                                      probabilities after each of its steps
@@ -15,13 +17,15 @@ Keras 3 models converted by tensorflowjs 4.22 do not load in
 copied into the same architecture built with tf_keras (Keras 2), which
 converts and loads exactly. Before anything is written, the copy is checked
 step by step against the Keras model, and the written (possibly quantised)
-weights are read back and checked again.
+weights are read back and checked again. An existing ``--out`` is replaced
+only when it holds nothing but the files its own export listed, and only
+once the new folder is complete.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -31,14 +35,13 @@ import numpy as np
 
 from trainer import backend
 from trainer.cli import command_line
-from trainer.config import _opt
-from trainer.errors import CadenzaError
+from converter.folder import FORMAT_VERSION, TYPE, check_replaceable, file_list, shard_records
+from trainer.config import RunConfig, _opt
+from trainer.errors import CadenzaError, ConfigError
 from trainer.runs import RunDir
 
-TYPE, FORMAT_VERSION = "cadenza-lstm", 1
 QUANTIZATIONS = {"float16": {"float16": "*"}, "uint8": {"uint8": "*"}, "none": None}
-SHARD = re.compile(r"group\d+-shard\d+of\d+\.bin")
-FILES = ("model.json", "vocab.json", "config.json", "metrics.json", "parity.json")
+RUN_SECTIONS = ("data", "codec", "model", "train")  # what a run's config.json holds
 PARITY_STEPS = 32
 MAX_ABS_DIFF, MAX_KL = 1e-4, 0.01  # float32 must match; quantised may drift this much
 
@@ -48,30 +51,39 @@ class ExportConfig:
     """What to export and where."""
 
     run_dir: Path = _opt(None, "trained run folder", required=True)
-    out: Path = _opt(None, "export folder to write (an existing export folder is replaced)",
-                     required=True)
+    out: Path = _opt(None, "export folder to write (a previous export there is replaced; "
+                          "a folder holding anything else is refused)", required=True)
     quantize: str = _opt("float16", "weight storage", choices=tuple(QUANTIZATIONS))
     checkpoint: str = _opt("best", "which checkpoint to export", choices=("best", "last"))
 
 
-def is_export_folder(path: Path) -> bool:
-    """True for a folder this module wrote (and may therefore replace)."""
+def run_config(run: RunDir) -> RunConfig:
+    """The run's settings; a config.json that is not a training run's is named as such
+    (``{}`` would otherwise read as defaults and fail on a flag nobody gave)."""
+    d = run.read_json("config.json")
+    if d is None:
+        raise CadenzaError(f"--run-dir {run.path} is not a Cadenza run folder (no config.json)")
+    if isinstance(d, dict) and d.get("type") == TYPE:
+        raise CadenzaError(f"--run-dir {run.path} is an export folder, not a training run; "
+                           "give the run folder that `python -m trainer train` wrote")
+    missing = [k for k in RUN_SECTIONS if not isinstance(d, dict) or k not in d]
+    if missing:
+        raise CadenzaError(f"--run-dir {run.path}: config.json is not a training run's "
+                           f"(it lacks the {', '.join(missing)} settings)")
     try:
-        return json.loads((path / "config.json").read_text()).get("type") == TYPE and all(
-            f.name in FILES or SHARD.fullmatch(f.name) for f in path.iterdir())
-    except (OSError, ValueError, AttributeError):
-        return False
+        return RunConfig.from_dict(d)
+    except (ConfigError, TypeError, ValueError) as e:
+        raise CadenzaError(f"--run-dir {run.path}: config.json does not describe a valid "
+                           f"run ({e})") from None
 
 
 def export(cfg: ExportConfig) -> dict:
     """Write the export folder ``cfg.out``; return its ``config.json`` content."""
     run = RunDir(cfg.run_dir)
-    rc, codec = run.config(), run.codec()
+    rc, codec = run_config(run), run.codec()
     weights_path = run.weights_path(cfg.checkpoint)
     out = Path(cfg.out)
-    if out.exists() and not (out.is_dir() and (not any(out.iterdir()) or is_export_folder(out))):
-        raise CadenzaError(f"--out {out} exists and is not a Cadenza export folder; "
-                           "choose a new or empty folder")
+    check_replaceable(out)
     backend.configure()
     from converter.tfjs import probabilities, save_tfjs, stateful_copy, stepwise
     from trainer.model import inference_weights, load_trained
@@ -84,24 +96,25 @@ def export(cfg: ExportConfig) -> dict:
     expected = probabilities(model, prime)
     copy = stateful_copy(inference_weights(model), codec.size, rc.model)
     check(expected, stepwise(copy, prime), "none", "the tf_keras copy")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
-        tmp = Path(tmp)
-        save_tfjs(copy, tmp, QUANTIZATIONS[cfg.quantize])
-        drift = check(expected, stepwise(tmp / "model.json", prime), cfg.quantize,
-                      "the written weights")
-        shutil.copyfile(run.vocab_path, tmp / "vocab.json")
-        config = describe(run, rc, codec, cfg, tmp, drift)
-        _write(tmp / "config.json", config)
-        _write(tmp / "metrics.json", metrics_file(run.read_json("metrics.json"),
-                                                  run.read_json("evaluation.json")))
-        _write(tmp / "parity.json", {"prime": prime.tolist(), "quantization": cfg.quantize,
-                                     "probabilities": expected.round(8).tolist()})
-        tmp.chmod(0o755)  # mkdtemp makes it private; the site serves it
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-        tmp.mkdir()  # TemporaryDirectory removes it on exit
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
+            tmp = Path(tmp)
+            save_tfjs(copy, tmp, QUANTIZATIONS[cfg.quantize])
+            drift = check(expected, stepwise(tmp / "model.json", prime), cfg.quantize,
+                          "the written weights")
+            shutil.copyfile(run.vocab_path, tmp / "vocab.json")
+            _write(tmp / "metrics.json", metrics_file(run.read_json("metrics.json"),
+                                                      run.read_json("evaluation.json")))
+            _write(tmp / "parity.json", {"prime": prime.tolist(), "quantization": cfg.quantize,
+                                         "probabilities": expected.round(8).tolist()})
+            config = describe(run, rc, codec, cfg, tmp, drift)  # lists the files above
+            _write(tmp / "config.json", config)
+            tmp.chmod(0o755)  # mkdtemp makes it private; the site serves it
+            replace(out, tmp)
+    except OSError as e:  # a full disk, a read-only or missing parent: nothing is left
+        raise CadenzaError(f"--out {out}: cannot write the export "
+                           f"({e.strerror or e}); nothing was changed") from None
     print(f"exported {weights_path} to {out} ({cfg.quantize}, "
           f"{config['weights_bytes'] / 1e6:.2f} MB of weights; max |dp| {drift['max_abs_diff']:.2g}, "
           f"max KL {drift['max_kl']:.2g} vs Keras)")
@@ -138,7 +151,7 @@ def describe(run: RunDir, rc, codec, cfg: ExportConfig, folder: Path, drift: dic
     """The export's ``config.json``: what it is, how it was made, how to remake it."""
     split = run.read_json("split.json") or {}
     trained_on = (run.read_json("metrics.json") or {}).get("backend", "unknown")
-    weights = sum(f.stat().st_size for f in folder.iterdir() if SHARD.fullmatch(f.name))
+    shards = shard_records(folder)
     return {
         "type": TYPE,
         "format_version": FORMAT_VERSION,
@@ -149,7 +162,9 @@ def describe(run: RunDir, rc, codec, cfg: ExportConfig, folder: Path, drift: dic
                   "stateful": True},
         "codec": codec.to_json()["params"],
         "quantization": cfg.quantize,
-        "weights_bytes": weights,
+        "weights_bytes": sum(s["bytes"] for s in shards.values()),
+        "files": file_list(folder),
+        "shards": shards,
         "parity": {"steps": PARITY_STEPS, **drift},
         "training": {
             "data": split.get("source"),
@@ -167,6 +182,27 @@ def describe(run: RunDir, rc, codec, cfg: ExportConfig, folder: Path, drift: dic
             },
         },
     }
+
+
+def replace(out: Path, new: Path) -> None:
+    """Put the finished folder ``new`` at ``out``. A previous export there is moved
+    aside first and deleted only once ``new`` is in place; ``new`` is left empty
+    (its TemporaryDirectory removes it)."""
+    check_replaceable(out)  # again: a file may have arrived while the export ran
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old."))
+        os.replace(out, old / "export")
+    try:
+        os.replace(new, out)
+    except OSError as e:
+        if old is not None:
+            os.replace(old / "export", out)
+        raise CadenzaError(f"--out {out}: the new export could not be put in place ({e}); "
+                           "the folder is as it was") from None
+    new.mkdir()
+    if old is not None:
+        shutil.rmtree(old)
 
 
 def _write(path: Path, obj) -> None:

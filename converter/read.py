@@ -1,44 +1,127 @@
-"""Read an export folder's weights back into numpy, without TensorFlow.
+"""Read an export folder back into numpy, without TensorFlow, refusing damage.
+
+:func:`read_export` checks what web/src/model.js checks before the browser
+samples, with the same reasons: config.json is a Cadenza export of this
+format; vocab.json agrees with config.json's codec and vocabulary size;
+model.json has a weights manifest whose shards are exactly the ones
+config.json lists; each shard has the listed size and SHA-256; the weights
+fill the shards exactly and are all finite.
 
 The weights manifest in ``model.json`` lists each array's name, shape and
 storage (float32, or float16 / uint8 quantisation with ``min`` and
-``scale``); the shards hold them back to back in that order. The arrays are
-returned in the order :class:`trainer.stepper.Stepper` takes, so the numpy
-stepper runs exactly the weights the browser runs.
+``scale``); the shards hold them back to back in that order.
+:func:`stepper_weights` returns them in the order
+:class:`trainer.stepper.Stepper` takes, so the numpy stepper runs exactly the
+weights the browser runs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from converter.folder import FORMAT_VERSION, TYPE
+from trainer.codec import Codec
 from trainer.errors import CadenzaError
 
 _BYTES = {"float32": np.float32, "float16": np.float16, "uint8": np.uint8, "int32": np.int32}
 
 
-def read_weights(folder: Path) -> dict[str, np.ndarray]:
-    """``{name: float32 array}`` of every weight in ``folder/model.json``."""
-    folder = Path(folder)
+@dataclass(frozen=True)
+class Export:
+    """A verified export folder: its config.json, codec and weights by name."""
+
+    config: dict
+    codec: Codec
+    weights: dict[str, np.ndarray]
+
+
+def _json(folder: Path, name: str):
     try:
-        manifest = json.loads((folder / "model.json").read_text())["weightsManifest"]
-    except (OSError, ValueError, KeyError) as e:
-        raise CadenzaError(f"{folder}: no readable model.json ({e})") from None
-    out = {}
+        return json.loads((folder / name).read_text())
+    except (OSError, ValueError) as e:
+        raise CadenzaError(f"{folder}: no readable {name} ({e})") from None
+
+
+def check_config(folder: Path, config, codec: Codec) -> None:
+    """Raise unless ``config`` describes a Cadenza export that ``codec`` agrees with."""
+    if not isinstance(config, dict) or config.get("type") != TYPE:
+        got = config.get("type") if isinstance(config, dict) else config
+        raise CadenzaError(f"{folder}: not a Cadenza model (config.json type is {got!r}, "
+                           f"expected {TYPE!r})")
+    if config.get("format_version") != FORMAT_VERSION:
+        raise CadenzaError(f"{folder}: model format version {config.get('format_version')} "
+                           f"is not supported (this reads version {FORMAT_VERSION})")
+    if config.get("vocab_size") != codec.size:
+        raise CadenzaError(f"{folder}: vocabulary mismatch: config.json says "
+                           f"{config.get('vocab_size')} tokens, vocab.json has {codec.size}")
+    params = codec.to_json()["params"]
+    wrong = sorted(k for k in set(params) | set(config.get("codec") or {})
+                   if (config.get("codec") or {}).get(k) != params.get(k))
+    if wrong:
+        said = config.get("codec") or {}
+        raise CadenzaError(f"{folder}: codec mismatch: vocab.json and config.json disagree on "
+                           + ", ".join(f"{k} ({params.get(k)!r} vs {said.get(k)!r})"
+                                       for k in wrong))
+    shards = config.get("shards")
+    if not isinstance(shards, dict) or not shards:
+        raise CadenzaError(f"{folder}: config.json lists no weight shards with their sizes "
+                           "and SHA-256 (exported by an older converter: export it again)")
+
+
+def read_shards(folder: Path, manifest, shards: dict) -> list[bytes]:
+    """Each weight group's bytes; raises unless every shard is exactly the listed one."""
+    if not isinstance(manifest, list) or not manifest:
+        raise CadenzaError(f"{folder}: model.json has no weightsManifest (its weights "
+                           "would be random)")
+    paths = [p for group in manifest for p in group.get("paths", [])]
+    if sorted(paths) != sorted(shards):
+        raise CadenzaError(f"{folder}: model.json's shards {sorted(paths)} are not the ones "
+                           f"config.json lists {sorted(shards)}")
+    groups = []
     for group in manifest:
-        data = b"".join((folder / p).read_bytes() for p in group["paths"])
+        data = []
+        for name in group["paths"]:
+            want = shards[name]
+            try:
+                raw = (folder / name).read_bytes()
+            except OSError as e:
+                raise CadenzaError(f"{folder}: weight shard {name} is unreadable ({e})") from None
+            if len(raw) != want.get("bytes"):
+                raise CadenzaError(f"{folder}: weight shard {name} has {len(raw)} bytes, "
+                                   f"config.json says {want.get('bytes')}")
+            if hashlib.sha256(raw).hexdigest() != want.get("sha256"):
+                raise CadenzaError(f"{folder}: weight shard {name} is damaged: its SHA-256 "
+                                   "differs from the one in config.json")
+            data.append(raw)
+        groups.append(b"".join(data))
+    return groups
+
+
+def decode(folder: Path, manifest, groups: list[bytes]) -> dict[str, np.ndarray]:
+    """``{name: float32 array}`` of every weight; raises unless they fill the shards
+    exactly and are all finite."""
+    out = {}
+    for group, data in zip(manifest, groups):
         at = 0
         for w in group["weights"]:
             q = w.get("quantization", {})
             dtype = np.dtype(_BYTES[q.get("dtype", w["dtype"])])
             count = int(np.prod(w["shape"], dtype=np.int64))
+            if at + count * dtype.itemsize > len(data):
+                raise CadenzaError(f"{folder}: weight shards hold {len(data)} bytes, "
+                                   f"too few for {w['name']}")
             raw = np.frombuffer(data, dtype=dtype, count=count, offset=at)
             at += count * dtype.itemsize
             values = raw.astype(np.float32)
             if q.get("dtype") == "uint8":
                 values = values * np.float32(q["scale"]) + np.float32(q["min"])
+            if not np.isfinite(values).all():
+                raise CadenzaError(f"{folder}: weight {w['name']} holds NaN or infinite values")
             out[w["name"]] = values.reshape(w["shape"])
         if at != len(data):
             raise CadenzaError(f"{folder}: weight shards hold {len(data)} bytes, "
@@ -46,14 +129,53 @@ def read_weights(folder: Path) -> dict[str, np.ndarray]:
     return out
 
 
-def stepper_weights(folder: Path, num_layers: int) -> list[np.ndarray]:
-    """The export's weights in Stepper order: embedding, 3 per LSTM, dense."""
-    w = read_weights(folder)
+def read_export(folder: Path) -> Export:
+    """The export folder ``folder``, verified (see the module docstring)."""
+    folder = Path(folder)
+    config = _json(folder, "config.json")
+    vocab = folder / "vocab.json"
+    try:
+        codec = Codec.from_json(_json(folder, "vocab.json"))
+    except (KeyError, TypeError, AttributeError) as e:
+        raise CadenzaError(f"{vocab} is not a complete Cadenza vocabulary "
+                           f"({type(e).__name__}: {e})") from None
+    except CadenzaError as e:
+        raise CadenzaError(f"{vocab}: {e}") from None
+    check_config(folder, config, codec)
+    model = _json(folder, "model.json")
+    manifest = model.get("weightsManifest") if isinstance(model, dict) else None
+    try:
+        groups = read_shards(folder, manifest, config["shards"])
+        weights = decode(folder, manifest, groups)
+    except (KeyError, TypeError) as e:
+        raise CadenzaError(f"{folder}: model.json's weightsManifest is malformed ({e!r})") from None
+    return Export(config, codec, weights)
+
+
+def read_weights(folder: Path) -> dict[str, np.ndarray]:
+    """``{name: float32 array}`` of every weight of the verified export ``folder``."""
+    return read_export(folder).weights
+
+
+def stepper_weights(folder: Path, num_layers: int | None = None) -> list[np.ndarray]:
+    """The verified export's weights in Stepper order: embedding, 3 per LSTM, dense.
+
+    ``num_layers`` defaults to config.json's (and must match it when given).
+    """
+    export = read_export(folder)
+    layers = export.config["model"]["num_layers"]
+    if num_layers is not None and num_layers != layers:
+        raise CadenzaError(f"{folder}: config.json has {layers} LSTM layers, not {num_layers}")
+    w = export.weights
     names = ["embedding/embeddings"]
-    for i in range(num_layers):
+    for i in range(layers):
         names += [f"lstm_{i}/lstm_cell/{k}" for k in ("kernel", "recurrent_kernel", "bias")]
     names += ["logits/kernel", "logits/bias"]
     missing = [n for n in names if n not in w]
     if missing:
         raise CadenzaError(f"{folder}: model.json lacks weights {missing}")
+    size = export.codec.size
+    if w["embedding/embeddings"].shape[0] != size or w["logits/bias"].shape != (size,):
+        raise CadenzaError(f"{folder}: the weights are shaped for another vocabulary than "
+                           f"its {size} tokens")
     return [w[n] for n in names]

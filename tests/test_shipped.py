@@ -12,7 +12,7 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from converter.export import is_export_folder
+from converter.folder import is_export_folder
 from converter.read import stepper_weights
 from trainer.codec import Codec
 from trainer.stepper import Stepper

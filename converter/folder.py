@@ -1,0 +1,100 @@
+"""The export folder's own record of itself, and the rules for replacing one.
+
+``config.json`` of an export lists every file the export wrote (``files``,
+config.json included) and, for each weight shard, its size and SHA-256
+(``shards``)::
+
+    "files": ["config.json", "group1-shard1of1.bin", "metrics.json", ...],
+    "shards": {"group1-shard1of1.bin": {"bytes": 1797270, "sha256": "9f2c..."}}
+
+Readers (converter/read.py, web/src/model.js) refuse a shard whose size or
+hash differs. ``--out`` replaces a folder only when every entry in it is a
+file that the previous export listed: a user's own file is never deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from trainer.errors import CadenzaError
+
+TYPE, FORMAT_VERSION = "cadenza-lstm", 1
+SHARD = re.compile(r"group\d+-shard\d+of\d+\.bin")
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def shard_records(folder: Path) -> dict[str, dict]:
+    """``{name: {"bytes", "sha256"}}`` of the weight shards in ``folder``, by name."""
+    shards = sorted(p for p in Path(folder).iterdir() if SHARD.fullmatch(p.name))
+    return {p.name: {"bytes": p.stat().st_size, "sha256": sha256(p)} for p in shards}
+
+
+def file_list(folder: Path) -> list[str]:
+    """The names ``config.json`` lists as the export's files: what is in ``folder`` now,
+    and config.json itself (written last)."""
+    return sorted({p.name for p in Path(folder).iterdir()} | {"config.json"})
+
+
+def read_config(folder: Path) -> dict | None:
+    """The folder's config.json as a dict, or None when it is missing or not a JSON object."""
+    try:
+        config = json.loads((Path(folder) / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return config if isinstance(config, dict) else None
+
+
+def listed_files(folder: Path) -> set[str] | None:
+    """The files a Cadenza export wrote into ``folder``, by its config.json; None
+    when config.json is not an export's or lists no files (exports before the list)."""
+    config = read_config(folder)
+    if not config or config.get("type") != TYPE:
+        return None
+    files = config.get("files")
+    if not (isinstance(files, list) and all(isinstance(f, str) for f in files)):
+        return None
+    return set(files)
+
+
+def unlisted(folder: Path) -> list[str]:
+    """Entries of ``folder`` that no previous export listed as its own (all of
+    them when it is not an export folder); folders and links always count."""
+    listed = listed_files(folder) or set()
+    return sorted(p.name for p in Path(folder).iterdir()
+                  if p.name not in listed or p.is_symlink() or not p.is_file())
+
+
+def is_export_folder(path: Path) -> bool:
+    """True for a folder an export wrote that holds nothing else (and may be replaced)."""
+    path = Path(path)
+    return path.is_dir() and listed_files(path) is not None and not unlisted(path)
+
+
+def check_replaceable(out: Path) -> None:
+    """Raise unless ``out`` is new, empty, or a folder holding only a previous export's files."""
+    out = Path(out)
+    if not out.exists() and not out.is_symlink():
+        return
+    if not out.is_dir() or out.is_symlink():
+        raise CadenzaError(f"--out {out} exists and is not a folder; choose a new or empty folder")
+    if not any(out.iterdir()):
+        return
+    config = read_config(out)
+    if config is None or config.get("type") != TYPE:
+        raise CadenzaError(f"--out {out} is not a Cadenza export folder (it holds other files); "
+                           "choose a new or empty folder")
+    if listed_files(out) is None:
+        raise CadenzaError(f"--out {out}: its config.json lists no exported files (an export "
+                           "older than the file list, or not written by the converter), so "
+                           "nothing in it is replaced; empty it yourself or choose a new folder")
+    foreign = unlisted(out)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise CadenzaError(f"--out {out} holds {shown}, which the previous export did not "
+                           "write; nothing was replaced (move them away or choose another --out)")

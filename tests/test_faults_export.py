@@ -1,0 +1,189 @@
+"""Issue 12, the export half: each fault found by the sweep is refused with its reason.
+
+* case 5: ``converter --out`` replaces only the files a previous export listed;
+* case 10: a converter run on a run folder whose config.json is ``{}``;
+* case 11: the numpy reader refuses damaged export folders (web/src/model.js
+  refuses the same ones: tests/js/loader_faults.test.mjs), and the Compose
+  page shows the reason;
+* case 12: the share-link measurement across wasm SIMD / threads.
+
+The reader cases damage copies of a shipped model and need no training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import cli
+from converter.folder import is_export_folder, listed_files
+from converter.read import read_export, stepper_weights
+from trainer.errors import CadenzaError
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "site" / "models" / "chorales"
+SHARD = "group1-shard1of1.bin"
+
+
+def edit_json(path: Path, change) -> None:
+    obj = json.loads(path.read_text())
+    change(obj)
+    path.write_text(json.dumps(obj, indent=1) + "\n")
+
+
+def rehash(folder: Path) -> None:
+    """Make config.json describe the shard as it is now (a consistent, wrong export)."""
+    data = (folder / SHARD).read_bytes()
+    edit_json(folder / "config.json", lambda c: c["shards"].update(
+        {SHARD: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}}))
+
+
+def flip_bit(folder: Path) -> None:
+    data = bytearray((folder / SHARD).read_bytes())
+    data[len(data) // 2] ^= 0x10
+    (folder / SHARD).write_bytes(bytes(data))
+
+
+def nan_weight(folder: Path) -> None:
+    data = bytearray((folder / SHARD).read_bytes())
+    data[0:2] = np.array([np.nan], np.float16).tobytes()  # the first embedding weight
+    (folder / SHARD).write_bytes(bytes(data))
+    rehash(folder)
+
+
+def pad(folder: Path) -> None:
+    with open(folder / SHARD, "ab") as f:
+        f.write(bytes(4096))
+
+
+# damage -> a fragment of the one-line reason; tests/js/loader_faults.test.mjs has the same table
+DAMAGE = {
+    "no weightsManifest": (lambda f: edit_json(f / "model.json",
+                                               lambda m: m.pop("weightsManifest")),
+                           "has no weightsManifest"),
+    "shard padded by 4 KB": (pad, f"{SHARD} has 1801366 bytes, config.json says 1797270"),
+    "bit-flipped shard": (flip_bit, f"{SHARD} is damaged: its SHA-256 differs"),
+    "NaN weight, hashes updated": (nan_weight, "embedding/embeddings holds NaN"),
+    "steps_per_beat disagrees": (lambda f: edit_json(f / "vocab.json",
+                                                     lambda v: v["params"].update(steps_per_beat=8)),
+                                 "disagree on steps_per_beat (8 vs 4)"),
+    "shard hashes missing": (lambda f: edit_json(f / "config.json", lambda c: c.pop("shards")),
+                             "lists no weight shards"),
+    "shard missing": (lambda f: (f / SHARD).unlink(), f"weight shard {SHARD} is unreadable"),
+    "another shard listed": (lambda f: edit_json(f / "config.json", lambda c: c["shards"].update(
+        {"group2-shard1of1.bin": c["shards"][SHARD]})), "are not the ones config.json lists"),
+}
+
+
+@pytest.fixture
+def shipped_copy(tmp_path) -> Path:
+    folder = tmp_path / "chorales"
+    shutil.copytree(SHIPPED, folder)
+    return folder
+
+
+# --- case 11: the numpy reader ------------------------------------------------
+
+def test_an_intact_export_reads_and_its_hashes_match(shipped_copy):
+    export = read_export(shipped_copy)
+    assert export.codec.size == export.config["vocab_size"]
+    record = export.config["shards"][SHARD]
+    data = (shipped_copy / SHARD).read_bytes()
+    assert record == {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    assert len(stepper_weights(shipped_copy)) == 3 + 3 * export.config["model"]["num_layers"]
+
+
+@pytest.mark.parametrize("damage", DAMAGE, ids=list(DAMAGE))
+def test_the_reader_refuses_a_damaged_export_with_its_reason(shipped_copy, damage):
+    change, reason = DAMAGE[damage]
+    change(shipped_copy)
+    with pytest.raises(CadenzaError, match="^" + str(shipped_copy)) as e:
+        stepper_weights(shipped_copy)
+    assert reason in str(e.value) and "\n" not in str(e.value)
+
+
+def test_shipped_models_list_exactly_their_files():
+    for folder in sorted((ROOT / "site" / "models").glob("*/config.json")):
+        config = json.loads(folder.read_text())
+        assert config["files"] == sorted(p.name for p in folder.parent.iterdir())
+        assert is_export_folder(folder.parent)
+
+
+# --- cases 5 and 10: the converter command ------------------------------------
+
+def export(run: Path, out: Path, *more):
+    return cli("--run-dir", run, "--out", out, *more, module="converter", check=False)
+
+
+def one_error_line(proc) -> str:
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return proc.stderr
+
+
+@pytest.mark.slow
+def test_export_writes_the_file_list_and_shard_hashes(trained, tmp_path):
+    out = tmp_path / "model"
+    assert export(trained, out).returncode == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["files"] == sorted(p.name for p in out.iterdir())
+    assert listed_files(out) == set(config["files"])
+    shards = sorted(p.name for p in out.glob("group*-shard*.bin"))
+    assert sorted(config["shards"]) == shards
+    for name in shards:
+        data = (out / name).read_bytes()
+        assert config["shards"][name] == {"bytes": len(data),
+                                          "sha256": hashlib.sha256(data).hexdigest()}
+    assert config["weights_bytes"] == sum(s["bytes"] for s in config["shards"].values())
+    read_export(out)  # the reader accepts what the exporter writes
+    assert not list(tmp_path.glob(".model.*"))  # no temporary folder left beside it
+
+
+@pytest.mark.slow
+def test_out_keeps_a_users_model_json_beside_a_cadenza_config(trained, tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "config.json").write_text('{"type": "cadenza-lstm"}')
+    (out / "model.json").write_text('{"my": "own model"}')
+    err = one_error_line(export(trained, out))
+    assert "lists no exported files" in err
+    assert (out / "model.json").read_text() == '{"my": "own model"}'
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.json"]
+
+
+@pytest.mark.slow
+def test_out_refuses_a_previous_export_with_a_users_file_added(trained, tmp_path):
+    out = tmp_path / "model"
+    assert export(trained, out).returncode == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    (out / "notes.txt").write_text("keep me")
+    (out / "extra").mkdir()
+    err = one_error_line(export(trained, out, "--quantize", "uint8"))
+    assert "holds extra, notes.txt, which the previous export did not write" in err
+    assert (out / "notes.txt").read_text() == "keep me" and (out / "extra").is_dir()
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and
+            p.name != "notes.txt"} == before
+    (out / "notes.txt").unlink()
+    (out / "extra").rmdir()
+    assert export(trained, out, "--quantize", "uint8").returncode == 0  # now only its own files
+    assert json.loads((out / "config.json").read_text())["quantization"] == "uint8"
+    assert not list(tmp_path.glob(".model.*"))
+
+
+@pytest.mark.slow
+def test_converter_on_a_run_whose_config_json_is_empty(trained, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    (run / "config.json").write_text("{}")
+    err = one_error_line(export(run, tmp_path / "out"))
+    assert "config.json is not a training run's" in err and str(run) in err
+    assert "--run-dir: is required" not in err
+    assert not (tmp_path / "out").exists()
+    err = one_error_line(export(SHIPPED, tmp_path / "out"))
+    assert "is an export folder, not a training run" in err
