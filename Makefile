@@ -1,6 +1,8 @@
 # Cadenza: two commands on a fresh clone.
 #   make run   - set up, then run the main job on the embedded default corpus
-#   make test  - set up, then run every test (Python, JavaScript, browser)
+#                (needs Python 3.11+ and Node 20 only: no system packages)
+#   make test  - set up, install the system packages the tests need when missing
+#                (scripts/system-deps.sh), then run every test (Python, JavaScript, browser)
 # Python lands in .venv/, JavaScript in node_modules/, outputs in runs/ and build/.
 
 PYTHON ?= python3
@@ -15,7 +17,7 @@ TRAIN_FLAGS ?= --transpose 2
 
 # Train (or resume) the default model, evaluate it, write a few songs, export it
 # to site/models/yours (git-ignored) and build the site around it.
-run: setup system-deps
+run: setup
 	$(PY) -m trainer train --run-dir $(RUN_DIR) \
 	  $(if $(wildcard $(RUN_DIR)/config.json),--resume,$(TRAIN_FLAGS))
 	$(PY) -m trainer evaluate --run-dir $(RUN_DIR)
@@ -41,13 +43,15 @@ $(STAMP): pyproject.toml
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 
-system-deps:
-	scripts/system-deps.sh
+# A browser, fluidsynth and the FluidR3 GM soundfont: apt on Debian and Ubuntu,
+# Homebrew on macOS; elsewhere it says what to install and fails.
+system-deps: setup
+	PY=$(PY) scripts/system-deps.sh
 
-# The website, into build/site. hooks/build.py bundles web/src with esbuild and
-# renders the piano samples (fluidsynth) when missing; hooks/content.py writes
-# the model list, model cards, training curves, examples and flag reference.
-site: setup system-deps
+# The website, into build/site. hooks/build.py bundles web/src with esbuild (the
+# piano samples are committed in site/assets/piano); hooks/content.py writes the
+# model list, model cards, training curves, examples and flag reference.
+site: setup
 	$(PY) -m mkdocs build --strict
 
 # Regenerate every example song of the shipped models (deterministic).
