@@ -14,21 +14,34 @@ agree. Decisions these tests pin (and their reasons):
 * Tempo is a 24-bit count of microseconds per beat, so the slowest tempo a
   file can state is ~3.58 BPM (0.001 BPM cannot be written); that and 1e7 BPM
   are both "absurd tempo". A tempo of 0 is "unreadable".
+* SMPTE-timed files (the header's division counts frames per second and
+  ticks per frame) are read: a tick is a fixed fraction of a second, and the
+  file's own tempo events (120 BPM if none) turn seconds into beats.
 * A valid MIDI file named ``.txt`` (or ``.kar``, or just ``.mid``, which has
   no suffix) is counted as non-MIDI and never parsed. A folder named
   ``x.mid`` is searched like any folder. A ``.mid`` symlink that leads nowhere
   (a loop, a dangling link) is reported as unreadable; links to folders are
-  neither used, reported nor counted.
+  neither used, reported nor counted. A FIFO or a device named ``.mid`` is
+  reported as "not a regular file" and never opened. A folder that cannot be
+  listed is reported as ``name/``; what it holds is unknown, so not counted.
+* Names are printed escaped (``shown``): bytes that are not UTF-8 as
+  ``\\xNN``, control characters (terminal escape sequences) as ``\\x1b``.
+* A worker pool that breaks costs nothing: its files are parsed again
+  serially, and no "parser crashed" verdict is ever cached. The cache key is
+  the hash of exactly the bytes that were parsed.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import random
 import re
+import stat
 import struct
 import subprocess
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,6 +110,7 @@ class Expected:
     either: set[str] = field(default_factory=set)  # fuzzed: used or reported, once
     ignored: int = 0
     invisible: set[str] = field(default_factory=set)  # symlinks that are no file
+    locked: dict[str, set[str]] = field(default_factory=dict)  # unlistable folder -> its files
 
 
 def random_grid_notes(rng: random.Random) -> np.ndarray:
@@ -133,6 +147,7 @@ def build_folder(root: Path, seed: int = 7, good: int = 30) -> Expected:
     add_damaged(root, rng, exp, songs)
     add_unusable(root, exp)
     add_not_midi(root, exp)
+    add_special(root, rng, exp)
     return exp
 
 
@@ -176,6 +191,21 @@ def add_odd_but_usable(root: Path, exp: Expected) -> None:
         "odd/format2.mid": (smf(track(one_note(60)), track(one_note(64)), fmt=2),
                             n((0, 4, 64), (0, 4, 60))),
     }
+    smpte = lambda fps, per_frame: -(fps << 8) + per_frame  # noqa: E731
+    cases.update({
+        # 25 frames/s x 40 ticks: 1000 ticks/s; 500 ticks = 1 beat at the default 120 BPM
+        "odd/smpte_division.mid": (smf(track(one_note(60, 500)), tpq=smpte(25, 40)),
+                                   n((0, 4, 60))),
+        # 29.97 drop-frame x 100 ticks: 2997 ticks/s; its tempo event (60 BPM) sets the beat
+        "odd/smpte_29.97_tempo_60.mid": (smf(track([(0, tempo(1_000_000)), *one_note(60, 2997),
+                                                    *one_note(64, 2997)]), tpq=smpte(29, 100)),
+                                         n((0, 4, 60), (4, 4, 64))),
+        # a tempo change does not change a tick's length, only what a beat is
+        "odd/smpte_24fps_tempo_change.mid": (
+            smf(track([*one_note(60, 960), (0, tempo(250_000)), *one_note(62, 960)]),
+                tpq=smpte(24, 80)),
+            n((0, 4, 60), (4, 8, 62))),
+    })
     for name, (data, notes) in cases.items():
         put(root, name, data)
         exp.good[name] = notes
@@ -237,7 +267,9 @@ def add_unusable(root: Path, exp: Expected) -> None:
         "tempo_late_1e7_bpm.mid": (smf(track([*one_note(), (0, tempo(6))])), "absurd tempo"),
         "tempo_zero.mid": (smf(track([(0, tempo(0)), *one_note()])), UNREADABLE),
         "zero_ticks_per_beat.mid": (smf(track(one_note()), tpq=0), UNREADABLE),
-        "smpte_division.mid": (smf(track(one_note()), tpq=-(25 << 8) + 40), UNREADABLE),
+        "smpte_no_ticks_per_frame.mid": (smf(track(one_note()), tpq=-(24 << 8)),
+                                         "bad SMPTE division"),
+        "smpte_23_fps.mid": (smf(track(one_note()), tpq=-(23 << 8) + 40), "bad SMPTE division"),
         "data_byte_over_127.mid": (smf(track([(0, bytes([0x90, 200, 80]))])), UNREADABLE),
         "running_status_first.mid": (smf(track([(0, bytes([60, 80]))])), UNREADABLE),
         "sysex_claims_256MB.mid": (smf(track([(0, b"\xf0" + vlq(big))])), UNREADABLE),
@@ -265,6 +297,52 @@ def add_not_midi(root: Path, exp: Expected) -> None:
         exp.invisible.add(name)
 
 
+def add_special(root: Path, rng: random.Random, exp: Expected) -> None:
+    """Entries that are no regular file, a folder that cannot be listed, a terminal escape."""
+    os.mkfifo(root / "special/pipe.mid") if (root / "special").mkdir() is None else None
+    exp.bad["special/pipe.mid"] = "not a regular file (a FIFO)"
+    try:
+        os.mknod(root / "special/device.MID", 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    except OSError:  # no CAP_MKNOD: a link to a device is the same kind of entry
+        (root / "special/device.MID").symlink_to("/dev/null")
+    exp.bad["special/device.MID"] = "not a regular file (a character device)"
+    (root / "special/null.mid").symlink_to("/dev/null")
+    exp.bad["special/null.mid"] = "not a regular file (a character device)"
+    (root / "special/gone.midi").symlink_to("../nowhere/gone.midi")
+    exp.bad["special/gone.midi"] = "cannot read it"
+    exp.ignored += 1
+    os.mkfifo(root / "special/pipe.txt")  # not named as MIDI: ignored, never opened
+    exp.bad["special/\x1b[31mred\x1b[0m.mid"] = NOT_MIDI
+    put(root, "special/\x1b[31mred\x1b[0m.mid", b"\x1b]0;pwned\x07")
+    locked = root / "locked"
+    exp.locked["locked/"] = set()
+    for i in range(3):
+        name = f"locked/song{i}.mid"
+        exp.good[name] = random_grid_notes(rng)
+        write_grid(root / name, exp.good[name])
+        exp.locked["locked/"].add(name)
+    locked.chmod(0)
+
+
+def unlistable(path) -> bool:
+    """Whether this process cannot list ``path`` (as root: whether it has no read bit)."""
+    return not os.stat(path).st_mode & 0o444 if os.geteuid() == 0 \
+        else not os.access(path, os.R_OK)
+
+
+@pytest.fixture
+def as_permissions_say(monkeypatch):
+    """Folders without read permission cannot be listed, even by root."""
+    real = os.scandir
+
+    def scandir(path="."):
+        if unlistable(path):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
 # --- checks ---------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -272,7 +350,19 @@ def hostile(tmp_path_factory) -> tuple[Path, Expected]:
     root = tmp_path_factory.mktemp("hostile")
     exp = build_folder(root)
     assert len(exp.bad) + len(exp.either) >= 200 and len(exp.good) >= 30
-    return root, exp
+    yield root, exp
+    (root / "locked").chmod(0o755)
+
+
+def seen(exp: Expected, listable: bool) -> Expected:
+    """``exp`` as a process sees it that can (or cannot) list the locked folders."""
+    if listable:
+        return exp
+    hidden = set().union(*exp.locked.values())
+    reason = "cannot read this folder (Permission denied); the files in it are not counted"
+    return Expected({k: v for k, v in exp.good.items() if k not in hidden},
+                    {**exp.bad, **{folder: reason for folder in exp.locked}},
+                    exp.either, exp.ignored, exp.invisible)
 
 
 def check_accounting(exp: Expected, used: dict[str, np.ndarray], skipped: list) -> None:
@@ -295,20 +385,56 @@ def summary_counts(line: str) -> list[int]:
     return [int(g.replace(",", "")) for g in SUMMARY.search(line).groups()]
 
 
-def test_prepare_accounts_for_every_file(hostile, tmp_path):
-    root, exp = hostile
+# entries reported without being parsed: MIDI-named non-files and unlistable folders
+UNPARSED = ("not a regular file", "cannot read this folder")
+
+
+def test_prepare_accounts_for_every_file(hostile, tmp_path, as_permissions_say):
+    root, full = hostile
+    exp = seen(full, listable=False)
     lines = []
     corpus = corpus_mod.prepare(DataConfig(data_dir=root, cache_dir=tmp_path, jobs=2), CODEC,
                                 log=lines.append)
     check_accounting(exp, {s.name: s.notes for s in corpus.songs}, corpus.skipped)
-    assert lines == [f"skipped {name}: {reason}" for name, reason in corpus.skipped]
-    files = len(exp.good) + len(exp.bad) + len(exp.either)
-    assert (corpus.parsed, corpus.cached, corpus.ignored) == (files, 0, exp.ignored)
+    assert lines == [f"skipped {shown(name)}: {reason}" for name, reason in corpus.skipped]
+    assert not any("\x1b" in line for line in lines)
+    found = len(exp.good) + len(exp.bad) + len(exp.either)  # everything the scan met
+    unparsed = sum(reason.startswith(UNPARSED) for _, reason in corpus.skipped)
+    assert unparsed == 4  # pipe, device, link to a device, locked/
+    assert (corpus.parsed, corpus.cached, corpus.ignored) == (found - unparsed, 0, exp.ignored)
     assert [s.name for s in corpus.songs] == sorted(s.name for s in corpus.songs)
     used, skipped, ignored, notes, parsed, cached = summary_counts(corpus.summary(CODEC))
+    assert used + skipped == found
     assert (used, skipped, ignored, parsed, cached) == (
-        len(corpus.songs), len(corpus.skipped), exp.ignored, files, 0)
+        len(corpus.songs), len(corpus.skipped), exp.ignored, found - unparsed, 0)
     assert notes == sum(len(s.notes) for s in corpus.songs)
+
+
+def test_a_broken_pool_costs_nothing_and_caches_no_crash(hostile, tmp_path, monkeypatch):
+    """Workers that die at start (BrokenProcessPool): every file is parsed serially instead."""
+    root, exp = hostile
+    exp = seen(exp, listable=os.access(root / "locked", os.R_OK))
+    real_pool = corpus_mod._pool
+    monkeypatch.setattr(corpus_mod, "_pool", lambda jobs: ProcessPoolExecutor(
+        jobs, mp_context=multiprocessing.get_context("spawn"), initializer=os._exit,
+        initargs=(3,)))
+    lines = []
+    broken = corpus_mod.prepare(DataConfig(data_dir=root, cache_dir=tmp_path, jobs=2), CODEC,
+                                log=lines.append)
+    check_accounting(exp, {s.name: s.notes for s in broken.songs}, broken.skipped)
+    assert any(line.startswith("a parsing process died") for line in lines)
+    assert not any("parser crashed" in reason for _, reason in broken.skipped)
+    verdicts = []
+    for entry in (tmp_path / "parsed").rglob("*.npz"):
+        with np.load(entry) as z:
+            verdicts.append(str(z["reason"]))
+    assert verdicts and not any(v.startswith("parser crashed") for v in verdicts)
+    monkeypatch.setattr(corpus_mod, "_pool", real_pool)
+    again = corpus_mod.prepare(DataConfig(data_dir=root, cache_dir=tmp_path, jobs=1), CODEC,
+                               log=lambda line: None)
+    unreadable = sum(reason.startswith("cannot read it") for _, reason in broken.skipped)
+    assert again.parsed == unreadable  # only files without bytes to hash are parsed again
+    assert again.skipped == broken.skipped
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -319,12 +445,14 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def shown(name: str) -> str:
-    """How a (possibly non-UTF-8) file name appears on a backslashreplace stream."""
-    return name.encode("utf-8", "backslashreplace").decode("utf-8")
+    """How a file name is printed: bytes that are not UTF-8 and control characters escaped."""
+    text = os.fsencode(name).decode("utf-8", "backslashreplace")
+    return re.sub(r"[\x00-\x1f\x7f]", lambda m: f"\\x{ord(m[0]):02x}", text)
 
 
 def test_cli_reports_every_file_once(hostile, tmp_path):
     root, exp = hostile
+    exp = seen(exp, listable=os.access(root / "locked", os.R_OK))
     done = run_cli("--data-dir", root, "--cache-dir", tmp_path, "--jobs", "1")
     assert done.returncode == 0, done.stderr
     lines = done.stderr.splitlines()
@@ -337,10 +465,12 @@ def test_cli_reports_every_file_once(hostile, tmp_path):
     for line, name in zip(lines, reported):
         if name in bad:
             assert line.startswith(f"skipped {name}: {bad[name]}"), line
+    assert "\x1b" not in done.stderr and "skipped special/\\x1b[31mred\\x1b[0m.mid: " in done.stderr
     [summary] = done.stdout.splitlines()
     used, skipped, ignored, _, parsed, cached = summary_counts(summary)
-    files = len(exp.good) + len(exp.bad) + len(exp.either)
-    assert used + skipped == files == parsed
+    found = len(exp.good) + len(exp.bad) + len(exp.either)
+    unparsed = sum(line.split(": ", 1)[1].startswith(UNPARSED) for line in lines)
+    assert used + skipped == found == parsed + unparsed
     assert (skipped, ignored, cached) == (len(lines), exp.ignored, 0)
 
 

@@ -4,7 +4,8 @@ import importlib
 import sys
 
 from trainer import cli
-from trainer.errors import CadenzaError
+from trainer.display import shown
+from trainer.errors import CadenzaError, from_os_error
 
 HANDLERS = {  # command -> module whose ``command(given)`` runs it (imported lazily)
     "prepare": "trainer.corpus_cli",
@@ -19,11 +20,17 @@ def main(argv=None) -> int:
         command, given = cli.parse(argv)
         return importlib.import_module(HANDLERS[command]).command(given) or 0
     except CadenzaError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return _fail(e)
+    except OSError as e:  # a full disk, a read-only folder: one line, never a traceback
+        return _fail(from_os_error(e))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _fail(e: CadenzaError) -> int:
+    print(f"error: {shown(str(e))}", file=sys.stderr)  # names in it may hold escapes
+    return 2
 
 
 if __name__ == "__main__":

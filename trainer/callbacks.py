@@ -2,10 +2,15 @@
 
 :class:`EpochEnd` is the only writer of a run's progress. At each epoch end,
 in this order: learning-rate and early-stopping decisions, the new last
-checkpoint (model + optimizer), the best weights if validation loss improved,
-a row of ``log.csv``, then ``state.json`` -- the commit point that names the
-checkpoint to resume from -- and only then the older checkpoint is deleted.
-A run killed between any two of these steps resumes from a consistent state.
+checkpoint (model + optimizer) and, if validation loss improved, the new best
+weights as ``checkpoints/best-eNNNN.weights.h5`` -- each written whole and
+read back before it gets its name -- a row of ``log.csv``, then
+``state.json``, the commit point that names the checkpoint to resume from and
+keeps the one before it as ``previous``. Only then does :func:`settle` move
+the new best weights to ``best.weights.h5`` and delete older checkpoints. A
+failure before the commit (a full disk) removes what the epoch wrote; a kill
+at any point resumes from a consistent state, as :func:`settle` finishes or
+discards what the last epoch began.
 """
 
 from __future__ import annotations
@@ -13,12 +18,15 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 import sys
 import time
+from pathlib import Path
 
 import keras
 from tqdm import tqdm
 
+from trainer.checkpoints import save_verified
 from trainer.runs import RunDir
 
 LOG_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate",
@@ -28,7 +36,32 @@ LR_PATIENCE = 2  # halve the learning rate after this many epochs without improv
 
 def fresh_state() -> dict:
     return {"epoch": 0, "checkpoint": None, "best_val_loss": math.inf, "best_epoch": 0,
-            "wait": 0, "stopped": None, "seconds": 0.0, "targets": 0}
+            "wait": 0, "stopped": None, "seconds": 0.0, "targets": 0, "previous": None}
+
+
+def settle(run: RunDir, state: dict) -> None:
+    """Finish what the commit of ``state`` began and drop what no commit names.
+
+    The committed epoch's pending best weights become ``best.weights.h5``;
+    checkpoints other than the last two, pending weights of uncommitted
+    epochs and temporary files are deleted.
+    """
+    pending = _best_pending(run, state["epoch"])
+    if state["best_epoch"] == state["epoch"] and pending.exists():
+        os.replace(pending, run.best_weights)
+    keep = {state.get("checkpoint"), (state.get("previous") or {}).get("checkpoint")}
+    if run.checkpoints.is_dir():
+        for p in run.checkpoints.iterdir():
+            ours = re.fullmatch(r"(\.tmp-)?(last-e\d+\.keras|best-e\d+\.weights\.h5)", p.name)
+            if ours and f"checkpoints/{p.name}" not in keep:
+                p.unlink(missing_ok=True)
+    for p in run.path.glob(".*.tmp"):  # a JSON write cut short by a kill
+        p.unlink(missing_ok=True)
+    (run.path / ".tmp.best.weights.h5").unlink(missing_ok=True)  # older versions' name
+
+
+def _best_pending(run: RunDir, epoch: int) -> Path:
+    return run.checkpoints / f"best-e{epoch:04d}.weights.h5"
 
 
 class EpochEnd(keras.callbacks.Callback):
@@ -46,42 +79,50 @@ class EpochEnd(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         seconds = time.perf_counter() - self.t0
-        s = self.state
+        s = dict(self.state)  # the state to commit; self.state stays the committed one
         lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         improved = logs["val_loss"] < s["best_val_loss"]
         s["wait"] = 0 if improved else s["wait"] + 1
         if s["wait"] >= self.patience:
             s["stopped"] = "early"
-            self.model.stop_training = True
         elif s["wait"] and s["wait"] % LR_PATIENCE == 0:
             self.model.optimizer.learning_rate.assign(lr / 2)
-        old = s["checkpoint"]
-        s["checkpoint"] = self._save_checkpoint(epoch + 1)
         if improved:
-            tmp = self.run.path / ".tmp.best.weights.h5"
-            self.model.save_weights(tmp)
-            os.replace(tmp, self.run.best_weights)
             s["best_val_loss"], s["best_epoch"] = float(logs["val_loss"]), epoch + 1
         targets = self.epoch_targets(epoch)
         row = {**{k: logs.get(k) for k in LOG_FIELDS}, "epoch": epoch + 1, "learning_rate": lr,
                "tokens_per_second": round(targets / seconds), "seconds": round(seconds, 2)}
-        self._append_log(row)
         s.update(epoch=epoch + 1, seconds=s["seconds"] + seconds, targets=s["targets"] + targets)
-        self.run.write_json("state.json", s)
-        if old and old != s["checkpoint"]:
-            (self.run.path / old).unlink(missing_ok=True)
+        self._commit(s, improved, row)
+        if s["stopped"]:
+            self.model.stop_training = True
         mark = " *" if improved else ""
         print(f"epoch {epoch + 1}: loss {logs['loss']:.4f}  val_loss {logs['val_loss']:.4f}{mark}"
               f"  val_acc {logs.get('val_accuracy', float('nan')):.3f}  lr {lr:.2g}"
               f"  {row['tokens_per_second']:,} tok/s  {seconds:.1f} s", flush=True)
 
-    def _save_checkpoint(self, epoch: int) -> str:
-        self.run.checkpoints.mkdir(exist_ok=True)
-        name = f"last-e{epoch:04d}.keras"
-        tmp = self.run.checkpoints / f".tmp-{name}"
-        self.model.save(tmp)
-        os.replace(tmp, self.run.checkpoints / name)
-        return f"checkpoints/{name}"
+    def _commit(self, s: dict, improved: bool, row: dict) -> None:
+        """Write the epoch's files, then ``state.json`` = ``s``; on failure remove them."""
+        old, written = self.state, []
+        try:
+            self.run.checkpoints.mkdir(exist_ok=True)
+            name = f"last-e{s['epoch']:04d}.keras"
+            written.append(save_verified(self.model.save, self.run.checkpoints / name))
+            if improved:
+                written.append(save_verified(self.model.save_weights,
+                                             _best_pending(self.run, s["epoch"])))
+            self._append_log(row)
+            s["previous"] = {k: v for k, v in old.items() if k != "previous"} \
+                if old["checkpoint"] else None
+            s["checkpoint"] = f"checkpoints/{name}"
+            self.run.write_json("state.json", s)
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
+        old.clear()
+        old.update(s)
+        settle(self.run, old)
 
     def _append_log(self, row: dict) -> None:
         new = not self.run.log_csv.exists()
@@ -92,15 +133,23 @@ class EpochEnd(keras.callbacks.Callback):
             writer.writerow(row)
 
     def _trim_log(self, epoch: int) -> None:
-        """Drop log rows of epochs after the resume point (a kill after logging)."""
+        """Drop log rows of epochs after the resume point (a kill or a full disk after
+        logging), and any row cut short; rewrites the file atomically."""
         if not self.run.log_csv.exists():
             return
         with open(self.run.log_csv, newline="") as f:
-            rows = [r for r in csv.DictReader(f) if int(r["epoch"]) <= epoch]
-        with open(self.run.log_csv, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
-            writer.writeheader()
-            writer.writerows(rows)
+            rows = [r for r in csv.DictReader(f)
+                    if (r.get("epoch") or "").isdigit() and int(r["epoch"]) <= epoch
+                    and None not in r.values()]
+        tmp = self.run.log_csv.with_name(".log.csv.tmp")
+        try:
+            with open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+                writer.writeheader()
+                writer.writerows(rows)
+            os.replace(tmp, self.run.log_csv)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 class Progress(keras.callbacks.Callback):

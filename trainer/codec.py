@@ -17,6 +17,7 @@ the browser's codec reads the same file.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -211,13 +212,18 @@ class Codec:
     @classmethod
     def from_json(cls, d: dict) -> Codec:
         """Rebuild a codec from :meth:`to_json` output, refusing other formats."""
+        d = d if isinstance(d, dict) else {}
         if d.get("format") != C.VOCAB_FORMAT or d.get("version") != C.VOCAB_VERSION:
             raise CadenzaError(f"not a {C.VOCAB_FORMAT} v{C.VOCAB_VERSION} vocabulary "
                                f"(format {d.get('format')!r}, version {d.get('version')!r})")
-        p = d["params"]
-        codec = cls(CodecConfig(steps_per_beat=p["steps_per_beat"],
-                                max_duration=p["max_duration"],
-                                max_shift=p["max_shift"], mono=p["mono"]))
+        p, names = d.get("params"), [f.name for f in dataclasses.fields(CodecConfig)]
+        if not isinstance(p, dict) or any(k not in p for k in names):
+            raise CadenzaError(f"the vocabulary's params lack {', '.join(names)}; "
+                               "it was edited or written by another version")
+        try:
+            codec = cls(CodecConfig(**{k: p[k] for k in names}))
+        except (CadenzaError, TypeError) as e:
+            raise CadenzaError(f"the vocabulary's params are unusable ({e})") from None
         if codec.to_json() != d:
             raise CadenzaError("vocab.json does not match the vocabulary its parameters "
                                "define; it was edited or written by another version")

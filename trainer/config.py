@@ -10,6 +10,7 @@ holds: ``RunConfig.from_dict(cfg.to_dict()) == cfg``.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import typing
 from dataclasses import dataclass, field
@@ -128,6 +129,8 @@ class TrainConfig:
         _check(0 < self.val_fraction < 1, "val_fraction", "must be in (0, 1)")
         _check(0 <= self.transpose <= 12, "transpose", "must be 0..12")
         _check(self.devices >= 0, "devices", "must be >= 0")
+        _check(0 <= self.seed <= C.MAX_SEED - self.epochs, "seed",
+               f"must be 0..{C.MAX_SEED - self.epochs} (each epoch seeds with seed + epoch)")
 
 
 @dataclass(frozen=True)
@@ -174,11 +177,13 @@ class SampleConfig:
     def __post_init__(self):
         _check(self.num_files >= 1, "num_files", "must be >= 1")
         _check(self.length >= 1, "length", "must be >= 1")
-        _check(self.temperature >= 0, "temperature", "must be >= 0")
+        _check(0 <= self.temperature < math.inf, "temperature", "must be a finite number >= 0")
         _check(self.top_k >= 0, "top_k", "must be >= 0")
         _check(0 < self.top_p <= 1, "top_p", "must be in (0, 1]")
         _check(self.prime_notes >= 1, "prime_notes", "must be >= 1")
         _check(10 <= self.tempo <= 400, "tempo", "must be 10..400 BPM")
+        _check(0 <= self.seed <= C.MAX_SEED + 1 - self.num_files, "seed",
+               f"must be 0..{C.MAX_SEED + 1 - self.num_files} (song i uses seed + i)")
 
 
 @dataclass(frozen=True)
@@ -197,8 +202,10 @@ class EvalConfig:
         _check(self.num_samples >= 1, "num_samples", "must be >= 1")
         _check(self.length >= 1, "length", "must be >= 1")
         _check(2 <= self.ngram_order <= 8, "ngram_order", "must be 2..8")
-        _check(self.temperature >= 0, "temperature", "must be >= 0")
+        _check(0 <= self.temperature < math.inf, "temperature", "must be a finite number >= 0")
         _check(0 < self.top_p <= 1, "top_p", "must be in (0, 1]")
+        _check(0 <= self.seed <= C.MAX_SEED + 1 - self.num_samples, "seed",
+               f"must be 0..{C.MAX_SEED + 1 - self.num_samples} (song i uses seed + i)")
 
 
 def to_dict(obj) -> dict:

@@ -26,7 +26,7 @@ MIDI_SUFFIXES = (".mid", ".midi")
 BUILTIN_CORPORA = ("chorales", "folk")
 DEFAULT_CORPUS = "chorales"
 CACHE_ENV = "CADENZA_CACHE"  # overrides the default cache folder
-PARSER_VERSION = 2  # bump when MIDI reading changes, to invalidate caches
+PARSER_VERSION = 3  # bump when MIDI reading changes, to invalidate caches
 EXPORT_VERSION = 2  # bump when the built-in corpora's export changes, to export again
 SERIAL_BELOW = 16  # parse fewer uncached files than this without a process pool
 
@@ -46,6 +46,7 @@ PATIENCE = 8
 TRANSPOSE = 0
 
 # --- sampling --------------------------------------------------------------
+MAX_SEED = 2**32 - 1  # seeds are 32-bit (mulberry32, numpy): larger ones would repeat songs
 TEMPERATURE = 1.0
 TOP_K = 0  # 0 = no top-k cut
 TOP_P = 0.95

@@ -9,9 +9,12 @@ and loads; a changed file is parsed again.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import multiprocessing
+import os
+import stat
 import sys
 import time
 import zipfile
@@ -27,7 +30,10 @@ from trainer import constants as C
 from trainer import midi_io
 from trainer.codec import Codec
 from trainer.config import CodecConfig, DataConfig
+from trainer.display import shown
 from trainer.errors import CadenzaError
+
+CRASHED = "parser crashed"  # the reason's start when the parser failed, not the file
 
 
 @dataclass(frozen=True)
@@ -65,9 +71,10 @@ class Corpus:
 def prepare(data: DataConfig, codec: Codec, log=None) -> Corpus:
     """Read, check, quantise and cache every MIDI file of ``data``.
 
-    Unusable files are reported through ``log`` (default: stderr), one line
-    each. Raises :class:`CadenzaError` if the folder is missing or empty, or
-    if no file in it can be used.
+    Unusable files -- and FIFOs, devices, dead links and unreadable folders
+    met on the way -- are reported through ``log`` (default: stderr), one
+    line each. Raises :class:`CadenzaError` if the folder is missing or empty,
+    or if no file in it can be used.
     """
     log = log or _stderr
     t0 = time.perf_counter()
@@ -76,89 +83,198 @@ def prepare(data: DataConfig, codec: Codec, log=None) -> Corpus:
         folder, skipped = builtin_folder(data.corpus, cache, data.resolved_jobs(), log)
         source = f"built-in corpus '{data.corpus}'"
     else:
-        folder, skipped, source = Path(data.data_dir), [], str(data.data_dir)
-    files, ignored = scan(folder)
+        folder, skipped, source = Path(data.data_dir), [], shown(data.data_dir)
+    found = survey(folder)
     fingerprint = json.dumps({"codec": codec.to_json()["params"], "programs": list(data.programs),
                               "parser": C.PARSER_VERSION}, sort_keys=True).encode()
-    keys = {f: _content_key(f, fingerprint) for f in files}
-    results = {f: _load_cached(cache, keys[f]) if keys[f] else None for f in files}
+    keys = {f: _content_key(f, fingerprint) for f in found.files}
+    results = {f: _load_cached(cache, keys[f]) if keys[f] else None for f in found.files}
     todo = [f for f, r in results.items() if r is None]
-    for f, result in _parse_all(todo, codec.config, data.programs, data.resolved_jobs()):
-        if keys[f]:
-            _store_cached(cache, keys[f], result)
+    for f, key, result in _parse_all(todo, codec.config, data.programs, fingerprint,
+                                     data.resolved_jobs(), log):
+        if key and not (result[1] or "").startswith(CRASHED):  # a crash judges no file
+            _store_cached(cache, key, result)
         results[f] = result
     songs = []
-    for f in files:
+    for f in found.files:
         notes, reason = results[f]
         name = f.relative_to(folder).as_posix()
         if reason is None:
             songs.append(Song(name, notes))
         else:
             skipped.append((name, reason))
+    skipped += found.skipped
     for name, reason in skipped:
-        log(f"skipped {name!r}: {reason}" if "\n" in name else f"skipped {name}: {reason}")
+        log(f"skipped {shown(name)}: {reason}")
     if not songs:
-        raise CadenzaError(f"none of the {len(files)} MIDI files under {folder} could be used "
-                           "(each one's reason is listed above)")
-    return Corpus(source, songs, skipped, ignored, parsed=len(todo),
-                  cached=len(files) - len(todo), seconds=time.perf_counter() - t0)
+        raise CadenzaError(f"none of the {len(found.files) + len(found.skipped)} MIDI files "
+                           f"under {folder} could be used (each one's reason is listed above)")
+    return Corpus(source, songs, skipped, found.ignored, parsed=len(todo),
+                  cached=len(found.files) - len(todo), seconds=time.perf_counter() - t0)
+
+
+@dataclass
+class Survey:
+    """What :func:`survey` found under a folder."""
+
+    files: list[Path]  # MIDI-named files to parse, sorted
+    ignored: int  # files not named as MIDI
+    skipped: list[tuple[str, str]]  # (name, reason): MIDI-named non-files, unreadable folders
 
 
 def scan(folder: Path) -> tuple[list[Path], int]:
     """Sorted MIDI files under ``folder`` and the count of other files there."""
+    found = survey(folder)
+    return found.files, found.ignored
+
+
+def survey(folder: Path) -> Survey:
+    """Every entry under ``folder``, sorted into files to parse, others, and skipped.
+
+    Regular files (or links to them) named ``.mid``/``.midi`` are parsed; a
+    FIFO, socket or device of that name is skipped unopened, a dead link is
+    parsed (and fails as unreadable), and a folder that cannot be listed is
+    skipped as ``name/``, since what it holds is unknown. Links to folders
+    are not followed. Raises if the folder is missing or holds nothing to parse.
+    """
     if not folder.exists():
         raise CadenzaError(f"data folder {folder} does not exist")
     if not folder.is_dir():
         raise CadenzaError(f"data folder {folder} is not a folder")
-    files, ignored = [], 0
-    for path in sorted(folder.rglob("*")):
-        midi = path.suffix.lower() in C.MIDI_SUFFIXES
-        broken_link = path.is_symlink() and not path.exists()  # reported, not lost
-        if path.is_file() or (midi and broken_link):
-            if midi:
+    files, skipped, ignored = [], [], 0
+
+    def unlistable(e: OSError) -> None:
+        name = Path(e.filename).relative_to(folder).as_posix()
+        if name == ".":
+            raise CadenzaError(f"cannot read data folder {folder} ({e.strerror})")
+        skipped.append((f"{name}/", f"cannot read this folder ({e.strerror}); "
+                                    "the files in it are not counted"))
+
+    for top, dirs, names in os.walk(folder, onerror=unlistable):
+        top = Path(top)
+        dirs[:] = [d for d in dirs if not (top / d).is_symlink()]
+        for path in (top / n for n in names):
+            if path.suffix.lower() not in C.MIDI_SUFFIXES:
+                ignored += 1  # any kind of entry, never opened
+            elif _is_file(path) or path.is_symlink() and not path.exists():
                 files.append(path)
-            else:
-                ignored += 1
-    if not files:
+            elif path.exists():
+                skipped.append((path.relative_to(folder).as_posix(),
+                                f"not a regular file ({_kind(path)})"))
+    if not files and not skipped:
         raise CadenzaError(f"no .mid or .midi files under {folder}")
-    return files, ignored
+    return Survey(sorted(files), ignored, sorted(skipped))
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long, a loop: not a file we can use
+        return False
+
+
+def _kind(path: Path) -> str:
+    mode = path.stat().st_mode
+    return ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a character device" if stat.S_ISCHR(mode)
+            else "a block device" if stat.S_ISBLK(mode) else "not a file")
 
 
 def parse_file(path: Path, codec_config: CodecConfig, programs: tuple[int, ...]):
     """``(notes, None)`` for a usable file, ``(None, reason)`` otherwise."""
     try:
-        raw = midi_io.read_midi(path, programs)
-    except midi_io.UnusableMidi as e:
-        return None, str(e)
+        data = path.read_bytes()
     except OSError as e:
         return None, f"cannot read it ({e.strerror or e})"
+    return parse_bytes(data, codec_config, programs)
+
+
+def parse_bytes(data: bytes, codec_config: CodecConfig, programs: tuple[int, ...]):
+    """:func:`parse_file` of a file's bytes."""
+    try:
+        raw = midi_io.parse_midi(data, programs)
+    except midi_io.UnusableMidi as e:
+        return None, str(e)
     except Exception as e:  # a parser bug must cost one file, never the whole corpus
-        return None, f"parser crashed ({type(e).__name__}: {str(e)[:100]})"
+        return None, f"{CRASHED} ({type(e).__name__}: {str(e)[:100]})"
     notes = Codec(codec_config).quantise(raw)
     if len(notes) == 0:
         return None, "no notes in the piano range"
     return notes, None
 
 
-def _parse_all(files, codec_config, programs, jobs):
-    """Yield ``(file, (notes, reason))`` for every file, in parallel when worth it."""
+def parse_task(path: Path, codec_config: CodecConfig, programs: tuple[int, ...],
+               fingerprint: bytes):
+    """``(cache key, (notes, reason))``: the key is of exactly the bytes parsed."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        return None, (None, f"cannot read it ({e.strerror or e})")
+    return _key(data, fingerprint), parse_bytes(data, codec_config, programs)
+
+
+def _parse_all(files, codec_config, programs, fingerprint, jobs, log):
+    """Yield ``(file, cache key, (notes, reason))`` for every file, in parallel when
+    worth it and safe; the files of a pool that broke are parsed again, serially."""
     bar = tqdm(total=len(files), desc="parsing MIDI", unit="file", disable=None,
                file=sys.stderr, leave=False)
+    args = (codec_config, programs, fingerprint)
     with bar:
-        if len(files) < C.SERIAL_BELOW or jobs == 1:
-            for f in files:
-                yield f, parse_file(f, codec_config, programs)
-                bar.update()
-            return
-        with _pool(jobs) as pool:
-            futures = {pool.submit(parse_file, f, codec_config, programs): f for f in files}
-            for future in as_completed(futures):
-                try:
-                    result = future.result()
-                except Exception as e:  # the worker process died: report the file, keep going
-                    result = None, f"parser crashed ({type(e).__name__})"
-                yield futures[future], result
-                bar.update()
+        serial = files
+        if len(files) >= C.SERIAL_BELOW and jobs > 1 and _spawn_is_safe(log):
+            serial = []
+            with _pool(jobs) as pool:
+                futures = {pool.submit(parse_task, f, *args): f for f in files}
+                for future in as_completed(futures):
+                    try:
+                        key, result = future.result()
+                    except Exception:  # a worker died (BrokenProcessPool): retry below
+                        serial.append(futures[future])
+                        continue
+                    yield futures[future], key, result
+                    bar.update()
+            if serial:
+                log(f"a parsing process died; parsing its {len(serial)} files again serially")
+        for f in sorted(serial):
+            yield f, *parse_task(f, *args)
+            bar.update()
+
+
+def _spawn_is_safe(log) -> bool:
+    """Whether spawned workers can start without re-running the caller's own code.
+
+    A spawned worker imports the main module again: a script (or ``python -m
+    module``) without an ``if __name__ == "__main__":`` guard would then run
+    its top level in every worker, and code read from stdin or ``-c`` has
+    no file to import. Those callers get serial parsing (and one note why).
+    """
+    main = sys.modules.get("__main__")
+    spec_name = getattr(getattr(main, "__spec__", None), "name", None)
+    if spec_name is not None:
+        if spec_name == "__main__" or spec_name.endswith(".__main__"):
+            return True  # multiprocessing never re-imports a package's __main__
+        path = getattr(main, "__file__", None)
+    else:
+        path = getattr(main, "__file__", None)
+        if path is None:
+            return True  # an interactive session: nothing is re-imported
+    if path and _has_main_guard(Path(path)):
+        return True
+    log("parsing on one process: the calling script has no "
+        "'if __name__ == \"__main__\":' guard, which worker processes need")
+    return False
+
+
+def _has_main_guard(path: Path) -> bool:
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return False
+    for node in tree.body:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Compare) \
+                and "__name__" in ast.unparse(node.test) and "__main__" in ast.unparse(node.test):
+            return True
+    return False
 
 
 def _pool(jobs: int) -> ProcessPoolExecutor:
@@ -169,9 +285,13 @@ def _pool(jobs: int) -> ProcessPoolExecutor:
 def _content_key(path: Path, fingerprint: bytes) -> str | None:
     """Cache key of a file's bytes; ``None`` if it cannot be read (parse_file says why)."""
     try:
-        return hashlib.sha256(path.read_bytes() + fingerprint).hexdigest()
+        return _key(path.read_bytes(), fingerprint)
     except OSError:
         return None
+
+
+def _key(data: bytes, fingerprint: bytes) -> str:
+    return hashlib.sha256(data + fingerprint).hexdigest()
 
 
 def _cache_path(cache: Path, key: str) -> Path:
@@ -209,18 +329,29 @@ def builtin_folder(corpus: str, cache: Path, jobs: int, log) -> tuple[Path, list
         failed = {}
         bar = tqdm(total=len(units), desc=f"exporting {corpus}", unit="unit", disable=None,
                    file=sys.stderr, leave=False)
-        with bar, _pool(jobs) as pool:
-            futures = [pool.submit(midi_io.export_unit, corpus, u, folder) for u in units]
-            for future in as_completed(futures):
-                try:
-                    failed.update({name: err for name, err in future.result() if err})
-                except BrokenProcessPool as e:  # no manifest: the next run exports again
-                    raise CadenzaError(f"exporting the built-in corpus '{corpus}' failed: a "
-                                       f"music21 process died ({e}); run the command again")
+        with bar:
+            for result in _export_all(corpus, units, folder, jobs, log):
+                failed.update({name: err for name, err in result if err})
                 bar.update()
         manifest.write_text(json.dumps({"units": len(units), "failed": failed}, indent=1))
     failed = json.loads(manifest.read_text())["failed"]
     return folder, sorted(failed.items())
+
+
+def _export_all(corpus: str, units: list[str], folder: Path, jobs: int, log):
+    """Yield :func:`midi_io.export_unit`'s result for each unit, in parallel when safe."""
+    if not _spawn_is_safe(log):
+        for u in units:
+            yield midi_io.export_unit(corpus, u, folder)
+        return
+    with _pool(jobs) as pool:
+        futures = [pool.submit(midi_io.export_unit, corpus, u, folder) for u in units]
+        for future in as_completed(futures):
+            try:
+                yield future.result()
+            except BrokenProcessPool as e:  # no manifest: the next run exports again
+                raise CadenzaError(f"exporting the built-in corpus '{corpus}' failed: a "
+                                   f"music21 process died ({e}); run the command again")
 
 
 def _stderr(line: str) -> None:

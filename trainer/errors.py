@@ -3,7 +3,15 @@
 Anything raised as ``CadenzaError`` is printed by ``__main__`` as a single line
 ``error: <message>`` and the process exits with status 2. Its message must make
 sense on its own: name the file, flag or folder at fault and what to do.
+An ``OSError`` nobody anticipated (a full disk, a read-only folder) becomes
+one too, through :func:`from_os_error`.
 """
+
+from __future__ import annotations
+
+import errno
+
+from trainer.display import shown
 
 
 class CadenzaError(Exception):
@@ -12,3 +20,25 @@ class CadenzaError(Exception):
 
 class ConfigError(CadenzaError):
     """A setting is out of range or inconsistent with another setting."""
+
+
+def disk_full(e: BaseException) -> bool:
+    """Whether ``e`` (or what it wraps) is a full disk or an exceeded quota."""
+    while e is not None:
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(e) or "errno = 28" in str(e):  # h5py's wording
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def from_os_error(e: OSError, what: str = "") -> CadenzaError:
+    """One line for an I/O failure: the file, the reason, and for a full disk what to do."""
+    where = shown(e.filename) if getattr(e, "filename", None) else what
+    text = str(e).strip()
+    reason = e.strerror or (text.splitlines()[0] if text else type(e).__name__)
+    if disk_full(e):
+        return CadenzaError(f"no space left on the device writing {where or 'a file'}; free some "
+                            "space and run the command again (a run continues with --resume)")
+    return CadenzaError(f"{where}: {reason}" if where else reason)

@@ -27,8 +27,11 @@ from trainer.train import split_tokens
 
 def command(given: dict) -> int:
     cfg = EvalConfig(**given[EvalConfig])
-    backend.configure()
-    evaluate(cfg)
+    run = RunDir(cfg.run_dir)
+    run.config()  # refuse a folder without a run before creating or locking anything
+    with run.lock():
+        backend.configure()
+        evaluate(cfg)
     return 0
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from trainer import backend, midi_io
 from trainer.codec import Codec
 from trainer.config import SampleConfig
+from trainer.display import shown
 from trainer.errors import CadenzaError
 from trainer.runs import RunDir
 from trainer.sampling import generate
@@ -24,6 +25,8 @@ def command(given: dict) -> int:
     cfg = SampleConfig(**given[SampleConfig])
     midi_io.program_of(cfg.instrument)  # refuse a bad name before loading anything
     run = RunDir(cfg.run_dir)
+    run.check_folder()
+    RunDir(cfg.out_dir).check_folder("--out-dir")
     codec, weights_path = run.codec(), run.weights_path(cfg.checkpoint)
     prime = prime_tokens(codec, cfg.prime_file, cfg.prime_notes)
     paths = [cfg.out_dir / f"cadenza-{cfg.seed + i:04d}.mid" for i in range(cfg.num_files)]
@@ -34,7 +37,7 @@ def command(given: dict) -> int:
     from trainer.model import inference_weights, load_trained
 
     stepper = Stepper(inference_weights(load_trained(run, cfg.checkpoint)))
-    print(f"composing {cfg.num_files} song(s) with {weights_path}")
+    print(f"composing {cfg.num_files} song(s) with {shown(weights_path)}")
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     for i, path in enumerate(paths):
         notes = compose(stepper, codec, prime, cfg.length, cfg.temperature, cfg.top_k,
@@ -42,7 +45,7 @@ def command(given: dict) -> int:
         midi_io.write_midi(notes, path, codec.config.steps_per_beat, cfg.tempo, cfg.instrument)
         seconds = (notes[:, 0] + notes[:, 1]).max() / codec.config.steps_per_beat * 60 / cfg.tempo \
             if len(notes) else 0.0
-        print(f"wrote {path}: {len(notes)} notes, {seconds:.1f} s, "
+        print(f"wrote {shown(path)}: {len(notes)} notes, {seconds:.1f} s, "
               f"{len(set(notes[:, 1].tolist()))} distinct durations")
     return 0
 

@@ -33,7 +33,11 @@ def read_midi(path: Path, programs: tuple[int, ...] = ()) -> np.ndarray:
     pitch. Raises :class:`UnusableMidi` for an empty, non-MIDI, corrupt,
     drums-only or note-less file, or one with an absurd tempo or length.
     """
-    data = Path(path).read_bytes()
+    return parse_midi(Path(path).read_bytes(), programs)
+
+
+def parse_midi(data: bytes, programs: tuple[int, ...] = ()) -> np.ndarray:
+    """:func:`read_midi` of a file's bytes."""
     if not data:
         raise UnusableMidi("empty file")
     if not data.startswith(b"MThd"):
@@ -46,13 +50,14 @@ def read_midi(path: Path, programs: tuple[int, ...] = ()) -> np.ndarray:
             midi.tracks = [t for t in midi.tracks if len(t)]
             if not midi.tracks:
                 raise UnusableMidi("no tracks")
+            smpte_tempi = _smpte_to_metrical(midi) if midi.ticks_per_beat < 0 else None
             _lengthen_zero_length_notes(midi)
             pm = pretty_midi.PrettyMIDI(mido_object=midi)
     except UnusableMidi:
         raise
     except Exception as e:  # mido and pretty_midi raise many types on bad bytes
         raise UnusableMidi(f"unreadable MIDI ({_first_line(e)})") from None
-    tempo_times, tempi = pm.get_tempo_changes()
+    tempo_times, tempi = pm.get_tempo_changes() if smpte_tempi is None else smpte_tempi
     if len(tempi) and not (C.MIN_TEMPO_BPM <= tempi.min() and tempi.max() <= C.MAX_TEMPO_BPM):
         bad = tempi.min() if tempi.min() < C.MIN_TEMPO_BPM else tempi.max()
         raise UnusableMidi(f"absurd tempo {bad:.6g} BPM")
@@ -75,6 +80,39 @@ def read_midi(path: Path, programs: tuple[int, ...] = ()) -> np.ndarray:
     if beats[:, 1].max() > C.MAX_SONG_BEATS:
         raise UnusableMidi(f"absurd length ({beats[:, 1].max():.0f} beats)")
     return beats
+
+
+def _smpte_to_metrical(midi: mido.MidiFile) -> tuple[np.ndarray, np.ndarray]:
+    """Make an SMPTE-timed file (ticks are fractions of a second) metrical, in place.
+
+    The header's division holds minus the frames per second (24, 25, 29 for
+    29.97 drop-frame, 30) and the ticks per frame; tempo events do not change
+    the length of a tick. The file gets the resolution and one constant tempo
+    that give its ticks their length in seconds. Returns the tempo map its
+    own tempo events state, ``(times in seconds, BPM)``, which sets the beats.
+    """
+    fps, per_frame = -(midi.ticks_per_beat >> 8), midi.ticks_per_beat & 0xFF
+    if fps not in (24, 25, 29, 30) or per_frame == 0:
+        raise UnusableMidi(f"bad SMPTE division ({fps} frames/s, {per_frame} ticks/frame)")
+    exact_fps = 30000 / 1001 if fps == 29 else fps
+    per_second = exact_fps * per_frame
+    midi.ticks_per_beat = fps * per_frame
+    constant = round(1e6 * fps / exact_fps)  # microseconds per "beat" of fps * per_frame ticks
+    times, tempi = [], []
+    for track in midi.tracks:
+        tick = 0
+        for i, msg in enumerate(track):
+            tick += msg.time
+            if msg.type == "set_tempo":
+                times.append(tick / per_second)
+                tempi.append(6e7 / msg.tempo if msg.tempo else np.inf)
+                track[i] = msg.copy(tempo=constant)
+    midi.tracks[0].insert(0, mido.MetaMessage("set_tempo", tempo=constant, time=0))
+    order = np.argsort(times, kind="stable")
+    times, tempi = np.asarray(times, dtype=np.float64)[order], np.asarray(tempi)[order]
+    if not len(times) or times[0] > 0:  # before the first tempo event: 120 BPM, as for pretty_midi
+        times, tempi = np.r_[0.0, times], np.r_[120.0, tempi]
+    return times, tempi
 
 
 def _lengthen_zero_length_notes(midi: mido.MidiFile) -> None:
@@ -142,7 +180,12 @@ def write_midi(notes: np.ndarray, path: Path, steps_per_beat: int,
                                             start=start * seconds_per_step,
                                             end=(start + dur) * seconds_per_step))
     pm.instruments.append(track)
-    pm.write(str(path))
+    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
+    try:
+        pm.write(str(tmp))  # whole or not at all: a full disk leaves no half song
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 # --- built-in corpora (music21) ----------------------------------------------

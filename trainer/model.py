@@ -15,8 +15,10 @@ import keras
 import numpy as np
 from keras import layers
 
+from trainer.checkpoints import damage
 from trainer.codec import Codec
 from trainer.config import ModelConfig, TrainConfig
+from trainer.errors import CadenzaError
 from trainer.pitch_layers import PitchEmbedding, PitchLogits
 
 
@@ -67,7 +69,20 @@ def compile_model(model: keras.Model, cfg: TrainConfig) -> keras.Model:
 
 
 def load_trained(run, which: str = "best") -> keras.Model:
-    """The sequence model of a run folder (:class:`trainer.runs.RunDir`) with trained weights."""
+    """The sequence model of a run folder (:class:`trainer.runs.RunDir`) with trained weights.
+
+    Raises :class:`CadenzaError` naming the file if the weights are damaged or
+    do not fit the model that config.json describes.
+    """
     model = build_model(run.codec(), run.config().model)
-    model.load_weights(run.weights_path(which))
+    path = run.weights_path(which)
+    reason = damage(path)
+    if reason is None:
+        try:
+            model.load_weights(path)
+        except Exception as e:  # Keras raises many types on weights of another shape
+            reason = f"they do not fit the model of config.json: {str(e).splitlines()[0][:120]}"
+    if reason:
+        other = "--checkpoint last" if which == "best" else "--checkpoint best"
+        raise CadenzaError(f"{path} is damaged ({reason}); try {other}, or train again")
     return model

@@ -1,25 +1,30 @@
-"""Run folders: their layout, and which settings a (resumed) run uses.
+"""Run folders: their layout, who may write them, and which settings a (resumed) run uses.
 
 A run folder describes itself::
 
     config.json         every setting (RunConfig)       vocab.json   the codec
     split.json          train / validation song names   state.json   resume point
     best.weights.h5     best weights by validation loss log.csv      one row per epoch
-    checkpoints/        last checkpoint (model + optimizer state)
+    checkpoints/        the last two checkpoints (model + optimizer state)
     tensorboard/        TensorBoard logs                metrics.json training figures
-    evaluation.json     written by ``evaluate``
+    evaluation.json     written by ``evaluate``         .lock        held while a command writes
 
 JSON files are written atomically (temporary file, then rename), so a run
-killed at any moment leaves a folder that ``--resume`` can continue.
+killed at any moment leaves a folder that ``--resume`` can continue. A command
+that writes into the folder holds :meth:`RunDir.lock` for as long as it runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
+import fcntl
 import json
 import os
 from pathlib import Path
 
+from trainer.checkpoints import fsync
 from trainer.codec import Codec
 from trainer.config import (CodecConfig, DataConfig, ModelConfig, RunConfig, TrainConfig)
 from trainer.errors import CadenzaError
@@ -27,6 +32,7 @@ from trainer.errors import CadenzaError
 # Settings a resumed run may change; every other one must match config.json.
 RESUMABLE = {"epochs", "patience", "batch_size", "resume", "jobs", "cache_dir", "run_dir",
              "devices"}
+LOCK = ".lock"
 
 
 class RunDir:
@@ -40,6 +46,40 @@ class RunDir:
         self.checkpoints = self.path / "checkpoints"
         self.log_csv = self.path / "log.csv"
         self.tensorboard = self.path / "tensorboard"
+        self.lock_path = self.path / LOCK
+
+    def check_folder(self, flag: str = "--run-dir") -> None:
+        """Refuse a path that exists but is not a folder."""
+        if self.path.exists() and not self.path.is_dir():
+            raise CadenzaError(f"{flag} {self.path} is a file, not a folder")
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold the folder (created if missing) for writing; refuse if another process does.
+
+        The lock is an ``flock`` on ``.lock``, which holds the holder's PID. The
+        kernel drops it when its process dies, so a lock left by ``kill -9``
+        is taken over. On exit the lock file goes, and so do the folders this
+        call created if they are still empty.
+        """
+        self.check_folder()
+        created = [p for p in (self.path, *self.path.parents) if not p.exists()]
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = _acquire(self.lock_path)
+        try:
+            yield self
+        finally:
+            self.lock_path.unlink(missing_ok=True)
+            os.close(fd)
+            for folder in created:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only if empty
+
+    def entries(self) -> list[Path]:
+        """What the folder holds, the lock file aside."""
+        if not self.path.is_dir():
+            return []
+        return [p for p in self.path.iterdir() if p.name != LOCK]
 
     def has_run(self) -> bool:
         return self.config_path.exists() or self.vocab_path.exists()
@@ -55,21 +95,40 @@ class RunDir:
             raise CadenzaError(f"{path} is not valid JSON ({e})") from None
 
     def write_json(self, name: str, obj) -> None:
+        """Write ``name`` whole or not at all (a full disk leaves no temporary file)."""
         path = self.path / name
         tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(obj, indent=1) + "\n")
-        os.replace(tmp, path)
+        try:
+            tmp.write_text(json.dumps(obj, indent=1) + "\n")
+            fsync(tmp)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def config(self) -> RunConfig:
+        self.check_folder()
         d = self.read_json("config.json")
         if d is None:
             raise CadenzaError(f"{self.path} is not a Cadenza run folder (no config.json)")
-        return RunConfig.from_dict(d)
+        if not isinstance(d, dict):
+            raise CadenzaError(f"{self.config_path} does not hold a run's settings")
+        try:
+            return RunConfig.from_dict(d)
+        except CadenzaError as e:
+            raise CadenzaError(f"{self.config_path}: {e}") from None
 
     def codec(self) -> Codec:
+        """The run's codec; refuses a vocab.json that disagrees with config.json."""
         if not self.vocab_path.exists():
             raise CadenzaError(f"{self.path} has no vocab.json")
-        return Codec.load(self.vocab_path)
+        try:
+            codec = Codec.load(self.vocab_path)
+        except CadenzaError as e:
+            raise CadenzaError(f"{self.vocab_path}: {e}") from None
+        if self.config_path.exists() and Codec(self.config().codec) != codec:
+            raise CadenzaError(f"{self.vocab_path} disagrees with the codec settings of "
+                               f"{self.config_path}; one of them was edited")
+        return codec
 
     def weights_path(self, which: str = "best") -> Path:
         """The best weights, or the last checkpoint; raises if the run has none."""
@@ -107,13 +166,48 @@ def resolve_train_config(given: dict) -> RunConfig:
         return merged
     cfg = RunConfig(**{name: cls(**given[cls]) for name, cls in sections.items()})
     _check_vocab(run, Codec(cfg.codec))
-    if run.has_run():
+    if run.has_run() and not _failed_start(run, cfg):
         raise CadenzaError(f"{run.path} already holds a run; pass --resume to continue it "
                            "or choose another --run-dir")
-    if run.path.exists() and any(run.path.iterdir()):
+    if not run.has_run() and run.entries():
         raise CadenzaError(f"{run.path} is not empty and is not a Cadenza run; "
                            "choose an empty or new --run-dir")
     return cfg
+
+
+def _failed_start(run: RunDir, cfg: RunConfig) -> bool:
+    """Whether the folder holds only the start of this very run, no trained epoch."""
+    return not (run.path / "state.json").exists() and run.config_path.exists() \
+        and run.config() == cfg
+
+
+def _acquire(path: Path) -> int:
+    """A descriptor of ``path`` holding its exclusive ``flock``, with our PID written in."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            if e.errno not in (errno.EWOULDBLOCK, errno.EACCES):
+                raise
+            raise CadenzaError(f"{path.parent} is in use by another Cadenza process (PID "
+                               f"{holder}); wait for it to finish or stop it") from None
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:  # the holder removed it as we locked: lock the new one
+            same = False
+        if same:
+            break
+        os.close(fd)
+    stale = os.pread(fd, 32, 0).decode(errors="replace").strip()
+    if stale:
+        print(f"{path.parent}: taking over the lock of process {stale}, which has ended",
+              flush=True)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
 
 
 def _check_vocab(run: RunDir, codec: Codec) -> None:

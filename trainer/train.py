@@ -1,8 +1,9 @@
 """``python -m trainer train``: corpus -> split -> windows -> LSTM, resumable.
 
-Writes everything into the run folder (see :mod:`trainer.runs`). A fresh run
-refuses a folder that holds anything; ``--resume`` continues from the last
-checkpoint with its optimizer state and the settings of ``config.json``.
+Writes everything into the run folder (see :mod:`trainer.runs`), holding its
+lock. A fresh run refuses a folder that holds anything but the start of this
+same run; ``--resume`` continues from the last intact checkpoint with its
+optimizer state and the settings of ``config.json``.
 """
 
 from __future__ import annotations
@@ -11,21 +12,27 @@ import time
 
 from trainer import backend
 from trainer.codec import Codec
-from trainer.config import RunConfig
+from trainer.checkpoints import damage
+from trainer.config import RunConfig, TrainConfig
 from trainer.corpus import Corpus, prepare, split_names
+from trainer.display import shown
 from trainer.errors import CadenzaError
 from trainer.runs import RunDir, resolve_train_config
 
 
 def command(given: dict) -> int:
-    cfg = resolve_train_config(given)
-    backend.configure(cfg.train.devices)
-    train(cfg)
+    with RunDir(given[TrainConfig]["run_dir"]).lock():
+        cfg = resolve_train_config(given)
+        backend.configure(cfg.train.devices)
+        train(cfg)
     return 0
 
 
 def split_tokens(corpus: Corpus, codec: Codec, split: dict):
     """Token arrays of the split's train and validation songs, by name."""
+    if not (isinstance(split, dict) and isinstance(split.get("train"), list)
+            and isinstance(split.get("validation"), list)):
+        raise CadenzaError("split.json of this run is missing or damaged")
     by_name = {s.name: s for s in corpus.songs}
     missing = [n for n in split["train"] + split["validation"] if n not in by_name]
     if missing:
@@ -36,41 +43,49 @@ def split_tokens(corpus: Corpus, codec: Codec, split: dict):
 
 
 def train(cfg: RunConfig) -> dict:
-    """Train (or continue) the run ``cfg.train.run_dir``; return its metrics."""
+    """Train (or continue) the run ``cfg.train.run_dir``; return its metrics.
+
+    Everything that can refuse the run (data, split, windows, devices, the
+    checkpoint to resume from) is checked before the first file is written.
+    """
     import keras
 
-    from trainer.callbacks import EpochEnd, Progress, fresh_state
+    from trainer.callbacks import EpochEnd, Progress, fresh_state, settle
     from trainer.dataset import Windows
     from trainer.model import build_model, compile_model
 
     run, codec, t = RunDir(cfg.train.run_dir), Codec(cfg.codec), cfg.train
     corpus = prepare(cfg.data, codec)
     print(corpus.summary(codec), flush=True)
-    run.path.mkdir(parents=True, exist_ok=True)
-    run.write_json("config.json", cfg.to_dict())
-    codec.save(run.vocab_path)
     split = run.read_json("split.json")
     if split is None:
         train_names, val_names = split_names([s.name for s in corpus.songs], t.val_fraction, t.seed)
         split = {"source": corpus.source, "train": train_names, "validation": val_names}
-        run.write_json("split.json", split)
     train_tokens, val_tokens = split_tokens(corpus, codec, split)
     state = run.read_json("state.json") or fresh_state()
     if state["stopped"] == "early" or state["epoch"] >= t.epochs:
-        print(f"{run.path}: already finished at epoch {state['epoch']} "
+        print(f"{shown(run.path)}: already finished at epoch {state['epoch']} "
               f"({state['stopped'] or 'epoch limit'}); nothing to do")
         return run.read_json("metrics.json") or {}
+    try:
+        train_data = Windows(train_tokens, codec, t.window_size, t.batch_size, shuffle=True,
+                             transpose=t.transpose, seed=t.seed, epoch=state["epoch"])
+        val_data = Windows(val_tokens, codec, t.window_size, t.batch_size, shuffle=False)
+    except ValueError as e:
+        raise CadenzaError(f"{corpus.source}: cannot cut training windows ({e})") from None
 
     keras.utils.set_random_seed(t.seed + state["epoch"])
     with backend.distribution_scope(t.devices):
         if state["checkpoint"]:
-            model = keras.models.load_model(run.path / state["checkpoint"])
-            print(f"resuming {run.path} after epoch {state['epoch']}", flush=True)
+            model, state = _resume_model(run, state)
+            train_data.epoch = state["epoch"]
+            keras.utils.set_random_seed(t.seed + state["epoch"])
         else:
             model = compile_model(build_model(codec, cfg.model), t)
-        train_data = Windows(train_tokens, codec, t.window_size, t.batch_size, shuffle=True,
-                             transpose=t.transpose, seed=t.seed, epoch=state["epoch"])
-        val_data = Windows(val_tokens, codec, t.window_size, t.batch_size, shuffle=False)
+        run.write_json("config.json", cfg.to_dict())  # the first write of a fresh run
+        run.write_json("vocab.json", codec.to_json())
+        run.write_json("split.json", split)
+        settle(run, state)
         callbacks = [Progress(t.epochs, len(train_data), train_data.epoch_targets),
                      EpochEnd(run, state, t.patience, train_data.epoch_targets),
                      *_tensorboard(run)]
@@ -83,8 +98,46 @@ def train(cfg: RunConfig) -> dict:
     metrics = _metrics(cfg, state, model, train_data, val_data, split)
     run.write_json("metrics.json", metrics)
     print(f"done in {time.perf_counter() - t0:.0f} s: best val_loss {state['best_val_loss']:.4f} "
-          f"at epoch {state['best_epoch']}; run folder {run.path}")
+          f"at epoch {state['best_epoch']}; run folder {shown(run.path)}")
     return metrics
+
+
+def _resume_model(run: RunDir, state: dict):
+    """The model of the newest intact checkpoint and the state it belongs to.
+
+    ``state`` names the last checkpoint and keeps the one before as
+    ``previous``; a damaged last checkpoint falls back to that one.
+    """
+    import keras
+
+    tried = []
+    for candidate in (state, state.get("previous")):
+        if not candidate or not candidate.get("checkpoint"):
+            continue
+        path = run.path / candidate["checkpoint"]
+        reason = damage(path)
+        if reason is None:
+            try:
+                model = keras.models.load_model(path)
+            except Exception as e:  # Keras raises many types on a bad file
+                reason = f"Keras cannot load it: {type(e).__name__}"
+        if reason is None:
+            break
+        tried.append(f"{shown(path)} is damaged ({reason})")
+    else:
+        raise CadenzaError("; ".join(tried or [f"{run.path} names no checkpoint"])
+                           + "; no intact checkpoint is left to resume from")
+    if candidate is not state:
+        print(f"{tried[0]}; resuming from the one before it", flush=True)
+        damaged = run.path / state["checkpoint"]
+        if damaged.exists():  # kept for a look, out of the way of the checkpoints in use
+            damaged.rename(damaged.with_name(f"damaged-{damaged.name}"))
+        candidate = {**candidate, "previous": None}
+        if state["best_epoch"] > candidate["best_epoch"] and damage(run.best_weights) is None:
+            # best.weights.h5 already holds the newer best: keep its record with it
+            candidate.update(best_val_loss=state["best_val_loss"], best_epoch=state["best_epoch"])
+    print(f"resuming {shown(run.path)} after epoch {candidate['epoch']}", flush=True)
+    return model, candidate
 
 
 def _tensorboard(run: RunDir) -> list:
