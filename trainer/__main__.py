@@ -5,7 +5,7 @@ import sys
 
 from trainer import cli
 from trainer.display import shown
-from trainer.errors import CadenzaError, from_os_error
+from trainer.errors import CadenzaError, disk_full, from_os_error
 
 HANDLERS = {  # command -> module whose ``command(given)`` runs it (imported lazily)
     "prepare": "trainer.corpus_cli",
@@ -23,6 +23,10 @@ def main(argv=None) -> int:
         return _fail(e)
     except OSError as e:  # a full disk, a read-only folder: one line, never a traceback
         return _fail(from_os_error(e))
+    except Exception as e:  # TensorFlow and h5py wrap a full disk in their own errors
+        if disk_full(e):
+            return _fail(from_os_error(e))
+        raise
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -26,7 +26,7 @@ from pathlib import Path
 import keras
 from tqdm import tqdm
 
-from trainer.checkpoints import save_verified
+from trainer.checkpoints import save_verified, weights_of
 from trainer.runs import RunDir
 
 LOG_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate",
@@ -107,9 +107,11 @@ class EpochEnd(keras.callbacks.Callback):
         try:
             self.run.checkpoints.mkdir(exist_ok=True)
             name = f"last-e{s['epoch']:04d}.keras"
-            written.append(save_verified(self.model.save, self.run.checkpoints / name))
+            checkpoint = save_verified(self.model.save, self.run.checkpoints / name)
+            written.append(checkpoint)
             if improved:
-                written.append(save_verified(self.model.save_weights,
+                weights = weights_of(checkpoint)
+                written.append(save_verified(lambda tmp: tmp.write_bytes(weights),
                                              _best_pending(self.run, s["epoch"])))
             self._append_log(row)
             s["previous"] = {k: v for k, v in old.items() if k != "previous"} \

@@ -30,9 +30,20 @@ def save_verified(save: Callable[[Path], None], path: Path) -> Path:
             raise CadenzaError(f"{path} was written damaged ({reason}); the disk may be failing")
         os.replace(tmp, path)
         fsync(path.parent)
+    except OSError as e:
+        e.filename = e.filename or str(path)  # a failed write() names no file
+        raise
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def weights_of(checkpoint: Path) -> bytes:
+    """The ``.weights.h5`` bytes inside a ``.keras`` checkpoint (what ``save_weights``
+    writes). Taking them from there keeps h5py from writing to disk: on a full
+    disk h5py fails inside the HDF5 library and can crash the process."""
+    with zipfile.ZipFile(checkpoint) as z:
+        return z.read("model.weights.h5")
 
 
 def fsync(path: Path) -> None:

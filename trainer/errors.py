@@ -10,6 +10,7 @@ one too, through :func:`from_os_error`.
 from __future__ import annotations
 
 import errno
+import re
 
 from trainer.display import shown
 
@@ -33,11 +34,14 @@ def disk_full(e: BaseException) -> bool:
     return False
 
 
-def from_os_error(e: OSError, what: str = "") -> CadenzaError:
-    """One line for an I/O failure: the file, the reason, and for a full disk what to do."""
-    where = shown(e.filename) if getattr(e, "filename", None) else what
+def from_os_error(e: Exception, what: str = "") -> CadenzaError:
+    """One line for an I/O failure (an ``OSError``, or a library's error that wraps a
+    full disk): the file, the reason, and for a full disk what to do."""
     text = str(e).strip()
-    reason = e.strerror or (text.splitlines()[0] if text else type(e).__name__)
+    named = re.search(r"((?:/[^\s;:,'/]+){2,})", text)  # libraries name the file in their text
+    where = shown(e.filename) if getattr(e, "filename", None) \
+        else shown(named[1]) if named else what
+    reason = getattr(e, "strerror", None) or (text.splitlines()[0] if text else type(e).__name__)
     if disk_full(e):
         return CadenzaError(f"no space left on the device writing {where or 'a file'}; free some "
                             "space and run the command again (a run continues with --resume)")

@@ -102,6 +102,9 @@ class RunDir:
             tmp.write_text(json.dumps(obj, indent=1) + "\n")
             fsync(tmp)
             os.replace(tmp, path)
+        except OSError as e:
+            e.filename = e.filename or str(path)  # a failed write() names no file
+            raise
         finally:
             tmp.unlink(missing_ok=True)
 
