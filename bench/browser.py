@@ -37,10 +37,11 @@ TARGETS = {"first_ms": 300, "song_s": 1.5, "speedup": 50}
 
 def synthetic_model(out: Path, rnn_size: int, layers: int = 2, embedding: int = 64) -> Path:
     """A random-weight export folder the site can load (made once; EOS never sampled)."""
-    if (out / "model.json").exists():
+    if (out / "config.json").exists() and "shards" in json.loads((out / "config.json").read_text()):
         return out
     import numpy as np
 
+    from converter.folder import FORMAT_VERSION, TYPE, file_list, shard_records
     from converter.tfjs import save_tfjs, stateful_copy
     from trainer.codec import Codec
     from trainer.config import ModelConfig
@@ -61,10 +62,13 @@ def synthetic_model(out: Path, rnn_size: int, layers: int = 2, embedding: int = 
     save_tfjs(stateful_copy([w.astype("float32") for w in weights], size, cfg), out,
               {"float16": "*"})
     codec.save(out / "vocab.json")
+    shards = shard_records(out)
     (out / "config.json").write_text(json.dumps({
-        "type": "cadenza-lstm", "format_version": 1, "name": out.name, "vocab_size": size,
+        "type": TYPE, "format_version": FORMAT_VERSION, "name": out.name, "vocab_size": size,
         "model": {"num_layers": layers, "rnn_size": rnn_size, "embedding_size": embedding},
-        "codec": codec.to_json()["params"]}))
+        "codec": codec.to_json()["params"],
+        "weights_bytes": sum(s["bytes"] for s in shards.values()),
+        "files": file_list(out), "shards": shards}))  # the loader checks the shards
     return out
 
 

@@ -1,19 +1,21 @@
 // Load an exported Cadenza model folder and step through it one token at a time.
 //
-// The folder is what `python -m converter` writes: config.json (checked here
-// before anything else is loaded), vocab.json (the codec), model.json + weight
-// shards (a stateful tf_keras LSTM, batch 1, one token in, logits out).
+// The folder is what `python -m converter` writes: config.json, vocab.json (the
+// codec), model.json + weight shards (a stateful tf_keras LSTM, batch 1, one
+// token in, logits out). web/src/verify.js checks every file, shard sizes and
+// hashes included, before the model is built; damage is refused, never run.
 //
 // Steps run through web/src/stepper.js (plain tfjs-core ops). Only tfjs-core
 // and tfjs-layers are imported, to keep the browser bundle small: the caller
 // registers a backend (the site: wasm; Node: cpu).
 
+import { io } from "@tensorflow/tfjs-core";
 import { loadLayersModel } from "@tensorflow/tfjs-layers";
 import { Codec } from "./codec.js";
 import { Stepper } from "./stepper.js";
+import { checkConfig, checkFinite, fetchWeights } from "./verify.js";
 
-export const MODEL_TYPE = "cadenza-lstm";
-export const FORMAT_VERSION = 1;
+export { checkConfig, FORMAT_VERSION, MODEL_TYPE } from "./verify.js";
 
 async function getJson(url) {
   const response = await fetch(url);
@@ -22,22 +24,6 @@ async function getJson(url) {
     return await response.json();
   } catch (e) {
     throw new Error(`${url}: not valid JSON (${e.message})`);
-  }
-}
-
-/** Throw a clear Error unless `config` describes a model this code can run with `vocab`. */
-export function checkConfig(config, vocab) {
-  if (config.type !== MODEL_TYPE) {
-    throw new Error(`not a Cadenza model: type is ${JSON.stringify(config.type)}, ` +
-      `expected "${MODEL_TYPE}"`);
-  }
-  if (config.format_version !== FORMAT_VERSION) {
-    throw new Error(`model format version ${config.format_version} is not supported ` +
-      `(this page reads version ${FORMAT_VERSION})`);
-  }
-  if (config.vocab_size !== vocab.size || vocab.tokens?.length !== vocab.size) {
-    throw new Error(`vocabulary mismatch: config says ${config.vocab_size} tokens, ` +
-      `vocab.json has ${vocab.size}`);
   }
 }
 
@@ -83,17 +69,20 @@ function disposeModel(model) {
 
 /** Load the export folder at `baseUrl` (absolute or relative to the page). */
 export async function loadComposer(baseUrl) {
-  const base = baseUrl.endsWith("/") ? baseUrl : `${baseUrl}/`;
-  const [config, vocab] = await Promise.all([getJson(`${base}config.json`),
-    getJson(`${base}vocab.json`)]);
+  const base = new URL(baseUrl.endsWith("/") ? baseUrl : `${baseUrl}/`,
+    globalThis.location?.href).href; // shard URLs resolve against it
+  const [config, vocab, modelJson] = await Promise.all([getJson(`${base}config.json`),
+    getJson(`${base}vocab.json`), getJson(`${base}model.json`)]);
   checkConfig(config, vocab);
-  const model = await loadLayersModel(`${base}model.json`); // strict: all weights must load
-  const outputs = model.outputs[0].shape.at(-1);
-  if (outputs !== config.vocab_size) {
-    model.dispose();
-    throw new Error(`model.json outputs ${outputs} logits for ${config.vocab_size} tokens`);
-  }
+  const { weightSpecs, weightData } = await fetchWeights(base, modelJson, config.shards);
+  const model = await loadLayersModel(io.fromMemory({ // strict: all weights must load
+    modelTopology: modelJson.modelTopology, weightSpecs, weightData }));
   try {
+    const outputs = model.outputs[0].shape.at(-1);
+    if (outputs !== config.vocab_size) {
+      throw new Error(`model.json outputs ${outputs} logits for ${config.vocab_size} tokens`);
+    }
+    checkFinite(model);
     return new Composer(model, config, vocab);
   } catch (e) {
     disposeModel(model);

@@ -1,0 +1,106 @@
+// Issue 12, case 11: the browser loader refuses what converter/read.py refuses,
+// with the same reasons (tests/test_faults_export.py has the Python side).
+// Each case damages a copy of build/test-models/float16 and loads it over HTTP.
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, statSync, unlinkSync,
+  writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join, normalize } from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { loadComposer } from "../../web/src/model.js";
+import { sha256 } from "../../web/src/verify.js";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const SOURCE = join(ROOT, "build/test-models/float16");
+const SHARD = "group1-shard1of1.bin";
+const scratch = mkdtempSync(join(tmpdir(), "cadenza-faults-"));
+let server;
+let base;
+
+before(async () => {
+  assert.ok(existsSync(join(SOURCE, "model.json")),
+    "build/test-models is missing: run `python scripts/make_test_models.py` first");
+  server = createServer((req, res) => {
+    const file = join(scratch, normalize(decodeURIComponent(new URL(req.url, "http://x").pathname)));
+    let body;
+    try {
+      body = readFileSync(file);
+    } catch {
+      return res.writeHead(404).end();
+    }
+    res.writeHead(200).end(body);
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  base = `http://127.0.0.1:${server.address().port}`;
+});
+after(() => server?.close());
+
+const editJson = (path, change) => {
+  const obj = JSON.parse(readFileSync(path, "utf8"));
+  change(obj);
+  writeFileSync(path, JSON.stringify(obj));
+};
+
+/** Make config.json describe the shard as it is now (a consistent, wrong export). */
+function rehash(folder) {
+  const data = readFileSync(join(folder, SHARD));
+  editJson(join(folder, "config.json"), (c) => {
+    c.shards[SHARD] = { bytes: data.length, sha256: createHash("sha256").update(data).digest("hex") };
+  });
+}
+
+function rewriteShard(folder, change) {
+  const data = readFileSync(join(folder, SHARD));
+  change(data);
+  writeFileSync(join(folder, SHARD), data);
+}
+
+// damage -> the reason the loader must give (as tests/test_faults_export.py's DAMAGE)
+const size = statSync(join(SOURCE, SHARD)).size;
+const DAMAGE = {
+  "no weightsManifest": [(f) => editJson(join(f, "model.json"), (m) => delete m.weightsManifest),
+    /model.json has no weightsManifest/],
+  "shard padded by 4 KB": [(f) => appendFileSync(join(f, SHARD), Buffer.alloc(4096)),
+    new RegExp(`${SHARD} has ${size + 4096} bytes, config.json says ${size}`)],
+  "bit-flipped shard": [(f) => rewriteShard(f, (d) => { d[d.length >> 1] ^= 0x10; }),
+    new RegExp(`${SHARD} is damaged: its SHA-256 differs`)],
+  "NaN weight, hashes updated": [(f) => {
+    rewriteShard(f, (d) => d.writeUInt16LE(0x7e00, 0)); // float16 NaN: the first embedding weight
+    rehash(f);
+  }, /weight embedding\/embeddings holds NaN/],
+  "steps_per_beat disagrees": [(f) => editJson(join(f, "vocab.json"),
+    (v) => { v.params.steps_per_beat = 8; }), /disagree on steps_per_beat \(8 vs 4\)/],
+  "shard hashes missing": [(f) => editJson(join(f, "config.json"), (c) => delete c.shards),
+    /lists no weight shards/],
+  "shard missing": [(f) => unlinkSync(join(f, SHARD)), new RegExp(`${SHARD}: HTTP 404`)],
+  "another shard listed": [(f) => editJson(join(f, "config.json"), (c) => {
+    c.shards["group2-shard1of1.bin"] = c.shards[SHARD];
+  }), /are not the ones config.json lists/],
+};
+
+describe("a damaged export folder is refused with its reason, leaving no tensor", () => {
+  for (const [name, [damage, reason]] of Object.entries(DAMAGE)) {
+    test(name, async () => {
+      const slug = name.replace(/\W+/g, "-");
+      cpSync(SOURCE, join(scratch, slug), { recursive: true });
+      damage(join(scratch, slug));
+      const tensors = tf.memory().numTensors;
+      await assert.rejects(loadComposer(`${base}/${slug}/`), reason);
+      assert.equal(tf.memory().numTensors, tensors);
+    });
+  }
+});
+
+test("an intact copy loads, and its hash is the one config.json lists", async () => {
+  cpSync(SOURCE, join(scratch, "intact"), { recursive: true });
+  const composer = await loadComposer(`${base}/intact/`);
+  const bytes = readFileSync(join(SOURCE, SHARD));
+  assert.equal(await sha256(bytes), composer.config.shards[SHARD].sha256);
+  assert.equal(await sha256(new Uint8Array()),
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  composer.dispose();
+});

@@ -1,0 +1,104 @@
+// Checks an export folder's files before any of them is used, as converter/read.py does.
+//
+// config.json must be a Cadenza export of this format whose codec and
+// vocabulary size agree with vocab.json, and must list each weight shard with
+// its size and SHA-256 (converter/folder.py writes them). model.json must have
+// a weights manifest naming exactly those shards; each shard fetched must have
+// its listed size and hash; the loaded weights must all be finite. Each
+// failure throws an Error naming the file and the reason, which the Compose
+// page shows.
+
+export const MODEL_TYPE = "cadenza-lstm";
+export const FORMAT_VERSION = 1;
+
+/** Throw a clear Error unless `config` describes a model this code can run with `vocab`. */
+export function checkConfig(config, vocab) {
+  if (config?.type !== MODEL_TYPE) {
+    throw new Error(`not a Cadenza model: type is ${JSON.stringify(config?.type)}, ` +
+      `expected "${MODEL_TYPE}"`);
+  }
+  if (config.format_version !== FORMAT_VERSION) {
+    throw new Error(`model format version ${config.format_version} is not supported ` +
+      `(this page reads version ${FORMAT_VERSION})`);
+  }
+  if (config.vocab_size !== vocab?.size || vocab.tokens?.length !== vocab.size) {
+    throw new Error(`vocabulary mismatch: config says ${config.vocab_size} tokens, ` +
+      `vocab.json has ${vocab?.size}`);
+  }
+  const said = config.codec ?? {}, params = vocab.params ?? {};
+  const wrong = [...new Set([...Object.keys(params), ...Object.keys(said)])].sort()
+    .filter((k) => params[k] !== said[k]);
+  if (wrong.length) {
+    throw new Error("codec mismatch: vocab.json and config.json disagree on " +
+      wrong.map((k) => `${k} (${params[k]} vs ${said[k]})`).join(", "));
+  }
+  const shards = config.shards;
+  if (!shards || typeof shards !== "object" || !Object.keys(shards).length) {
+    throw new Error("config.json lists no weight shards with their sizes and SHA-256 " +
+      "(exported by an older converter: export it again)");
+  }
+}
+
+/** Lower-case hex SHA-256 of bytes (Web Crypto: https pages, localhost and Node 20). */
+export async function sha256(bytes) {
+  if (!globalThis.crypto?.subtle) {
+    throw new Error("this browser cannot check the model's weights: Web Crypto needs " +
+      "a secure page (https or localhost)");
+  }
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The weights of `modelJson` (model.json as parsed, at `base`), fetched and
+ * checked against `shards` (config.json's): {weightSpecs, weightData}, the
+ * specs of every group in order and their shards' bytes back to back.
+ */
+export async function fetchWeights(base, modelJson, shards) {
+  const manifest = modelJson?.weightsManifest;
+  if (!Array.isArray(manifest) || !manifest.length) {
+    throw new Error("model.json has no weightsManifest (its weights would be random)");
+  }
+  const paths = manifest.flatMap((group) => group.paths ?? []);
+  const listed = Object.keys(shards);
+  if (JSON.stringify([...paths].sort()) !== JSON.stringify([...listed].sort())) {
+    throw new Error(`model.json's shards ${JSON.stringify(paths)} are not the ones ` +
+      `config.json lists ${JSON.stringify(listed)}`);
+  }
+  const parts = await Promise.all(paths.map((path) => fetchShard(base, path, shards[path])));
+  const weightData = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const part of parts) {
+    weightData.set(new Uint8Array(part), at);
+    at += part.byteLength;
+  }
+  return { weightSpecs: manifest.flatMap((group) => group.weights), weightData: weightData.buffer };
+}
+
+async function fetchShard(base, path, want) {
+  const url = new URL(path, base).href;
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`weight shard ${path}: HTTP ${response.status}`);
+  const bytes = await response.arrayBuffer();
+  if (bytes.byteLength !== want.bytes) {
+    throw new Error(`weight shard ${path} has ${bytes.byteLength} bytes, ` +
+      `config.json says ${want.bytes}`);
+  }
+  if ((await sha256(bytes)) !== want.sha256) {
+    throw new Error(`weight shard ${path} is damaged: its SHA-256 differs from the one in ` +
+      "config.json");
+  }
+  return bytes;
+}
+
+/** Throw unless every weight of the loaded layers model is a finite number. */
+export function checkFinite(model) {
+  for (const variable of model.weights) {
+    const values = variable.read().dataSync();
+    for (let i = 0; i < values.length; i++) {
+      if (!Number.isFinite(values[i])) {
+        throw new Error(`weight ${variable.originalName} holds NaN or infinite values`);
+      }
+    }
+  }
+}
