@@ -118,7 +118,7 @@ class Survey:
     """What :func:`survey` found under a folder."""
 
     files: list[Path]  # MIDI-named files to parse, sorted
-    ignored: int  # files not named as MIDI
+    ignored: int  # entries not named as MIDI (never opened)
     skipped: list[tuple[str, str]]  # (name, reason): MIDI-named non-files, unreadable folders
 
 
@@ -313,9 +313,12 @@ def _store_cached(cache: Path, key: str, result) -> None:
     path = _cache_path(cache, key)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, notes=notes if notes is not None else np.zeros((0, 3), np.int32),
-             reason=np.array(reason or ""))
-    tmp.replace(path)
+    try:
+        np.savez(tmp, notes=notes if notes is not None else np.zeros((0, 3), np.int32),
+                 reason=np.array(reason or ""))
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half entry
 
 
 def builtin_folder(corpus: str, cache: Path, jobs: int, log) -> tuple[Path, list]:

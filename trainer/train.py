@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 
 from trainer import backend
-from trainer.codec import Codec
 from trainer.checkpoints import damage
+from trainer.codec import Codec
 from trainer.config import RunConfig, TrainConfig
 from trainer.corpus import Corpus, prepare, split_names
 from trainer.display import shown
