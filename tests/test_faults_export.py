@@ -15,12 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import cli
+from test_site import base, browser, chromium, page, served, site  # noqa: F401  (fixtures)
 from converter.folder import is_export_folder, listed_files
 from converter.read import read_export, stepper_weights
 from trainer.errors import CadenzaError
@@ -187,3 +189,81 @@ def test_converter_on_a_run_whose_config_json_is_empty(trained, tmp_path):
     assert not (tmp_path / "out").exists()
     err = one_error_line(export(SHIPPED, tmp_path / "out"))
     assert "is an export folder, not a training run" in err
+
+
+# --- case 11 on the page: the Compose page shows why a model was refused -------
+
+def _padded(route):
+    response = route.fetch()
+    route.fulfill(response=response, body=response.body() + bytes(4096))
+
+
+def _flipped(route):
+    response = route.fetch()
+    body = bytearray(response.body())
+    body[len(body) // 2] ^= 0x10
+    route.fulfill(response=response, body=bytes(body))
+
+
+def _no_manifest(route):
+    model = route.fetch().json()
+    model.pop("weightsManifest")
+    route.fulfill(json=model)
+
+
+PAGE_DAMAGE = {  # damage -> (what to route, how, the reason the page must show)
+    "shard padded by 4 KB": ("**/group1-shard1of1.bin", _padded, "bytes, config.json says"),
+    "bit-flipped shard": ("**/group1-shard1of1.bin", _flipped, "is damaged: its SHA-256 differs"),
+    "no weightsManifest": ("**/model.json", _no_manifest, "model.json has no weightsManifest"),
+}
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("damage", PAGE_DAMAGE, ids=list(PAGE_DAMAGE))
+def test_the_compose_page_shows_why_a_model_was_refused(page, base, damage):
+    from test_site import COMPOSE, open_compose
+
+    pattern, handler, reason = PAGE_DAMAGE[damage]
+    page.route(pattern, handler)
+    open_compose(page, base)
+    page.click("[data-cz=generate]")
+    page.wait_for_selector("[data-cz=error]:not([hidden])")
+    shown = page.inner_text("[data-cz=error]")
+    assert "could not be loaded" in shown and reason in shown, shown
+    assert page.get_attribute(COMPOSE, "data-state") == "error"
+    assert page.evaluate("window.cadenza.song()") is None  # nothing was composed
+
+
+# --- case 12: a share link across wasm binaries ----------------------------------
+
+@pytest.mark.browser
+def test_a_seed_names_the_same_song_on_every_wasm_binary(browser):
+    """bench/browser_determinism.py in small: the plain, SIMD and threaded SIMD
+    binaries compose the same tokens (site/compose.md says when a link holds)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import browser_determinism as bench
+
+    base = bench.serve(bench.site_root(ROOT / "site" / "models"))
+    request = {"models": [f"{base}models/chorales/"], "seeds": [0, 1, 2], "maxNotes": 60,
+               "temperature": 1, "topP": 0.95, "wasmUrl": f"{base}wasm/"}
+    songs = {}
+    for variant in ("wasm", "wasm-simd", "wasm-simd-2t"):
+        page = browser.new_page()
+        page.goto(base)
+        out = page.evaluate("(r) => songs(r)", {**request, **bench.VARIANTS[variant]})
+        page.close()
+        assert out["simd"] == bench.VARIANTS[variant]["simd"]
+        songs[variant] = out["models"][request["models"][0]]
+    assert songs["wasm-simd-2t"]["logits"] == songs["wasm-simd"]["logits"]  # bit for bit
+    assert songs["wasm"]["logits"] != songs["wasm-simd"]["logits"]  # the arithmetic differs
+    assert songs["wasm"]["tokens"] == songs["wasm-simd"]["tokens"] == songs["wasm-simd-2t"]["tokens"]
+
+
+@pytest.mark.browser
+def test_the_page_says_which_binary_composed_the_song(page, base):
+    from test_site import generate, open_compose
+
+    open_compose(page, base)
+    song = generate(page, seed=3, length=20)
+    assert song["backend"] == "wasm SIMD"  # threads stay off, so every SIMD browser agrees
+    assert page.inner_text("[data-cz=status]").endswith("on wasm SIMD.")

@@ -73,7 +73,7 @@ export class View {
     this.root.dataset.notes = String(song.notes.length);
     const generated = song.tokens.length;
     this.status(`${song.notes.length} notes (${generated} tokens) in ` +
-      `${(song.ms / 1000).toFixed(2)} s.`, "done");
+      `${(song.ms / 1000).toFixed(2)} s on ${song.backend}.`, "done");
   }
 }
 

@@ -5,10 +5,11 @@
 //      {type: "generate", id, model (URL of an export folder), prime (raw notes
 //       [{start, end, pitch}] in beats, or null), primeNotes, maxNotes,
 //       temperature, topP, seed}
-// Out: {type: "loaded", id, config, backend, ms}   the model is ready
+// Out: {type: "loaded", id, config, backend, ms}   the model is ready; backend
+//           is "wasm SIMD" (every current browser) or "wasm, no SIMD"
 //      {type: "progress", id, notes, tokens, primeNotes}
 //           at the first note, then at most every PROGRESS_MS
-//      {type: "done", id, notes, tokens, primeNotes, ms, numTensors}
+//      {type: "done", id, notes, tokens, primeNotes, ms, numTensors, backend}
 //      {type: "error", id, message}
 // notes are decoded {start, duration, pitch} in grid steps, prime included;
 // tokens are the ids from BOS on. A song is a pure function of (model,
@@ -23,14 +24,21 @@ import { generate } from "./sampler.js";
 
 const PROGRESS_MS = 50;
 const models = new Map(); // export folder URL -> Promise<Composer>
-let backend = null; // Promise<string>, the tfjs backend in use
+let backend = null; // Promise<string>, the wasm binary in use (as the page shows it)
 
-/** Start tfjs on the wasm backend, binaries from the site's assets/wasm/ (once). */
+/**
+ * Start tfjs on the wasm backend, binaries from the site's assets/wasm/ (once);
+ * resolves to the binary's name as the page shows it. Threads stay off even
+ * where the page is cross-origin isolated, so that every browser with
+ * WebAssembly SIMD runs the same binary and a seed names the same song
+ * (bench/browser_determinism.py; site/compose.md says when a link holds).
+ */
 function startBackend() {
   backend ??= (async () => {
+    tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
     setWasmPaths(new URL("../wasm/", self.location.href).href);
     if (!(await tf.setBackend("wasm"))) throw new Error("WebAssembly could not start");
-    return tf.getBackend();
+    return (await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT")) ? "wasm SIMD" : "wasm, no SIMD";
   })();
   return backend;
 }
@@ -78,7 +86,8 @@ async function compose(msg) {
   });
   model.reset();
   self.postMessage({ type: "done", id, notes: codec.decode(tokens), tokens,
-    primeNotes: prime.notes, ms: performance.now() - t0, numTensors: tf.memory().numTensors });
+    primeNotes: prime.notes, ms: performance.now() - t0, numTensors: tf.memory().numTensors,
+    backend: await backend });
 }
 
 self.onmessage = async ({ data }) => {
