@@ -267,3 +267,25 @@ def test_the_page_says_which_binary_composed_the_song(page, base):
     song = generate(page, seed=3, length=20)
     assert song["backend"] == "wasm SIMD"  # threads stay off, so every SIMD browser agrees
     assert page.inner_text("[data-cz=status]").endswith("on wasm SIMD.")
+
+
+@pytest.mark.browser
+def test_a_share_link_names_the_model_version_and_says_when_it_differs(page, base):
+    from test_site import COMPOSE, generate, open_compose
+
+    open_compose(page, base)
+    song = generate(page, seed=9, length=20)
+    model = song["settings"]["model"]
+    config = json.loads((ROOT / "site" / "models" / model / "config.json").read_text())
+    version = "".join(s["sha256"][:8] for s in config["shards"].values())
+    link = page.input_value("[data-cz=share]")
+    assert f"w={version}" in link
+    page.goto("about:blank")
+    page.goto(link)  # the same version: the same song, no note
+    page.wait_for_function(f"document.querySelector('{COMPOSE}').dataset.state === 'done'")
+    assert page.evaluate("window.cadenza.song()")["tokens"] == song["tokens"]
+    assert "another version" not in page.inner_text("[data-cz=status]")
+    page.goto("about:blank")
+    page.goto(link.replace(f"w={version}", "w=0badf00d"))  # made with other weights
+    page.wait_for_function(f"document.querySelector('{COMPOSE}').dataset.state === 'done'")
+    assert f"made with another version of {model}" in page.inner_text("[data-cz=status]")

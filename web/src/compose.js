@@ -9,7 +9,7 @@ import { cancel, Cancelled, compose, preload } from "./client.js";
 import { readMidi, writeMidi } from "./midifile.js";
 import { siteUrl } from "./paths.js";
 import { PianoRoll } from "./pianoroll.js";
-import { fromHash, randomSeed, readForm, toHash, writeForm } from "./settings.js";
+import { fromHash, modelVersion, randomSeed, readForm, toHash, writeForm } from "./settings.js";
 import { bindPlayer, download, View } from "./view.js";
 
 export const PRIME_NOTES = 16; // notes of a prime that start the song (as `sample`)
@@ -19,7 +19,7 @@ export function mount(root) {
   const view = new View(root);
   const form = view.get("form");
   const roll = new PianoRoll(view.get("roll"));
-  const page = { song: null, upload: null, models: [], examples: [] };
+  const page = { song: null, upload: null, models: [], examples: [], linkVersion: null };
   const player = bindPlayer(view, roll, () => page.song);
 
   const generate = async () => {
@@ -31,19 +31,28 @@ export function mount(root) {
     if (!model) return view.error(`there is no model named "${settings.model}" on this site`);
     view.busy(true);
     let stage = "prime"; // then "load", then "compose": says what an error is about
+    let version = "";
+    const linked = page.linkVersion; // the share link's model version, for its own song only
+    page.linkVersion = null;
     try {
       const prime = await primeNotes(settings, page);
       stage = "load";
       const song = await compose({ model: siteUrl(model.path), prime, primeNotes: PRIME_NOTES,
         maxNotes: settings.length, temperature: settings.temperature, topP: settings.topP,
         seed: settings.seed }, (msg) => {
-        if (msg.type === "loaded") stage = "compose";
+        if (msg.type === "loaded") {
+          stage = "compose";
+          version = modelVersion(msg.config);
+        }
         progress(view, roll, settings, model, msg);
       });
-      page.song = { ...song, settings, stepsPerBeat: model.steps_per_beat };
+      page.song = { ...song, settings: { ...settings, version },
+        stepsPerBeat: model.steps_per_beat };
       roll.draw(song.notes, { stepsPerBeat: model.steps_per_beat, prime: song.primeNotes,
         rewind: true });
-      view.done(page.song, shareLink(settings));
+      view.done(page.song, shareLink(page.song.settings), linked && linked !== version
+        ? `The link was made with another version of ${model.name}, so this is another song.`
+        : "");
     } catch (e) {
       if (e instanceof Cancelled) view.status("Cancelled.", "idle");
       else if (stage !== "load") view.error(e.message);
@@ -104,6 +113,7 @@ async function setUp(view, form, page, generate) {
     return view.error(`the shared song's model "${shared.model}" is not on this site`);
   }
   if (shared) writeForm(form, shared);
+  page.linkVersion = shared?.version ?? null;
   view.showUpload(form.elements.prime.value === "upload");
   view.get("generate").disabled = false;
   view.status("Ready.", "idle");

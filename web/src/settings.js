@@ -1,6 +1,7 @@
 // The Compose page's settings: read from and written to its form, and carried
-// in a share link's hash (#model=folk&t=1&p=0.95&n=200&bpm=100&seed=42) so
-// that opening the link regenerates the same song.
+// in a share link's hash (#model=folk&t=1&p=0.95&n=200&bpm=100&seed=42&w=33656f33)
+// so that opening the link regenerates the same song. w is the model's weights
+// version (modelVersion): a link opened on another version composes another song.
 
 export const LIMITS = {
   temperature: { min: 0, max: 2, fallback: 1 },
@@ -11,7 +12,7 @@ export const LIMITS = {
 };
 const INTEGER = new Set(["length", "tempo", "seed"]);
 const HASH_KEYS = { model: "model", temperature: "t", topP: "p", length: "n", tempo: "bpm",
-  seed: "seed", prime: "prime" };
+  seed: "seed", prime: "prime", version: "w" };
 
 /** value as a number within LIMITS[name] (integers where they must be), else the fallback. */
 export function clamp(name, value) {
@@ -20,6 +21,11 @@ export function clamp(name, value) {
   if (value === "" || value === null || !Number.isFinite(x)) return fallback;
   if (INTEGER.has(name)) x = Math.round(x);
   return Math.min(max, Math.max(min, x));
+}
+
+/** The version of an export's weights: the start of each shard's SHA-256 in its config.json. */
+export function modelVersion(config) {
+  return Object.values(config.shards ?? {}).map((s) => s.sha256.slice(0, 8)).join("");
 }
 
 /** A random seed for the dice button. */

@@ -64,8 +64,8 @@ export class View {
     this.set("upload", (el) => { el.hidden = !on; });
   }
 
-  /** A song is ready: enable what needs one, show its figures and share link. */
-  done(song, link) {
+  /** A song is ready: enable what needs one, show its figures, share link and note. */
+  done(song, link, note = "") {
     for (const name of ["play", "mid", "wav", "share", "copy"]) {
       this.set(name, (el) => { el.disabled = false; });
     }
@@ -73,7 +73,7 @@ export class View {
     this.root.dataset.notes = String(song.notes.length);
     const generated = song.tokens.length;
     this.status(`${song.notes.length} notes (${generated} tokens) in ` +
-      `${(song.ms / 1000).toFixed(2)} s on ${song.backend}.`, "done");
+      `${(song.ms / 1000).toFixed(2)} s on ${song.backend}.${note && ` ${note}`}`, "done");
   }
 }
 
