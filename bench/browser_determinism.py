@@ -162,6 +162,28 @@ def compare(ref: dict, got: dict) -> dict:
             "tokens": sum(len(t) for t in ref["tokens"])}
 
 
+def closeness(m: np.ndarray, drift: float, temperature: float) -> dict:
+    """Figures of the decisions' margins ``m`` against the largest logit drift seen."""
+    return {"decisions": len(m), "smallest_margin": float(m.min()),
+            "below_1e-4": int((m < 1e-4).sum()), "below_1e-5": int((m < 1e-5).sum()),
+            "largest_drift": drift, "within_drift": int((m < 2 * drift / temperature).sum())}
+
+
+def report(figures: dict, close: dict) -> str:
+    lines = []
+    for variant, per_model in figures.items():
+        for name, f in per_model.items():
+            lines.append(f"  {variant:13s} {name:9s} max |logit diff| {f['max_logit_diff']:.1e}   "
+                         f"same songs {f['same']:2d}/{f['songs']}   first differing token "
+                         f"{sorted(f['first_difference']) or '-'}  (of {f['tokens']} tokens)")
+    for name, c in close.items():
+        lines.append(f"  margins {name:9s} {c['decisions']} decisions: smallest "
+                     f"{c['smallest_margin']:.1e}, {c['below_1e-4']} below 1e-4, "
+                     f"{c['below_1e-5']} below 1e-5; {c['within_drift']} within twice the "
+                     f"largest drift ({c['largest_drift']:.1e})")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", type=Path, default=ROOT / "site" / "models")
@@ -200,28 +222,17 @@ def main(argv=None) -> dict:
                                         args.top_p) for n in names}
     figures = {v: {n: compare(runs[REFERENCE][n], runs[v][n]) for n in names}
                for v in runs if v != REFERENCE}
-    print(f"\n{args.seeds} seeds x {len(names)} models, {args.notes} notes, T={args.temperature:g}, "
-          f"top-p {args.top_p:g}; against {REFERENCE} ({started.get(REFERENCE)})")
-    for variant, per_model in figures.items():
-        for name, f in per_model.items():
-            print(f"  {variant:13s} {name:9s} max |logit diff| {f['max_logit_diff']:.1e}   "
-                  f"same songs {f['same']:2d}/{f['songs']}   first differing token "
-                  f"{sorted(f['first_difference']) or '-'}  (of {f['tokens']} tokens)")
-    closeness = {}
-    for name in names:
-        m = margins(args.models / name, seeds, args.notes, args.temperature, args.top_p)
-        drift = max(f[name]["max_logit_diff"] for f in figures.values())
-        closeness[name] = {"decisions": len(m), "smallest_margin": float(m.min()),
-                           "below_1e-4": int((m < 1e-4).sum()), "below_1e-5": int((m < 1e-5).sum()),
-                           "largest_drift": drift,
-                           "within_drift": int((m < 2 * drift / args.temperature).sum())}
-        c = closeness[name]
-        print(f"  margins {name:9s} {c['decisions']} decisions: smallest {c['smallest_margin']:.1e}, "
-              f"{c['below_1e-4']} below 1e-4, {c['below_1e-5']} below 1e-5; "
-              f"{c['within_drift']} within twice the largest drift ({drift:.1e})")
+    close = {n: closeness(margins(args.models / n, seeds, args.notes, args.temperature,
+                                  args.top_p),
+                          max(f[n]["max_logit_diff"] for f in figures.values()), args.temperature)
+             for n in names}
+    print(f"\n{args.seeds} seeds x {len(names)} models, {args.notes} notes, "
+          f"T={args.temperature:g}, top-p {args.top_p:g}; against {REFERENCE} "
+          f"({started.get(REFERENCE)})")
+    print(report(figures, close))
     if args.json:
         args.json.write_text(json.dumps({"started": started, "figures": figures,
-                                         "margins": closeness}, indent=1))
+                                         "margins": close}, indent=1))
     return figures
 
 

@@ -33,9 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
+from converter.folder import FORMAT_VERSION, TYPE, check_replaceable, file_list, shard_records
 from trainer import backend
 from trainer.cli import command_line
-from converter.folder import FORMAT_VERSION, TYPE, check_replaceable, file_list, shard_records
 from trainer.config import RunConfig, _opt
 from trainer.errors import CadenzaError, ConfigError
 from trainer.runs import RunDir
@@ -112,9 +112,9 @@ def export(cfg: ExportConfig) -> dict:
             _write(tmp / "config.json", config)
             tmp.chmod(0o755)  # mkdtemp makes it private; the site serves it
             replace(out, tmp)
-    except OSError as e:  # a full disk, a read-only or missing parent: nothing is left
-        raise CadenzaError(f"--out {out}: cannot write the export "
-                           f"({e.strerror or e}); nothing was changed") from None
+    except OSError as e:  # a full disk, a read-only parent: the temporary folder is gone
+        raise CadenzaError(f"--out {out}: cannot write the export ({e.strerror or e}); "
+                           "a previous export there is unchanged") from None
     print(f"exported {weights_path} to {out} ({cfg.quantize}, "
           f"{config['weights_bytes'] / 1e6:.2f} MB of weights; max |dp| {drift['max_abs_diff']:.2g}, "
           f"max KL {drift['max_kl']:.2g} vs Keras)")

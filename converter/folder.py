@@ -95,6 +95,7 @@ def check_replaceable(out: Path) -> None:
                            "nothing in it is replaced; empty it yourself or choose a new folder")
     foreign = unlisted(out)
     if foreign:
-        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        more = len(foreign) - 5
+        shown = ", ".join(foreign[:5]) + (f" and {more} more" if more > 0 else "")
         raise CadenzaError(f"--out {out} holds {shown}, which the previous export did not "
                            "write; nothing was replaced (move them away or choose another --out)")

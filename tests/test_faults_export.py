@@ -71,9 +71,9 @@ DAMAGE = {
     "shard padded by 4 KB": (pad, f"{SHARD} has 1801366 bytes, config.json says 1797270"),
     "bit-flipped shard": (flip_bit, f"{SHARD} is damaged: its SHA-256 differs"),
     "NaN weight, hashes updated": (nan_weight, "embedding/embeddings holds NaN"),
-    "steps_per_beat disagrees": (lambda f: edit_json(f / "vocab.json",
-                                                     lambda v: v["params"].update(steps_per_beat=8)),
-                                 "disagree on steps_per_beat (8 vs 4)"),
+    "steps_per_beat disagrees": (
+        lambda f: edit_json(f / "vocab.json", lambda v: v["params"].update(steps_per_beat=8)),
+        "disagree on steps_per_beat (8 vs 4)"),
     "shard hashes missing": (lambda f: edit_json(f / "config.json", lambda c: c.pop("shards")),
                              "lists no weight shards"),
     "shard missing": (lambda f: (f / SHARD).unlink(), f"weight shard {SHARD} is unreadable"),
@@ -256,7 +256,8 @@ def test_a_seed_names_the_same_song_on_every_wasm_binary(browser):
         songs[variant] = out["models"][request["models"][0]]
     assert songs["wasm-simd-2t"]["logits"] == songs["wasm-simd"]["logits"]  # bit for bit
     assert songs["wasm"]["logits"] != songs["wasm-simd"]["logits"]  # the arithmetic differs
-    assert songs["wasm"]["tokens"] == songs["wasm-simd"]["tokens"] == songs["wasm-simd-2t"]["tokens"]
+    tokens = [songs[v]["tokens"] for v in ("wasm", "wasm-simd", "wasm-simd-2t")]
+    assert tokens[0] == tokens[1] == tokens[2]
 
 
 @pytest.mark.browser

@@ -25,7 +25,8 @@ before(async () => {
   assert.ok(existsSync(join(SOURCE, "model.json")),
     "build/test-models is missing: run `python scripts/make_test_models.py` first");
   server = createServer((req, res) => {
-    const file = join(scratch, normalize(decodeURIComponent(new URL(req.url, "http://x").pathname)));
+    const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    const file = join(scratch, normalize(path));
     let body;
     try {
       body = readFileSync(file);
@@ -49,7 +50,8 @@ const editJson = (path, change) => {
 function rehash(folder) {
   const data = readFileSync(join(folder, SHARD));
   editJson(join(folder, "config.json"), (c) => {
-    c.shards[SHARD] = { bytes: data.length, sha256: createHash("sha256").update(data).digest("hex") };
+    const sha256 = createHash("sha256").update(data).digest("hex");
+    c.shards[SHARD] = { bytes: data.length, sha256 };
   });
 }
 
