@@ -10,6 +10,9 @@ config.json included) and, for each weight shard, its size and SHA-256
 Readers (converter/read.py, web/src/model.js) refuse a shard whose size or
 hash differs. ``--out`` replaces a folder only when every entry in it is a
 file that the previous export listed: a user's own file is never deleted.
+An export written before the list existed counts as listing the files it
+always wrote, but only when its model.json is the converter's own network
+(``cadenza_lstm_step``), never merely because config.json says cadenza-lstm.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from trainer.errors import CadenzaError
 
 TYPE, FORMAT_VERSION = "cadenza-lstm", 1
 SHARD = re.compile(r"group\d+-shard\d+of\d+\.bin")
+NETWORK = "cadenza_lstm_step"  # converter/tfjs.py names the exported model so
+LEGACY_FILES = ("config.json", "metrics.json", "model.json", "parity.json", "vocab.json")
 
 
 def sha256(path: Path) -> str:
@@ -51,15 +56,30 @@ def read_config(folder: Path) -> dict | None:
 
 
 def listed_files(folder: Path) -> set[str] | None:
-    """The files a Cadenza export wrote into ``folder``, by its config.json; None
-    when config.json is not an export's or lists no files (exports before the list)."""
+    """The files a Cadenza export wrote into ``folder``, by its config.json (or, for
+    an export from before the list, by its model.json); None when it is no export."""
     config = read_config(folder)
     if not config or config.get("type") != TYPE:
         return None
     files = config.get("files")
+    if "files" not in config:
+        return _legacy_files(Path(folder))
     if not (isinstance(files, list) and all(isinstance(f, str) for f in files)):
         return None
     return set(files)
+
+
+def _legacy_files(folder: Path) -> set[str] | None:
+    """What an export from before the file list wrote, if model.json is one's."""
+    try:
+        model = json.loads((folder / "model.json").read_text())
+        name = model["modelTopology"]["model_config"]["config"]["name"]
+        paths = {p for group in model["weightsManifest"] for p in group["paths"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if name != NETWORK or not all(SHARD.fullmatch(p) for p in paths):
+        return None
+    return set(LEGACY_FILES) | paths
 
 
 def unlisted(folder: Path) -> list[str]:
@@ -90,9 +110,9 @@ def check_replaceable(out: Path) -> None:
         raise CadenzaError(f"--out {out} is not a Cadenza export folder (it holds other files); "
                            "choose a new or empty folder")
     if listed_files(out) is None:
-        raise CadenzaError(f"--out {out}: its config.json lists no exported files (an export "
-                           "older than the file list, or not written by the converter), so "
-                           "nothing in it is replaced; empty it yourself or choose a new folder")
+        raise CadenzaError(f"--out {out}: its config.json lists no exported files and its "
+                           "model.json is not an export's, so nothing in it is replaced; "
+                           "empty it yourself or choose a new folder")
     foreign = unlisted(out)
     if foreign:
         more = len(foreign) - 5

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import tf_keras
 
+from converter.folder import NETWORK
 from trainer.config import ModelConfig
 
 # tensorflowjs imports tensorflow_decision_forests, whose welcome message needs
@@ -31,7 +32,7 @@ def stateful_copy(weights: list[np.ndarray], vocab_size: int, cfg: ModelConfig):
     layers += [tf_keras.layers.LSTM(cfg.rnn_size, return_sequences=True, stateful=True,
                                     name=f"lstm_{i}") for i in range(cfg.num_layers)]
     layers.append(tf_keras.layers.Dense(vocab_size, name="logits"))
-    model = tf_keras.Sequential(layers, name="cadenza_lstm_step")
+    model = tf_keras.Sequential(layers, name=NETWORK)
     model.set_weights(weights)
     return model
 

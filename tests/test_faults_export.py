@@ -179,6 +179,19 @@ def test_out_refuses_a_previous_export_with_a_users_file_added(trained, tmp_path
 
 
 @pytest.mark.slow
+def test_an_export_from_before_the_file_list_is_replaced_by_its_model_json(trained, tmp_path):
+    out = tmp_path / "old"
+    assert export(trained, out).returncode == 0
+    edit_json(out / "config.json", lambda c: [c.pop("files"), c.pop("shards")])  # as before
+    (out / "notes.txt").write_text("keep me")
+    err = one_error_line(export(trained, out))
+    assert "holds notes.txt, which the previous export did not write" in err
+    (out / "notes.txt").unlink()
+    assert export(trained, out).returncode == 0  # model.json is the converter's network
+    assert "files" in json.loads((out / "config.json").read_text())
+
+
+@pytest.mark.slow
 def test_converter_on_a_run_whose_config_json_is_empty(trained, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(trained, run)
