@@ -3,6 +3,7 @@
 import sys
 
 from converter.export import ExportConfig, export
+from trainer import backend
 from trainer.cli import parse_flags
 from trainer.errors import CadenzaError
 
@@ -12,7 +13,9 @@ def main(argv=None) -> int:
         given = parse_flags(argv, "python -m converter",
                             "Export a trained run to a self-describing TensorFlow.js folder.",
                             [ExportConfig])
-        export(ExportConfig(**given[ExportConfig]))
+        cfg = ExportConfig(**given[ExportConfig])
+        backend.tensorflow()  # tf_keras and tensorflowjs import it, under either backend
+        export(cfg)
         return 0
     except CadenzaError as e:
         print(f"error: {e}", file=sys.stderr)

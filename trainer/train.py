@@ -48,8 +48,6 @@ def train(cfg: RunConfig) -> dict:
     Everything that can refuse the run (data, split, windows, devices, the
     checkpoint to resume from) is checked before the first file is written.
     """
-    import keras
-
     from trainer.callbacks import EpochEnd, Progress, fresh_state, settle
     from trainer.dataset import Windows
     from trainer.model import build_model, compile_model
@@ -74,20 +72,21 @@ def train(cfg: RunConfig) -> dict:
     except ValueError as e:
         raise CadenzaError(f"{corpus.source}: cannot cut training windows ({e})") from None
 
-    keras.utils.set_random_seed(t.seed + state["epoch"])
+    backend.seed(t.seed + state["epoch"])
     with backend.distribution_scope(t.devices):
         if state["checkpoint"]:
             model, state = _resume_model(run, state)
             train_data.epoch = state["epoch"]
-            keras.utils.set_random_seed(t.seed + state["epoch"])
+            backend.seed(t.seed + state["epoch"])
         else:
-            model = compile_model(build_model(codec, cfg.model), t)
+            model = compile_model(build_model(codec, cfg.model), t, len(train_data))
         run.write_json("config.json", cfg.to_dict())  # the first write of a fresh run
         run.write_json("vocab.json", codec.to_json())
         run.write_json("split.json", split)
         settle(run, state)
         callbacks = [Progress(t.epochs, len(train_data), train_data.epoch_targets),
-                     EpochEnd(run, state, t.patience, train_data.epoch_targets),
+                     EpochEnd(run, state, t.patience, train_data.epoch_targets,
+                              halve_on_plateau=t.schedule == "plateau"),
                      *_tensorboard(run)]
         print(f"training {model.count_params():,} parameters with {backend.describe()}: "
               f"{len(split['train'])} songs ({train_data.targets():,} targets), "
@@ -143,10 +142,7 @@ def _resume_model(run: RunDir, state: dict):
 def _tensorboard(run: RunDir) -> list:
     import keras
 
-    try:
-        with backend.quiet_stderr():  # the callback writes through tf.summary
-            import tensorflow  # noqa: F401
-    except ImportError:
+    if backend.tensorflow() is None:  # the callback writes through tf.summary
         print("TensorBoard logs skipped: TensorFlow is not installed")
         return []
     return [keras.callbacks.TensorBoard(log_dir=str(run.tensorboard), write_graph=False)]
