@@ -26,12 +26,12 @@ from pathlib import Path
 import keras
 from tqdm import tqdm
 
+from trainer import constants as C
 from trainer.checkpoints import save_verified, weights_of
 from trainer.runs import RunDir
 
 LOG_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate",
               "tokens_per_second", "seconds")
-LR_PATIENCE = 2  # halve the learning rate after this many epochs without improvement
 
 
 def fresh_state() -> dict:
@@ -60,6 +60,12 @@ def settle(run: RunDir, state: dict) -> None:
     (run.path / ".tmp.best.weights.h5").unlink(missing_ok=True)  # older versions' name
 
 
+def _clock(seconds: float) -> str:
+    """``12m05s`` / ``45s``."""
+    m, s = divmod(round(seconds), 60)
+    return f"{m}m{s:02d}s" if m else f"{s}s"
+
+
 def _best_pending(run: RunDir, epoch: int) -> Path:
     return run.checkpoints / f"best-e{epoch:04d}.weights.h5"
 
@@ -67,11 +73,16 @@ def _best_pending(run: RunDir, epoch: int) -> Path:
 class EpochEnd(keras.callbacks.Callback):
     """Checkpoints, logs, early stopping and plateau learning-rate halving."""
 
-    def __init__(self, run: RunDir, state: dict, patience: int, epoch_targets):
+    def __init__(self, run: RunDir, state: dict, patience: int, epoch_targets,
+                 halve_on_plateau: bool = True):
         super().__init__()
         self.run, self.state, self.patience = run, state, patience
+        self.halve_on_plateau = halve_on_plateau  # else the optimizer's schedule sets the LR
         self.epoch_targets = epoch_targets  # epoch -> target tokens trained on
         self._trim_log(state["epoch"])
+
+    def on_train_begin(self, logs=None):
+        self.run_seconds, self.run_epochs = 0.0, 0  # this process's epochs, for the ETA
 
     def on_epoch_begin(self, epoch, logs=None):
         self.t0 = time.perf_counter()
@@ -85,7 +96,7 @@ class EpochEnd(keras.callbacks.Callback):
         s["wait"] = 0 if improved else s["wait"] + 1
         if s["wait"] >= self.patience:
             s["stopped"] = "early"
-        elif s["wait"] and s["wait"] % LR_PATIENCE == 0:
+        elif self.halve_on_plateau and s["wait"] and s["wait"] % C.LR_PATIENCE == 0:
             self.model.optimizer.learning_rate.assign(lr / 2)
         if improved:
             s["best_val_loss"], s["best_epoch"] = float(logs["val_loss"]), epoch + 1
@@ -97,9 +108,12 @@ class EpochEnd(keras.callbacks.Callback):
         if s["stopped"]:
             self.model.stop_training = True
         mark = " *" if improved else ""
+        self.run_seconds, self.run_epochs = self.run_seconds + seconds, self.run_epochs + 1
+        left = 0 if s["stopped"] else self.params["epochs"] - (epoch + 1)
+        eta = f"  eta {_clock(left * self.run_seconds / self.run_epochs)}" if left else ""
         print(f"epoch {epoch + 1}: loss {logs['loss']:.4f}  val_loss {logs['val_loss']:.4f}{mark}"
               f"  val_acc {logs.get('val_accuracy', float('nan')):.3f}  lr {lr:.2g}"
-              f"  {row['tokens_per_second']:,} tok/s  {seconds:.1f} s", flush=True)
+              f"  {row['tokens_per_second']:,} tok/s  {seconds:.1f} s{eta}", flush=True)
 
     def _commit(self, s: dict, improved: bool, row: dict) -> None:
         """Write the epoch's files, then ``state.json`` = ``s``; on failure remove them."""
@@ -155,18 +169,21 @@ class EpochEnd(keras.callbacks.Callback):
 
 
 class Progress(keras.callbacks.Callback):
-    """A tqdm bar per epoch (on a terminal) with loss and tokens per second."""
+    """One tqdm bar for the whole run (on a terminal): epoch, loss, tokens/s and its ETA."""
 
     def __init__(self, epochs: int, steps: int, epoch_targets):
         super().__init__()
         self.epochs, self.steps, self.epoch_targets = epochs, steps, epoch_targets
+        self.bar = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self.targets = self.epoch_targets(epoch)
         self.t0 = time.perf_counter()
         self.desc = f"epoch {epoch + 1}/{self.epochs}"
-        self.bar = tqdm(total=self.steps, desc=self.desc, unit="batch", file=sys.stderr,
-                        disable=None, leave=False)
+        if self.bar is None:  # the run's remaining batches, so tqdm's ETA is the run's
+            self.bar = tqdm(total=(self.epochs - epoch) * self.steps, unit="batch",
+                            file=sys.stderr, disable=None, leave=False, dynamic_ncols=True)
+        self.bar.set_description_str(self.desc)
 
     def on_train_batch_end(self, batch, logs=None):
         rate = self.targets * (batch + 1) / self.steps / max(time.perf_counter() - self.t0, 1e-9)
@@ -175,8 +192,9 @@ class Progress(keras.callbacks.Callback):
         self.bar.update()
 
     def on_test_begin(self, logs=None):
-        if hasattr(self, "bar"):
+        if self.bar is not None:
             self.bar.set_description_str(f"{self.desc} (validating)")
 
-    def on_epoch_end(self, epoch, logs=None):
-        self.bar.close()
+    def on_train_end(self, logs=None):
+        if self.bar is not None:
+            self.bar.close()

@@ -105,7 +105,11 @@ class TrainConfig:
                                      "validation loss")
     window_size: int = _opt(C.WINDOW_SIZE, "tokens per training window")
     batch_size: int = _opt(C.BATCH_SIZE, "windows per batch")
-    learning_rate: float = _opt(C.LEARNING_RATE, "optimizer learning rate")
+    learning_rate: float = _opt(C.LEARNING_RATE, "peak learning rate")
+    schedule: str = _opt(C.SCHEDULE, "learning-rate schedule: cosine (warm-up, then decay to "
+                                     f"{C.LR_FINAL:g} x LR over --epochs) or plateau (halve "
+                                     f"after {C.LR_PATIENCE} epochs without improvement)",
+                         choices=C.SCHEDULES)
     optimizer: str = _opt("adam", "optimizer", choices=C.OPTIMIZERS)
     grad_clip: float = _opt(C.GRAD_CLIP, "clip gradients to this global norm (0: off)")
     val_fraction: float = _opt(C.VAL_FRACTION, "share of songs held out for validation")
@@ -123,6 +127,8 @@ class TrainConfig:
         _check(self.window_size >= 2, "window_size", "must be >= 2")
         _check(self.batch_size >= 1, "batch_size", "must be >= 1")
         _check(0 < self.learning_rate < 10, "learning_rate", "must be in (0, 10)")
+        _check(self.schedule in C.SCHEDULES, "schedule",
+               f"unknown schedule {self.schedule!r}; choose from {', '.join(C.SCHEDULES)}")
         _check(self.optimizer in C.OPTIMIZERS, "optimizer",
                f"unknown optimizer {self.optimizer!r}; choose from {', '.join(C.OPTIMIZERS)}")
         _check(self.grad_clip >= 0, "grad_clip", "must be >= 0")
@@ -152,6 +158,9 @@ class RunConfig:
         if unknown:
             raise ConfigError(f"config.json: unknown sections {sorted(unknown)}")
         hints = typing.get_type_hints(cls)
+        if "train" in d and "schedule" not in d["train"]:
+            # written before schedules existed: such runs trained on the plateau recipe
+            d = {**d, "train": {**d["train"], "schedule": "plateau"}}
         return cls(**{name: from_dict(hints[name], d.get(name, {})) for name in parts})
 
 

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from trainer import constants as C
 from trainer.checkpoints import damage
 from trainer.codec import Codec
 from trainer.config import ModelConfig, TrainConfig
@@ -50,17 +51,32 @@ def inference_weights(model: keras.Model) -> list[np.ndarray]:
     return [table, *lstms, *dense]
 
 
-def make_optimizer(cfg: TrainConfig) -> keras.optimizers.Optimizer:
+def learning_rate(cfg: TrainConfig, steps_per_epoch: int):
+    """The optimizer's learning rate: a per-step cosine schedule, or a constant (plateau).
+
+    The cosine schedule lives in the optimizer (and so in every checkpoint),
+    so a resumed run continues it from the saved step count.
+    """
+    if cfg.schedule == "plateau":
+        return cfg.learning_rate
+    total = max(2, steps_per_epoch * cfg.epochs)
+    warmup = max(1, round(C.WARMUP * total))
+    return keras.optimizers.schedules.CosineDecay(
+        cfg.learning_rate / 10, decay_steps=total - warmup, alpha=C.LR_FINAL,
+        warmup_target=cfg.learning_rate, warmup_steps=warmup)
+
+
+def make_optimizer(cfg: TrainConfig, steps_per_epoch: int = 1) -> keras.optimizers.Optimizer:
     kinds = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
              "rmsprop": keras.optimizers.RMSprop, "sgd": keras.optimizers.SGD}
     clip = {"global_clipnorm": cfg.grad_clip} if cfg.grad_clip else {}
-    return kinds[cfg.optimizer](learning_rate=cfg.learning_rate, **clip)
+    return kinds[cfg.optimizer](learning_rate=learning_rate(cfg, steps_per_epoch), **clip)
 
 
-def compile_model(model: keras.Model, cfg: TrainConfig) -> keras.Model:
+def compile_model(model: keras.Model, cfg: TrainConfig, steps_per_epoch: int = 1) -> keras.Model:
     """Cross-entropy from logits, averaged over real (weight 1) targets only."""
     model.compile(
-        optimizer=make_optimizer(cfg),
+        optimizer=make_optimizer(cfg, steps_per_epoch),
         loss=keras.losses.SparseCategoricalCrossentropy(
             from_logits=True, reduction="mean_with_sample_weight"),
         weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
