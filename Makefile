@@ -9,11 +9,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+UV_VERSION := 0.13.9
 RUN_DIR ?= runs/chorales
 # The shipped chorales recipe (site/models/chorales/config.json has its exact command).
 TRAIN_FLAGS ?= --transpose 2
 
-.PHONY: run test setup system-deps site examples
+.PHONY: run test setup system-deps site examples lock
 
 # Train (or resume) the default model, evaluate it, write a few songs, export it
 # to site/models/yours (git-ignored) and build the site around it.
@@ -34,11 +35,20 @@ test: setup system-deps
 
 setup: $(STAMP) node_modules/.package-lock.json
 
-$(STAMP): pyproject.toml
+# The full Python set, pinned with hashes in requirements.lock (`make lock`
+# regenerates it from pyproject.toml), then Cadenza itself without dependencies.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q --require-hashes -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
+
+# Re-resolve requirements.lock for every platform (Linux, macOS) with uv.
+lock: $(STAMP)
+	$(PY) -m pip install -q "uv==$(UV_VERSION)"
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal --generate-hashes \
+	  --python-version 3.11 --no-header --output-file requirements.lock
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
