@@ -151,12 +151,14 @@ def _gpus() -> list:
     return []
 
 
-def distribution_scope(devices: int = 0):
+def distribution_scope(devices: int = 0, batch_size: int | None = None):
     """A context in which models built and trained are data-parallel.
 
     ``devices == 0`` uses every visible GPU (plain single-device training when
     there are fewer than two); ``devices == 1`` forces one device; ``N > 1``
-    uses N devices (GPUs if there are enough, else logical CPU devices).
+    uses N devices (GPUs if there are enough, else logical CPU devices). Each
+    device holds all the weights and takes an equal share of every batch, so
+    ``batch_size`` must be a multiple of the device count.
     """
     backend = name()
     if backend == "tensorflow":
@@ -174,6 +176,9 @@ def distribution_scope(devices: int = 0):
         raise ConfigError(f"--devices: asked for {want} devices, found {len(found)}")
     if want < 2:
         return contextlib.nullcontext()
+    if batch_size is not None and batch_size % want:
+        raise ConfigError(f"--batch-size {batch_size} cannot be split evenly over {want} "
+                          f"devices; use a multiple of {want}")
     if backend == "tensorflow":
         return tf.distribute.MirroredStrategy([d.name for d in found[:want]]).scope()
     import keras

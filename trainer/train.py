@@ -73,7 +73,7 @@ def train(cfg: RunConfig) -> dict:
         raise CadenzaError(f"{corpus.source}: cannot cut training windows ({e})") from None
 
     backend.seed(t.seed + state["epoch"])
-    with backend.distribution_scope(t.devices):
+    with backend.distribution_scope(t.devices, t.batch_size):
         if state["checkpoint"]:
             model, state = _resume_model(run, state)
             train_data.epoch = state["epoch"]
