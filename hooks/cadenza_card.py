@@ -19,7 +19,7 @@ def card(model: dict) -> str:
     codec = c["codec"]
     return "\n\n".join([
         f"## {model['name']}",
-        table(["", ""], [
+        table(["about the model", "value"], [
             ["data", f"`{c['training']['data']}`: {c['training']['train_songs']} training "
                      f"songs, {c['training']['validation_songs']} held out"],
             ["music", "melody (top note of each onset)" if codec["mono"] else "polyphonic"],

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import json
 import logging
+import struct
 from html import escape
 from pathlib import Path
+from urllib.parse import urlencode
 
 REQUIRED = ("title", "model", "midi")
 FILES = ("midi", "audio", "image")
@@ -45,35 +47,76 @@ def load(examples_dir: Path) -> list[dict] | None:
             log.warning(f"{path}: example {entry.get('title')!r} lacks "
                         f"{', '.join(missing)}; skipped")
         else:
+            if entry.get("image"):
+                entry = {**entry, **png_size(examples_dir / entry["image"])}
             usable.append(entry)
     return usable
 
 
-def figure(entry: dict, base: str) -> str:
-    """HTML of one example; base is the examples folder's URL relative to the page."""
+def png_size(path: Path) -> dict:
+    """{"width", "height"} of a PNG file (its IHDR chunk), or {} for anything else."""
+    head = path.read_bytes()[:24]
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return {}
+    width, height = struct.unpack(">II", head[16:24])
+    return {"width": width, "height": height}
+
+
+# The Compose page's share-link keys (web/src/settings.js HASH_KEYS) for an entry's settings.
+LINK_KEYS = (("model", "model"), ("temperature", "t"), ("top_p", "p"), ("notes", "n"),
+             ("tempo", "bpm"), ("seed", "seed"))
+
+
+def compose_link(entry: dict, compose: str) -> str | None:
+    """The Compose page's link that composes with this example's settings (needs a seed)."""
+    if entry.get("seed") is None:
+        return None
+    params = {key: (f"{entry[k]:g}" if isinstance(entry[k], float) else entry[k])
+              for k, key in LINK_KEYS if entry.get(k) is not None}
+    return f"{compose}#{urlencode(params)}"
+
+
+def mentioned(entry: dict, key: str) -> bool:
+    """Whether the title already says this setting (so the caption need not repeat it)."""
+    title, value = entry["title"], entry.get(key)
+    if key == "model":
+        return value in title
+    if key == "temperature":
+        return f"T={value:g}" in title
+    return key == "seed" and f"seed {value}" in title
+
+
+def figure(entry: dict, base: str, compose: str | None = None) -> str:
+    """HTML of one example; base is the examples folder's URL relative to the page,
+    compose the Compose page's (an "Open in Compose" link, when given)."""
     def url(key):
         return escape(f"{base}{entry[key]}", quote=True)
 
-    shown = {"temperature": "temperature {:g}", "top_p": "top-p {:g}", "seed": "seed {}",
-             "tempo": "{:g} BPM", "seconds": "{:g} s"}
-    settings = ", ".join(f.format(entry[k]) for k, f in shown.items() if entry.get(k) is not None)
+    shown = {"model": "model {}", "temperature": "temperature {:g}", "top_p": "top-p {:g}",
+             "seed": "seed {}", "tempo": "{:g} BPM", "seconds": "{:g} s"}
+    settings = ", ".join(escape(f.format(entry[k])) for k, f in shown.items()
+                         if entry.get(k) is not None and not mentioned(entry, k))
     parts = ['<figure class="cz-example">',
-             f"<figcaption><strong>{escape(entry['title'])}</strong> · model "
-             f"<code>{escape(entry['model'])}</code>{' · ' + settings if settings else ''}"
-             f"</figcaption>"]
+             f"<figcaption><strong>{escape(entry['title'])}</strong>"
+             f"{' · ' + settings if settings else ''}</figcaption>"]
     if entry.get("audio"):
-        parts.append(f'<audio controls preload="none" src="{url("audio")}"></audio>')
+        parts.append(f'<audio controls preload="none" src="{url("audio")}" '
+                     f'aria-label="{escape(entry["title"], quote=True)}"></audio>')
     if entry.get("image"):
-        parts.append(f'<img src="{url("image")}" alt="piano roll of {escape(entry["title"])}" '
-                     f'loading="lazy">')
-    parts.append(f'<a href="{url("midi")}" download>Download .mid</a></figure>')
+        size = (f' width="{entry["width"]}" height="{entry["height"]}"'
+                if entry.get("width") else "")
+        parts.append(f'<img src="{url("image")}" alt="piano roll"{size} loading="lazy">')
+    links = [f'<a href="{url("midi")}" download>Download .mid</a>']
+    if compose and (link := compose_link(entry, compose)):
+        links.append(f'<a href="{escape(link, quote=True)}">Open in Compose</a>')
+    parts.append(f'<p class="cz-example-links">{" · ".join(links)}</p></figure>')
     return "\n".join(parts)
 
 
-def page(entries: list[dict] | None, base: str) -> str:
+def page(entries: list[dict] | None, base: str, compose: str | None = None) -> str:
     if entries is None:
         return ("!!! note \"No examples yet\"\n    This build ships no `examples/index.json`, "
                 "so there is nothing to list. [Compose](compose.md) a song instead.")
     if not entries:
         return "_The examples index lists no usable example._"
-    return "\n\n".join(figure(e, base) for e in entries)
+    return "\n\n".join(figure(e, base, compose) for e in entries)

@@ -57,6 +57,7 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
 def render(name: str, argument: str | None, page) -> str:
     models, examples = shipped["models"], shipped["examples"]
     examples_url = posixpath.relpath("examples", page.url or ".") + "/"
+    compose_url = posixpath.relpath("compose", page.url or ".") + "/"
     if name == "models":
         return cadenza_models.summary(models)
     if name == "curves":
@@ -64,9 +65,10 @@ def render(name: str, argument: str | None, page) -> str:
     if name == "model-card":
         return "\n\n".join(map(cadenza_card.card, models)) or "_No model is shipped yet._"
     if name == "examples":
-        return cadenza_examples.page(examples, examples_url)
+        return cadenza_examples.page(examples, examples_url, compose_url)
     if name == "first-example":
-        return cadenza_examples.figure(examples[0], examples_url) if examples else ""
+        return (cadenza_examples.figure(examples[0], examples_url, compose_url)
+                if examples else "")
     if name == "tokens":
         return cadenza_docs.token_example()
     if name == "flags":

@@ -176,3 +176,20 @@ def test_site_builds_with_generated_files_and_no_foreign_references(tmp_path):
             assert not foreign.search(tag), f"{page.relative_to(out)}: {tag}"
     for css in out.rglob("*.css"):
         assert not foreign.search(css.read_text()), css
+
+
+def test_examples_have_sized_images_an_open_in_compose_link_and_unrepeated_captions(tmp_path):
+    (tmp_path / "folk").mkdir()
+    png = b"\x89PNG\r\n\x1a\n" + b"\0\0\0\rIHDR" + (1000).to_bytes(4, "big") + (240).to_bytes(4, "big")
+    (tmp_path / "folk" / "a.png").write_bytes(png + b"rest")
+    (tmp_path / "folk" / "a.mid").write_bytes(b"x")
+    entry = {"title": "folk · T=1.2 · seed 4", "model": "folk", "temperature": 1.2, "top_p": 0.95,
+             "seed": 4, "tempo": 112.0, "notes": 90, "midi": "folk/a.mid", "image": "folk/a.png"}
+    (tmp_path / "index.json").write_text(json.dumps({"examples": [entry]}))
+    [loaded] = cadenza_examples.load(tmp_path)
+    html = cadenza_examples.page([loaded], "./", "../compose/")
+    assert 'width="1000" height="240"' in html
+    assert ('<a href="../compose/#model=folk&amp;t=1.2&amp;p=0.95&amp;n=90&amp;bpm=112&amp;seed=4">'
+            "Open in Compose</a>") in html
+    caption = html[html.index("<figcaption>"):html.index("</figcaption>")]
+    assert caption.count("seed") == 1 and "temperature" not in caption and "model" not in caption

@@ -1,18 +1,19 @@
 // The piano: Tone.js Sampler over the site's samples (assets/piano/, written by
-// scripts/render_piano.py), live playback on Tone's transport and offline
-// rendering to WAV. Samples are fetched and decoded once per page load, on the
-// first click that needs them (an AudioContext made earlier stays suspended).
+// scripts/render_piano.py), for live playback (player.js drives it on Tone's
+// transport) and offline rendering to WAV. Samples are fetched and decoded
+// once per page load, when the page is idle or on the first click that needs
+// them (an AudioContext made earlier stays suspended until a click).
 
-import { Frequency, Offline, Part, Sampler, ToneAudioBuffer, getContext, getDraw,
-  getTransport, start } from "tone";
+import { Frequency, Offline, Sampler, ToneAudioBuffer, getContext, start } from "tone";
 import { siteUrl } from "./paths.js";
+import { reason } from "./reason.js";
 import { encodeWav } from "./wav.js";
 
 const VELOCITY = 0.7;
 const RELEASE_S = 0.8; // sampler release; also the tail rendered after the last note
+const LOOKAHEAD_S = 0.03; // Tone schedules this far ahead (its default 0.1 s delays the start)
 let samples = null; // Promise<{noteName: ToneAudioBuffer}>
 let sampler = null;
-let part = null;
 
 /** Throws the page's "no audio" error when this browser has no Web Audio. */
 function checkWebAudio() {
@@ -31,7 +32,7 @@ function loadSamples() {
     return Object.fromEntries(loaded);
   })().catch((e) => {
     samples = null;
-    throw new Error(`no audio: the piano samples did not load (${e?.message ?? e})`);
+    throw new Error(`no audio: the piano samples did not load (${reason(e)})`);
   });
   return samples;
 }
@@ -56,41 +57,27 @@ export function songSeconds(notes, timing) {
   return events(notes, timing).reduce((end, e) => Math.max(end, e.time + e.duration), 0);
 }
 
-/** Play notes from the start; onEnd() runs when the song is over (not after stop()). */
-export async function play(notes, timing, onEnd) {
+/**
+ * The live piano (a Sampler to the speakers), once Web Audio runs and the
+ * samples are in; player.js plays it on Tone's transport.
+ */
+export async function livePiano() {
   await unlock();
   if (getContext().state !== "running") {
     throw new Error("no audio: the browser keeps sound switched off; click Play again");
   }
   const urls = await loadSamples();
-  stop();
+  getContext().lookAhead = LOOKAHEAD_S;
   sampler ??= new Sampler({ urls, release: RELEASE_S }).toDestination();
-  const transport = getTransport();
-  part = new Part((time, e) => sampler.triggerAttackRelease(e.note, e.duration, time, VELOCITY),
-    events(notes, timing)).start(0);
-  const current = part;
-  transport.scheduleOnce((time) => getDraw().schedule(() => {
-    if (part !== current) return;
-    stop();
-    onEnd?.();
-  }, time), songSeconds(notes, timing) + RELEASE_S);
-  transport.start("+0.05", 0);
+  return sampler;
 }
 
-/** Seconds into the song being played, or null when nothing plays. */
-export function position() {
-  return part ? getTransport().seconds : null;
+/** Fetch and decode the samples ahead of the first Play (errors wait for Play). */
+export function preloadSamples() {
+  if (window.AudioContext || window.webkitAudioContext) loadSamples().catch(() => {});
 }
 
-export function stop() {
-  if (!part) return;
-  const transport = getTransport();
-  transport.stop();
-  transport.cancel();
-  part.dispose();
-  part = null;
-  sampler?.releaseAll();
-}
+export { VELOCITY, RELEASE_S };
 
 /** The song rendered offline (mono, 44.1 kHz) as WAV bytes. */
 export async function renderWav(notes, timing) {

@@ -1,39 +1,58 @@
-// The Compose page: settings form -> worker -> streaming piano roll -> piano,
-// downloads and a share link. mount() wires the markup of site/compose.md and
-// returns unmount(); cadenza.js calls them as instant navigation comes and goes.
-// For tests and the curious, window.cadenza.song() returns the last song.
+// The Compose page: settings form -> worker -> streaming piano roll -> piano
+// (playing while the worker composes), sheet music, text alternative,
+// downloads, share link and the songs of this visit. mount() wires the markup
+// of site/compose.md and returns unmount(); cadenza.js calls them as instant
+// navigation comes and goes. For tests and the curious, window.cadenza.song()
+// returns the song on screen and window.cadenza.player the transport.
 
 import * as audio from "./audio.js";
+import { toAbc } from "./abc.js";
 import { loadExamples, loadModels } from "./catalog.js";
 import { cancel, Cancelled, compose, preload } from "./client.js";
 import { readMidi, writeMidi } from "./midifile.js";
+import { describe } from "./music.js";
 import { siteUrl } from "./paths.js";
 import { PianoRoll } from "./pianoroll.js";
-import { fromHash, modelVersion, randomSeed, readForm, toHash, writeForm } from "./settings.js";
-import { bindPlayer, download, View } from "./view.js";
+import { reason } from "./reason.js";
+import { fromHash, linkChanges, modelVersion, randomSeed, readForm, toHash,
+  writeForm } from "./settings.js";
+import { bindTransport } from "./transport.js";
+import { download, View } from "./view.js";
 
 export const PRIME_NOTES = 16; // notes of a prime that start the song (as `sample`)
+const history = []; // the songs of this visit, newest first (survives instant navigation)
 
 /** Wire the Compose markup inside root; returns a function that undoes it. */
 export function mount(root) {
   const view = new View(root);
   const form = view.get("form");
   const roll = new PianoRoll(view.get("roll"));
-  const page = { song: null, upload: null, models: [], examples: [], linkVersion: null };
-  const player = bindPlayer(view, roll, () => page.song);
+  const page = { song: null, live: null, upload: null, models: [], examples: [],
+    linkVersion: null };
+  const transport = bindTransport(view, roll, () => page.song,
+    { tempoInput: form.elements.tempo });
+  const show = (song, opts = {}) => showSong(view, roll, page, song, opts);
 
-  const generate = async () => {
-    audio.stop();
+  const generate = async ({ play = false } = {}) => {
+    transport.stop();
     view.error(null);
+    view.notice(null);
     const settings = readForm(form);
     writeForm(form, settings); // show the clamped values that are used
     const model = page.models.find((m) => m.name === settings.model);
     if (!model) return view.error(`there is no model named "${settings.model}" on this site`);
+    page.song = page.live = null;
+    view.clearSong();
+    roll.draw([], { stepsPerBeat: model.steps_per_beat });
     view.busy(true);
     let stage = "prime"; // then "load", then "compose": says what an error is about
     let version = "";
+    let streaming = null; // the transport's start, once the first note is in
     const linked = page.linkVersion; // the share link's model version, for its own song only
     page.linkVersion = null;
+    const live = (msg) => ({ notes: msg.notes, tokens: msg.tokens, primeNotes: msg.primeNotes,
+      settings: { ...settings, version }, stepsPerBeat: model.steps_per_beat,
+      mono: model.mono, model: model.name });
     try {
       const prime = await primeNotes(settings, page);
       stage = "load";
@@ -43,59 +62,177 @@ export function mount(root) {
         if (msg.type === "loaded") {
           stage = "compose";
           version = modelVersion(msg.config);
+          view.status(`Composing with ${model.name} (${msg.backend}): at most ` +
+            `${settings.length} notes; the model may end sooner…`, "generating");
+        } else if (msg.type === "progress") {
+          page.live = live(msg);
+          view.progress(msg.notes.length / settings.length);
+          roll.draw(msg.notes, { stepsPerBeat: model.steps_per_beat, prime: msg.primeNotes,
+            follow: !play });
+          if (play && !streaming && msg.notes.length) {
+            page.song = page.live;
+            view.streaming();
+            streaming = transport.start(page.live, false).then(() =>
+              transport.feed(page.live, false));
+          } else if (streaming) {
+            page.song = page.live;
+            transport.feed(page.live, false);
+          }
         }
-        progress(view, roll, settings, model, msg);
       });
-      page.song = { ...song, settings: { ...settings, version },
-        stepsPerBeat: model.steps_per_beat };
-      roll.draw(song.notes, { stepsPerBeat: model.steps_per_beat, prime: song.primeNotes,
-        rewind: true });
-      view.done(page.song, shareLink(page.song.settings), linked && linked !== version
+      const done = { ...live(song), ms: song.ms, backend: song.backend,
+        numTensors: song.numTensors };
+      page.song = page.live = done;
+      if (streaming) await streaming;
+      if (streaming) transport.feed(done, true);
+      const note = [done.notes.length < settings.length
+        ? `The model ended the song after ${done.notes.length} of at most ${settings.length} ` +
+          "notes." : "",
+      linked && linked !== version
         ? `The link was made with another version of ${model.name}, so this is another song.`
-        : "");
+        : ""].filter(Boolean).join(" ");
+      show(done, { rewind: !streaming, note });
+      history.unshift({ song: done, link: shareLink(done.settings) });
+      showHistory(view, page, show, form);
     } catch (e) {
-      if (e instanceof Cancelled) view.status("Cancelled.", "idle");
-      else if (stage !== "load") view.error(e.message);
-      else view.error(`the model "${model.name}" could not be loaded: ${e.message}`);
+      if (e instanceof Cancelled) cancelled(view, roll, page, transport);
+      else if (stage !== "load") view.error(reason(e));
+      else view.error(`the model "${model.name}" could not be loaded: ${reason(e)}`);
     } finally {
       view.busy(false);
     }
   };
 
-  const on = (name, event, handler) => view.get(name).addEventListener(event, handler);
-  on("generate", "click", () => {
+  const on = (name, event, handler) => view.get(name)?.addEventListener(event, handler);
+  const start = (play) => {
     try { audio.unlock(); } catch { /* reported when Play is pressed */ }
-    generate();
-  });
+    generate({ play });
+  };
+  on("generate", "click", () => start(false));
+  on("play-generate", "click", () => start(true));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     if (root.dataset.state !== "generating") view.get("generate").click();
   });
+  form.addEventListener("keydown", (event) => { // Enter in a field composes, as in a search box
+    const { target } = event;
+    if (event.key !== "Enter" || target.tagName !== "INPUT" || target.type === "file") return;
+    event.preventDefault();
+    form.requestSubmit();
+  });
   on("dice", "click", () => writeForm(form, { seed: randomSeed() }));
-  on("model", "change", () => preloadModel(form, page));
+  on("model", "change", () => {
+    if (root.dataset.state === "error") view.error(null);
+    view.status("Ready.", "idle");
+    preloadModel(form, page);
+  });
   form.elements.tempo.addEventListener("change", () => { // tempo only changes playback
     if (!page.song) return;
     page.song.settings = { ...page.song.settings, tempo: readForm(form).tempo };
-    view.get("share").value = shareLink(page.song.settings);
+    if (!page.song.cancelled) view.get("share").value = shareLink(page.song.settings);
   });
   on("prime", "change", () => view.showUpload(form.elements.prime.value === "upload"));
-  on("file", "change", () => readUpload(view, page, form.elements.file.files[0]));
+  on("file", "change", () => readUpload(view, page, form.elements.file));
   on("cancel", "click", cancel);
   on("mid", "click", () => {
     const { notes, settings, stepsPerBeat } = page.song;
-    download(writeMidi(notes, { bpm: settings.tempo, stepsPerBeat }),
-      `cadenza-${settings.model}-${settings.seed}.mid`, "audio/midi");
+    download(writeMidi(notes, { bpm: readForm(form).tempo || settings.tempo, stepsPerBeat }),
+      `${fileName(page.song)}.mid`, "audio/midi");
   });
-  on("wav", "click", () => renderWav(view, page.song));
+  on("abc", "click", () => download(new TextEncoder().encode(abcOf(page.song, form)),
+    `${fileName(page.song)}.abc`, "text/vnd.abc"));
+  on("wav", "click", () => renderWav(view, page.song, readForm(form).tempo));
   on("copy", "click", () => navigator.clipboard?.writeText(view.get("share").value));
+  on("notation", "toggle", () => showNotation(view, page.song, form));
 
-  window.cadenza = { song: () => page.song, settings: () => readForm(form), generate };
-  setUp(view, form, page, generate);
+  window.cadenza = { song: () => page.song, settings: () => readForm(form), generate,
+    player: transport.player, history: () => history.map((h) => h.link) };
+  setUp(view, form, page, generate).then(() => showHistory(view, page, show, form));
   return () => {
-    player.stop();
+    transport.stop();
     if (root.dataset.state === "generating") cancel();
     if (window.cadenza?.generate === generate) delete window.cadenza;
   };
+}
+
+/** Put song on screen: roll, buttons, share link, text alternative, sheet music. */
+function showSong(view, roll, page, song, { rewind = false, note = "", link } = {}) {
+  page.song = song;
+  const text = describe(song);
+  roll.draw(song.notes, { stepsPerBeat: song.stepsPerBeat, prime: song.primeNotes, song, rewind,
+    label: `Piano roll: ${text.summary}` });
+  view.done(song, link ?? (song.cancelled ? "" : shareLink(song.settings)), note);
+  if (song.cancelled) view.set("share", (el) => { el.disabled = true; });
+  view.set("copy", (el) => { el.disabled = !!song.cancelled; });
+  view.set("summary", (el) => { el.textContent = text.summary; });
+  view.set("bars", (el) => el.replaceChildren(...text.bars.map((line) =>
+    Object.assign(document.createElement("li"), { textContent: line }))));
+  view.set("share-note", (el) => {
+    el.hidden = song.settings.prime !== "upload";
+    el.textContent = "Your MIDI file does not travel in the link: opened elsewhere, the " +
+      "link composes from nothing, so another song.";
+  });
+  showNotation(view, song, view.get("form"));
+}
+
+/** After Cancel: the notes so far are the song on screen (no share link), or nothing. */
+function cancelled(view, roll, page, transport) {
+  const partial = page.live;
+  if (!partial?.notes.length) {
+    page.song = page.live = null;
+    transport.stop();
+    roll.draw([], { stepsPerBeat: 4 });
+    view.status("Cancelled.", "idle");
+    return;
+  }
+  transport.feed(partial, true);
+  showSong(view, roll, page, { ...partial, cancelled: true, ms: 0, backend: "" });
+  view.status(`Cancelled after ${partial.notes.length} notes: Play and the downloads use ` +
+    "them; a cancelled song has no share link.", "idle");
+}
+
+function abcOf(song, form) {
+  return toAbc(song, { title: `Cadenza · ${song.model} · seed ${song.settings.seed}`,
+    bpm: readForm(form).tempo, mono: song.mono });
+}
+
+/** Render the sheet music if its view is open (abcjs loads on first use). */
+async function showNotation(view, song, form) {
+  const box = view.get("notation");
+  if (!box?.open || !song) return;
+  const score = view.get("score");
+  score.dataset.state = "loading";
+  try {
+    const { render } = await import("./notation.js");
+    render(score, abcOf(song, form), { mono: song.mono });
+    score.dataset.state = "done";
+  } catch (e) {
+    score.dataset.state = "error";
+    score.textContent = `The sheet music could not be drawn (${reason(e)}).`;
+  }
+}
+
+/** The songs of this visit: each can come back on screen, with its share link. */
+function showHistory(view, page, show, form) {
+  view.set("history-box", (el) => { el.hidden = !history.length; });
+  view.set("history", (list) => list.replaceChildren(...history.map((entry) => {
+    const { song, link } = entry;
+    const item = document.createElement("li");
+    const open = Object.assign(document.createElement("button"), { type: "button",
+      className: "md-button", textContent: "Show" });
+    open.setAttribute("aria-label", `Show ${song.model}, seed ${song.settings.seed}`);
+    open.addEventListener("click", () => {
+      writeForm(form, song.settings);
+      show(song, { rewind: true, link });
+      view.get("roll").focus();
+    });
+    const a = Object.assign(document.createElement("a"), { href: link,
+      textContent: "share link" });
+    a.setAttribute("aria-label", `share link of ${song.model}, seed ${song.settings.seed}`);
+    item.append(`${song.model} · seed ${song.settings.seed} · T ${song.settings.temperature} · ` +
+      `${song.notes.length} notes `, open, " ", a);
+    return item;
+  })));
 }
 
 /** Fill the model and example menus, apply a share link's hash, maybe generate. */
@@ -104,21 +241,37 @@ async function setUp(view, form, page, generate) {
   try {
     page.models = await loadModels();
   } catch (e) {
-    return view.error(`no model could be listed (${e.message})`);
+    return view.error(`no model could be listed (${reason(e)})`);
   }
   page.examples = await loadExamples();
   view.menus(page.models, page.examples);
-  const shared = fromHash(location.hash);
-  if (shared?.model && !page.models.some((m) => m.name === shared.model)) {
-    return view.error(`the shared song's model "${shared.model}" is not on this site`);
-  }
-  if (shared) writeForm(form, shared);
-  page.linkVersion = shared?.version ?? null;
   view.showUpload(form.elements.prime.value === "upload");
   view.get("generate").disabled = false;
+  view.get("play-generate").disabled = false;
   view.status("Ready.", "idle");
+  const shared = fromHash(location.hash);
+  if (shared?.model && !page.models.some((m) => m.name === shared.model)) {
+    const { model, ...rest } = shared;
+    writeForm(form, rest);
+    preloadModel(form, page);
+    return view.error(`the shared song's model "${model}" is not on this site; pick one ` +
+      "of the models above and press Generate");
+  }
+  if (shared) {
+    writeForm(form, shared);
+    const changes = linkChanges(location.hash);
+    if (changes.length) view.notice(`The link's values were changed to fit: ${changes.join("; ")}.`);
+  }
+  page.linkVersion = shared?.version ?? null;
   if (shared) generate();
   else preloadModel(form, page);
+  idle(audio.preloadSamples);
+}
+
+/** Run fn when the page is idle (or soon, where there is no requestIdleCallback). */
+function idle(fn) {
+  if (window.requestIdleCallback) requestIdleCallback(fn, { timeout: 3000 });
+  else setTimeout(fn, 1000);
 }
 
 /** Load the chosen model in the worker now, so Generate starts at once. */
@@ -140,7 +293,9 @@ async function primeNotes(settings, page) {
   return readMidi(await response.arrayBuffer());
 }
 
-async function readUpload(view, page, file) {
+/** Read the chosen file; a rejected one is cleared from the input, so none is shown. */
+async function readUpload(view, page, input) {
+  const file = input.files[0];
   page.upload = null;
   view.error(null);
   if (!file) return;
@@ -149,30 +304,24 @@ async function readUpload(view, page, file) {
     view.status(`${file.name}: ${page.upload.notes.length} notes; ` +
       `its first ${PRIME_NOTES} start the song.`, "idle");
   } catch (e) {
-    view.error(`${file.name}: ${e.message}`);
+    input.value = "";
+    view.error(`${file.name}: ${reason(e)}; choose another file`);
   }
 }
 
-function progress(view, roll, settings, model, msg) {
-  if (msg.type === "loaded") {
-    view.status(`Composing with ${model.name} (${msg.backend})…`, "generating");
-  } else if (msg.type === "progress") {
-    view.progress(msg.notes.length / settings.length);
-    roll.draw(msg.notes, { stepsPerBeat: model.steps_per_beat, prime: msg.primeNotes,
-      follow: true });
-  }
-}
-
-async function renderWav(view, song) {
+async function renderWav(view, song, tempo) {
   view.status("Rendering the WAV file…");
   try {
-    const timing = { bpm: song.settings.tempo, stepsPerBeat: song.stepsPerBeat };
-    download(await audio.renderWav(song.notes, timing),
-      `cadenza-${song.settings.model}-${song.settings.seed}.wav`, "audio/wav");
+    const timing = { bpm: tempo || song.settings.tempo, stepsPerBeat: song.stepsPerBeat };
+    download(await audio.renderWav(song.notes, timing), `${fileName(song)}.wav`, "audio/wav");
     view.status("WAV file ready.");
   } catch (e) {
-    view.error(e.message);
+    view.error(reason(e));
   }
+}
+
+function fileName(song) {
+  return `cadenza-${song.settings.model}-${song.settings.seed}`;
 }
 
 function shareLink(settings) {

@@ -3,6 +3,7 @@
 // file's ppq, so tempo changes in an upload do not bend its rhythm.
 
 import { Midi } from "@tonejs/midi";
+import { reason } from "./reason.js";
 
 export const VELOCITY = 80 / 127;
 const MIN_VELOCITY = 1 / 127; // @tonejs/midi drops notes whose velocity rounds to 0
@@ -17,7 +18,7 @@ export function readMidi(bytes) {
   try {
     midi = new Midi(bytes);
   } catch (e) {
-    throw new Error(`this is not a MIDI file (${e.message})`);
+    throw new Error(`this is not a MIDI file (${reason(e)})`);
   }
   const ppq = midi.header.ppq;
   const notes = midi.tracks.filter((t) => !t.instrument.percussion).flatMap((t) => t.notes)

@@ -7,8 +7,10 @@ import { loadModels } from "./catalog.js";
 import { cancel, Cancelled, compose } from "./client.js";
 import { siteUrl } from "./paths.js";
 import { PianoRoll } from "./pianoroll.js";
+import { reason } from "./reason.js";
 import { randomSeed, toHash } from "./settings.js";
-import { bindPlayer, View } from "./view.js";
+import { bindTransport } from "./transport.js";
+import { View } from "./view.js";
 
 const SETTINGS = { temperature: 1, topP: 0.95, length: 48, tempo: 96, prime: "" };
 
@@ -17,7 +19,7 @@ export function mount(root) {
   const view = new View(root);
   const roll = new PianoRoll(view.get("roll"));
   let song = null;
-  const player = bindPlayer(view, roll, () => song);
+  const player = bindTransport(view, roll, () => song);
   view.get("generate").addEventListener("click", async () => {
     try { audio.unlock(); } catch { /* reported by Play */ }
     player.stop();
@@ -41,7 +43,7 @@ export function mount(root) {
       view.get("play").click();
     } catch (e) {
       view.busy(false);
-      if (!(e instanceof Cancelled)) view.error(e.message);
+      if (!(e instanceof Cancelled)) view.error(reason(e));
     }
   });
   view.get("cancel")?.addEventListener("click", cancel);

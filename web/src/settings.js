@@ -71,3 +71,24 @@ export function fromHash(hash) {
   }
   return settings;
 }
+
+const SHOWN = { temperature: "temperature", topP: "top-p", length: "length", tempo: "tempo",
+  seed: "seed" };
+
+/** What fromHash changed in a link's values: ["top-p 5 is outside 0.05..1, so 1", ...]. */
+export function linkChanges(hash) {
+  const params = new URLSearchParams(hash.replace(/^#/, ""));
+  const changes = [];
+  for (const [name, label] of Object.entries(SHOWN)) {
+    const key = HASH_KEYS[name];
+    if (!params.has(key)) continue;
+    const raw = params.get(key);
+    const used = clamp(name, raw);
+    if (Number(raw) !== used || raw.trim() === "") {
+      const { min, max } = LIMITS[name];
+      changes.push(`${label} "${raw}" is not a${INTEGER.has(name) ? " whole" : ""} number ` +
+        `from ${min} to ${max}, so ${used}`);
+    }
+  }
+  return changes;
+}

@@ -1,8 +1,7 @@
 // DOM side of the Compose page and the home player: elements are found by
 // their data-cz name inside the mounted root, whose data-state tells tests
 // (and CSS) where things stand: loading, idle, generating, done or error.
-
-import * as audio from "./audio.js";
+// transport.js wires Play, Pause, Stop, loop, tempo and volume.
 
 export class View {
   constructor(root) {
@@ -34,20 +33,52 @@ export class View {
       el.hidden = !message;
       el.textContent = message ? `Error: ${message}` : "";
     });
-    if (message) this.state("error");
+    if (message) {
+      this.status("Stopped: see the error below.");
+      this.state("error");
+    }
   }
 
-  /** While busy: Generate becomes Cancel, settings are locked, the bar shows. */
+  /**
+   * While busy: Generate becomes Cancel (keeping the focus where it was), the
+   * settings are locked and the bar shows; after, the bar stays where the song ended.
+   */
   busy(on) {
-    this.set("generate", (el) => { el.hidden = on; });
+    const focused = ["generate", "play-generate", "cancel"]
+      .some((name) => this.get(name) && this.get(name) === document.activeElement);
+    for (const name of ["generate", "play-generate"]) this.set(name, (el) => { el.hidden = on; });
     this.set("cancel", (el) => { el.hidden = !on; });
     this.set("settings", (el) => { el.disabled = on; });
-    this.set("progress", (el) => { el.hidden = !on; el.removeAttribute("value"); });
-    if (on) this.status("Loading the model…", "generating");
+    if (on) {
+      this.set("progress", (el) => { el.hidden = false; el.removeAttribute("value"); });
+      this.status("Loading the model…", "generating");
+    }
+    if (focused) this.get(on ? "cancel" : "generate")?.focus();
   }
 
   progress(fraction) {
     this.set("progress", (el) => { el.value = Math.min(1, fraction); });
+  }
+
+  /** Show text as a notice beside the status (null hides it). */
+  notice(text) {
+    this.set("notice", (el) => {
+      el.hidden = !text;
+      el.textContent = text ?? "";
+    });
+  }
+
+  /** A song plays while it is composed: Play (now Pause) and Stop act on it. */
+  streaming() {
+    for (const name of ["play", "stop"]) this.set(name, (el) => { el.disabled = false; });
+  }
+
+  /** A song is being replaced: what acts on a song is off until the next one is on screen. */
+  clearSong() {
+    for (const name of ["play", "stop", "mid", "wav", "abc", "share", "copy"]) {
+      this.set(name, (el) => { el.disabled = true; });
+    }
+    this.set("share", (el) => { el.value = ""; });
   }
 
   /** Fill the model menu and the examples of the prime menu. */
@@ -66,7 +97,8 @@ export class View {
 
   /** A song is ready: enable what needs one, show its figures, share link and note. */
   done(song, link, note = "") {
-    for (const name of ["play", "mid", "wav", "share", "copy"]) {
+    this.set("progress", (el) => { el.value = 1; });
+    for (const name of ["play", "stop", "mid", "wav", "abc", "share", "copy"]) {
       this.set(name, (el) => { el.disabled = false; });
     }
     this.set("share", (el) => { el.value = link; });
@@ -75,39 +107,6 @@ export class View {
     this.status(`${song.notes.length} notes (${generated} tokens) in ` +
       `${(song.ms / 1000).toFixed(2)} s on ${song.backend}.${note && ` ${note}`}`, "done");
   }
-}
-
-/** Wire the Play/Stop button and the playhead; returns {stop}. */
-export function bindPlayer(view, roll, getSong) {
-  const button = view.get("play");
-  let frame = 0;
-  const label = (playing) => { button.textContent = playing ? "Stop" : "Play"; };
-  const stop = () => {
-    audio.stop();
-    cancelAnimationFrame(frame);
-    roll.playhead(null);
-    label(false);
-  };
-  const follow = (stepSeconds) => {
-    const seconds = audio.position();
-    roll.playhead(seconds === null ? null : seconds / stepSeconds);
-    if (seconds !== null) frame = requestAnimationFrame(() => follow(stepSeconds));
-  };
-  button.addEventListener("click", async () => {
-    if (audio.position() !== null) return stop();
-    const song = getSong();
-    const timing = { bpm: song.settings.tempo, stepsPerBeat: song.stepsPerBeat };
-    view.error(null);
-    label(true);
-    try {
-      await audio.play(song.notes, timing, stop);
-      follow(60 / timing.bpm / timing.stepsPerBeat);
-    } catch (e) {
-      stop();
-      view.error(e.message);
-    }
-  });
-  return { stop };
 }
 
 /** Offer bytes as a file download named name. */

@@ -1,0 +1,162 @@
+// The transport: plays a song on Tone's transport while it is still being
+// composed (feed() adds the notes that arrived), with pause and resume, seek,
+// looping the whole song or a range, live tempo and volume.
+//
+// Times are in transport ticks (PPQ per quarter note), so a tempo change
+// moves every note, playing or due, at once. A note's length is read when it
+// starts from the live song, as a later token may still shorten it.
+
+import { Part, gainToDb, getContext, getDestination, getDraw, getTransport } from "tone";
+import { RELEASE_S, VELOCITY, livePiano } from "./audio.js";
+import { songEnd } from "./music.js";
+
+export class Player {
+  /** onEnd() runs when a song that is complete plays out (not after stop()). */
+  constructor({ onEnd } = {}) {
+    this.onEnd = onEnd;
+    this.song = null;
+    this.part = null;
+    this.count = 0; // notes of this.song handed to the part
+    this.complete = false;
+    this.loopRange = null; // null (no loop), "all" or [fromStep, toStep]
+    this.bpm = 100;
+    this.gain = 0.8;
+    this.firstSoundAt = null; // performance.now() of the first note heard (bench, tests)
+    this.endEvent = null;
+  }
+
+  get state() {
+    if (!this.part) return "stopped";
+    return getTransport().state === "started" ? "playing" : "paused";
+  }
+
+  /** Ticks of `steps` grid steps of the song. */
+  ticks(steps) {
+    return Math.round(steps * getTransport().PPQ / this.song.stepsPerBeat);
+  }
+
+  /**
+   * Start playing song {notes, stepsPerBeat} from step `from`; complete says
+   * whether more notes may come (feed() them). Rejects with "no audio: ...".
+   */
+  async play(song, { from = 0, complete = true } = {}) {
+    const piano = await livePiano();
+    this.stop();
+    this.song = song;
+    this.complete = complete;
+    this.count = 0;
+    this.firstSoundAt = null;
+    const transport = getTransport();
+    transport.bpm.value = this.bpm;
+    getDestination().volume.value = gainToDb(this.gain);
+    this.part = new Part((time, i) => this.sound(piano, time, i), []).start(0);
+    this.feed(song, complete);
+    transport.start("+0.01", `${this.ticks(from)}i`);
+  }
+
+  sound(piano, time, i) {
+    const n = this.song.notes[i];
+    if (!n) return;
+    const step = 60 / getTransport().bpm.value / this.song.stepsPerBeat;
+    piano.triggerAttackRelease(this.pitchName(n.pitch), n.duration * step, time, VELOCITY);
+    this.firstSoundAt ??= performance.now() + (time - getContext().currentTime) * 1000;
+  }
+
+  pitchName(pitch) {
+    const names = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
+    return `${names[pitch % 12]}${Math.floor(pitch / 12) - 1}`;
+  }
+
+  /** Hand the part the notes of song that it does not have yet. */
+  feed(song, complete = this.complete) {
+    if (!this.part) return;
+    this.song = song;
+    this.complete = complete;
+    for (; this.count < song.notes.length; this.count++) {
+      this.part.add(`${this.ticks(song.notes[this.count].start)}i`, this.count);
+    }
+    this.applyLoop();
+    this.scheduleEnd();
+  }
+
+  /** When complete and not looping, stop after the last note's release. */
+  scheduleEnd() {
+    const transport = getTransport();
+    if (this.endEvent !== null) transport.clear(this.endEvent);
+    this.endEvent = null;
+    if (!this.complete) return;
+    const at = this.ticks(songEnd(this.song.notes)) + Math.round(RELEASE_S * transport.PPQ *
+      transport.bpm.value / 60);
+    const part = this.part;
+    this.endEvent = transport.schedule((time) => getDraw().schedule(() => {
+      if (this.part !== part || transport.loop) return;
+      this.stop();
+      this.onEnd?.();
+    }, time), `${at}i`);
+  }
+
+  /** Loop the whole song ("all"), steps [from, to], or nothing (null). */
+  loop(range) {
+    this.loopRange = range;
+    this.applyLoop();
+  }
+
+  applyLoop() {
+    const transport = getTransport();
+    if (!this.song || !this.loopRange) {
+      transport.loop = false;
+      return;
+    }
+    const [from, to] = this.loopRange === "all" ? [0, songEnd(this.song.notes)] : this.loopRange;
+    if (to <= from) return;
+    transport.setLoopPoints(`${this.ticks(from)}i`, `${this.ticks(to)}i`);
+    transport.loop = true;
+  }
+
+  pause() {
+    if (this.state !== "playing") return;
+    getTransport().pause();
+    livePiano().then((p) => p.releaseAll(), () => {});
+  }
+
+  resume() {
+    if (this.state === "paused") getTransport().start();
+  }
+
+  /** Move the playhead to step; playing goes on from there. */
+  seek(step) {
+    if (!this.part) return;
+    getTransport().ticks = this.ticks(Math.max(0, step));
+    livePiano().then((p) => p.releaseAll(), () => {});
+  }
+
+  /** The tempo, now and for later songs; playing notes follow at once. */
+  tempo(bpm) {
+    this.bpm = bpm;
+    if (this.part) getTransport().bpm.value = bpm;
+  }
+
+  /** Volume from 0 (silent) to 1. */
+  volume(gain) {
+    this.gain = gain;
+    getDestination().volume.value = gainToDb(Math.max(gain, 1e-4));
+  }
+
+  /** The playhead in grid steps, or null when stopped. */
+  position() {
+    if (!this.part) return null;
+    return getTransport().ticks * this.song.stepsPerBeat / getTransport().PPQ;
+  }
+
+  stop() {
+    if (!this.part) return;
+    const transport = getTransport();
+    transport.stop();
+    transport.cancel();
+    transport.loop = false;
+    this.part.dispose();
+    this.part = null;
+    this.endEvent = null;
+    livePiano().then((p) => p.releaseAll(), () => {});
+  }
+}
