@@ -303,3 +303,266 @@ def test_a_share_link_to_a_missing_model_says_so(page, base):
     open_compose(page, base, "compose/#model=no-such-model&seed=3")
     page.wait_for_selector("[data-cz=error]:not([hidden])")
     assert 'model "no-such-model" is not on this site' in page.inner_text("[data-cz=error]")
+
+
+# --- issue 11: streaming playback, transport, roll, notation, fixes, phone, axe ---
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+PHONE = {"width": 390, "height": 844}
+
+
+def state(page) -> str:
+    return page.get_attribute(COMPOSE, "data-state")
+
+
+def axe_violations(page) -> list:
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate("axe.run(document, {resultTypes: ['violations']})")["violations"]
+    return [(v["id"], [n["target"] for n in v["nodes"]]) for v in found]
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, PHONE],
+                         ids=["desktop", "phone"])
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_violation_on_any_page(browser, base, viewport, scheme):
+    if not AXE.exists():
+        pytest.skip("axe-core is not installed (npm ci)")
+    context = browser.new_context(viewport=viewport, color_scheme=scheme)
+    page = context.new_page()
+    try:
+        for path in PAGES:
+            page.goto(base + path, wait_until="networkidle")
+            if path == "compose/":
+                page.wait_for_function(f"document.querySelector('{COMPOSE}').dataset.state "
+                                       "=== 'idle'")
+            assert axe_violations(page) == [], (path, viewport, scheme)
+        open_compose(page, base)  # and with a song, its text and its sheet music open
+        generate(page, seed=3, length=40)
+        page.click("summary >> text=The song as text")
+        page.click("summary >> text=Sheet music")
+        page.wait_for_selector("[data-cz=score][data-state=done]")
+        assert axe_violations(page) == []
+    finally:
+        context.close()
+
+
+def test_streaming_playback_sounds_before_the_song_is_composed(page, base):
+    open_compose(page, base)
+    generate(page, seed=1, length=20)  # the model and the piano samples are loaded
+    page.fill("input[name=length]", "1500")
+    page.evaluate("""() => {
+      const root = document.querySelector('[data-cadenza=compose]');
+      new MutationObserver(() => { if (root.dataset.state === 'done') window.__doneAt ??=
+        performance.now(); }).observe(root, {attributes: true});
+      window.__clickAt = performance.now();
+      document.querySelector('[data-cz=play-generate]').click();
+    }""")
+    page.wait_for_function("window.__doneAt !== undefined")
+    first, done, click = page.evaluate(
+        "[window.cadenza.player.firstSoundAt, window.__doneAt, window.__clickAt]")
+    assert first is not None and first < done  # heard while the worker was composing
+    assert first - click < 1000  # bench/browser.py measures the 300 ms target on a quiet machine
+    assert page.evaluate("window.cadenza.player.state") == "playing"
+    assert page.evaluate("window.cadenza.player.count") == len(
+        page.evaluate("window.cadenza.song()")["notes"])
+    page.click("[data-cz=play]")  # Pause
+    paused = page.evaluate("window.cadenza.player.position()")
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.cadenza.player.position()") == paused
+    assert page.inner_text("[data-cz=play]") == "Resume"
+    page.click("[data-cz=play]")
+    page.wait_for_function(f"window.cadenza.player.position() > {paused}")
+    assert page.recorder.errors == []
+
+
+def test_loop_seek_and_live_tempo(page, base):
+    open_compose(page, base)
+    generate(page, seed=2, length=80)
+    roll = page.locator("[data-cz=roll]").bounding_box()
+    assert page.evaluate("window.cadenza.player.state") == "stopped"
+    page.mouse.click(roll["x"] + 6 * 32, roll["y"] + 100)  # 6 px a step: step 32, bar 3
+    page.wait_for_function("window.cadenza.player.state === 'playing'")
+    assert 31 <= page.evaluate("window.cadenza.player.position()") < 40
+    # drag across bars 2-3 (steps 16..48, 6 px a step): a loop range
+    page.mouse.move(roll["x"] + 6 * 16, roll["y"] + 100)
+    page.mouse.down()
+    page.mouse.move(roll["x"] + 6 * 30, roll["y"] + 100)
+    page.mouse.move(roll["x"] + 6 * 48, roll["y"] + 100)
+    page.mouse.up()
+    assert page.input_value("[data-cz=loop]") == "range"
+    page.fill("input[name=tempo]", "240")  # fill fires input: the tempo changes as it plays
+    assert page.evaluate("window.cadenza.player.bpm") == 240
+    seen = page.evaluate("""() => new Promise((done) => {
+      const seen = []; const t0 = performance.now();
+      const tick = () => { seen.push(window.cadenza.player.position());
+        if (performance.now() - t0 < 2500) requestAnimationFrame(tick); else done(seen); };
+      tick(); })""")
+    # 32 steps at 240 BPM take 2 s: in 2.5 s the playhead wrapped, staying inside the range
+    assert all(15.5 <= s <= 48.5 for s in seen), (min(seen), max(seen))
+    assert any(b < a for a, b in zip(seen, seen[1:]))  # it went back to the start of the range
+    assert page.evaluate("window.cadenza.player.state") == "playing"
+    page.select_option("[data-cz=loop]", "off")
+    page.fill("[data-cz=volume]", "10")
+    page.click("[data-cz=stop]")
+    assert page.evaluate("window.cadenza.player.state") == "stopped"
+    assert page.recorder.errors == []
+
+
+def test_cancel_leaves_no_earlier_song_behind(page, base):
+    open_compose(page, base)
+    generate(page, seed=1, length=20)
+    page.fill("input[name=seed]", "2")
+    page.fill("input[name=length]", "2000")
+    page.click("[data-cz=generate]")
+    page.wait_for_timeout(150)
+    page.click("[data-cz=cancel]")
+    page.wait_for_function(f"document.querySelector('{COMPOSE}').dataset.state === 'idle'")
+    song = page.evaluate("window.cadenza.song()")
+    assert "seed=1" not in page.input_value("[data-cz=share]")
+    if song is None:  # cancelled before the first note
+        assert page.is_disabled("[data-cz=play]") and page.is_disabled("[data-cz=mid]")
+    else:
+        assert song["settings"]["seed"] == 2 and page.is_disabled("[data-cz=share]")
+        assert "Cancelled after" in page.inner_text("[data-cz=status]")
+        with page.expect_download() as download:
+            page.click("[data-cz=mid]")
+        assert download.value.suggested_filename.endswith("-2.mid")
+
+
+def test_an_unknown_model_link_leaves_generate_working(page, base):
+    open_compose(page, base, "compose/#model=no-such-model&seed=3")
+    page.wait_for_selector("[data-cz=error]:not([hidden])")
+    assert "Loading" not in page.inner_text("[data-cz=status]")
+    assert page.is_enabled("[data-cz=generate]")
+    page.select_option("[data-cz=model]", index=0)
+    assert page.is_hidden("[data-cz=error]")
+    assert generate(page, seed=3, length=20)["settings"]["seed"] == 3
+
+
+def test_errors_are_worded_and_a_rejected_file_is_cleared(page, base):
+    open_compose(page, base)
+    page.select_option("[data-cz=prime]", "upload")
+    page.set_input_files("[data-cz=file]", {"name": "bad.mid", "mimeType": "audio/midi",
+                                            "buffer": b"MThd nonsense"})
+    page.wait_for_selector("[data-cz=error]:not([hidden])")
+    text = page.inner_text("[data-cz=error]")
+    assert "undefined" not in text and "bad.mid" in text and "choose another file" in text
+    assert "not a MIDI file (damaged or cut short)" in text
+    assert page.evaluate("document.querySelector('[data-cz=file]').files.length") == 0
+    assert "Loading" not in page.inner_text("[data-cz=status]")
+    page.click("[data-cz=generate]")
+    page.wait_for_function(f"document.querySelector('{COMPOSE}').dataset.state === 'error'")
+    assert "choose a MIDI file" in page.inner_text("[data-cz=error]")
+
+
+def test_a_links_clamped_values_are_named(page, base):
+    open_compose(page, base, "compose/#p=5&n=3&seed=9")
+    page.wait_for_function(f"document.querySelector('{COMPOSE}').dataset.state === 'done'")
+    notice = page.inner_text("[data-cz=notice]")
+    assert 'top-p "5"' in notice and "so 1" in notice and 'length "3"' in notice
+    assert page.input_value("input[name=topP]") == "1"
+
+
+def test_the_page_says_an_uploaded_prime_stays_out_of_the_link(page, base, tmp_path):
+    open_compose(page, base)
+    page.select_option("[data-cz=prime]", "upload")
+    page.set_input_files("[data-cz=file]", str(write_song(tmp_path / "phrase.mid", PHRASE)))
+    page.wait_for_function("document.querySelector('[data-cz=error]').hidden")
+    generate(page, seed=1, length=30)
+    assert page.is_visible("[data-cz=share-note]")
+    assert "does not travel in the link" in page.inner_text("[data-cz=share-note]")
+
+
+def test_enter_composes_focus_stays_and_fields_show_focus(page, base):
+    open_compose(page, base)
+    page.fill("input[name=length]", "24")
+    page.focus("input[name=seed]")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", "")
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"document.querySelector('{COMPOSE}').dataset.state === 'done'")
+    page.focus("[data-cz=generate]")
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"document.querySelector('{COMPOSE}').dataset.state === 'done'")
+    assert page.evaluate("document.activeElement !== document.body")
+
+
+def test_length_is_a_maximum_and_the_bar_ends_full(page, base):
+    open_compose(page, base)
+    assert "at most" in page.inner_text(".cz-form")
+    song = generate(page, seed=4, length=2000)  # the model ends songs long before 2,000 notes
+    status = page.inner_text("[data-cz=status]")
+    assert len(song["notes"]) < 2000 and "ended the song after" in status
+    assert page.is_visible("[data-cz=progress]")
+    assert page.evaluate("document.querySelector('[data-cz=progress]').value") == 1
+
+
+def test_text_alternative_legend_and_history(page, base):
+    open_compose(page, base)
+    song = generate(page, seed=5, length=40)
+    generate(page, seed=6, length=40)
+    summary = page.text_content("[data-cz=summary]")
+    assert "key: unknown / meter: 4/4 assumed" in summary and "40 notes" in summary
+    end = max(n["start"] + n["duration"] for n in song["notes"])
+    assert page.locator("[data-cz=bars] li").count() >= 1
+    assert "melody" in page.inner_text(".cz-legend") and "prime" in page.inner_text(".cz-legend")
+    assert page.get_attribute("[data-cz=roll] .cz-notes", "aria-label").startswith("Piano roll:")
+    items = page.locator("[data-cz=history] li")
+    assert items.count() == 2
+    assert "seed=5" in items.nth(1).locator("a").get_attribute("href")
+    items.nth(1).locator("button").click()
+    assert page.evaluate("window.cadenza.song()")["notes"] == song["notes"]
+    assert page.locator("[data-cz=bars] li").count() == -(-end // 16)  # 4/4 bars of 16 steps
+
+
+def test_sheet_music_and_abc_download_of_a_melody(page, base):
+    open_compose(page, base)
+    page.select_option("[data-cz=model]", "folk")
+    song = generate(page, seed=7, length=40)
+    page.click("summary >> text=Sheet music")
+    page.wait_for_selector("[data-cz=score][data-state=done] svg")
+    assert page.locator("[data-cz=score] svg .abcjs-note").count() >= len(song["notes"])
+    with page.expect_download() as download:
+        page.click("[data-cz=abc]")
+    abc = Path(download.value.path()).read_text()
+    assert download.value.suggested_filename == "cadenza-folk-7.abc"
+    assert abc.startswith("X:1\n") and "\nM:4/4\n" in abc and "\nL:1/16\n" in abc
+    assert "\nK:C\n" in abc and "V:2" not in abc  # one staff for a melody
+
+
+def test_phone_layout_shows_generate_and_the_roll_in_two_rows(browser, base):
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
+                                  has_touch=True)
+    page = context.new_page()
+    try:
+        open_compose(page, base)
+        for name in ("play-generate", "generate"):
+            box = page.locator(f"[data-cz={name}]").bounding_box()
+            assert box["y"] + box["height"] <= PHONE["height"], name
+        assert page.locator("[data-cz=roll]").bounding_box()["y"] + 40 <= PHONE["height"]
+        rows = page.evaluate("""[...document.querySelectorAll('.cz-actions button')]
+          .filter((b) => b.offsetParent).map((b) => Math.round(b.getBoundingClientRect().top))""")
+        assert len({round(r / 8) for r in rows}) <= 2, rows
+        assert page.is_visible(".cz-scrollhint")
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        page.screenshot(path=str(ROOT / "build" / "screenshots" / "compose-phone.png"))
+    finally:
+        context.close()
+
+
+def test_examples_open_in_compose_and_have_sized_images(page, base, site):
+    page.goto(base + "examples/")
+    images = page.eval_on_selector_all(".cz-example img",
+                                       "is => is.map(i => [i.getAttribute('width'), i.getAttribute('height')])")
+    assert images and all(w and h for w, h in images)
+    link = page.locator("text=Open in Compose").first
+    href = link.get_attribute("href")
+    assert "seed=" in href and "model=" in href
+    link.click()
+    page.wait_for_function(f"document.querySelector('{COMPOSE}')?.dataset.state === 'done'")
+    entry = json.loads((site / "examples" / "index.json").read_text())["examples"][0]
+    got = page.evaluate("window.cadenza.song()")["settings"]
+    assert (got["model"], got["seed"], got["temperature"]) == (
+        entry["model"], entry["seed"], entry["temperature"])
+    page.goto(base + "model-card/")
+    assert page.evaluate("[...document.querySelectorAll('th')].every(t => t.textContent.trim())")

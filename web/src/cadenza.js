@@ -34,6 +34,25 @@ function mountAll() {
   }
 }
 
+/**
+ * What axe-core asks of the theme's own widgets, which its JavaScript adds:
+ * a name for each code block's button bar (a nav landmark each) and a
+ * keyboard stop for each table that scrolls sideways.
+ */
+let labelled = 0; // landmark names must be unique on a page
+function labelThemeWidgets() {
+  document.querySelectorAll(".md-code__nav:not([aria-label])").forEach((nav) => {
+    nav.setAttribute("aria-label", `Code block ${++labelled}`);
+  });
+  document.querySelectorAll(".md-typeset__scrollwrap:not([tabindex])").forEach((wrap) => {
+    wrap.tabIndex = 0;
+    wrap.setAttribute("role", "region");
+    wrap.setAttribute("aria-label", `Table ${++labelled} (scrolls sideways)`);
+  });
+}
+new MutationObserver(labelThemeWidgets).observe(document.documentElement,
+  { childList: true, subtree: true });
+
 if (window.document$) window.document$.subscribe(mountAll);
 else if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", mountAll);
 else mountAll();

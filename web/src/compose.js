@@ -257,14 +257,12 @@ async function setUp(view, form, page, generate) {
     return view.error(`the shared song's model "${model}" is not on this site; pick one ` +
       "of the models above and press Generate");
   }
-  if (shared) {
-    writeForm(form, shared);
-    const changes = linkChanges(location.hash);
-    if (changes.length) view.notice(`The link's values were changed to fit: ${changes.join("; ")}.`);
-  }
+  if (shared) writeForm(form, shared);
   page.linkVersion = shared?.version ?? null;
   if (shared) generate();
   else preloadModel(form, page);
+  const changes = shared ? linkChanges(location.hash) : [];
+  if (changes.length) view.notice(`The link's values were changed to fit: ${changes.join("; ")}.`);
   idle(audio.preloadSamples);
 }
 

@@ -18,7 +18,10 @@ export function readMidi(bytes) {
   try {
     midi = new Midi(bytes);
   } catch (e) {
-    throw new Error(`this is not a MIDI file (${reason(e)})`);
+    // the parser's own TypeErrors ("reading 'forEach' of undefined") say nothing to a reader
+    const why = e instanceof TypeError || e instanceof RangeError ? "damaged or cut short"
+      : reason(e);
+    throw new Error(`this is not a MIDI file (${why})`);
   }
   const ppq = midi.header.ppq;
   const notes = midi.tracks.filter((t) => !t.instrument.percussion).flatMap((t) => t.notes)

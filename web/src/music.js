@@ -64,7 +64,7 @@ export function describe(song) {
       `${beats(n.start - b * bar) + 1} for ${beats(n.duration)}`);
   });
   return { summary, bars: Array.from({ length: bars }, (_, b) =>
-    `Bar ${b + 1}: ${lines[b]?.join(", ") ?? "rest"}.`) };
+    `Bar ${b + 1}: ${lines[b]?.join(", ") ?? "no new note"}.`) };
 }
 
 /** Index of the highest note of each onset among notes[from..]: the melody. */

@@ -34,6 +34,7 @@ export class PianoRoll {
     if (this.keys) box.parentElement.prepend(this.keys);
     this.head.hidden = this.band.hidden = true;
     this.canvas.setAttribute("role", "img");
+    this.canvas.setAttribute("aria-label", "Piano roll: no song yet");
     this.stepPx = STEP_PX;
     this.notes = [];
     this.selection = null;
