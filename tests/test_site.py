@@ -566,3 +566,20 @@ def test_examples_open_in_compose_and_have_sized_images(page, base, site):
         entry["model"], entry["seed"], entry["temperature"])
     page.goto(base + "model-card/")
     assert page.evaluate("[...document.querySelectorAll('th')].every(t => t.textContent.trim())")
+
+
+def test_a_first_visit_to_compose_moves_at_most_1_mb_until_ready(browser, base):
+    context = browser.new_context()  # a fresh cache
+    page = context.new_page()
+    sizes = []
+    page.on("requestfinished", lambda r: sizes.append(
+        (r.url, r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"])))
+    try:
+        open_compose(page, base)
+        page.wait_for_function(f"document.querySelector('{COMPOSE}').dataset.state === 'idle'")
+        until_ready = sum(size for _, size in sizes)
+        assert until_ready <= 1_000_000, sorted(sizes, key=lambda s: -s[1])[:5]
+        print(f"first visit to Compose until Ready: {until_ready:,} bytes "
+              f"(uncompressed) in {len(sizes)} requests")
+    finally:
+        context.close()

@@ -1,17 +1,21 @@
 // The piano: Tone.js Sampler over the site's samples (assets/piano/, written by
 // scripts/render_piano.py), for live playback (player.js drives it on Tone's
-// transport) and offline rendering to WAV. Samples are fetched and decoded
-// once per page load, when the page is idle or on the first click that needs
-// them (an AudioContext made earlier stays suspended until a click).
+// transport) and offline rendering to WAV.
+//
+// Tone.js (260 KB) is imported on the first gesture that may need sound (a
+// pointer or key press in a widget, or Play), not with the page, so that it
+// costs the page's first load nothing; the AudioContext is made and resumed
+// in that gesture, and the samples are fetched and decoded from then on.
 
-import { Frequency, Offline, Sampler, ToneAudioBuffer, getContext, start } from "tone";
 import { siteUrl } from "./paths.js";
 import { reason } from "./reason.js";
 import { encodeWav } from "./wav.js";
 
-const VELOCITY = 0.7;
-const RELEASE_S = 0.8; // sampler release; also the tail rendered after the last note
+export const VELOCITY = 0.7;
+export const RELEASE_S = 0.8; // sampler release; also the tail rendered after the last note
 const LOOKAHEAD_S = 0.03; // Tone schedules this far ahead (its default 0.1 s delays the start)
+let native = null; // the AudioContext, made in a gesture
+let tone = null; // Promise<the tone module>, its context set to native
 let samples = null; // Promise<{noteName: ToneAudioBuffer}>
 let sampler = null;
 
@@ -22,8 +26,24 @@ function checkWebAudio() {
   }
 }
 
+/** Tone.js, loaded once, playing into the page's AudioContext (made here if need be). */
+export function loadTone() {
+  checkWebAudio();
+  native ??= new (window.AudioContext || window.webkitAudioContext)({ latencyHint: "interactive" });
+  tone ??= import("tone").then((t) => {
+    t.setContext(native);
+    t.getContext().lookAhead = LOOKAHEAD_S;
+    return t;
+  }).catch((e) => {
+    tone = null;
+    throw new Error(`no audio: the sound engine did not load (${reason(e)})`);
+  });
+  return tone;
+}
+
 function loadSamples() {
   samples ??= (async () => {
+    const { ToneAudioBuffer } = await loadTone();
     const response = await fetch(siteUrl("assets/piano/samples.json"));
     if (!response.ok) throw new Error(`samples.json: HTTP ${response.status}`);
     const files = await response.json();
@@ -37,57 +57,59 @@ function loadSamples() {
   return samples;
 }
 
-/** Call from a click handler: lets audio start and begins loading the samples. */
+/**
+ * Call from a gesture (click, key or pointer press): lets audio start and
+ * begins loading Tone.js and the samples. Throws without Web Audio.
+ */
 export function unlock() {
   checkWebAudio();
-  const started = start();
+  const started = loadTone();
+  native.resume?.().catch(() => {});
   loadSamples().catch(() => {}); // play() reports the error
-  return started;
+  return started.then((t) => t.start());
+}
+
+/** From the first pointer or key press inside root on, get the piano ready. */
+export function warmUpOn(root) {
+  const warm = () => {
+    try { unlock().catch(() => {}); } catch { /* no Web Audio: Play says so */ }
+  };
+  root.addEventListener("pointerdown", warm, { once: true });
+  root.addEventListener("keydown", warm, { once: true });
 }
 
 /** Seconds-based events of notes in grid steps. */
-function events(notes, { bpm, stepsPerBeat }) {
+function events(t, notes, { bpm, stepsPerBeat }) {
   const step = 60 / bpm / stepsPerBeat;
   return notes.map((n) => ({ time: n.start * step, duration: n.duration * step,
-    note: Frequency(n.pitch, "midi").toNote() }));
-}
-
-/** Seconds from the song's start to the end of its last note. */
-export function songSeconds(notes, timing) {
-  return events(notes, timing).reduce((end, e) => Math.max(end, e.time + e.duration), 0);
+    note: t.Frequency(n.pitch, "midi").toNote() }));
 }
 
 /**
- * The live piano (a Sampler to the speakers), once Web Audio runs and the
- * samples are in; player.js plays it on Tone's transport.
+ * The live piano (a Sampler to the speakers) and Tone, once Web Audio runs
+ * and the samples are in; player.js plays it on Tone's transport.
  */
 export async function livePiano() {
+  const t = await loadTone();
   await unlock();
-  if (getContext().state !== "running") {
+  if (t.getContext().state !== "running") {
     throw new Error("no audio: the browser keeps sound switched off; click Play again");
   }
   const urls = await loadSamples();
-  getContext().lookAhead = LOOKAHEAD_S;
-  sampler ??= new Sampler({ urls, release: RELEASE_S }).toDestination();
-  return sampler;
+  sampler ??= new t.Sampler({ urls, release: RELEASE_S }).toDestination();
+  return { piano: sampler, tone: t };
 }
-
-/** Fetch and decode the samples ahead of the first Play (errors wait for Play). */
-export function preloadSamples() {
-  if (window.AudioContext || window.webkitAudioContext) loadSamples().catch(() => {});
-}
-
-export { VELOCITY, RELEASE_S };
 
 /** The song rendered offline (mono, 44.1 kHz) as WAV bytes. */
 export async function renderWav(notes, timing) {
   checkWebAudio();
+  const t = await loadTone();
   const urls = await loadSamples();
-  const buffer = await Offline(() => {
-    const offline = new Sampler({ urls, release: RELEASE_S }).toDestination();
-    for (const e of events(notes, timing)) {
-      offline.triggerAttackRelease(e.note, e.duration, e.time, VELOCITY);
-    }
-  }, songSeconds(notes, timing) + RELEASE_S + 0.2, 1, 44100);
+  const all = events(t, notes, timing);
+  const seconds = all.reduce((end, e) => Math.max(end, e.time + e.duration), 0);
+  const buffer = await t.Offline(() => {
+    const offline = new t.Sampler({ urls, release: RELEASE_S }).toDestination();
+    for (const e of all) offline.triggerAttackRelease(e.note, e.duration, e.time, VELOCITY);
+  }, seconds + RELEASE_S + 0.2, 1, 44100);
   return encodeWav(buffer.get());
 }

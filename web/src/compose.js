@@ -105,7 +105,7 @@ export function mount(root) {
 
   const on = (name, event, handler) => view.get(name)?.addEventListener(event, handler);
   const start = (play) => {
-    try { audio.unlock(); } catch { /* reported when Play is pressed */ }
+    try { audio.unlock().catch(() => {}); } catch { /* reported when Play is pressed */ }
     generate({ play });
   };
   on("generate", "click", () => start(false));
@@ -147,6 +147,7 @@ export function mount(root) {
 
   window.cadenza = { song: () => page.song, settings: () => readForm(form), generate,
     player: transport.player, history: () => history.map((h) => h.link) };
+  audio.warmUpOn(root);
   setUp(view, form, page, generate).then(() => showHistory(view, page, show, form));
   return () => {
     transport.stop();
@@ -263,13 +264,6 @@ async function setUp(view, form, page, generate) {
   else preloadModel(form, page);
   const changes = shared ? linkChanges(location.hash) : [];
   if (changes.length) view.notice(`The link's values were changed to fit: ${changes.join("; ")}.`);
-  idle(audio.preloadSamples);
-}
-
-/** Run fn when the page is idle (or soon, where there is no requestIdleCallback). */
-function idle(fn) {
-  if (window.requestIdleCallback) requestIdleCallback(fn, { timeout: 3000 });
-  else setTimeout(fn, 1000);
 }
 
 /** Load the chosen model in the worker now, so Generate starts at once. */

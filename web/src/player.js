@@ -4,9 +4,9 @@
 //
 // Times are in transport ticks (PPQ per quarter note), so a tempo change
 // moves every note, playing or due, at once. A note's length is read when it
-// starts from the live song, as a later token may still shorten it.
+// starts from the live song, as a later token may still shorten it. Tone.js
+// comes with the first play() (audio.js loads it); until then nothing plays.
 
-import { Part, gainToDb, getContext, getDestination, getDraw, getTransport } from "tone";
 import { RELEASE_S, VELOCITY, livePiano } from "./audio.js";
 import { songEnd } from "./music.js";
 
@@ -23,16 +23,18 @@ export class Player {
     this.gain = 0.8;
     this.firstSoundAt = null; // performance.now() of the first note heard (bench, tests)
     this.endEvent = null;
+    this.tone = null; // the tone module, after the first play()
+    this.piano = null;
   }
 
   get state() {
     if (!this.part) return "stopped";
-    return getTransport().state === "started" ? "playing" : "paused";
+    return this.tone.getTransport().state === "started" ? "playing" : "paused";
   }
 
   /** Ticks of `steps` grid steps of the song. */
   ticks(steps) {
-    return Math.round(steps * getTransport().PPQ / this.song.stepsPerBeat);
+    return Math.round(steps * this.tone.getTransport().PPQ / this.song.stepsPerBeat);
   }
 
   /**
@@ -40,8 +42,10 @@ export class Player {
    * whether more notes may come (feed() them). Rejects with "no audio: ...".
    */
   async play(song, { from = 0, complete = true } = {}) {
-    const piano = await livePiano();
+    const { piano, tone } = await livePiano();
     this.stop();
+    Object.assign(this, { piano, tone });
+    const { Part, gainToDb, getDestination, getTransport } = tone;
     this.song = song;
     this.complete = complete;
     this.count = 0;
@@ -57,9 +61,9 @@ export class Player {
   sound(piano, time, i) {
     const n = this.song.notes[i];
     if (!n) return;
-    const step = 60 / getTransport().bpm.value / this.song.stepsPerBeat;
+    const step = 60 / this.tone.getTransport().bpm.value / this.song.stepsPerBeat;
     piano.triggerAttackRelease(this.pitchName(n.pitch), n.duration * step, time, VELOCITY);
-    this.firstSoundAt ??= performance.now() + (time - getContext().currentTime) * 1000;
+    this.firstSoundAt ??= performance.now() + (time - this.tone.getContext().currentTime) * 1000;
   }
 
   pitchName(pitch) {
@@ -81,14 +85,14 @@ export class Player {
 
   /** When complete and not looping, stop after the last note's release. */
   scheduleEnd() {
-    const transport = getTransport();
+    const transport = this.tone.getTransport();
     if (this.endEvent !== null) transport.clear(this.endEvent);
     this.endEvent = null;
     if (!this.complete) return;
     const at = this.ticks(songEnd(this.song.notes)) + Math.round(RELEASE_S * transport.PPQ *
       transport.bpm.value / 60);
     const part = this.part;
-    this.endEvent = transport.schedule((time) => getDraw().schedule(() => {
+    this.endEvent = transport.schedule((time) => this.tone.getDraw().schedule(() => {
       if (this.part !== part || transport.loop) return;
       this.stop();
       this.onEnd?.();
@@ -102,7 +106,8 @@ export class Player {
   }
 
   applyLoop() {
-    const transport = getTransport();
+    if (!this.tone) return;
+    const transport = this.tone.getTransport();
     if (!this.song || !this.loopRange) {
       transport.loop = false;
       return;
@@ -115,48 +120,49 @@ export class Player {
 
   pause() {
     if (this.state !== "playing") return;
-    getTransport().pause();
-    livePiano().then((p) => p.releaseAll(), () => {});
+    this.tone.getTransport().pause();
+    this.piano.releaseAll();
   }
 
   resume() {
-    if (this.state === "paused") getTransport().start();
+    if (this.state === "paused") this.tone.getTransport().start();
   }
 
   /** Move the playhead to step; playing goes on from there. */
   seek(step) {
     if (!this.part) return;
-    getTransport().ticks = this.ticks(Math.max(0, step));
-    livePiano().then((p) => p.releaseAll(), () => {});
+    this.tone.getTransport().ticks = this.ticks(Math.max(0, step));
+    this.piano.releaseAll();
   }
 
   /** The tempo, now and for later songs; playing notes follow at once. */
   tempo(bpm) {
     this.bpm = bpm;
-    if (this.part) getTransport().bpm.value = bpm;
+    if (this.part) this.tone.getTransport().bpm.value = bpm;
   }
 
   /** Volume from 0 (silent) to 1. */
   volume(gain) {
     this.gain = gain;
-    getDestination().volume.value = gainToDb(Math.max(gain, 1e-4));
+    if (this.tone) this.tone.getDestination().volume.value = this.tone.gainToDb(Math.max(gain, 1e-4));
   }
 
   /** The playhead in grid steps, or null when stopped. */
   position() {
     if (!this.part) return null;
-    return getTransport().ticks * this.song.stepsPerBeat / getTransport().PPQ;
+    const transport = this.tone.getTransport();
+    return transport.ticks * this.song.stepsPerBeat / transport.PPQ;
   }
 
   stop() {
     if (!this.part) return;
-    const transport = getTransport();
+    const transport = this.tone.getTransport();
     transport.stop();
     transport.cancel();
     transport.loop = false;
     this.part.dispose();
     this.part = null;
     this.endEvent = null;
-    livePiano().then((p) => p.releaseAll(), () => {});
+    this.piano.releaseAll();
   }
 }

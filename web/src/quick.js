@@ -21,7 +21,7 @@ export function mount(root) {
   let song = null;
   const player = bindTransport(view, roll, () => song);
   view.get("generate").addEventListener("click", async () => {
-    try { audio.unlock(); } catch { /* reported by Play */ }
+    try { audio.unlock().catch(() => {}); } catch { /* reported by Play */ }
     player.stop();
     view.error(null);
     view.busy(true);
@@ -47,6 +47,7 @@ export function mount(root) {
     }
   });
   view.get("cancel")?.addEventListener("click", cancel);
+  audio.warmUpOn(root);
   view.get("generate").disabled = false;
   view.state("idle");
   return () => {
