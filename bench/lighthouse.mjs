@@ -97,11 +97,13 @@ async function main() {
         `${last.audits[id].displayValue}`).join(", ");
       const failing = Object.values(last.audits).filter((a) => a.score !== null && a.score < 1 &&
         last.categories.accessibility.auditRefs.some((r) => r.id === a.id && r.weight > 0));
+      const lcp = last.audits["largest-contentful-paint-element"]?.details?.items?.[0]?.items?.[0]
+        ?.node?.snippet ?? "?";
       const good = perf >= TARGETS.performance && a11y >= TARGETS.accessibility;
       missed ||= !good;
       console.log(`${page || "home"}: Performance ${perf}, Accessibility ${a11y} (median of ` +
         `${runs}; mobile) ${good ? "ok" : "MISSED"}; ${(bytes / 1024).toFixed(0)} KiB moved; ` +
-        `${metrics}${failing.length ? `; failing: ${failing.map((a) => a.id).join(", ")}` : ""}`);
+        `${metrics} (LCP element ${lcp.slice(0, 80)})${failing.length ? `; failing: ${failing.map((a) => a.id).join(", ")}` : ""}`);
     }
   } finally {
     await chrome.kill();
