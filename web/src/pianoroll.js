@@ -42,6 +42,12 @@ export class PianoRoll {
     this.onSelect = onSelect;
     this.pointer(box);
     this.draw([], { stepsPerBeat: 4 });
+    this.width = box.clientWidth;
+    new ResizeObserver(() => { // the first layout, a turned phone, a resized window
+      if (box.clientWidth === this.width || !box.isConnected) return;
+      this.width = box.clientWidth;
+      this.draw(this.notes, this.last);
+    }).observe(box);
   }
 
   /**
@@ -52,6 +58,7 @@ export class PianoRoll {
   draw(notes, { stepsPerBeat, prime = 0, song = null, follow = false, rewind = false,
     label = "" }) {
     Object.assign(this, { notes, stepsPerBeat, prime });
+    this.last = { stepsPerBeat, prime, song, label };
     this.bar = barSteps(songFrame(song).meter, stepsPerBeat);
     const end = songEnd(notes);
     const steps = Math.ceil((end + stepsPerBeat * 4) / this.bar) * this.bar;
