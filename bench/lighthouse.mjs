@@ -87,7 +87,8 @@ async function main() {
           logLevel: "error", onlyCategories: ["performance", "accessibility"] });
         results.push(lhr);
       }
-      const score = (name) => median(results.map((r) => Math.round(r.categories[name].score * 100)));
+      const score = (name) => median(results.map((r) =>
+        Math.round(r.categories[name].score * 100)));
       const perf = score("performance");
       const a11y = score("accessibility");
       const last = results.at(-1);
@@ -103,7 +104,8 @@ async function main() {
       missed ||= !good;
       console.log(`${page || "home"}: Performance ${perf}, Accessibility ${a11y} (median of ` +
         `${runs}; mobile) ${good ? "ok" : "MISSED"}; ${(bytes / 1024).toFixed(0)} KiB moved; ` +
-        `${metrics} (LCP element ${lcp.slice(0, 80)})${failing.length ? `; failing: ${failing.map((a) => a.id).join(", ")}` : ""}`);
+        `${metrics} (LCP element ${lcp.slice(0, 80)})` +
+        (failing.length ? `; failing: ${failing.map((a) => a.id).join(", ")}` : ""));
     }
   } finally {
     await chrome.kill();

@@ -134,7 +134,8 @@ def requantize(folder: Path, args) -> str:
         new = json.loads((out / "config.json").read_text())
         figures = (f"{folder.name}: float16 {config['weights_bytes']:,} B -> uint8 "
                    f"{new['weights_bytes']:,} B; next-token KL(float16 || uint8) over "
-                   f"{len(kls):,} steps of {len(songs)} {config['training']['settings']['data']['corpus']} "
+                   f"{len(kls):,} steps of {len(songs)} "
+                   f"{config['training']['settings']['data']['corpus']} "
                    f"songs: mean {kls.mean():.2e}, 99.9th percentile "
                    f"{np.quantile(kls, 0.999):.2e}, max {kls.max():.2e}")
         if kls.max() >= args.max_kl:
@@ -147,7 +148,8 @@ def requantize(folder: Path, args) -> str:
                          "max_abs_diff": float(np.abs(p - keras).max()),
                          "max_kl": float(kl(keras, p).max())}
         new["requantized"] = {"from": "float16", "by": "scripts/requantize_uint8.py",
-                              "kept_float16": args.keep, "songs": len(songs), "steps": int(len(kls)),
+                              "kept_float16": args.keep, "songs": len(songs),
+                              "steps": int(len(kls)),
                               "mean_kl": float(kls.mean()), "max_kl": float(kls.max())}
         (out / "config.json").write_text(json.dumps(new, indent=1) + "\n")
         parity["quantization"] = "uint8"

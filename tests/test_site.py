@@ -552,8 +552,8 @@ def test_phone_layout_shows_generate_and_the_roll_in_two_rows(browser, base):
 
 def test_examples_open_in_compose_and_have_sized_images(page, base, site):
     page.goto(base + "examples/")
-    images = page.eval_on_selector_all(".cz-example img",
-                                       "is => is.map(i => [i.getAttribute('width'), i.getAttribute('height')])")
+    images = page.eval_on_selector_all(
+        ".cz-example img", "is => is.map(i => [i.getAttribute('width'), i.getAttribute('height')])")
     assert images and all(w and h for w, h in images)
     link = page.locator("text=Open in Compose").first
     href = link.get_attribute("href")

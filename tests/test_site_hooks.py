@@ -180,7 +180,8 @@ def test_site_builds_with_generated_files_and_no_foreign_references(tmp_path):
 
 def test_examples_have_sized_images_an_open_in_compose_link_and_unrepeated_captions(tmp_path):
     (tmp_path / "folk").mkdir()
-    png = b"\x89PNG\r\n\x1a\n" + b"\0\0\0\rIHDR" + (1000).to_bytes(4, "big") + (240).to_bytes(4, "big")
+    png = (b"\x89PNG\r\n\x1a\n" + b"\0\0\0\rIHDR" + (1000).to_bytes(4, "big")
+           + (240).to_bytes(4, "big"))
     (tmp_path / "folk" / "a.png").write_bytes(png + b"rest")
     (tmp_path / "folk" / "a.mid").write_bytes(b"x")
     entry = {"title": "folk · T=1.2 · seed 4", "model": "folk", "temperature": 1.2, "top_p": 0.95,

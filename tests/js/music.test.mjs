@@ -21,7 +21,8 @@ test("a codec v1 song is 4/4 assumed in an unknown key; a given meter or key is 
 
 test("the text alternative names the notes, bars, key and meter", () => {
   const { summary, bars } = describe({ notes: NOTES, stepsPerBeat: 4, primeNotes: 1 });
-  assert.match(summary, /^5 notes in 2 bars \(1 from the prime\); key: unknown \/ meter: 4\/4 assumed/);
+  assert.match(summary,
+    /^5 notes in 2 bars \(1 from the prime\); key: unknown \/ meter: 4\/4 assumed/);
   assert.equal(bars.length, 2);
   assert.equal(bars[0], "Bar 1: C4 (prime) at beat 1 for 1, E4 at beat 1 for 2, C♯4 at beat 2 " +
     "for 1.25, C3 at beat 3.25 for 2.5, C4 at beat 4 for 0.5.");

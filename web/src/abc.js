@@ -25,7 +25,9 @@ export function toAbc(song, { title = "Cadenza song", bpm = 100, mono = false } 
     `% key: ${key ?? "unknown"}; meter ${meterAssumed ? "assumed" : "given"}`,
     `M:${meter.beats}/${meter.unit}`, `L:1/${4 * stepsPerBeat}`, `Q:1/4=${Math.round(bpm)}`];
   const lines = staves.map((staff) => staffBars(staff, bar, end));
-  if (mono) return [...head, "K:C", ...chunks(lines[0]).map((l) => l.join(" ") + " |")].join("\n") + "\n";
+  if (mono) {
+    return [...head, "K:C", ...chunks(lines[0]).map((l) => `${l.join(" ")} |`)].join("\n") + "\n";
+  }
   const body = [];
   chunks(lines[0]).forEach((treble, i) => {
     body.push(`[V:1] ${treble.join(" ")} |`, `[V:2] ${chunks(lines[1])[i].join(" ")} |`);

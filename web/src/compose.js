@@ -230,8 +230,9 @@ function showHistory(view, page, show, form) {
     const a = Object.assign(document.createElement("a"), { href: link,
       textContent: "share link" });
     a.setAttribute("aria-label", `share link of ${song.model}, seed ${song.settings.seed}`);
-    item.append(`${song.model} · seed ${song.settings.seed} · T ${song.settings.temperature} · ` +
-      `${song.notes.length} notes `, open, " ", a);
+    const { seed, temperature } = song.settings;
+    item.append(`${song.model} · seed ${seed} · T ${temperature} · ${song.notes.length} notes `,
+      open, " ", a);
     return item;
   })));
 }

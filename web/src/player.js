@@ -144,7 +144,8 @@ export class Player {
   /** Volume from 0 (silent) to 1. */
   volume(gain) {
     this.gain = gain;
-    if (this.tone) this.tone.getDestination().volume.value = this.tone.gainToDb(Math.max(gain, 1e-4));
+    if (!this.tone) return; // play() applies it
+    this.tone.getDestination().volume.value = this.tone.gainToDb(Math.max(gain, 1e-4));
   }
 
   /** The playhead in grid steps, or null when stopped. */
