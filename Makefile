@@ -36,12 +36,13 @@ test: setup system-deps
 setup: $(STAMP) node_modules/.package-lock.json
 
 # The full Python set, pinned with hashes in requirements.lock (`make lock`
-# regenerates it from pyproject.toml), then Cadenza itself without dependencies.
+# regenerates it from pyproject.toml), then this checkout on the venv's path
+# (what an editable install does, without setuptools' build warnings).
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q --require-hashes -r requirements.lock
-	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'cadenza.pth').write_text('$(CURDIR)\n')"
 	touch $@
 
 # Re-resolve requirements.lock for every platform (Linux, macOS) with uv.

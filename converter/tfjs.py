@@ -22,7 +22,9 @@ from trainer.config import ModelConfig
 # tensorflowjs imports tensorflow_decision_forests, whose welcome message needs
 # IPython whenever stdout is not a terminal (a pipe, a CI log): switch it off.
 os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
-import tensorflowjs as tfjs  # noqa: E402
+with warnings.catch_warnings():  # tensorflow_hub, imported by tensorflowjs, still uses it
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+    import tensorflowjs as tfjs  # noqa: E402
 
 
 def stateful_copy(weights: list[np.ndarray], vocab_size: int, cfg: ModelConfig):
