@@ -69,6 +69,17 @@ export function unlock() {
   return started.then((t) => t.start());
 }
 
+/**
+ * Fetch the sample files into the HTTP cache (no AudioContext needed), so
+ * that the first Play only decodes them. Errors wait for Play.
+ */
+export function prefetchSamples() {
+  fetch(siteUrl("assets/piano/samples.json")).then((r) => (r.ok ? r.json() : {}))
+    .then((files) => Promise.all(Object.values(files).map((file) =>
+      fetch(siteUrl(`assets/piano/${file}`)).then((r) => r.arrayBuffer()))))
+    .catch(() => {});
+}
+
 /** From the first pointer or key press inside root on, get the piano ready. */
 export function warmUpOn(root) {
   const warm = () => {

@@ -263,8 +263,15 @@ async function setUp(view, form, page, generate) {
   page.linkVersion = shared?.version ?? null;
   if (shared) generate();
   else preloadModel(form, page);
+  idle(audio.prefetchSamples);
   const changes = shared ? linkChanges(location.hash) : [];
   if (changes.length) view.notice(`The link's values were changed to fit: ${changes.join("; ")}.`);
+}
+
+/** Run fn when the page is idle (or in 2 s, where there is no requestIdleCallback). */
+function idle(fn) {
+  if (window.requestIdleCallback) requestIdleCallback(fn, { timeout: 4000 });
+  else setTimeout(fn, 2000);
 }
 
 /** Load the chosen model in the worker now, so Generate starts at once. */
