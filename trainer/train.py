@@ -80,6 +80,7 @@ def train(cfg: RunConfig) -> dict:
             backend.seed(t.seed + state["epoch"])
         else:
             model = compile_model(build_model(codec, cfg.model), t, len(train_data))
+        run.path.mkdir(parents=True, exist_ok=True)  # library callers hold no lock that made it
         run.write_json("config.json", cfg.to_dict())  # the first write of a fresh run
         run.write_json("vocab.json", codec.to_json())
         run.write_json("split.json", split)
