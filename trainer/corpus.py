@@ -180,17 +180,8 @@ def _kind(path: Path) -> str:
             else "a block device" if stat.S_ISBLK(mode) else "not a file")
 
 
-def parse_file(path: Path, codec_config: CodecConfig, programs: tuple[int, ...]):
-    """``(notes, None)`` for a usable file, ``(None, reason)`` otherwise."""
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        return None, f"cannot read it ({e.strerror or e})"
-    return parse_bytes(data, codec_config, programs)
-
-
 def parse_bytes(data: bytes, codec_config: CodecConfig, programs: tuple[int, ...]):
-    """:func:`parse_file` of a file's bytes."""
+    """``(notes, None)`` for the bytes of a usable MIDI file, ``(None, reason)`` otherwise."""
     try:
         raw = midi_io.parse_midi(data, programs)
     except midi_io.UnusableMidi as e:
@@ -250,14 +241,11 @@ def _spawn_is_safe(log) -> bool:
     """
     main = sys.modules.get("__main__")
     spec_name = getattr(getattr(main, "__spec__", None), "name", None)
-    if spec_name is not None:
-        if spec_name == "__main__" or spec_name.endswith(".__main__"):
-            return True  # multiprocessing never re-imports a package's __main__
-        path = getattr(main, "__file__", None)
-    else:
-        path = getattr(main, "__file__", None)
-        if path is None:
-            return True  # an interactive session: nothing is re-imported
+    path = getattr(main, "__file__", None)
+    if spec_name is not None and (spec_name == "__main__" or spec_name.endswith(".__main__")):
+        return True  # multiprocessing never re-imports a package's __main__
+    if spec_name is None and path is None:
+        return True  # an interactive session: nothing is re-imported
     if path and _has_main_guard(Path(path)):
         return True
     log("parsing on one process: the calling script has no "
@@ -283,7 +271,7 @@ def _pool(jobs: int) -> ProcessPoolExecutor:
 
 
 def _content_key(path: Path, fingerprint: bytes) -> str | None:
-    """Cache key of a file's bytes; ``None`` if it cannot be read (parse_file says why)."""
+    """Cache key of a file's bytes; ``None`` if it cannot be read (parse_task says why)."""
     try:
         return _key(path.read_bytes(), fingerprint)
     except OSError:
