@@ -36,12 +36,11 @@ import numpy as np
 from converter.folder import FORMAT_VERSION, TYPE, check_replaceable, file_list, shard_records
 from trainer import backend
 from trainer.cli import command_line
-from trainer.config import RunConfig, _opt
-from trainer.errors import CadenzaError, ConfigError
+from trainer.config import _opt
+from trainer.errors import CadenzaError
 from trainer.runs import RunDir
 
 QUANTIZATIONS = {"float16": {"float16": "*"}, "uint8": {"uint8": "*"}, "none": None}
-RUN_SECTIONS = ("data", "codec", "model", "train")  # what a run's config.json holds
 PARITY_STEPS = 32
 MAX_ABS_DIFF, MAX_KL = 1e-4, 0.01  # float32 must match; quantised may drift this much
 
@@ -57,30 +56,10 @@ class ExportConfig:
     checkpoint: str = _opt("best", "which checkpoint to export", choices=("best", "last"))
 
 
-def run_config(run: RunDir) -> RunConfig:
-    """The run's settings; a config.json that is not a training run's is named as such
-    (``{}`` would otherwise read as defaults and fail on a flag nobody gave)."""
-    d = run.read_json("config.json")
-    if d is None:
-        raise CadenzaError(f"--run-dir {run.path} is not a Cadenza run folder (no config.json)")
-    if isinstance(d, dict) and d.get("type") == TYPE:
-        raise CadenzaError(f"--run-dir {run.path} is an export folder, not a training run; "
-                           "give the run folder that `python -m trainer train` wrote")
-    missing = [k for k in RUN_SECTIONS if not isinstance(d, dict) or k not in d]
-    if missing:
-        raise CadenzaError(f"--run-dir {run.path}: config.json is not a training run's "
-                           f"(it lacks the {', '.join(missing)} settings)")
-    try:
-        return RunConfig.from_dict(d)
-    except (ConfigError, TypeError, ValueError) as e:
-        raise CadenzaError(f"--run-dir {run.path}: config.json does not describe a valid "
-                           f"run ({e})") from None
-
-
 def export(cfg: ExportConfig) -> dict:
     """Write the export folder ``cfg.out``; return its ``config.json`` content."""
     run = RunDir(cfg.run_dir)
-    rc, codec = run_config(run), run.codec()
+    rc, codec = run.config(), run.codec()
     weights_path = run.weights_path(cfg.checkpoint)
     out = Path(cfg.out)
     check_replaceable(out)

@@ -22,9 +22,10 @@ import json
 import re
 from pathlib import Path
 
+from trainer import constants as C
 from trainer.errors import CadenzaError
 
-TYPE, FORMAT_VERSION = "cadenza-lstm", 1
+TYPE, FORMAT_VERSION = C.EXPORT_TYPE, 1
 SHARD = re.compile(r"group\d+-shard\d+of\d+\.bin")
 NETWORK = "cadenza_lstm_step"  # converter/tfjs.py names the exported model so
 LEGACY_FILES = ("config.json", "metrics.json", "model.json", "parity.json", "vocab.json")

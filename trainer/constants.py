@@ -12,6 +12,8 @@ STEPS_PER_BEAT = 4  # grid steps per quarter-note beat (sixteenth notes)
 MAX_DURATION = 32  # longest DUR token, in steps (two 4/4 bars at 4 steps/beat)
 MAX_SHIFT = 16  # longest SHIFT token, in steps; longer gaps use several
 VOCAB_FORMAT = "cadenza-vocab"
+EXPORT_TYPE = "cadenza-lstm"  # config.json "type" of an exported model folder
+RUN_SECTIONS = ("data", "codec", "model", "train")  # what a training run's config.json holds
 VOCAB_VERSION = 1
 
 # --- MIDI input limits (a file outside them is skipped as unusable) --------

@@ -24,6 +24,7 @@ import json
 import os
 from pathlib import Path
 
+from trainer import constants as C
 from trainer.checkpoints import fsync
 from trainer.codec import Codec
 from trainer.config import (CodecConfig, DataConfig, ModelConfig, RunConfig, TrainConfig)
@@ -115,9 +116,16 @@ class RunDir:
             raise CadenzaError(f"{self.path} is not a Cadenza run folder (no config.json)")
         if not isinstance(d, dict):
             raise CadenzaError(f"{self.config_path} does not hold a run's settings")
+        if d.get("type") == C.EXPORT_TYPE:
+            raise CadenzaError(f"{self.path} is an export folder, not a training run; "
+                               "give the run folder that `python -m trainer train` wrote")
+        missing = [k for k in C.RUN_SECTIONS if k not in d]
+        if missing:  # {} would otherwise read as defaults and fail on a flag nobody gave
+            raise CadenzaError(f"{self.config_path} is not a training run's (it lacks the "
+                               f"{', '.join(missing)} settings)")
         try:
             return RunConfig.from_dict(d)
-        except CadenzaError as e:
+        except (CadenzaError, TypeError, ValueError) as e:
             raise CadenzaError(f"{self.config_path}: {e}") from None
 
     def codec(self) -> Codec:
