@@ -91,16 +91,6 @@ def test_empty_beat_rate_counts_held_notes_and_partial_beats_as_sounding():
     assert figures(leading)["empty_beat_rate"] == pytest.approx(2 / 3)
 
 
-def test_longest_token_run():
-    f = mm.song_figures(melody([60]), np.array([1, 5, 5, 5, 7, 7, 2]), SPB)
-    assert f["longest_token_run"] == 3
-    gap = CODEC.token_id("SHIFT", CODEC.config.max_shift)
-    long_gap = normalise([(0, 1, 60), (3 * CODEC.config.max_shift, 1, 60)])
-    assert (CODEC.encode(long_gap) == gap).sum() == 3
-    assert figures(long_gap)["longest_token_run"] == 3
-    assert figures(melody(C_MAJOR))["longest_token_run"] == 1
-
-
 def test_longest_onset_repeat_counts_repeats_of_one_chord():
     assert figures(chords([60, 64, 67], 10))["longest_onset_repeat"] == 9
     assert figures(chords([60, 64, 67], 1))["longest_onset_repeat"] == 0
@@ -134,9 +124,191 @@ def test_distinct_4gram_ratio():
 
 def test_figures_of_a_song_without_notes():
     f = mm.song_figures(np.zeros((0, 3), np.int32), CODEC.encode(np.zeros((0, 3))), SPB)
+    assert math.isnan(f.pop("key_agreement"))
     assert f == {"pitch_range": 0, "polyphony": 0.0, "scale_consistency": 0.0,
-                 "empty_beat_rate": 0.0, "longest_token_run": 1,
-                 "longest_onset_repeat": 0, "distinct_4gram_ratio": 1.0}
+                 "empty_beat_rate": 0.0, "longest_onset_repeat": 0, "longest_repeat": 0.0,
+                 "bar_repeat_share": 0.0, "distinct_4gram_ratio": 1.0}
+    g = mm.song_figures(np.zeros((0, 3), np.int32), [], SPB, bar_starts=[0], key=(0, "major"))
+    assert g["key_agreement"] == 0.0 and g["scale_consistency"] == 0.0
+
+
+def test_scale_consistency_with_a_key_counts_that_scale_only():
+    c = melody(C_MAJOR)
+    on = lambda key: mm.song_figures(c, CODEC.encode(c), SPB, key=key)["scale_consistency"]
+    assert on((2, "major")) == pytest.approx(5 / 8)  # C, F and the top C are outside D major
+    assert on((9, "minor")) == pytest.approx(1.0)  # A minor has C major's notes
+    assert on(None) == pytest.approx(1.0)
+
+
+def test_key_agreement_of_a_c_major_scale():
+    c = melody(C_MAJOR)
+    agree = lambda key: mm.song_figures(c, CODEC.encode(c), SPB, key=key)["key_agreement"]
+    assert agree((0, "major")) == 1.0
+    assert agree([np.int64(0), "major"]) == 1.0  # any (tonic, mode) pair, as from JSON
+    assert agree((9, "minor")) == 0.0  # same notes, but the estimate is C major
+    assert math.isnan(agree(None))
+    with pytest.raises(ValueError, match="tonic"):
+        agree((12, "major"))
+    with pytest.raises(ValueError, match="tonic"):
+        agree((0, "dorian"))
+
+
+# --- repeated material -------------------------------------------------------------
+PHRASE = [60, 64, 62, 67]  # one 4/4 bar of quarter notes
+
+
+def naive_longest_repeat(notes):
+    """longest_repeat by trying every pair of stretches."""
+    notes = normalise(notes)
+    times = sorted(set(notes[:, 0].tolist()))
+    chord = [sorted(map(tuple, notes[notes[:, 0] == t][:, 1:].tolist())) for t in times]
+    n = len(times)
+
+    def same(i, j, length):
+        return all(chord[i + k] == chord[j + k] for k in range(length)) and all(
+            times[i + k + 1] - times[i + k] == times[j + k + 1] - times[j + k]
+            for k in range(length - 1))
+
+    for length in range(n // 2, 0, -1):
+        if any(same(i, j, length) for i in range(n) for j in range(i + length, n - length + 1)):
+            return length / n
+    return 0.0
+
+
+def test_longest_repeat_of_looping_and_distinct_songs():
+    assert figures(melody(PHRASE * 4))["longest_repeat"] == 0.5  # two loops, twice
+    assert figures(melody(PHRASE * 10))["longest_repeat"] == 0.5
+    assert figures(melody(PHRASE * 3))["longest_repeat"] == pytest.approx(1 / 3)
+    assert figures(melody(C_MAJOR))["longest_repeat"] == 0.0  # no onset's notes recur
+    assert figures(melody([60]))["longest_repeat"] == 0.0
+    assert figures(np.zeros((0, 3), np.int32))["longest_repeat"] == 0.0
+
+
+def test_longest_repeat_needs_no_overlap_and_a_later_copy():
+    assert mm.longest_repeat(melody([60] * 5)) == pytest.approx(2 / 5)  # not 4 of 5 shifted by 1
+    assert mm.longest_repeat(melody([60, 62, 64, 66, 67, 60, 62])) == pytest.approx(2 / 7)
+
+
+def test_longest_repeat_compares_gaps_durations_and_whole_chords():
+    shifted = normalise([(0, 4, 60), (4, 4, 62), (8, 4, 64),
+                         (16, 4, 60), (22, 4, 62), (26, 4, 64)])  # second gap 6, not 4
+    assert mm.longest_repeat(shifted) == pytest.approx(2 / 6)  # only 62, 64 recurs
+    far = normalise([(0, 4, 60), (4, 4, 62), (100, 4, 60), (104, 4, 62)])
+    assert mm.longest_repeat(far) == 0.5  # the time between the copies does not matter
+    longer = normalise([(0, 4, 60), (4, 4, 62), (8, 4, 60), (12, 8, 62)])
+    assert mm.longest_repeat(longer) == 0.25  # the second 62 is held twice as long
+    chord = normalise([(0, 4, 60), (0, 4, 64), (4, 4, 60), (8, 4, 60), (8, 4, 67)])
+    assert mm.longest_repeat(chord) == 0.0  # 60 alone differs from 60 with a third or fifth
+
+
+def test_longest_repeat_matches_trying_every_pair():
+    rng = np.random.default_rng(3)
+    for _ in range(60):
+        n = int(rng.integers(2, 30))
+        song = normalise(np.column_stack([np.cumsum(rng.integers(1, 3, n)),
+                                          rng.integers(1, 3, n), rng.integers(60, 62, n)]))
+        assert mm.longest_repeat(song) == pytest.approx(naive_longest_repeat(song))
+
+
+def test_longest_repeat_of_two_thousand_onsets_is_fast():
+    rng = np.random.default_rng(4)
+    phrase = np.column_stack([np.arange(0, 400, 2), rng.integers(1, 3, 200),
+                              rng.integers(48, 84, 200)])
+    song = normalise(np.concatenate([phrase + [400 * k, 0, 0] for k in range(10)]))
+    assert len(np.unique(song[:, 0])) == 2000
+    t0 = time.perf_counter()
+    assert mm.longest_repeat(song) == 0.5
+    assert time.perf_counter() - t0 < 1.0  # measured 6 ms
+
+
+def test_bar_repeat_share_of_looping_and_distinct_songs():
+    assert figures(melody(PHRASE * 4))["bar_repeat_share"] == pytest.approx(3 / 4)
+    assert figures(melody(PHRASE + [65, 72, 71, 69]))["bar_repeat_share"] == 0.0
+    assert figures(melody(PHRASE))["bar_repeat_share"] == 0.0  # one bar: nothing earlier
+
+
+def test_bar_repeat_share_counts_a_transposed_bar_but_not_a_new_rhythm():
+    transposed = melody(PHRASE + [p + 2 for p in PHRASE])
+    assert figures(transposed)["bar_repeat_share"] == 0.5
+    rhythm = np.concatenate([melody(PHRASE),
+                             normalise([(16, 8, 60), (24, 2, 64), (26, 2, 62), (28, 4, 67)])])
+    assert figures(normalise(rhythm))["bar_repeat_share"] == 0.0
+    bent = melody(PHRASE + [60, 64, 63, 67])  # one interval differs
+    assert figures(bent)["bar_repeat_share"] == 0.0
+
+
+def test_bar_repeat_share_skips_bars_without_onsets_and_held_notes():
+    # bar 1 holds only the end of bar 0's long note; bar 2 repeats bar 0
+    song = normalise([(0, 4, 60), (4, 28, 64), (32, 4, 60), (36, 28, 64)])
+    assert mm.bar_repeat_share(song, [0, 16, 32, 48]) == 0.5
+
+
+def test_bar_repeat_share_places_a_pickup_bar_before_the_first_bar_line():
+    song = normalise([(0, 4, 67),                                        # pickup, 12 into its bar
+                      (4, 4, 60), (8, 4, 64), (12, 4, 62), (16, 2, 65),  # bar 1
+                      (32, 4, 69)])                                       # bar 2, 12 into it
+    assert mm.bar_repeat_share(song, [4, 20, 36]) == pytest.approx(1 / 3)  # bar 2 = pickup + 2
+    assert mm.song_figures(song, CODEC.encode(song), SPB, [4, 20, 36])["bar_repeat_share"] \
+        == pytest.approx(1 / 3)
+    assert figures(song)["bar_repeat_share"] == 0.0  # as 4/4 from step 0 no bar repeats
+    assert mm.bar_repeat_share(song, [36]) == 0.0  # a long pickup and one bar
+    assert mm.bar_repeat_share(song, [20, 4, 4, 36]) == pytest.approx(1 / 3)  # sorted first
+    with pytest.raises(ValueError, match="bar line"):
+        mm.bar_repeat_share(song, [])
+
+
+def test_four_four_bars_reach_the_end_of_the_last_note():
+    np.testing.assert_array_equal(mm.four_four_bars(melody([60] * 5), SPB), [0, 16])
+    np.testing.assert_array_equal(mm.four_four_bars(melody([60] * 4), SPB), [0])
+    np.testing.assert_array_equal(mm.four_four_bars(np.zeros((0, 3)), SPB), [0])
+
+
+# --- meter -------------------------------------------------------------------------
+BAR = 4 * SPB
+
+
+def test_onset_profile_of_onsets_on_beats_only():
+    profile = mm.onset_profile(chords([60, 64, 67], 8), [0, BAR], BAR)  # chords count once
+    assert profile.shape == (BAR,)
+    expected = np.zeros(BAR)
+    expected[[0, 4, 8, 12]] = 0.25
+    np.testing.assert_allclose(profile, expected)
+    offbeats = mm.onset_profile(melody([60] * 8) + [2, 0, 0], [0, BAR, 2 * BAR], BAR)
+    assert offbeats[[2, 6, 10, 14]].sum() == pytest.approx(1.0)
+
+
+def test_onset_profile_counts_only_bars_of_the_length_asked():
+    song = normalise([(0, 4, 60), (18, 4, 62), (28, 4, 64)])
+    # bar [16, 28) is 12 steps; the last bar [28, 32) ends within a bar of its line
+    np.testing.assert_allclose(mm.onset_profile(song, [0, 16, 28], BAR)[[0, 2]], [1.0, 0.0])
+    assert not mm.onset_profile(melody([60] * 8), [0], BAR).any()  # one 32-step bar
+    assert not mm.onset_profile(np.zeros((0, 3)), [0], BAR).any()
+    with pytest.raises(ValueError, match="bar_len"):
+        mm.onset_profile(song, [0], 0)
+
+
+def test_onset_profile_measures_a_pickup_back_from_the_first_bar_line():
+    song = normalise([(2, 2, 60), (4, 4, 62), (12, 4, 64)])
+    profile = mm.onset_profile(song, [4, 20], BAR)
+    np.testing.assert_allclose(profile[[0, 8, 14]], [1 / 3, 1 / 3, 1 / 3])
+    early = mm.onset_profile(song, [20, 36], BAR)  # the pickup is longer than a bar
+    np.testing.assert_allclose(early[[0, 8]], [0.5, 0.5])  # the onset at 2 is dropped
+    assert not mm.onset_profile(song, [4, 16], BAR).any()  # first bar 12 steps: no pickup
+
+
+def test_meter_adherence_of_like_and_unlike_profiles():
+    beats = mm.onset_profile(melody([60] * 4), [0], BAR)
+    offbeats = mm.onset_profile(melody([60] * 4) + [2, 0, 0], [0, BAR], BAR)
+    assert offbeats[[2, 6, 10, 14]].sum() == pytest.approx(1.0)
+    assert mm.meter_adherence([beats, beats], [beats]) == pytest.approx(1.0)
+    assert mm.meter_adherence([beats], [offbeats]) == 0.0
+    assert mm.meter_adherence([beats], [beats, offbeats]) == pytest.approx(0.5)
+    assert mm.meter_adherence([beats, np.zeros(BAR)], [beats]) == pytest.approx(1.0)
+    assert mm.meter_adherence([np.zeros(BAR)], [beats]) == 0.0
+    with pytest.raises(ValueError, match="non-empty"):
+        mm.meter_adherence([], [beats])
+    with pytest.raises(ValueError, match="shape"):
+        mm.meter_adherence([beats], [np.ones(12) / 12])
 
 
 # --- copying ---------------------------------------------------------------------
@@ -211,3 +383,35 @@ def test_format_table_lists_every_figure_and_set():
     assert lines[2 + mm.SET_FIGURES.index("polyphony")].split()[1:] == ["1.000", "1.500"]
     assert lines[2 + mm.SET_FIGURES.index("copy_rate")].split()[1:] == ["-", "-"]
     assert len(lines) == 2 + len(mm.SET_FIGURES)
+
+
+def test_set_figures_take_bars_and_keys_and_skip_undefined_key_agreement():
+    a = melody(C_MAJOR)
+    tokens = CODEC.encode(a)
+    f = mm.set_figures([(a, tokens, None, (0, "major")), (a, tokens)], [a], None, SPB, 32)
+    assert f["key_agreement"] == 1.0  # the song without a key is left out, not counted 0
+    f = mm.set_figures([(a, tokens, None, (0, "major")), (a, tokens, [0], (9, "minor"))],
+                       [a], None, SPB, 32)
+    assert f["key_agreement"] == pytest.approx(0.5)
+    loop = melody(PHRASE * 2)
+    f = mm.set_figures([(loop, CODEC.encode(loop), [0, 32], None)], [a], None, SPB, 32)
+    assert f["bar_repeat_share"] == 0.0  # one 8-beat bar, though two 4/4 bars would repeat
+    assert math.isnan(f["key_agreement"])
+    with pytest.raises(ValueError, match="notes, tokens"):
+        mm.set_figures([(a, tokens, None)], [a], None, SPB, 32)
+
+
+def test_figure_ranges_and_quartiles_leave_out_nan():
+    songs = [(s, CODEC.encode(s)) for s in
+             (melody(C_MAJOR), melody(PHRASE * 3), melody(PHRASE * 4), melody(PHRASE * 10))]
+    ranges = mm.figure_ranges(songs, SPB)
+    assert tuple(ranges) == mm.SONG_FIGURES
+    assert ranges["longest_repeat"] == pytest.approx((0.0, 0.5))
+    assert all(math.isnan(v) for v in ranges["key_agreement"])
+    quartiles = mm.figure_quartiles(songs, SPB)
+    assert tuple(quartiles) == mm.SONG_FIGURES
+    assert quartiles["longest_repeat"] == pytest.approx((0.25, 5 / 12, 0.5))  # of 0, 1/3, .5, .5
+    assert all(math.isnan(v) for v in quartiles["key_agreement"])
+    keyed = [(*songs[0], None, (0, "major")), songs[1], (*songs[2], None, (2, "major"))]
+    assert mm.figure_ranges(keyed, SPB)["key_agreement"] == (0.0, 1.0)
+    assert mm.figure_quartiles(keyed, SPB)["key_agreement"] == pytest.approx((0.25, 0.5, 0.75))
