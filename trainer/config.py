@@ -37,8 +37,16 @@ class CodecConfig:
     max_duration: int = _opt(C.MAX_DURATION, "longest note duration token, in steps")
     max_shift: int = _opt(C.MAX_SHIFT, "longest time-shift token, in steps")
     mono: bool = _opt(False, "keep only the top note at each onset (melody)")
+    vocab_version: int = _opt(C.VOCAB_VERSION, "token language: 2 adds key, meter and bar "
+                                               "tokens; 1 is notes only",
+                              choices=C.VOCAB_VERSIONS)
+    no_bars: bool = _opt(False, "version 2 without BAR tokens (an ablation)")
 
     def __post_init__(self):
+        _check(self.vocab_version in C.VOCAB_VERSIONS, "vocab_version",
+               f"must be one of {', '.join(map(str, C.VOCAB_VERSIONS))}")
+        _check(not (self.no_bars and self.vocab_version < 2), "no_bars",
+               "needs --vocab-version 2")
         _check(1 <= self.steps_per_beat <= 48, "steps_per_beat", "must be 1..48")
         _check(1 <= self.max_duration <= 512, "max_duration", "must be 1..512")
         _check(1 <= self.max_shift <= 512, "max_shift", "must be 1..512")
@@ -112,7 +120,10 @@ class TrainConfig:
                          choices=C.SCHEDULES)
     optimizer: str = _opt("adam", "optimizer", choices=C.OPTIMIZERS)
     grad_clip: float = _opt(C.GRAD_CLIP, "clip gradients to this global norm (0: off)")
-    val_fraction: float = _opt(C.VAL_FRACTION, "share of songs held out for validation")
+    val_fraction: float = _opt(C.VAL_FRACTION, "share of songs held out for validation "
+                                               "(early stopping and model choices)")
+    test_fraction: float = _opt(C.TEST_FRACTION, "share of songs kept for the test that "
+                                                 "evaluate reports (never seen in training)")
     transpose: int = _opt(C.TRANSPOSE, "augment each window by a random transposition "
                                        "of up to +-K semitones")
     seed: int = _opt(0, "random seed for the split, shuffling and initial weights")
@@ -133,6 +144,8 @@ class TrainConfig:
                f"unknown optimizer {self.optimizer!r}; choose from {', '.join(C.OPTIMIZERS)}")
         _check(self.grad_clip >= 0, "grad_clip", "must be >= 0")
         _check(0 < self.val_fraction < 1, "val_fraction", "must be in (0, 1)")
+        _check(0 <= self.test_fraction < 1 - self.val_fraction, "test_fraction",
+               "must be in [0, 1 - val_fraction)")
         _check(0 <= self.transpose <= 12, "transpose", "must be 0..12")
         _check(self.devices >= 0, "devices", "must be >= 0")
         _check(0 <= self.seed <= C.MAX_SEED - self.epochs, "seed",
@@ -161,6 +174,11 @@ class RunConfig:
         if "train" in d and "schedule" not in d["train"]:
             # written before schedules existed: such runs trained on the plateau recipe
             d = {**d, "train": {**d["train"], "schedule": "plateau"}}
+        if "train" in d and "test_fraction" not in d["train"]:
+            d = {**d, "train": {**d["train"], "test_fraction": 0.0}}  # before the test split
+        if "codec" in d and "vocab_version" not in d["codec"]:
+            # written before codec version 2: such runs use notes-only tokens
+            d = {**d, "codec": {**d["codec"], "vocab_version": 1}}
         return cls(**{name: from_dict(hints[name], d.get(name, {})) for name in parts})
 
 

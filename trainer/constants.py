@@ -14,7 +14,8 @@ MAX_SHIFT = 16  # longest SHIFT token, in steps; longer gaps use several
 VOCAB_FORMAT = "cadenza-vocab"
 EXPORT_TYPE = "cadenza-lstm"  # config.json "type" of an exported model folder
 RUN_SECTIONS = ("data", "codec", "model", "train")  # what a training run's config.json holds
-VOCAB_VERSION = 1
+VOCAB_VERSION = 2  # the default: KEY, METER and BAR tokens
+VOCAB_VERSIONS = (1, 2)  # what loads (v1: notes only)
 
 # --- MIDI input limits (a file outside them is skipped as unusable) --------
 MIN_TEMPO_BPM = 4.0
@@ -28,8 +29,8 @@ MIDI_SUFFIXES = (".mid", ".midi")
 BUILTIN_CORPORA = ("chorales", "folk")
 DEFAULT_CORPUS = "chorales"
 CACHE_ENV = "CADENZA_CACHE"  # overrides the default cache folder
-PARSER_VERSION = 3  # bump when MIDI reading changes, to invalidate caches
-EXPORT_VERSION = 2  # bump when the built-in corpora's export changes, to export again
+PARSER_VERSION = 4  # bump when MIDI reading changes, to invalidate caches
+EXPORT_VERSION = 3  # bump when the built-in corpora's export changes, to export again
 SERIAL_BELOW = 16  # parse fewer uncached files than this without a process pool
 
 # --- model and training ----------------------------------------------------
@@ -53,6 +54,7 @@ LR_PATIENCE = 2
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 GRAD_CLIP = 1.0
 VAL_FRACTION = 0.1
+TEST_FRACTION = 0.1  # the first 10% of the split permutation: a v1 run's validation songs
 EPOCHS = 26  # the cosine schedule spans exactly these epochs (measured: 20 gave 1.5% worse NLL)
 PATIENCE = 8
 TRANSPOSE = 0

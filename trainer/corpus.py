@@ -18,6 +18,7 @@ import stat
 import sys
 import time
 import zipfile
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -28,7 +29,8 @@ from tqdm import tqdm
 
 from trainer import constants as C
 from trainer import midi_io
-from trainer.codec import Codec
+from trainer import keys as K
+from trainer.codec import Codec, Meta
 from trainer.config import CodecConfig, DataConfig
 from trainer.display import shown
 from trainer.errors import CadenzaError
@@ -38,10 +40,13 @@ CRASHED = "parser crashed"  # the reason's start when the parser failed, not the
 
 @dataclass(frozen=True)
 class Song:
-    """One usable file: its path relative to the corpus folder and its notes."""
+    """One usable file: its path relative to the corpus folder, its notes and (for a
+    v2 codec) its key, meter and bars, with where the key came from."""
 
     name: str
     notes: np.ndarray
+    meta: Meta | None = None
+    key_source: str | None = None  # "file" or "estimate"
 
 
 @dataclass
@@ -58,14 +63,38 @@ class Corpus:
 
     def tokens(self, codec: Codec) -> list[np.ndarray]:
         """Token ids of every song, in corpus order."""
-        return [codec.encode(s.notes) for s in self.songs]
+        return [codec.encode(s.notes, s.meta) for s in self.songs]
 
     def summary(self, codec: Codec) -> str:
         notes = sum(len(s.notes) for s in self.songs)
         tokens = sum(len(t) for t in self.tokens(codec))
-        return (f"{self.source}: used {len(self.songs)} files, skipped {len(self.skipped)}, "
+        line = (f"{self.source}: used {len(self.songs)} files, skipped {len(self.skipped)}, "
                 f"ignored {self.ignored} non-MIDI; {notes:,} notes, {tokens:,} tokens "
                 f"({self.parsed} parsed, {self.cached} from cache, {self.seconds:.1f} s)")
+        if codec.version < 2:
+            return line
+        sources = Counter(s.key_source for s in self.songs)
+        return (f"{line}\nkeys: {sources['file']} from the file's key signature, "
+                f"{sources['estimate']} estimated from the notes (the file had none, or one "
+                f"the notes disagree with)\nmeters: {describe_counts(meter_counts(self.songs))}"
+                f"\nkeys found: {describe_counts(key_counts(self.songs))}")
+
+
+def meter_counts(songs) -> dict[str, int]:
+    """Songs per starting meter (``"6/8"``), most first; a song counts once per meter it uses."""
+    counts = Counter()
+    for s in songs:
+        counts.update({K.meter_name(m) for m in [s.meta.meter, *(m for _, m in s.meta.bars)]})
+    return dict(counts.most_common())
+
+
+def key_counts(songs) -> dict[str, int]:
+    """Songs per key (``"D:minor"``), most first."""
+    return dict(Counter(K.key_name(s.meta.key) for s in songs).most_common())
+
+
+def describe_counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in counts.items()) or "none"
 
 
 def prepare(data: DataConfig, codec: Codec, log=None) -> Corpus:
@@ -97,10 +126,10 @@ def prepare(data: DataConfig, codec: Codec, log=None) -> Corpus:
         results[f] = result
     songs = []
     for f in found.files:
-        notes, reason = results[f]
+        notes, reason, *extra = results[f]
         name = f.relative_to(folder).as_posix()
         if reason is None:
-            songs.append(Song(name, notes))
+            songs.append(Song(name, notes, *extra))
         else:
             skipped.append((name, reason))
     skipped += found.skipped
@@ -181,17 +210,22 @@ def _kind(path: Path) -> str:
 
 
 def parse_bytes(data: bytes, codec_config: CodecConfig, programs: tuple[int, ...]):
-    """``(notes, None)`` for the bytes of a usable MIDI file, ``(None, reason)`` otherwise."""
+    """``(notes, None, meta, key source)`` for the bytes of a usable MIDI file (meta and
+    source None for a v1 codec), ``(None, reason, None, None)`` otherwise."""
     try:
-        raw = midi_io.parse_midi(data, programs)
+        raw = midi_io.parse_song(data, programs)
     except midi_io.UnusableMidi as e:
-        return None, str(e)
+        return None, str(e), None, None
     except Exception as e:  # a parser bug must cost one file, never the whole corpus
-        return None, f"{CRASHED} ({type(e).__name__}: {str(e)[:100]})"
-    notes = Codec(codec_config).quantise(raw)
+        return None, f"{CRASHED} ({type(e).__name__}: {str(e)[:100]})", None, None
+    codec = Codec(codec_config)
+    if codec.version < 2:
+        notes, meta, source = codec.quantise(raw.notes), None, None
+    else:
+        notes, meta, source = codec.quantise_song(raw.notes, raw.meters, raw.key)
     if len(notes) == 0:
-        return None, "no notes in the piano range"
-    return notes, None
+        return None, "no notes in the piano range", None, None
+    return notes, None, meta, source
 
 
 def parse_task(path: Path, codec_config: CodecConfig, programs: tuple[int, ...],
@@ -200,7 +234,7 @@ def parse_task(path: Path, codec_config: CodecConfig, programs: tuple[int, ...],
     try:
         data = path.read_bytes()
     except OSError as e:
-        return None, (None, f"cannot read it ({e.strerror or e})")
+        return None, (None, f"cannot read it ({e.strerror or e})", None, None)
     return _key(data, fingerprint), parse_bytes(data, codec_config, programs)
 
 
@@ -291,19 +325,24 @@ def _load_cached(cache: Path, key: str):
     try:
         with np.load(path) as z:
             reason = str(z["reason"]) or None
-            return (None if reason else z["notes"].astype(np.int32)), reason
-    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):  # damaged: parse again
+            extra = json.loads(str(z["meta"])) if "meta" in z else None
+            meta = Meta.from_json(extra["meta"]) if extra else None
+            return ((None if reason else z["notes"].astype(np.int32)), reason, meta,
+                    extra["key_source"] if extra else None)
+    except (OSError, KeyError, ValueError, TypeError, IndexError, EOFError,
+            zipfile.BadZipFile):  # damaged: parse again
         return None
 
 
 def _store_cached(cache: Path, key: str, result) -> None:
-    notes, reason = result
+    notes, reason, meta, source = result
     path = _cache_path(cache, key)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
+    extra = json.dumps({"meta": meta.to_json(), "key_source": source}) if meta else ""
     try:
         np.savez(tmp, notes=notes if notes is not None else np.zeros((0, 3), np.int32),
-                 reason=np.array(reason or ""))
+                 reason=np.array(reason or ""), meta=np.array(extra))
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)  # a full disk leaves no half entry
@@ -349,16 +388,40 @@ def _stderr(line: str) -> None:
     tqdm.write(line, file=sys.stderr)
 
 
-def split_names(names: list[str], val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
-    """Split song names into (train, validation) by song, reproducibly from ``seed``.
+def split_names(names: list[str], val_fraction: float, seed: int, test_fraction: float = 0.0):
+    """Split song names into (train, validation, test) by song, reproducibly from ``seed``.
 
-    At least one song lands on each side; raises if there are fewer than two.
+    One permutation of ``names`` from ``seed``: its first ``test_fraction``
+    is the test set, the next ``val_fraction`` validation, the rest training.
+    With ``test_fraction == 0`` (runs from before the test split) the first
+    ``val_fraction`` is validation, so a v1 run's validation songs are exactly
+    the test songs of a later run with the same seed and fractions swapped in.
+    At least one song lands in training and validation; raises if fewer than
+    2 (3 with a test set).
     """
-    if len(names) < 2:
-        raise CadenzaError(f"need at least 2 usable songs to hold some out for validation, "
-                           f"found {len(names)}")
+    need = 3 if test_fraction else 2
+    if len(names) < need:
+        raise CadenzaError(f"need at least {need} usable songs to hold some out for "
+                           f"validation{' and test' if test_fraction else ''}, found {len(names)}")
     order = np.random.default_rng(seed).permutation(len(names))
-    n_val = min(max(1, round(val_fraction * len(names))), len(names) - 1)
-    val = sorted(names[i] for i in order[:n_val])
-    train = sorted(names[i] for i in order[n_val:])
-    return train, val
+    n_test = min(max(1, round(test_fraction * len(names))), len(names) - 2) if test_fraction else 0
+    n_val = min(max(1, round(val_fraction * len(names))), len(names) - n_test - 1)
+    test = sorted(names[i] for i in order[:n_test])
+    val = sorted(names[i] for i in order[n_test:n_test + n_val])
+    train = sorted(names[i] for i in order[n_test + n_val:])
+    return train, val, test
+
+
+def split_songs(corpus: Corpus, split: dict) -> dict[str, list[Song]]:
+    """The corpus's songs of each part of ``split`` (train, validation, and test if any)."""
+    if not (isinstance(split, dict) and isinstance(split.get("train"), list)
+            and isinstance(split.get("validation"), list)
+            and isinstance(split.get("test", []), list)):
+        raise CadenzaError("split.json of this run is missing or damaged")
+    by_name = {s.name: s for s in corpus.songs}
+    parts = {p: split.get(p, []) for p in ("train", "validation", "test")}
+    missing = [n for names in parts.values() for n in names if n not in by_name]
+    if missing:
+        raise CadenzaError(f"{len(missing)} songs of this run's split are no longer in the "
+                           f"corpus (e.g. {missing[0]}); the data changed since the run began")
+    return {p: [by_name[n] for n in names] for p, names in parts.items()}

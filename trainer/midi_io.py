@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import mido
@@ -26,6 +27,19 @@ class UnusableMidi(Exception):
     """A file cannot be used; ``str(e)`` is a one-line reason for the user."""
 
 
+@dataclass(frozen=True)
+class RawSong:
+    """A file's raw notes (as :func:`read_midi` returns them) and what it says beside them.
+
+    ``meters``: its time signatures as ``(beat, numerator, denominator)``;
+    ``key``: its first key signature as ``(tonic 0..11, "major" | "minor")``, or None.
+    """
+
+    notes: np.ndarray
+    meters: tuple[tuple[float, int, int], ...] = ()
+    key: tuple[int, str] | None = None
+
+
 def read_midi(path: Path, programs: tuple[int, ...] = ()) -> np.ndarray:
     """Raw notes of every non-drum instrument (or of ``programs``) in ``path``.
 
@@ -38,6 +52,16 @@ def read_midi(path: Path, programs: tuple[int, ...] = ()) -> np.ndarray:
 
 def parse_midi(data: bytes, programs: tuple[int, ...] = ()) -> np.ndarray:
     """:func:`read_midi` of a file's bytes."""
+    return parse_song(data, programs).notes
+
+
+def read_song(path: Path, programs: tuple[int, ...] = ()) -> RawSong:
+    """:func:`read_midi` with the file's time and key signatures."""
+    return parse_song(Path(path).read_bytes(), programs)
+
+
+def parse_song(data: bytes, programs: tuple[int, ...] = ()) -> RawSong:
+    """:func:`read_song` of a file's bytes."""
     if not data:
         raise UnusableMidi("empty file")
     if not data.startswith(b"MThd"):
@@ -79,7 +103,15 @@ def parse_midi(data: bytes, programs: tuple[int, ...] = ()) -> np.ndarray:
     beats[:, :2] = _seconds_to_beats(seconds[:, :2], tempo_times, tempi)
     if beats[:, 1].max() > C.MAX_SONG_BEATS:
         raise UnusableMidi(f"absurd length ({beats[:, 1].max():.0f} beats)")
-    return beats
+    signatures = [ts for ts in pm.time_signature_changes
+                  if ts.numerator >= 1 and ts.denominator >= 1]
+    at = _seconds_to_beats(np.array([ts.time for ts in signatures], dtype=np.float64),
+                           tempo_times, tempi) if signatures else []
+    meters = tuple((float(b), int(ts.numerator), int(ts.denominator))
+                   for b, ts in zip(at, signatures))
+    keys = [k.key_number for k in pm.key_signature_changes if 0 <= k.key_number < 24]
+    key = (keys[0] % 12, "minor" if keys[0] >= 12 else "major") if keys else None
+    return RawSong(beats, meters, key)
 
 
 def _smpte_to_metrical(midi: mido.MidiFile) -> tuple[np.ndarray, np.ndarray]:
@@ -223,7 +255,7 @@ def export_unit(corpus: str, unit: str, out_dir: Path) -> list[tuple[str, str | 
         if corpus == "chorales":
             name = unit.replace("/", "_")
             try:
-                _write_score(m21corpus.parse(unit), out_dir / f"{name}.mid")
+                _write_notes(m21corpus.parse(unit), out_dir / f"{name}.mid")
                 return [(name, None)]
             except Exception as e:  # music21 raises many types on odd scores
                 return [(name, f"music21 could not export it ({_first_line(e)})")]
@@ -245,28 +277,27 @@ def export_unit(corpus: str, unit: str, out_dir: Path) -> list[tuple[str, str | 
         return out
 
 
-def _write_score(score, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    score.write("midi", fp=str(tmp))
-    tmp.replace(path)
-
-
 def _write_notes(score, path: Path) -> None:
     """Write a score's sounding notes as played (repeats expanded where music21
-    can; ties merged; no grace notes or chord symbols) at 120 BPM. music21's own
-    MIDI writer fails on about one ABC tune in five (a time signature "already
-    found in this Stream")."""
-    from music21 import harmony
+    can; ties merged; no grace notes or chord symbols) at 120 BPM, with its
+    time signatures and first key. A pickup is padded with rest to a whole
+    bar, so the file's bar lines fall where the score's do (music21's own
+    writer starts the pickup at time 0). music21's MIDI writer also fails on
+    about one ABC tune in five (a time signature "already found in this
+    Stream")."""
+    from music21 import harmony, key, meter
 
     try:
         score = score.expandRepeats()
     except Exception:  # badly formed repeats: keep the tune as written
         pass
+    flat = score.stripTies().flatten()
+    pad = _pickup_padding(score)
     beats = []
-    for n in score.stripTies().flatten().notes:
+    for n in flat.notes:
         if isinstance(n, harmony.Harmony) or n.duration.isGrace:
             continue
-        start = float(n.offset)
+        start = float(n.offset) + pad
         beats += [(start, start + float(n.quarterLength), p.midi) for p in n.pitches]
     if not beats:
         raise ValueError("no notes")
@@ -275,9 +306,34 @@ def _write_notes(score, path: Path) -> None:
     track.notes = [pretty_midi.Note(C.DEFAULT_VELOCITY, int(p), a / 2, b / 2)
                    for a, b, p in beats]  # 120 BPM: a beat is half a second
     pm.instruments.append(track)
+    seen = set()
+    for ts in flat.getElementsByClass(meter.TimeSignature):
+        at = 0.0 if float(ts.offset) == 0 else float(ts.offset) + pad
+        if at not in seen:  # one per time: parts repeat them
+            seen.add(at)
+            pm.time_signature_changes.append(
+                pretty_midi.TimeSignature(int(ts.numerator), int(ts.denominator), at / 2))
+    keys = list(flat.getElementsByClass(key.KeySignature))
+    if keys:
+        k = keys[0] if isinstance(keys[0], key.Key) else keys[0].asKey()
+        minor = k.mode in ("minor", "aeolian", "dorian", "phrygian", "locrian")
+        pm.key_signature_changes.append(
+            pretty_midi.KeySignature(k.tonic.pitchClass + 12 * minor, 0.0))
     tmp = path.with_suffix(".tmp")
     pm.write(str(tmp))
     tmp.replace(path)
+
+
+def _pickup_padding(score) -> float:
+    """Quarter notes of rest that make a short first bar (a pickup) whole."""
+    try:
+        part = score.parts[0] if hasattr(score, "parts") and len(score.parts) else score
+        first = part.getElementsByClass("Measure")[0]
+        bar = float(first.barDuration.quarterLength)
+        held = float(first.highestTime)
+    except Exception:  # no measures, or no time signature: nothing to pad
+        return 0.0
+    return bar - held if 0 < held < bar else 0.0
 
 
 def _safe(text: str) -> str:

@@ -14,7 +14,7 @@ from trainer import backend
 from trainer.checkpoints import damage
 from trainer.codec import Codec
 from trainer.config import RunConfig, TrainConfig
-from trainer.corpus import Corpus, prepare, split_names
+from trainer.corpus import Corpus, prepare, split_names, split_songs
 from trainer.display import shown
 from trainer.errors import CadenzaError
 from trainer.runs import RunDir, resolve_train_config
@@ -30,16 +30,9 @@ def command(given: dict) -> int:
 
 def split_tokens(corpus: Corpus, codec: Codec, split: dict):
     """Token arrays of the split's train and validation songs, by name."""
-    if not (isinstance(split, dict) and isinstance(split.get("train"), list)
-            and isinstance(split.get("validation"), list)):
-        raise CadenzaError("split.json of this run is missing or damaged")
-    by_name = {s.name: s for s in corpus.songs}
-    missing = [n for n in split["train"] + split["validation"] if n not in by_name]
-    if missing:
-        raise CadenzaError(f"{len(missing)} songs of this run's split are no longer in the "
-                           f"corpus (e.g. {missing[0]}); the data changed since the run began")
-    return ([codec.encode(by_name[n].notes) for n in split["train"]],
-            [codec.encode(by_name[n].notes) for n in split["validation"]])
+    songs = split_songs(corpus, split)
+    return ([codec.encode(s.notes, s.meta) for s in songs["train"]],
+            [codec.encode(s.notes, s.meta) for s in songs["validation"]])
 
 
 def train(cfg: RunConfig) -> dict:
@@ -57,8 +50,10 @@ def train(cfg: RunConfig) -> dict:
     print(corpus.summary(codec), flush=True)
     split = run.read_json("split.json")
     if split is None:
-        train_names, val_names = split_names([s.name for s in corpus.songs], t.val_fraction, t.seed)
-        split = {"source": corpus.source, "train": train_names, "validation": val_names}
+        train_names, val_names, test_names = split_names(
+            [s.name for s in corpus.songs], t.val_fraction, t.seed, t.test_fraction)
+        split = {"source": corpus.source, "train": train_names, "validation": val_names,
+                 "test": test_names}
     train_tokens, val_tokens = split_tokens(corpus, codec, split)
     state = run.read_json("state.json") or fresh_state()
     if state["stopped"] == "early" or state["epoch"] >= t.epochs:
@@ -91,7 +86,8 @@ def train(cfg: RunConfig) -> dict:
                      *_tensorboard(run)]
         print(f"training {model.count_params():,} parameters with {backend.describe()}: "
               f"{len(split['train'])} songs ({train_data.targets():,} targets), "
-              f"{len(split['validation'])} held out", flush=True)
+              f"{len(split['validation'])} for validation, "
+              f"{len(split.get('test', []))} kept for the test", flush=True)
         t0 = time.perf_counter()
         model.fit(train_data, validation_data=val_data, epochs=t.epochs,
                   initial_epoch=state["epoch"], callbacks=callbacks, verbose=0)
@@ -160,6 +156,7 @@ def _metrics(cfg, state, model, train_data, val_data, split) -> dict:
         "parameters": model.count_params(),
         "train_songs": len(split["train"]),
         "val_songs": len(split["validation"]),
+        "test_songs": len(split.get("test", [])),
         "train_targets": train_data.targets(),
         "val_targets": val_data.targets(),
         "data": split["source"],
