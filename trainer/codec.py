@@ -199,9 +199,10 @@ class Codec:
         """
         raw = np.asarray(raw, dtype=np.float64).reshape(-1, 3)
         spb = self.config.steps_per_beat
+        start = np.floor(raw[:, 0] * spb + 0.5)  # the notes quantise keeps, as it rounds them
         keep = (np.round(raw[:, 2]) >= C.PIANO_LOW) & (np.round(raw[:, 2]) <= C.PIANO_HIGH) \
-            & (raw[:, 0] >= 0)
-        first = np.floor(raw[keep, 0].min() * spb + 0.5) if keep.any() else 0.0
+            & (start >= 0)
+        first = start[keep].min() if keep.any() else 0.0
         notes = self.quantise(raw)  # v2: starts at step 0, i.e. shifted by -first
         events = sorted((int(np.floor(b * spb + 0.5)), (int(n), int(d))) for b, n, d in meters)
         bars = _bar_lines(events, int(first) + (int(notes[:, START].max()) if len(notes) else 0),
