@@ -1,13 +1,16 @@
-"""Write ``tests/vectors/*.json``: what the JS codec and sampler must reproduce.
+"""Write ``tests/vectors/*.json``: what the JS codec, keys and sampler must reproduce.
 
 Run ``.venv/bin/python scripts/make_vectors.py`` after changing
-``trainer/codec.py`` or ``trainer/sampling.py``. ``tests/test_vectors.py``
-rebuilds these files in memory and fails while the committed ones differ;
-``tests/js/*.test.mjs`` check every case against ``web/src/``.
+``trainer/codec.py``, ``trainer/keys.py`` or ``trainer/sampling.py``.
+``tests/test_vectors.py`` rebuilds these files in memory and fails while the
+committed ones differ; ``tests/js/*.test.mjs`` check every case against
+``web/src/``. Each file holds codec v1 cases (codecs pinned to
+``vocab_version=1``) and v2 cases (key, meter and bar tokens).
 
 Sampling cases must not hinge on a float's last bits (numpy's ``exp`` and V8's
 ``Math.exp`` may differ by an ulp): :func:`margin` refuses any draw within
-``MARGIN`` of a boundary.
+``MARGIN`` of a boundary, and key estimates within ``MARGIN`` of a tie are
+refused too.
 """
 
 from __future__ import annotations
@@ -17,15 +20,23 @@ from pathlib import Path
 
 import numpy as np
 
+from trainer import keys as K
 from trainer.codec import Codec
 from trainer.config import CodecConfig
-from trainer.sampling import TOKENS_PER_NOTE, Grammar, Mulberry32, candidates, generate
+from trainer.errors import CadenzaError
+from trainer.sampling import (TOKENS_PER_NOTE, Grammar, Mulberry32, candidates, generate,
+                              sample_token)
 
 VECTOR_DIR = Path(__file__).resolve().parents[1] / "tests" / "vectors"
 MARGIN = 1e-9
-DEFAULT = Codec()
-MONO = Codec(CodecConfig(steps_per_beat=2, max_duration=6, max_shift=5, mono=True))
-SMALL = Codec(CodecConfig(max_duration=4, max_shift=4))  # for generate: a small table
+DEFAULT = Codec(CodecConfig(vocab_version=1))
+MONO = Codec(CodecConfig(steps_per_beat=2, max_duration=6, max_shift=5, mono=True,
+                         vocab_version=1))
+SMALL = Codec(CodecConfig(max_duration=4, max_shift=4, vocab_version=1))  # generate: small tables
+V2 = Codec(CodecConfig(vocab_version=2))
+V2_MONO = Codec(CodecConfig(steps_per_beat=2, max_duration=6, max_shift=5, mono=True))
+V2_NO_BARS = Codec(CodecConfig(max_shift=8, no_bars=True))
+V2_SMALL = Codec(CodecConfig(steps_per_beat=2, max_duration=4, max_shift=4))
 
 
 def ids(codec: Codec, names: str) -> list[int]:
@@ -39,12 +50,18 @@ def random_ids(codec: Codec, seed: int, n: int = 60) -> list[int]:
     return rng.integers(-3, codec.size + 3, n).tolist()
 
 
+def decode_case(codec: Codec, name: str, seq: list[int]) -> dict:
+    """decode (and for v2, decode_meta) of one id sequence."""
+    case = {"name": name, "ids": seq, "notes": codec.decode(seq).tolist()}
+    if codec.version >= 2:
+        case["meta"] = codec.decode_meta(seq).to_json()
+    return case
+
+
 def decode_cases(codec: Codec, named: dict[str, str], seeds) -> dict:
     seqs = [(name, ids(codec, text)) for name, text in named.items()]
     seqs += [(f"random {s}", random_ids(codec, s)) for s in seeds]
-    return {"vocab": codec.to_json(),
-            "cases": [{"name": name, "ids": seq, "notes": codec.decode(seq).tolist()}
-                      for name, seq in seqs]}
+    return {"vocab": codec.to_json(), "cases": [decode_case(codec, *seq) for seq in seqs]}
 
 
 def codec_decode() -> dict:
@@ -75,7 +92,55 @@ def codec_decode() -> dict:
     default = decode_cases(DEFAULT, named, range(12))
     default["cases"].insert(0, {"name": "phrase", "ids": song,
                                 "notes": DEFAULT.decode(song).tolist()})
-    return {"codecs": [default, decode_cases(MONO, mono, range(100, 108))]}
+    return {"codecs": [default, decode_cases(MONO, mono, range(100, 108)), *v2_decode()]}
+
+
+V2_DECODE = {
+    "header and bars": "BOS KEY_D_minor METER_3_4 NOTE_62 DUR_4 SHIFT_4 NOTE_65 DUR_4 SHIFT_4 "
+                       "NOTE_69 DUR_4 SHIFT_4 BAR NOTE_74 DUR_12 SHIFT_12 BAR NOTE_62 DUR_4 EOS",
+    "pickup": "BOS KEY_G_major METER_4_4 NOTE_67 DUR_4 SHIFT_4 BAR NOTE_71 DUR_16 SHIFT_16 BAR "
+              "NOTE_74 DUR_8 EOS",
+    "bar at the start": "BOS KEY_Eb_major METER_2_2 BAR NOTE_63 DUR_16 SHIFT_16 SHIFT_16 BAR "
+                        "NOTE_70 DUR_4 EOS",
+    "meter changes": "BOS KEY_A_minor METER_3_4 BAR NOTE_69 DUR_12 SHIFT_12 BAR METER_2_4 "
+                     "NOTE_71 DUR_8 SHIFT_8 BAR METER_6_8 NOTE_72 DUR_12 SHIFT_12 BAR NOTE_69 "
+                     "DUR_4 EOS",
+    "other meter": "BOS KEY_F#_minor METER_other NOTE_66 DUR_4 SHIFT_16 SHIFT_4 BAR NOTE_69 "
+                   "DUR_4 SHIFT_10 BAR NOTE_66 DUR_2 SHIFT_2 BAR METER_4_4 NOTE_61 DUR_16 EOS",
+    "no header": "BOS NOTE_60 DUR_4 SHIFT_16 BAR NOTE_62 DUR_4 EOS",
+    "two keys, two meters": "BOS KEY_E_major KEY_F_minor METER_6_8 METER_2_4 NOTE_64 DUR_2 "
+                            "SHIFT_8 BAR NOTE_64 DUR_2 EOS",
+    "meter not after a bar": "BOS KEY_C_major METER_3_4 BAR NOTE_60 DUR_2 METER_9_8 SHIFT_12 "
+                             "BAR NOTE_62 DUR_2 EOS",
+    "two bars at one time": "BOS KEY_C_major METER_4_4 NOTE_60 DUR_4 SHIFT_4 BAR METER_3_4 BAR "
+                            "NOTE_62 DUR_4 SHIFT_12 BAR BAR METER_2_4 NOTE_64 DUR_4 EOS",
+    "bad id between bar and meter": "BOS KEY_B_minor METER_3_4 NOTE_71 DUR_4 SHIFT_12 BAR 9999 "
+                                    "METER_2_4 NOTE_74 DUR_4 SHIFT_12 BAR -1 NOTE_71 DUR_2 EOS",
+    "NOTE across a BAR": "BOS KEY_C_major METER_4_4 NOTE_60 SHIFT_16 BAR NOTE_62 BAR DUR_4 "
+                         "KEY_D_major NOTE_64 METER_3_4 DUR_2 EOS",
+    "meta stops at EOS": "BOS KEY_D_major METER_6_8 NOTE_62 DUR_6 EOS KEY_C_major SHIFT_12 BAR",
+    "METER before KEY": "BOS METER_12_8 KEY_Bb_minor NOTE_58 DUR_6 SHIFT_6 SHIFT_6 SHIFT_12 BAR",
+    "empty": "BOS EOS",
+    "nothing": "",
+}
+
+
+def v2_decode() -> list[dict]:
+    """decode and decode_meta of v2 sequences: named, encoded songs and random ids."""
+    notes, meta, _ = V2.quantise_song(np.asarray(PHRASE, dtype=np.float64) + [2, 2, 0],
+                                      meters=[(0, 3, 4), (5, 2, 4)])
+    song = V2.encode(notes, meta).tolist()
+    default = decode_cases(V2, V2_DECODE, range(200, 212))
+    default["cases"].insert(0, decode_case(V2, "phrase with a pickup and a change", song))
+    mono = decode_cases(V2_MONO, {
+        "header and bars": "BOS KEY_A_minor METER_2_4 NOTE_69 DUR_2 SHIFT_2 BAR NOTE_72 DUR_4 "
+                           "NOTE_60 DUR_4 SHIFT_4 BAR METER_3_8 NOTE_71 DUR_3 EOS",
+        "chords": "BOS KEY_C_major METER_4_4 NOTE_48 DUR_4 NOTE_60 DUR_6 SHIFT_2 NOTE_55 DUR_1 "
+                  "EOS"}, range(300, 306))
+    no_bars = decode_cases(V2_NO_BARS, {
+        "header": "BOS KEY_G_minor METER_9_8 NOTE_67 DUR_6 SHIFT_8 SHIFT_4 NOTE_70 DUR_6 EOS",
+        "no header": "BOS NOTE_60 DUR_2 SHIFT_2 METER_3_4 NOTE_62 DUR_2 EOS"}, range(400, 406))
+    return [default, mono, no_bars]
 
 
 # Raw notes (start, end in beats; MIDI pitch): chords, a rest, a held note, eighths.
@@ -113,15 +178,82 @@ def codec_encode() -> dict:
             cases.append({"name": name, "raw": raw, "notes": notes.tolist(),
                           "ids": codec.encode(notes).tolist()})
         out.append({"vocab": codec.to_json(), "cases": cases})
-    return {"codecs": out}
+    return {"codecs": out, "songs": [song_cases(V2), song_cases(V2_MONO)]}
 
 
-def margin(logits, temperature, top_k, top_p, mask, u) -> float:
+# A melody in G major, two bars of 3/4 with a pickup of one beat (as a file pads it).
+WALTZ = [(2, 3, 62), (3, 5, 67), (5, 5.5, 71), (5.5, 6, 69), (6, 7, 67), (7, 8, 74),
+         (8, 9, 71), (9, 10, 67), (9, 10, 55), (10, 11, 66), (11, 14, 67), (11, 14, 59)]
+SONGS = {  # name: (raw notes, time signatures (beat, n, d), file key)
+    "no signature": (PHRASE, [], None),
+    "phrase in 3/4": (PHRASE, [(0, 3, 4)], None),
+    "waltz with a pickup": (WALTZ, [(0, 3, 4)], (7, "major")),
+    "pickup, key from the relative minor": (WALTZ, [(0, 3, 4)], (4, "minor")),
+    "key signature that disagrees": (WALTZ, [(0, 3, 4)], (3, "major")),
+    "meter changes": (WALTZ, [(0, 3, 4), (5, 2, 4), (7, 3, 4)], None),
+    "change off a bar line": (PHRASE, [(0, 4, 4), (1, 3, 4)], None),
+    "late first signature": (PHRASE, [(6, 6, 8)], None),
+    "5/4 is other": (WALTZ, [(0, 5, 4)], None),
+    "7/8 then 4/4": (WALTZ, [(0, 7, 8), (7, 4, 4)], (7, "major")),
+    "several at one time": (PHRASE, [(0, 3, 4), (0, 2, 4), (0, 6, 8)], None),
+    "the same meter again": (PHRASE, [(0, 3, 4), (3, 3, 4)], None),
+    "bar not a whole number of steps": (PHRASE, [(0, 5, 16), (4, 1, 32)], None),
+    "signature after the last note": (PHRASE, [(0, 2, 2), (40, 3, 4)], None),
+    "leading silence": ([(a + 5.5, b + 5.5, p) for a, b, p in PHRASE], [(0, 3, 4)], None),
+    "onset just below zero": ([(-0.1, 1, 60), (1, 2, 62), (2, 3, 64)], [(0, 3, 4)], None),
+    "empty": ([], [(0, 3, 4)], None),
+}
+RANDOM_METERS = [(4, 4), (3, 4), (2, 4), (6, 8), (5, 4), (7, 8), (12, 8), (2, 2), (3, 16)]
+
+
+def random_song(seed: int):
+    rng = np.random.default_rng(seed)
+    meters = [(float(np.round(rng.uniform(0, 12), 2)), *RANDOM_METERS[i])
+              for i in rng.integers(0, len(RANDOM_METERS), int(rng.integers(0, 4)))]
+    key = None if rng.random() < 0.3 else K.KEYS[int(rng.integers(0, 24))]
+    return random_raw(seed), meters, key
+
+
+def song_cases(codec: Codec) -> dict:
+    """quantise_song of raw notes with time and key signatures, then encode and decode_meta;
+    and encode with the default meta (notes that come without one)."""
+    songs = [(name, *song) for name, song in SONGS.items()]
+    songs += [(f"random {s}", *random_song(s)) for s in range(500, 512)]
+    cases = []
+    for name, raw, meters, file_key in songs:
+        raw = [list(map(float, r)) for r in raw]
+        meters = [list(m) for m in meters]
+        notes, meta, source = codec.quantise_song(np.asarray(raw).reshape(-1, 3), meters,
+                                                  file_key)
+        check_key_margin(notes, name)
+        ids = codec.encode(notes, meta)
+        cases.append({"name": name, "raw": raw, "meters": meters,
+                      "file_key": None if file_key is None else list(file_key),
+                      "notes": notes.tolist(), "meta": meta.to_json(), "source": source,
+                      "ids": ids.tolist(), "decoded_meta": codec.decode_meta(ids).to_json()})
+    default = []
+    for name, raw in (("phrase", PHRASE), ("waltz", WALTZ), ("random", random_raw(520))):
+        notes = codec.quantise(np.asarray(raw, dtype=np.float64))
+        check_key_margin(notes, name)
+        default.append({"name": name, "notes": notes.tolist(),
+                        "meta": codec.default_meta(notes).to_json(),
+                        "ids": codec.encode(notes).tolist()})
+    return {"vocab": codec.to_json(), "cases": cases, "default_meta": default}
+
+
+def check_key_margin(notes, name: str) -> None:
+    """Refuse notes whose key estimate is within MARGIN of a tie (JS sums in another order)."""
+    r = np.sort(K.key_correlations(notes))
+    if len(notes) and r[-1] - r[-2] < MARGIN:
+        raise ValueError(f"key estimate of {name!r} lies on a tie")
+
+
+def margin(logits, temperature, top_k, top_p, mask, u, keep=None) -> float:
     """How far (in probability) a draw ``u`` and ``top_p`` are from changing the token."""
     order, p = candidates(logits, temperature, top_k, 1.0, mask)
     cum_q = np.cumsum(p / np.cumsum(p)[-1])
     gaps = [np.inf] if top_p >= 1 else np.abs(cum_q - top_p)
-    order, p = candidates(logits, temperature, top_k, top_p, mask)
+    order, p = candidates(logits, temperature, top_k, top_p, mask, keep)
     running = np.cumsum(p)
     return float(min(np.min(gaps), np.min(np.abs(running - u * running[-1]) / running[-1])))
 
@@ -129,14 +261,14 @@ def margin(logits, temperature, top_k, top_p, mask, u) -> float:
 def draws(case: dict, n: int = 20) -> list[int]:
     """``n`` tokens drawn with one fresh rng; refuses draws too close to a boundary."""
     args = (case["logits"], case["temperature"], case["top_k"], case["top_p"], case["mask"])
-    order, p = candidates(*args)
+    order, p = candidates(*args, case.get("keep"))
     if case["temperature"] == 0:
         return [int(order[0])] * n
     rng, out = Mulberry32(case["seed"]), []
     running = np.cumsum(p)
     for _ in range(n):
         u = rng.random()
-        if margin(*args, u) < MARGIN:
+        if margin(*args, u, case.get("keep")) < MARGIN:
             raise ValueError(f"sampler case {case['name']!r}: a draw lies on a boundary")
         out.append(int(order[np.flatnonzero(running > u * running[-1])[0]]))
     return out
@@ -169,63 +301,202 @@ def sampler() -> dict:
                     base.append(dict(name=f"{name} T{t} k{k} p{top_p}", logits=logits,
                                      temperature=t, top_k=k, top_p=top_p, mask=None))
     cases = []
-    for i, case in enumerate(base):
+    for i, case in enumerate(base + keep_cases(g, big, mask)):
         case["seed"] = 1000 + i
         ids_, p = candidates(case["logits"], case["temperature"], case["top_k"],
-                             case["top_p"], case["mask"])
+                             case["top_p"], case["mask"], case.get("keep"))
         cases.append({**case, "candidates": ids_.tolist(), "p": p.tolist(),
                       "draws": draws(case)})
     return {"mulberry32": streams, "cases": cases}
 
 
-def grammar_trace(codec: Codec, names: str) -> dict:
-    """After each token: the allowed ids as [start, stop) runs, and the note count."""
-    grammar, steps = Grammar(codec), []
-    for token in ids(codec, names):
+def keep_cases(g, big: list[float], mask: list[bool]) -> list[dict]:
+    """Cases with ``keep`` (generation passes EOS): cut by top-k or top-p, or not."""
+    eos = DEFAULT.eos_id
+    low = list(big)
+    low[eos] = min(big) - 1.0  # the least likely token: every cut removes it
+    high = list(big)
+    high[eos] = max(big) + 1.0  # the most likely: nothing cuts it
+    masked = list(mask)
+    masked[eos] = False
+    tiny = [0.0, 3.0, -800.0, 2.5, 1.0, 0.5]  # keep's p underflows to 0
+    small = np.round(g.normal(0, 1.5, 8), 3).tolist()
+    cases = [dict(name="keep cut by top_k", logits=low, top_k=5, top_p=1),
+             dict(name="keep cut by top_p", logits=low, top_k=0, top_p=0.5),
+             dict(name="keep cut by both", logits=low, top_k=20, top_p=0.9, temperature=0.8),
+             dict(name="keep kept anyway", logits=high, top_k=3, top_p=0.8),
+             dict(name="keep masked", logits=low, top_k=5, top_p=0.9, mask=masked),
+             dict(name="keep allowed by the mask", logits=low, top_k=5, top_p=0.9,
+                  mask=[m or i == eos for i, m in enumerate(mask)]),
+             dict(name="keep underflows", logits=tiny, top_k=2, top_p=1),
+             dict(name="keep, argmax", logits=low, top_k=3, top_p=1, temperature=0),
+             dict(name="keep, top_p tiny", logits=small, top_k=0, top_p=1e-9, temperature=2,
+                  keep=5),
+             dict(name="keep out of range", logits=small, top_k=2, top_p=1, keep=99)]
+    return [{"temperature": 1, "mask": None, "keep": eos, **c} for c in cases]
+
+
+def grammar_trace(codec: Codec, names: str | list[int], key: str | None = None,
+                  meter: str | None = None) -> dict:
+    """After each token: the allowed ids as [start, stop) runs, and the note count.
+
+    ``key`` and ``meter`` are requests (token names, e.g. ``KEY_D_minor``)."""
+    request = {"key": key and codec.tokens.index(key), "meter": meter and codec.tokens.index(meter)}
+    grammar, steps = Grammar(codec, **request), []
+    for token in ids(codec, names) if isinstance(names, str) else names:
         grammar.advance(token)
-        edges = np.flatnonzero(np.diff(np.r_[0, grammar.mask().astype(np.int8), 0]))
-        steps.append({"token": token, "allowed": edges.reshape(-1, 2).tolist(),
-                      "notes": grammar.notes})
-    return {"vocab": codec.to_json(), "steps": steps}
+        steps.append({"token": token, "allowed": runs(grammar.mask()), "notes": grammar.notes})
+    return {"vocab": codec.to_json(), **request, "steps": steps}
 
 
-def generate_vectors() -> dict:
-    g = np.random.default_rng(11)
-    eos = SMALL.eos_id
-    tables = {"long": np.round(g.normal(0, 2, (7, SMALL.size)), 3),
-              "ends": np.round(g.normal(0, 2, (5, SMALL.size)), 3),
-              "rests": np.round(g.normal(0, 1, (3, SMALL.size)), 3)}
+def runs(mask) -> list[list[int]]:
+    edges = np.flatnonzero(np.diff(np.r_[0, np.asarray(mask).astype(np.int8), 0]))
+    return edges.reshape(-1, 2).tolist()
+
+
+def grammar_walk(codec: Codec, seed: int, n: int = 160, key: str | None = None,
+                 meter: str | None = None) -> list[int]:
+    """A random song the grammar allows: each step a kind, then an id of it, at random
+    (EOS only when nothing else is allowed)."""
+    rng = np.random.default_rng(seed)
+    grammar = Grammar(codec, key and codec.tokens.index(key), meter and codec.tokens.index(meter))
+    out = [codec.bos_id]
+    grammar.advance(codec.bos_id)
+    kind_of = [codec.describe(i).split("_")[0] for i in range(codec.size)]
+    for _ in range(n):
+        allowed = [i for i in np.flatnonzero(grammar.mask()) if i != codec.eos_id]
+        if not allowed:
+            break
+        kinds = sorted({kind_of[i] for i in allowed})
+        kind = kinds[int(rng.integers(len(kinds)))]
+        pick = [i for i in allowed if kind_of[i] == kind]
+        out.append(int(pick[int(rng.integers(len(pick)))]))
+        grammar.advance(out[-1])
+    return out
+
+
+def generate_set(codec: Codec, seed: int, settings: list) -> dict:
+    """generate() over small logit tables: {vocab, tables, cases}; each setting is
+    (table, prime, max_notes, temperature, top_k, top_p, key name, meter name)."""
+    g = np.random.default_rng(seed)
+    eos = codec.eos_id
+    tables = {"long": np.round(g.normal(0, 2, (7, codec.size)), 3),
+              "ends": np.round(g.normal(0, 2, (5, codec.size)), 3),
+              "rests": np.round(g.normal(0, 1, (3, codec.size)), 3)}
     tables["long"][:, eos] = -8
     tables["ends"][:, eos] = 3
     tables["rests"][:, eos] = -30
-    tables["rests"][:, SMALL.ranges["SHIFT"][0]:] += 12  # SHIFTs nearly always
+    first, count, _ = codec.ranges["SHIFT"]
+    tables["rests"][:, first:first + count] += 12  # SHIFTs nearly always
+    tables["cut"] = np.round(g.normal(0, 1, (4, codec.size)), 3)
+    tables["cut"][:, eos] = 0.8  # outside the top 2 mostly, but kept (keep=EOS)
+    cases = []
+    for i, (table, prime, max_notes, t, k, top_p, key, meter) in enumerate(settings):
+        rows = tables[table]
+        request = {"key": key and codec.tokens.index(key),
+                   "meter": meter and codec.tokens.index(meter)}
+        out = generate(lambda token, rows=rows: rows[token % len(rows)], codec, prime,
+                       max_notes, t, k, top_p, seed=i, **request)
+        stop = check_margins(codec, rows, prime, out.tolist(), max_notes, t, k, top_p, i,
+                             request)
+        cases.append({"table": table, "prime": prime, "max_notes": max_notes,
+                      "temperature": t, "top_k": k, "top_p": top_p, "seed": i, **request,
+                      "stop": stop, "ids": out.tolist()})
+    if {c["stop"] for c in cases} != {"eos", "notes", "tokens"}:
+        raise ValueError("generate cases must end at EOS, at max_notes and at the token cap")
+    if not all(ends_at_a_kept_eos(codec, tables, c) for c in cases if c["table"] == "cut"):
+        raise ValueError("a 'cut' case must end at an EOS that top-k alone would have cut "
+                         "(the same run without keep differs)")
+    return {"vocab": codec.to_json(), "tables": {k: v.tolist() for k, v in tables.items()},
+            "cases": cases}
+
+
+def ends_at_a_kept_eos(codec: Codec, tables: dict, case: dict) -> bool:
+    """Whether the case ended at EOS, and the same run without keep would not have."""
+    rows, rng = tables[case["table"]], Mulberry32(case["seed"])
+    grammar, out = Grammar(codec, case["key"], case["meter"]), []
+    for token in case["prime"]:
+        grammar.advance(token)
+    fed = case["prime"][-1]
+    while grammar.notes < case["max_notes"] and len(out) < TOKENS_PER_NOTE * case["max_notes"]:
+        token = sample_token(rows[fed % len(rows)], case["temperature"], case["top_k"],
+                             case["top_p"], rng, grammar.mask())  # no keep
+        if token == codec.eos_id:
+            break
+        out.append(fed := token)
+        grammar.advance(token)
+    return case["stop"] == "eos" and out != case["ids"]
+
+
+def generate_vectors() -> dict:
     prime = ids(SMALL, "BOS NOTE_64 DUR_2 NOTE_60 DUR_2 SHIFT_2 NOTE_62 DUR_4 SHIFT_4")
     settings = [("long", [1], 40, 1.0, 0, 1.0), ("long", prime, 40, 0.8, 0, 0.9),
                 ("long", prime, 30, 0, 0, 1.0), ("long", [1], 50, 1.3, 8, 1.0),
                 ("ends", [1], 200, 1.0, 0, 1.0), ("ends", prime, 200, 1.0, 0, 0.95),
-                ("rests", [1], 2, 1.0, 0, 1.0), ("long", prime, 3, 1.0, 0, 1.0)]
-    cases = []
-    for i, (table, prime_, max_notes, t, k, top_p) in enumerate(settings):
-        rows = tables[table]
-        out = generate(lambda token, rows=rows: rows[token % len(rows)], SMALL, prime_,
-                       max_notes, t, k, top_p, seed=i)
-        stop = check_margins(rows, prime_, out.tolist(), max_notes, t, k, top_p, seed=i)
-        cases.append({"table": table, "prime": prime_, "max_notes": max_notes,
-                      "temperature": t, "top_k": k, "top_p": top_p, "seed": i,
-                      "stop": stop, "ids": out.tolist()})
-    if {c["stop"] for c in cases} != {"eos", "notes", "tokens"}:
-        raise ValueError("generate cases must end at EOS, at max_notes and at the token cap")
+                ("rests", [1], 2, 1.0, 0, 1.0), ("long", prime, 3, 1.0, 0, 1.0),
+                ("cut", [1], 100, 1.0, 2, 1.0)]
+    v1 = generate_set(SMALL, 11, [(*s, None, None) for s in settings])
+    prime2 = V2_SMALL.encode(*V2_SMALL.quantise_song(np.asarray(WALTZ, dtype=np.float64),
+                                                     [(0, 3, 4)], (7, "major"))[:2])[:14]
+    v2 = generate_set(V2_SMALL, 12, [
+        ("long", [1], 40, 1.0, 0, 1.0, None, None),
+        ("long", [1], 40, 0.8, 0, 0.9, "KEY_D_minor", "METER_6_8"),
+        ("long", [1], 30, 0, 0, 1.0, "KEY_A_major", None),
+        ("long", [1], 50, 1.3, 8, 1.0, None, "METER_other"),
+        ("long", prime2.tolist(), 40, 1.0, 0, 0.95, None, None),
+        ("long", prime2.tolist(), 40, 1.0, 0, 1.0, "KEY_C_major", "METER_2_4"),
+        ("ends", [1], 200, 1.0, 0, 1.0, "KEY_Eb_major", "METER_3_4"),
+        ("ends", [1], 200, 1.0, 0, 0.95, None, None),
+        ("rests", [1], 2, 1.0, 0, 1.0, None, "METER_4_4"),
+        ("rests", [1], 4, 1.0, 0, 1.0, "KEY_B_minor", "METER_other"),
+        ("long", [1], 3, 1.0, 0, 1.0, None, "METER_12_8"),
+        ("cut", [1], 100, 1.0, 2, 1.0, "KEY_G_major", None)])
     grammar = [grammar_trace(DEFAULT, "BOS NOTE_72 DUR_4 NOTE_67 NOTE_69 DUR_2 SHIFT_4 NOTE_21 "
                                       "DUR_1 DUR_2 PAD NOTE_60 SHIFT_1 NOTE_108 DUR_32 EOS"),
-               grammar_trace(MONO, "BOS NOTE_60 DUR_2 NOTE_62 SHIFT_3 NOTE_64 DUR_1 SHIFT_1")]
+               grammar_trace(MONO, "BOS NOTE_60 DUR_2 NOTE_62 SHIFT_3 NOTE_64 DUR_1 SHIFT_1"),
+               *v2_grammar()]
     return {"rule": "logits = tables[table][token % len(tables[table])] for the token fed",
-            "vocab": SMALL.to_json(), "tables": {k: v.tolist() for k, v in tables.items()},
-            "cases": cases, "grammar": grammar}
+            **v1, "v2": v2, "grammar": grammar}
 
 
-def check_margins(rows, prime, out, max_notes, t, k, top_p, seed) -> str:
+def v2_grammar() -> list[dict]:
+    """Grammar v2 traces: named songs (requests, pickups, meter changes, other, ill-formed
+    ones), random songs the grammar allows and random ids."""
+    named = [
+        (V2, "BOS KEY_D_minor METER_3_4 NOTE_62 DUR_4 SHIFT_4 BAR NOTE_65 DUR_2 NOTE_57 DUR_4 "
+             "SHIFT_4 SHIFT_4 SHIFT_4 BAR METER_2_4 NOTE_69 DUR_8 SHIFT_8 BAR NOTE_70 DUR_4 "
+             "SHIFT_4 SHIFT_4 BAR METER_other NOTE_60 DUR_4 SHIFT_16 SHIFT_3 BAR BAR NOTE_60 "
+             "DUR_1 SHIFT_1 BAR METER_4_4 NOTE_62 DUR_2 EOS", None, None),
+        (V2, "BOS KEY_D_minor METER_6_8 NOTE_62 DUR_6 SHIFT_6 NOTE_64 DUR_6 SHIFT_6 BAR "
+             "NOTE_65 DUR_12 SHIFT_12 BAR NOTE_62 DUR_2 EOS", "KEY_D_minor", "METER_6_8"),
+        (V2, "BOS KEY_G_major METER_other NOTE_67 DUR_4 SHIFT_16 SHIFT_4 BAR NOTE_71 DUR_4 "
+             "SHIFT_10 BAR NOTE_74 DUR_2 SHIFT_1 SHIFT_1 BAR EOS", None, "METER_other"),
+        (V2, "BOS KEY_C_major METER_4_4 BAR NOTE_60 DUR_4 SHIFT_16 BAR NOTE_64 DUR_4 NOTE_62 "
+             "DUR_2", "KEY_C_major", None),
+        (V2, "BOS SHIFT_4 NOTE_60 METER_3_4 DUR_4 KEY_A_minor BAR BAR SHIFT_16 NOTE_60 "
+             "DUR_2 PAD BOS KEY_E_major METER_2_2 SHIFT_16 SHIFT_16 NOTE_62 BAR DUR_2 EOS "
+             "SHIFT_1", None, None),
+        (V2_MONO, "BOS KEY_A_minor METER_2_4 NOTE_69 DUR_2 SHIFT_2 BAR NOTE_72 DUR_4 SHIFT_4 "
+                  "BAR METER_3_8 NOTE_71 DUR_3 SHIFT_3 BAR EOS", None, None),
+        (V2_NO_BARS, "BOS KEY_G_minor METER_3_4 NOTE_67 DUR_6 SHIFT_8 SHIFT_8 NOTE_70 DUR_6 "
+                     "SHIFT_4 NOTE_62 DUR_2 EOS", None, None),
+    ]
+    out = [grammar_trace(codec, names, key, meter) for codec, names, key, meter in named]
+    walks = [(V2, 600, None, None), (V2, 601, "KEY_D_minor", "METER_6_8"),
+             (V2, 602, None, "METER_other"), (V2, 603, "KEY_F#_major", "METER_12_8"),
+             (V2_MONO, 604, None, None), (V2_MONO, 605, "KEY_Bb_minor", "METER_3_8"),
+             (V2_NO_BARS, 606, None, None), (V2_SMALL, 607, None, None)]
+    out += [grammar_trace(codec, grammar_walk(codec, seed, key=key, meter=meter), key, meter)
+            for codec, seed, key, meter in walks]
+    out += [grammar_trace(V2, [int(i) for i in np.random.default_rng(608).integers(
+        0, V2.size, 120)])]
+    return out
+
+
+def check_margins(codec: Codec, rows, prime, out, max_notes, t, k, top_p, seed,
+                  request) -> str:
     """Replay a generate() run: refuse a draw near a boundary; say why it stopped."""
-    grammar, rng = Grammar(SMALL), Mulberry32(seed)
+    grammar, rng = Grammar(codec, **request), Mulberry32(seed)
     for token in prime:
         grammar.advance(token)
     for i, token in enumerate([prime[-1], *out]):
@@ -234,11 +505,62 @@ def check_margins(rows, prime, out, max_notes, t, k, top_p, seed) -> str:
         if i >= TOKENS_PER_NOTE * max_notes:
             return "tokens"
         if t > 0 and margin(rows[token % len(rows)], t, k, top_p, grammar.mask(),
-                            rng.random()) < MARGIN:
+                            rng.random(), codec.eos_id) < MARGIN:
             raise ValueError(f"generate case seed {seed}: draw {i} lies on a boundary")
         if i < len(out):
             grammar.advance(out[i])
     return "eos"
+
+
+KEY_SPELLINGS = ["D:minor", "D minor", "Dm", "dm", "f#:major", "F# maj", "Ador", "Bb", "bbm",
+                 "Eb:minor", "C#", "Db:dorian", "G mixolydian", "e_phrygian", "B#:locrian",
+                 "Cb lydian", " a  aeolian ", "any", "ANY", "H:major", "D:", "D:majorish", "",
+                 "C:major:extra", "Ebm", "E#", "Fb:min", "x", "#m", "b", "B", "ab:min"]
+METER_SPELLINGS = ["6/8", " 3/4 ", "other", "OTHER", "any", "5/4", "4/4", "12/8", "3/2", "6/4",
+                   "2/2", "9/8", "3/8", "2/4", "04/4", "+3/4", "3 / 4", "7/8", "4/4/4", "/",
+                   "", "x/4", "2.0/4"]
+
+
+def keys_vectors() -> dict:
+    """keys.py: names and spellings, key estimates of random notes, choose_key."""
+    def parsed(parse, text):
+        try:
+            value = parse(text)
+        except CadenzaError as e:
+            return {"text": text, "error": str(e)}
+        return {"text": text, "value": value if value is None or isinstance(value, str)
+                else list(value)}
+
+    estimates, choices = [], []
+    for seed in range(700, 740):
+        rng = np.random.default_rng(seed)
+        n = int(rng.integers(1, 40))
+        tonic, scale = int(rng.integers(12)), K.scale_of(K.KEYS[int(rng.integers(24))])
+        pool = [p for p in range(36, 90) if scale[(p - tonic) % 12]] if seed % 4 else \
+            list(range(21, 109))  # a key's notes, or any
+        notes = np.stack([rng.integers(0, 64, n), rng.integers(1, 17, n) * (seed % 5 > 0),
+                          rng.choice(pool, n)], axis=1)
+        check_key_margin(notes, f"estimate {seed}")
+        estimates.append({"notes": notes.tolist(),
+                          "weights": K.pitch_class_weights(notes).tolist(),
+                          "correlations": K.key_correlations(notes).tolist(),
+                          "key": list(K.estimate_key(notes))})
+        file_key = None if seed % 7 == 0 else K.KEYS[int(rng.integers(24))]
+        if seed % 3 == 0:  # the estimate's own signature, as files mostly have
+            est = K.estimate_key(notes)
+            file_key = est if seed % 2 else ((est[0] + (9 if est[1] == "major" else 3)) % 12,
+                                             "minor" if est[1] == "major" else "major")
+        key, source = K.choose_key(file_key, notes)
+        choices.append({"file_key": None if file_key is None else list(file_key),
+                        "notes": notes.tolist(), "key": list(key), "source": source})
+    if {c["source"] for c in choices} != {"file", "estimate"}:
+        raise ValueError("choose_key cases must take the file's key and the estimate")
+    return {"keys": [K.key_name(k) for k in K.KEYS],
+            "meters": [K.meter_name(m) for m in (*K.METERS, K.OTHER)],
+            "parse_key": [parsed(K.parse_key, t) for t in KEY_SPELLINGS],
+            "parse_meter": [parsed(K.parse_meter, t) for t in METER_SPELLINGS],
+            "flat": list(K.estimate_key(np.zeros((0, 3), dtype=np.int64))),
+            "estimates": estimates, "choices": choices}
 
 
 def dumps(obj, depth: int = 0) -> str:
@@ -255,7 +577,7 @@ def dumps(obj, depth: int = 0) -> str:
 def build() -> dict[str, str]:
     """File name -> the text it must hold."""
     parts = {"codec_decode": codec_decode, "codec_encode": codec_encode,
-             "sampler": sampler, "generate": generate_vectors}
+             "sampler": sampler, "generate": generate_vectors, "keys": keys_vectors}
     return {f"{name}.json": dumps(make()) + "\n" for name, make in parts.items()}
 
 

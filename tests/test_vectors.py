@@ -1,4 +1,8 @@
-"""The shared test vectors: committed files equal what Python makes of them now."""
+"""The shared test vectors: committed files equal what Python makes of them now.
+
+Each file holds codec v1 cases (the codecs pinned to ``vocab_version=1``) and
+v2 cases (KEY, METER and BAR tokens); a few ids and results are pinned here.
+"""
 
 import importlib.util
 import json
@@ -37,6 +41,7 @@ def test_every_vector_file_is_built():
 def test_pinned_ids_and_notes():
     decode = json.loads(BUILT["codec_decode.json"])["codecs"][0]
     codec = Codec.from_json(decode["vocab"])
+    assert codec.version == 1 and codec.size == 139
     assert decode["vocab"]["tokens"][42] == "NOTE_60" and codec.token_id("NOTE", 60) == 42
     chord = next(c for c in decode["cases"] if c["name"] == "chord")
     assert chord["ids"] == [1, 54, 94, 49, 94, 46, 94, 2]
@@ -54,3 +59,49 @@ def test_pinned_sampler_vectors():
     assert set(cases["ties, top_k 2"]["draws"]) == {1, 2}
     generate = json.loads(BUILT["generate.json"])
     assert {c["stop"] for c in generate["cases"]} == {"eos", "notes", "tokens"}
+
+
+def test_pinned_v2_ids_and_meta():
+    codecs = json.loads(BUILT["codec_decode.json"])["codecs"]
+    assert [c["vocab"]["version"] for c in codecs] == [1, 1, 2, 2, 2]
+    v2 = Codec.from_json(codecs[2]["vocab"])
+    assert v2.size == 175 and v2.key_id((0, "major")) == 139 and v2.key_id((2, "minor")) == 153
+    assert v2.meter_id((4, 4)) == 165 and v2.meter_id("other") == 173 and v2.bar_id == 174
+    assert not codecs[4]["vocab"]["params"]["bars"] and "BAR" not in codecs[4]["vocab"]["ranges"]
+    cases = {c["name"]: c for c in codecs[2]["cases"]}
+    assert cases["header and bars"]["meta"] == {"key": [2, "minor"], "meter": [3, 4],
+                                                "bars": [[12, [3, 4]], [24, [3, 4]]]}
+    assert cases["meter changes"]["meta"]["bars"] == [[0, [3, 4]], [12, [2, 4]], [20, [6, 8]],
+                                                      [32, [6, 8]]]
+    assert cases["other meter"]["meta"]["meter"] == "other"
+    songs = {c["name"]: c for c in json.loads(BUILT["codec_encode.json"])["songs"][0]["cases"]}
+    waltz = songs["waltz with a pickup"]
+    assert waltz["meta"]["bars"][0] == [4, [3, 4]] and waltz["source"] == "file"
+    assert waltz["ids"][:4] == [1, v2.key_id((7, "major")), v2.meter_id((3, 4)), v2.token_id("NOTE", 62)]
+    assert songs["5/4 is other"]["meta"]["meter"] == "other"
+    assert songs["key signature that disagrees"]["source"] == "estimate"
+
+
+def test_pinned_keep_and_request_vectors():
+    cases = {c["name"]: c for c in json.loads(BUILT["sampler.json"])["cases"]}
+    assert cases["keep cut by top_k"]["candidates"][-1] == 2  # EOS, appended after the top 5
+    assert len(cases["keep cut by top_k"]["candidates"]) == 6
+    assert 2 not in cases["keep masked"]["candidates"]
+    assert cases["keep, argmax"]["candidates"] == [cases["keep, argmax"]["draws"][0]]
+    v2 = json.loads(BUILT["generate.json"])["v2"]
+    codec = Codec.from_json(v2["vocab"])
+    for case in v2["cases"]:
+        song = case["prime"] + case["ids"]
+        meta = codec.decode_meta(song)
+        if len(case["prime"]) > 1:  # a prime states its own key and meter: requests cannot
+            stated = codec.decode_meta(case["prime"])
+            assert (meta.key, meta.meter) == (stated.key, stated.meter)
+            continue
+        if case["key"] is not None:
+            assert codec.key_id(meta.key) == case["key"]
+        if case["meter"] is not None:
+            assert codec.meter_id(meta.meter) == case["meter"]
+            assert all(codec.meter_id(m) == case["meter"] for _, m in meta.bars)
+    keys = json.loads(BUILT["keys.json"])
+    assert keys["flat"] == [0, "major"] and keys["keys"][14] == "D:minor"
+    assert {c["source"] for c in keys["choices"]} == {"file", "estimate"}

@@ -28,29 +28,61 @@ test("mulberry32 matches Python's streams and the reference one-liner", () => {
 test("candidates and draws match Python on every case", (t) => {
   let exact = 0, total = 0;
   for (const c of SAMPLER.cases) {
-    const got = candidates(c.logits, options(c), c.mask);
+    const got = candidates(c.logits, options(c), c.mask, c.keep ?? null);
     assert.deepEqual(got.ids, c.candidates, c.name);
     got.p.forEach((p, i) => assert.ok(Math.abs(p - c.p[i]) <= 1e-12 * c.p[i], c.name));
     exact += got.p.filter((p, i) => p === c.p[i]).length;
     total += got.p.length;
     const rng = mulberry32(c.seed);
-    const draws = c.draws.map(() => sampleToken(c.logits, options(c), rng, c.mask));
+    const draws = c.draws.map(() => sampleToken(c.logits, options(c), rng, c.mask,
+      c.keep ?? null));
     assert.deepEqual(draws, c.draws, c.name);
   }
   t.diagnostic(`${exact} of ${total} kept probabilities equal Python's bit for bit`);
 });
 
-test("generate matches Python on every case", () => {
-  const codec = new Codec(GENERATE.vocab);
-  for (const c of GENERATE.cases) {
-    const rows = GENERATE.tables[c.table];
-    const streamed = [];
-    const ids = generate((id) => rows[id % rows.length], codec, c.prime, {
-      ...options(c), maxNotes: c.max_notes, seed: c.seed, onToken: (id) => streamed.push(id),
-    });
-    assert.deepEqual(ids, c.ids, `seed ${c.seed}`);
-    assert.deepEqual(streamed, ids);
+test("generate matches Python on every case (v1, and v2 with key and meter requests)", () => {
+  assert.ok(SAMPLER.cases.some((c) => c.keep !== undefined));
+  for (const set of [GENERATE, GENERATE.v2]) {
+    const codec = new Codec(set.vocab);
+    for (const c of set.cases) {
+      const rows = set.tables[c.table];
+      const streamed = [];
+      const ids = generate((id) => rows[id % rows.length], codec, c.prime, {
+        ...options(c), maxNotes: c.max_notes, seed: c.seed, key: c.key ?? null,
+        meter: c.meter ?? null, onToken: (id) => streamed.push(id),
+      });
+      assert.deepEqual(ids, c.ids, `v${codec.version} seed ${c.seed}`);
+      assert.deepEqual(streamed, ids);
+    }
   }
+});
+
+test("a requested key and meter are the song's", () => {
+  const codec = new Codec(GENERATE.v2.vocab);
+  const rows = GENERATE.v2.tables.long;
+  const key = codec.keyId([2, "minor"]), meter = codec.meterId([6, 8]);
+  for (const seed of [1, 2, 3]) {
+    const ids = generate((id) => rows[id % rows.length], codec, [codec.bosId],
+      { maxNotes: 30, temperature: 1, seed, key, meter });
+    const meta = codec.decodeMeta([codec.bosId, ...ids]);
+    assert.deepEqual(meta.key, [2, "minor"]);
+    assert.deepEqual(meta.meter, [6, 8]);
+    assert.ok(meta.bars.length > 1 && meta.bars.every(([, m]) => m.join("/") === "6/8"));
+    const steps = meta.bars.map(([b]) => b);
+    const bar = codec.barSteps([6, 8]); // 6 steps at 2 steps a beat
+    assert.ok(steps.slice(1).every((b, i) => b - steps[i] === bar), `seed ${seed}: ${steps}`);
+  }
+});
+
+test("EOS is never cut: keep appends it after top-k and top-p", () => {
+  const logits = [3, 2.9, -1, 2.8, 0];
+  assert.deepEqual(candidates(logits, { temperature: 1, topK: 2 }, null, 2).ids, [0, 1, 2]);
+  assert.deepEqual(candidates(logits, { temperature: 1, topK: 2 }, null, 1).ids, [0, 1]);
+  assert.deepEqual(candidates(logits, { temperature: 1, topK: 2 }, [1, 1, 0, 1, 1], 2).ids,
+    [0, 1]);
+  assert.deepEqual(candidates(logits, { temperature: 0, topK: 2 }, null, 2).ids, [0]);
+  assert.equal(sampleToken(logits, { temperature: 1, topK: 1 }, () => 0.9999, null, 2), 2);
 });
 
 test("a seed fixes the song; another seed changes it", () => {

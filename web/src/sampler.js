@@ -21,11 +21,12 @@ export function mulberry32(seed) {
 }
 
 /**
- * Steps 1-6 of sampleToken: {ids, p}, the kept token ids (most likely first)
- * and their unnormalised probabilities. Throws RangeError on bad settings or
- * when no allowed token has a finite logit.
+ * Steps 1-7 of sampleToken: {ids, p}, the kept token ids (most likely first,
+ * then `keep` if top-k/top-p cut it) and their unnormalised probabilities.
+ * Throws RangeError on bad settings or when no allowed token has a finite logit.
  */
-export function candidates(logits, { temperature = 1, topK = 0, topP = 1 } = {}, mask = null) {
+export function candidates(logits, { temperature = 1, topK = 0, topP = 1 } = {}, mask = null,
+  keep = null) {
   if (!(temperature >= 0 && topK >= 0 && topP > 0 && topP <= 1)) {
     throw new RangeError(`need temperature >= 0, topK >= 0, 0 < topP <= 1; ` +
       `got ${temperature}, ${topK}, ${topP}`);
@@ -53,17 +54,21 @@ export function candidates(logits, { temperature = 1, topK = 0, topP = 1 } = {},
     const cut = ids.findIndex((i) => (cum += p[i] / total) >= topP);
     if (cut >= 0) ids = ids.slice(0, cut + 1);
   }
+  // where a song ends is the model's choice at its own probability, never a cut tail
+  if (Number.isInteger(keep) && keep >= 0 && keep < p.length && p[keep] > 0 &&
+      !ids.includes(keep)) ids.push(keep);
   return { ids, p: ids.map((i) => p[i]) };
 }
 
 /**
  * Draw the next token id from logits (length V) with options {temperature,
- * topK, topP}, rng() a mulberry32 generator and mask (1/true = allowed, or
- * null). Same seven steps as Python's sample_token; exactly one rng() call
+ * topK, topP}, rng() a mulberry32 generator, mask (1/true = allowed, or
+ * null) and keep (an id top-k/top-p never cut, or null; generate passes
+ * EOS). Same eight steps as Python's sample_token; exactly one rng() call
  * unless temperature is 0 (then the first largest allowed logit, no call).
  */
-export function sampleToken(logits, options, rng, mask = null) {
-  const { ids, p } = candidates(logits, options, mask);
+export function sampleToken(logits, options, rng, mask = null, keep = null) {
+  const { ids, p } = candidates(logits, options, mask, keep);
   if (options.temperature === 0) return ids[0];
   const total = p.reduce((s, x) => s + x, 0);
   const target = rng() * total;
@@ -78,14 +83,17 @@ export function sampleToken(logits, options, rng, mask = null) {
 /**
  * New token ids continuing prime, as Python's generate(). step(id) feeds one
  * token to the (already reset) model and returns the next-token logits; every
- * prime token (BOS first, no EOS) is fed and given to a Grammar. Then with
- * rng = mulberry32(seed): sample with the grammar's mask; stop at EOS (not
- * returned); else append, advance the grammar and call onToken(id); stop once
- * the grammar counts maxNotes notes (the prime's included) or maxTokens new
- * tokens (default TOKENS_PER_NOTE * maxNotes); else feed the token to step.
+ * prime token (BOS first, no EOS) is fed and given to a Grammar (options.key
+ * and options.meter: the requested KEY and METER ids, or null). Then with
+ * rng = mulberry32(seed): sample with the grammar's mask and keep = EOS; stop
+ * at EOS (not returned); else append, advance the grammar and call
+ * onToken(id); stop once the grammar counts maxNotes notes (the prime's
+ * included) or maxTokens new tokens (default TOKENS_PER_NOTE * maxNotes);
+ * else feed the token to step.
  */
 export function generate(step, codec, prime, options) {
-  const { maxNotes, temperature = 1, topK = 0, topP = 1, seed = 0, onToken } = options;
+  const { maxNotes, temperature = 1, topK = 0, topP = 1, seed = 0, onToken,
+    key = null, meter = null } = options;
   const maxTokens = options.maxTokens ?? TOKENS_PER_NOTE * maxNotes;
   if (!Number.isInteger(maxNotes) || !Number.isInteger(maxTokens)) {
     throw new RangeError("maxNotes and maxTokens must be integers");
@@ -93,7 +101,7 @@ export function generate(step, codec, prime, options) {
   if (!prime.length || prime[0] !== codec.bosId || prime.includes(codec.eosId)) {
     throw new RangeError("prime must start with BOS and must not contain EOS");
   }
-  const rng = mulberry32(seed), grammar = new Grammar(codec), out = [];
+  const rng = mulberry32(seed), grammar = new Grammar(codec, { key, meter }), out = [];
   const sampling = { temperature, topK, topP };
   let logits;
   for (const id of prime) {
@@ -102,7 +110,7 @@ export function generate(step, codec, prime, options) {
   }
   while (grammar.notes < maxNotes && out.length < maxTokens) {
     if (out.length) logits = step(out[out.length - 1]); // never fed after the last token
-    const id = sampleToken(logits, sampling, rng, grammar.mask());
+    const id = sampleToken(logits, sampling, rng, grammar.mask(), codec.eosId);
     if (id === codec.eosId) break;
     out.push(id);
     grammar.advance(id);
