@@ -563,6 +563,49 @@ def keys_vectors() -> dict:
             "estimates": estimates, "choices": choices}
 
 
+MIDI_FILES = {  # name: (raw notes in beats, time signatures (beat, n, d), key numbers (beat, k))
+    "waltz in G, pickup padded": (WALTZ, [(0, 3, 4)], [(0, 7)]),
+    "phrase in A minor, 6/8 then 2/4": (PHRASE, [(0, 6, 8), (6, 2, 4)], [(0, 21)]),
+    "no signatures": (PHRASE, [], []),
+    "5/4, key of E flat minor": (WALTZ, [(0, 5, 4)], [(0, 15)]),
+    "two keys, late meter": ([(a + 1, b + 1, p) for a, b, p in WALTZ], [(4, 3, 4)],
+                             [(2, 2), (0, 14)]),
+}
+
+
+def midi_vectors() -> dict:
+    """MIDI files (written by pretty_midi) and what trainer/midi_io.py's parse_song reads of
+    them, then quantise_song: web/src/midifile.js's readSong must read the same."""
+    import base64
+    import io
+
+    import pretty_midi
+
+    from trainer import midi_io
+
+    cases = []
+    for name, (raw, meters, keys) in MIDI_FILES.items():
+        pm = pretty_midi.PrettyMIDI(initial_tempo=120.0, resolution=480)
+        piano = pretty_midi.Instrument(program=0)
+        piano.notes = [pretty_midi.Note(80, int(p), a / 2, b / 2) for a, b, p in raw]
+        drums = pretty_midi.Instrument(program=0, is_drum=True)  # never read
+        drums.notes = [pretty_midi.Note(80, 36, 0, 0.5)]
+        pm.instruments += [piano, drums]
+        pm.time_signature_changes = [pretty_midi.TimeSignature(n, d, b / 2) for b, n, d in meters]
+        pm.key_signature_changes = [pretty_midi.KeySignature(k, b / 2) for b, k in keys]
+        out = io.BytesIO()
+        pm.write(out)
+        data = out.getvalue()
+        song = midi_io.parse_song(data)
+        notes, meta, source = V2.quantise_song(song.notes, song.meters, song.key)
+        cases.append({"name": name, "base64": base64.b64encode(data).decode(),
+                      "notes": song.notes.tolist(), "meters": [list(m) for m in song.meters],
+                      "key": None if song.key is None else list(song.key),
+                      "song": {"notes": notes.tolist(), "meta": meta.to_json(),
+                               "source": source}})
+    return {"vocab": V2.to_json(), "cases": cases}
+
+
 def dumps(obj, depth: int = 0) -> str:
     """JSON that opens long dicts and lists of dicts one item per line; the rest is compact."""
     pad, end = " " * (depth + 1), " " * depth
@@ -577,7 +620,8 @@ def dumps(obj, depth: int = 0) -> str:
 def build() -> dict[str, str]:
     """File name -> the text it must hold."""
     parts = {"codec_decode": codec_decode, "codec_encode": codec_encode,
-             "sampler": sampler, "generate": generate_vectors, "keys": keys_vectors}
+             "sampler": sampler, "generate": generate_vectors, "keys": keys_vectors,
+             "midi": midi_vectors}
     return {f"{name}.json": dumps(make()) + "\n" for name, make in parts.items()}
 
 

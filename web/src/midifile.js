@@ -2,9 +2,12 @@
 // (uploads) or grid steps (songs); MIDI ticks convert exactly through the
 // file's ppq, so tempo changes in an upload do not bend its rhythm.
 
-import { Midi } from "@tonejs/midi";
+import * as tonejsMidi from "@tonejs/midi";
+import { parseKey } from "./keys.js";
 import { reason } from "./reason.js";
 
+// esbuild sees the package's named export; Node (the JS tests) only its CommonJS default
+const Midi = tonejsMidi.Midi ?? tonejsMidi.default.Midi;
 export const VELOCITY = 80 / 127;
 const MIN_VELOCITY = 1 / 127; // @tonejs/midi drops notes whose velocity rounds to 0
 
@@ -14,6 +17,17 @@ const MIN_VELOCITY = 1 / 127; // @tonejs/midi drops notes whose velocity rounds 
  * not MIDI, or that it has no notes.
  */
 export function readMidi(bytes) {
+  return readSong(bytes).notes;
+}
+
+/**
+ * readMidi's notes and what the file says beside them, as trainer/midi_io.py's
+ * read_song: {notes, meters, key}; meters are its time signatures
+ * [[beat, numerator, denominator], ...] in time order, key its first key
+ * signature [tonic 0..11, "major" | "minor"] or null. Codec.quantiseSong
+ * makes a v2 song of them.
+ */
+export function readSong(bytes) {
   let midi;
   try {
     midi = new Midi(bytes);
@@ -27,7 +41,21 @@ export function readMidi(bytes) {
   const notes = midi.tracks.filter((t) => !t.instrument.percussion).flatMap((t) => t.notes)
     .map((n) => ({ start: n.ticks / ppq, end: (n.ticks + n.durationTicks) / ppq, pitch: n.midi }));
   if (!notes.length) throw new Error("this MIDI file has no notes (drums aside)");
-  return notes;
+  const meters = midi.header.timeSignatures
+    .filter(({ timeSignature: [n, d] }) => n >= 1 && d >= 1)
+    .map(({ ticks, timeSignature: [n, d] }) => [ticks / ppq, n, d]);
+  return { notes, meters, key: firstKey(midi.header.keySignatures) };
+}
+
+/** [tonic, mode] of the earliest key signature ({key, scale, ticks}), or null. */
+function firstKey(signatures) {
+  // @tonejs/midi names the major key of the signature's sharps or flats, minor ones too
+  const known = signatures.filter((k) => typeof k.key === "string")
+    .sort((a, b) => a.ticks - b.ticks); // stable: file order at one time, as pretty_midi
+  if (!known.length) return null;
+  const { key, scale } = known[0];
+  const major = parseKey(`${key}:major`)[0];
+  return scale === "minor" ? [(major + 9) % 12, "minor"] : [major, "major"];
 }
 
 /** A one-track piano MIDI file (Uint8Array) of notes in grid steps at bpm. */
