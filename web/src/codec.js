@@ -158,7 +158,8 @@ export class Codec {
    * {notes, meta, source} of a file's raw notes, time signatures `meters`
    * ([[beat, n, d], ...]; none: 4/4 from the file's start) and key signature
    * fileKey ([tonic, mode] or null), as Python's quantise_song: a time
-   * signature takes effect at the first bar line at or after it; the notes
+   * signature takes effect at the first bar line at or after it (of several
+   * at one time, the last in meters, as in a MIDI file); the notes
    * start at step 0 and a pickup is what comes before the first bar line;
    * the file's key is used where it agrees with the estimate (keys.chooseKey).
    */
@@ -171,8 +172,9 @@ export class Codec {
     }
     if (first === Infinity) first = 0;
     const notes = this.quantise(raw);
-    const events = meters.map(([beat, n, d]) => [Math.floor(beat * spb + 0.5), [n, d]])
-      .sort((a, b) => a[0] - b[0] || a[1][0] - b[1][0] || a[1][1] - b[1][1]);
+    // sorted by time alone: a stable sort keeps the file's order at one time
+    const events = meters.slice().sort((a, b) => a[0] - b[0])
+      .map(([beat, n, d]) => [Math.floor(beat * spb + 0.5), [n, d]]);
     const last = notes.reduce((m, n) => Math.max(m, n.start), 0);
     let header = K.DEFAULT_METER;
     const bars = [];
