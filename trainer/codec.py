@@ -191,7 +191,8 @@ class Codec:
 
         ``meters`` are the file's time signatures as ``(beat, n, d)``; with
         none the song is in 4/4 from the file's start. A time signature takes
-        effect at the first bar line at or after it. The notes start at step 0
+        effect at the first bar line at or after it (of several at one time, the
+        last in ``meters``, as in a MIDI file). The notes start at step 0
         (leading silence dropped); bars before the first note are dropped, so a
         pickup is what comes before the first bar line. ``file_key`` is the
         file's key signature ``(tonic, mode)`` or None; it is used only where
@@ -204,7 +205,9 @@ class Codec:
             & (start >= 0)
         first = start[keep].min() if keep.any() else 0.0
         notes = self.quantise(raw)  # v2: starts at step 0, i.e. shifted by -first
-        events = sorted((int(np.floor(b * spb + 0.5)), (int(n), int(d))) for b, n, d in meters)
+        # Sorted by time alone: a stable sort keeps the file's order at one time.
+        events = [(int(np.floor(float(b) * spb + 0.5)), (int(n), int(d)))
+                  for b, n, d in sorted(meters, key=lambda m: float(m[0]))]
         bars = _bar_lines(events, int(first) + (int(notes[:, START].max()) if len(notes) else 0),
                           spb)
         header = K.DEFAULT_METER
