@@ -1,4 +1,8 @@
-"""Sampling: the PRNG, sample_token's seven steps, the grammar, generate()."""
+"""Sampling: the PRNG, sample_token's steps, the grammar, generate().
+
+The grammar and generation tests here pin the v1 language (``vocab_version=1``:
+no header, SHIFT anywhere); tests/test_grammar_v2.py holds the v2 grammar.
+"""
 
 import numpy as np
 import pytest
@@ -7,8 +11,9 @@ from trainer.codec import Codec
 from trainer.config import CodecConfig
 from trainer.sampling import Grammar, Mulberry32, candidates, generate, sample_token
 
-CODEC = Codec()
-MONO = Codec(CodecConfig(mono=True))
+CODEC = Codec(CodecConfig(vocab_version=1))
+MONO = Codec(CodecConfig(mono=True, vocab_version=1))
+V2 = Codec()
 LOGITS = np.array([0.5, 2.0, -1.0, 2.0, 1.9])
 
 
@@ -168,13 +173,14 @@ def test_generate_stops_after_max_notes_counting_the_prime():
     assert calls == prime + out.tolist()[:-1]  # the last token is never fed
 
 
-def test_generate_masks_what_the_model_wants_but_cannot_be():
+@pytest.mark.parametrize("codec", [CODEC, V2], ids=["v1", "v2"])
+def test_generate_masks_what_the_model_wants_but_cannot_be(codec):
     # The model wants NOTE_60 forever and never EOS; the grammar makes that a song.
-    logits = np.zeros(CODEC.size)
-    logits[tid("NOTE_60")], logits[CODEC.eos_id] = 9.0, -50.0
-    out = generate(lambda token: logits, CODEC, [CODEC.bos_id], 20, 1.0, 0, 1.0, seed=7)
-    names = [CODEC.describe(i) for i in out]
-    assert len(CODEC.decode(out)) == 20 and 1 < names.count("NOTE_60") < 20
+    logits = np.zeros(codec.size)
+    logits[tid("NOTE_60", codec)], logits[codec.eos_id] = 9.0, -50.0
+    out = generate(lambda token: logits, codec, [codec.bos_id], 20, 1.0, 0, 1.0, seed=7)
+    names = [codec.describe(i) for i in out]
+    assert len(codec.decode(out)) == 20 and 1 < names.count("NOTE_60") < 20
     assert all(a.startswith("NOTE") == b.startswith("DUR") for a, b in zip(names, names[1:]))
     for onset in " ".join(names).split("SHIFT"):  # high to low inside an onset
         pitches = [int(n[5:]) for n in onset.split() if n.startswith("NOTE")]
@@ -187,8 +193,40 @@ def test_generate_gives_up_at_the_token_cap():
     assert len(generate(step, CODEC, [CODEC.bos_id], 2, 1.0, 0, 1.0, 0, max_tokens=5)) == 5
 
 
-def test_generate_checks_the_prime():
+@pytest.mark.parametrize("codec", [CODEC, V2], ids=["v1", "v2"])
+def test_generate_checks_the_prime(codec):
     with pytest.raises(ValueError, match="BOS"):
-        generate(lambda t: np.zeros(CODEC.size), CODEC, [tid("NOTE_60")], 5, 1.0, 0, 1.0, 0)
+        generate(lambda t: np.zeros(codec.size), codec, [tid("NOTE_60", codec)], 5, 1.0, 0, 1.0,
+                 0)
     with pytest.raises(ValueError, match="EOS"):
-        generate(lambda t: np.zeros(CODEC.size), CODEC, CODEC.encode([]), 5, 1.0, 0, 1.0, 0)
+        generate(lambda t: np.zeros(codec.size), codec, codec.encode([]), 5, 1.0, 0, 1.0, 0)
+
+
+def test_keep_survives_top_k_and_top_p_at_its_own_probability():
+    p = softmax(LOGITS)  # order 1, 3, 4, 0, 2
+    ids, kept = candidates(LOGITS, 1.0, 2, 1.0, keep=2)
+    assert ids.tolist() == [1, 3, 2]
+    np.testing.assert_allclose(kept, p[[1, 3, 2]])  # not renormalised up to the others
+    ids, _ = candidates(LOGITS, 1.0, 0, 0.7, keep=0)
+    assert ids.tolist() == [1, 3, 4, 0]
+    assert candidates(LOGITS, 1.0, 3, 1.0, keep=3)[0].tolist() == [1, 3, 4]  # kept anyway: once
+    masked = np.array([True, True, False, True, True])
+    assert candidates(LOGITS, 1.0, 1, 1.0, masked, keep=2)[0].tolist() == [1]  # masked: never
+    assert candidates(LOGITS, 1.0, 1, 1.0, keep=9)[0].tolist() == [1]  # no such id
+    assert candidates(LOGITS, 0, 1, 1.0, keep=2)[0].tolist() == [1]  # greedy ignores it
+    rng = Mulberry32(11)
+    draws = np.array([sample_token(LOGITS, 1.0, 2, 1.0, rng, keep=2) for _ in range(20_000)])
+    share = p[2] / (p[1] + p[3] + p[2])
+    assert set(draws.tolist()) == {1, 2, 3} and abs(np.mean(draws == 2) - share) < 0.01
+
+
+def test_generate_keeps_eos_within_reach_under_top_k():
+    # Top-1 is always NOTE_60, DUR_4 or SHIFT_4, never EOS; generation passes keep=EOS,
+    # so songs still end where the model puts EOS at its own (small) probability.
+    logits = np.zeros(CODEC.size)
+    logits[[tid("NOTE_60"), tid("DUR_4"), tid("SHIFT_4"), CODEC.eos_id]] = 9.0, 9.0, 8.5, 4.0
+    songs = [generate(lambda t: logits, CODEC, [CODEC.bos_id], 500, 1.0, 1, 1.0, seed=s)
+             for s in range(20)]
+    notes = [len(CODEC.decode(out)) for out in songs]
+    assert max(notes) < 500 and len(set(notes)) > 5
+    assert all(CODEC.describe(i) in ("NOTE_60", "DUR_4", "SHIFT_4") for i in songs[0])
