@@ -325,7 +325,8 @@ def _load_cached(cache: Path, key: str):
     try:
         with np.load(path) as z:
             reason = str(z["reason"]) or None
-            extra = json.loads(str(z["meta"])) if "meta" in z else None
+            text = str(z["meta"]) if "meta" in z else ""  # "": a v1 song, or no song
+            extra = json.loads(text) if text else None
             meta = Meta.from_json(extra["meta"]) if extra else None
             return ((None if reason else z["notes"].astype(np.int32)), reason, meta,
                     extra["key_source"] if extra else None)
