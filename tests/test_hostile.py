@@ -450,10 +450,12 @@ def shown(name: str) -> str:
     return re.sub(r"[\x00-\x1f\x7f]", lambda m: f"\\x{ord(m[0]):02x}", text)
 
 
-def test_cli_reports_every_file_once(hostile, tmp_path):
+@pytest.mark.parametrize("version", [1, 2])
+def test_cli_reports_every_file_once(hostile, tmp_path, version):
     root, exp = hostile
     exp = seen(exp, listable=os.access(root / "locked", os.R_OK))
-    done = run_cli("--data-dir", root, "--cache-dir", tmp_path, "--jobs", "1")
+    done = run_cli("--data-dir", root, "--cache-dir", tmp_path, "--jobs", "1",
+                   "--vocab-version", str(version))
     assert done.returncode == 0, done.stderr
     lines = done.stderr.splitlines()
     assert all(line.startswith("skipped ") for line in lines), lines
@@ -466,8 +468,15 @@ def test_cli_reports_every_file_once(hostile, tmp_path):
         if name in bad:
             assert line.startswith(f"skipped {name}: {bad[name]}"), line
     assert "\x1b" not in done.stderr and "skipped special/\\x1b[31mred\\x1b[0m.mid: " in done.stderr
-    [summary] = done.stdout.splitlines()
+    summary, *v2_lines = done.stdout.splitlines()
     used, skipped, ignored, _, parsed, cached = summary_counts(summary)
+    if version == 1:
+        assert v2_lines == []
+    else:  # where the keys came from, the meters and keys found
+        assert [line.split(":")[0] for line in v2_lines] == ["keys", "meters", "keys found"]
+        counts = re.match(r"keys: (\d+) from the file's key signature, (\d+) estimated",
+                          v2_lines[0])
+        assert counts and int(counts[1]) + int(counts[2]) == used
     found = len(exp.good) + len(exp.bad) + len(exp.either)
     unparsed = sum(line.split(": ", 1)[1].startswith(UNPARSED) for line in lines)
     assert used + skipped == found == parsed + unparsed
@@ -499,30 +508,35 @@ def prepare_small(data: Path, cache: Path, codec: Codec = CODEC):
                               log=lambda line: None)
 
 
-def test_cache_reparses_only_what_changed(tmp_path):
+@pytest.mark.parametrize("version", [1, 2])
+def test_cache_reparses_only_what_changed(tmp_path, version):
+    codec = Codec(CodecConfig(vocab_version=version))
     data, cache = tmp_path / "data", tmp_path / "cache"
     rng = random.Random(3)
     for i in range(8):
         write_grid(data / f"song{i}.mid", random_grid_notes(rng))
     put(data, "bad/truncated.mid", (data / "song0.mid").read_bytes()[:40])
     put(data, "bad/drums.mid", smf(track(one_note(36, ch=9))))
-    first = prepare_small(data, cache)
+    first = prepare_small(data, cache, codec)
     assert (first.parsed, first.cached, len(first.songs), len(first.skipped)) == (10, 0, 8, 2)
 
-    again = prepare_small(data, cache)
+    again = prepare_small(data, cache, codec)
     assert (again.parsed, again.cached) == (0, 10)
     assert again.skipped == first.skipped  # reasons come back from the cache too
     for a, b in zip(first.songs, again.songs):
         assert a.name == b.name and np.array_equal(a.notes, b.notes)
+        assert (a.meta, a.key_source) == (b.meta, b.key_source)  # None for v1
+        assert (a.meta is None) == (version == 1)
 
     changed = np.array([[0, 2, 70], [2, 2, 72]], dtype=np.int32)
     write_grid(data / "song3.mid", changed)
-    after_edit = prepare_small(data, cache)
+    after_edit = prepare_small(data, cache, codec)
     assert (after_edit.parsed, after_edit.cached) == (1, 9)
     np.testing.assert_array_equal(
         next(s.notes for s in after_edit.songs if s.name == "song3.mid"), changed)
 
-    finer = prepare_small(data, cache, Codec(CodecConfig(steps_per_beat=8)))
+    finer = prepare_small(data, cache,
+                          Codec(CodecConfig(steps_per_beat=8, vocab_version=version)))
     assert (finer.parsed, finer.cached) == (10, 0)
     np.testing.assert_array_equal(
         next(s.notes for s in finer.songs if s.name == "song3.mid"), changed * [2, 2, 1])
