@@ -4,7 +4,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import abcjs from "abcjs";
 import { lengths, toAbc } from "../../web/src/abc.js";
-import { barSteps, describe, melodyIndices, pitchName, songFrame } from "../../web/src/music.js";
+import { barLines, barSteps, describe, frameText, melodyIndices, pitchName,
+  songFrame } from "../../web/src/music.js";
 
 const NOTES = [{ start: 0, duration: 4, pitch: 60 }, { start: 0, duration: 8, pitch: 64 },
   { start: 4, duration: 5, pitch: 61 }, { start: 9, duration: 10, pitch: 48 },
@@ -61,3 +62,59 @@ for (const mono of [true, false]) {
     }
   });
 }
+
+// A codec v2 song: D minor, 3/4 with a pickup of one beat, 2/4 from bar 2.
+const META = { key: [2, "minor"], meter: [3, 4], bars: [[4, [3, 4]], [16, [2, 4]]] };
+const V2 = { notes: [{ start: 0, duration: 4, pitch: 57 }, { start: 4, duration: 12, pitch: 62 },
+  { start: 4, duration: 12, pitch: 46 }, { start: 16, duration: 8, pitch: 70 },
+  { start: 24, duration: 4, pitch: 61 }, { start: 28, duration: 8, pitch: 64 }],
+stepsPerBeat: 4, meta: META };
+
+test("a codec v2 song's frame and bars are its meta's: pickup, changes, other", () => {
+  assert.deepEqual(songFrame(V2), { meter: { beats: 3, unit: 4 }, meterAssumed: false,
+    key: "D minor" });
+  assert.deepEqual(barLines(V2, 4, 36).map((b) => [b.start, b.end, b.number, b.meter.beats]),
+    [[0, 4, 0, 3], [4, 16, 1, 3], [16, 24, 2, 2], [24, 32, 3, 2], [32, 40, 4, 2]]);
+  const other = { meta: { key: [9, "major"], meter: "other", bars: [[10, "other"], [15, "other"]] } };
+  assert.deepEqual(barLines(other, 4, 30).map((b) => [b.start, b.end, b.meter]),
+    [[0, 10, null], [10, 15, null], [15, 20, null], [20, 25, null], [25, 30, null]]);
+  assert.equal(frameText(other), "key: A major / meter: other, with a pickup");
+  assert.deepEqual(barLines({ meta: { ...META, bars: [] } }, 4, 20).map((b) => b.start),
+    [0, 12]); // no bar line stated: bars of the starting meter from step 0
+  // v1: 4/4 from step 0
+  assert.deepEqual(barLines({ notes: [] }, 4, 33).map((b) => b.start), [0, 16, 32]);
+});
+
+test("the text alternative of a v2 song names its key, meter, pickup and changes", () => {
+  const { summary, bars } = describe({ ...V2, primeNotes: 1 });
+  assert.match(summary, /^6 notes in 4 bars \(1 from the prime\); key: D minor \/ meter: 3\/4, /);
+  assert.match(summary, /with a pickup, then 2\/4 from bar 2\. Range B♭2 to B♭4\.$/);
+  assert.deepEqual(bars, ["Pickup: A3 (prime) at beat 1 for 1.",
+    "Bar 1: D4 at beat 1 for 3, B♭2 at beat 1 for 3.", "Bar 2: B♭4 at beat 1 for 2.",
+    "Bar 3: C♯4 at beat 1 for 1, E4 at beat 2 for 2.", "Bar 4: no new note."]);
+});
+
+test("ABC of a v2 song: M:, K:, a short pickup bar, [M:] changes, notes spelled in the key", () => {
+  for (const mono of [true, false]) {
+    const abc = toAbc(V2, { mono, title: "t", bpm: 90 });
+    assert.match(abc, /\nM:3\/4\nL:1\/16\nQ:1\/4=90\n/);
+    assert.match(abc, /\nK:Dm\n/);
+    assert.match(abc, /\[M:2\/4\]/);
+    const [tune] = abcjs.parseOnly(abc);
+    assert.equal(tune.warnings, undefined, abc);
+    const body = abc.split("\n").filter((l) => !/^[A-Z%]:|^%/.test(l) && l.trim());
+    const sizes = body.flatMap((line) => line.replace(/^\[V:\d\] /, "").split("|")
+      .filter((b) => b.trim()).map((bar) => [...bar.replace(/\[M:[^\]]*\]/, "")
+        .matchAll(/(?:\]|[A-Ga-gz][,']*)(\d+)/g)].reduce((s, m) => s + Number(m[1]), 0)));
+    const want = [4, 12, 8, 8, 8];
+    assert.deepEqual(sizes, mono ? want : [...want.slice(0, 4), ...want.slice(0, 4),
+      want[4], want[4]]);
+  }
+  const melody = toAbc({ ...V2, notes: V2.notes.filter((n) => n.pitch !== 46) }, { mono: true });
+  assert.match(melody, /\| \[M:2\/4\] B8 \| \^C4 E4- \|/); // B♭ by the signature; C♯, leading tone
+  const flat = toAbc({ notes: [{ start: 0, duration: 4, pitch: 63 }, { start: 4, duration: 4,
+    pitch: 66 }], stepsPerBeat: 4, meta: { key: [5, "major"], meter: [4, 4], bars: [[0, [4, 4]]] } });
+  assert.match(flat, /\nK:F\n[^]*\[V:1\] _E4 _G4 z8 \|/); // flats in a flat key
+  assert.match(toAbc({ notes: [], stepsPerBeat: 4, meta: { key: [0, "major"], meter: "other",
+    bars: [] } }), /\nM:none\n/);
+});

@@ -3,37 +3,58 @@
 // staff (treble from middle C up, bass below). Each staff is cut into slices
 // at every onset, note end and bar line; a slice is a note, chord or rest,
 // tied to the next where a note goes on, and split into lengths that a plain
-// or dotted note can show. Sharps are written explicitly (the key is unknown
-// in codec v1, so the signature is C) and cancelled with naturals in the bar.
+// or dotted note can show.
+//
+// The bars are the song's (music.js barLines): a codec v2 song's M: and K:
+// are its meter and key, with a short first bar for a pickup, [M:...] where
+// the meter changes and M:none for a meter without a token of its own; its
+// notes are spelled in the key (sharps in sharp keys, flats in flat keys)
+// and an accidental is written where the bar so far and the signature differ.
+// A codec v1 song is 4/4 in C: sharps written out, cancelled with naturals.
 
-import { barSteps, songEnd, songFrame } from "./music.js";
+import { barLines, songEnd, songFrame } from "./music.js";
+import { LETTERS, speller } from "./spelling.js";
 
-const SPELLING = [["C", ""], ["C", "^"], ["D", ""], ["D", "^"], ["E", ""], ["F", ""],
-  ["F", "^"], ["G", ""], ["G", "^"], ["A", ""], ["A", "^"], ["B", ""]];
+const MARK = { "-2": "__", "-1": "_", 0: "=", 1: "^", 2: "^^" };
 const BARS_PER_LINE = 4;
 const SPLIT_PITCH = 60; // middle C and up on the treble staff
 
-/** ABC text of song {notes, stepsPerBeat, ...} titled title, at bpm. */
+/** ABC text of song {notes, stepsPerBeat, meta?, ...} titled title, at bpm. */
 export function toAbc(song, { title = "Cadenza song", bpm = 100, mono = false } = {}) {
   const { notes, stepsPerBeat } = song;
   const { meter, meterAssumed, key } = songFrame(song);
-  const bar = barSteps(meter, stepsPerBeat);
-  const end = Math.max(1, Math.ceil(songEnd(notes) / bar)) * bar;
+  const bars = barLines(song, stepsPerBeat, Math.max(1, songEnd(notes)));
+  const spelling = speller(song.meta ? song.meta.key : [0, "major"]);
   const staves = mono ? [notes] : [notes.filter((n) => n.pitch >= SPLIT_PITCH),
     notes.filter((n) => n.pitch < SPLIT_PITCH)];
   const head = ["X:1", `T:${title.replace(/\n/g, " ")}`,
     `% key: ${key ?? "unknown"}; meter ${meterAssumed ? "assumed" : "given"}`,
-    `M:${meter.beats}/${meter.unit}`, `L:1/${4 * stepsPerBeat}`, `Q:1/4=${Math.round(bpm)}`];
-  const lines = staves.map((staff) => staffBars(staff, bar, end));
+    `M:${meterField(meter)}`, `L:1/${4 * stepsPerBeat}`, `Q:1/4=${Math.round(bpm)}`];
+  const lines = staves.map((staff) => withMeters(staffBars(staff, bars, spelling), bars, meter));
+  const keyField = `K:${spelling.name}`;
   if (mono) {
-    return [...head, "K:C", ...chunks(lines[0]).map((l) => `${l.join(" ")} |`)].join("\n") + "\n";
+    return [...head, keyField, ...chunks(lines[0]).map((l) => `${l.join(" ")} |`)].join("\n") +
+      "\n";
   }
   const body = [];
   chunks(lines[0]).forEach((treble, i) => {
     body.push(`[V:1] ${treble.join(" ")} |`, `[V:2] ${chunks(lines[1])[i].join(" ")} |`);
   });
-  return [...head, "%%score {1 2}", "K:C", "V:1 clef=treble", "V:2 clef=bass", ...body]
+  return [...head, "%%score {1 2}", keyField, "V:1 clef=treble", "V:2 clef=bass", ...body]
     .join("\n") + "\n";
+}
+
+const meterField = (meter) => (meter ? `${meter.beats}/${meter.unit}` : "none");
+
+/** Each bar's ABC, with an inline [M:...] where the meter differs from the bar before. */
+function withMeters(texts, bars, first) {
+  let current = meterField(first);
+  return texts.map((text, i) => {
+    const field = meterField(bars[i].meter);
+    const change = field !== current ? `[M:${field}] ` : "";
+    current = field;
+    return change + text;
+  });
 }
 
 function chunks(bars) {
@@ -42,17 +63,19 @@ function chunks(bars) {
   return out.map((line) => [line.join(" | ")]);
 }
 
-/** ABC of each bar of one staff's notes, from 0 to end (a multiple of bar). */
-function staffBars(notes, bar, end) {
+/** ABC of each bar of one staff's notes; bars [{start, end}] cover the song. */
+function staffBars(notes, bars, spelling) {
+  const end = bars.at(-1).end;
   const cuts = new Set([0, end]);
-  for (let t = bar; t < end; t += bar) cuts.add(t);
+  const barEnds = new Set(bars.map((b) => b.end));
+  for (const bar of bars) cuts.add(bar.start);
   for (const n of notes) {
     cuts.add(n.start);
     cuts.add(Math.min(end, n.start + n.duration));
   }
   const times = [...cuts].filter((t) => t <= end).sort((a, b) => a - b);
-  const bars = [];
-  let sharps = new Set(); // letters+octave sharpened so far in this bar
+  const out = [];
+  let written = new Map(); // letter+octave -> accidental in force in this bar
   let current = [];
   for (let i = 0; i + 1 < times.length; i++) {
     const [t0, t1] = [times[i], times[i + 1]];
@@ -64,17 +87,17 @@ function staffBars(notes, bar, end) {
       const last = k === pieces.length - 1;
       const names = sounding.map((n) => {
         const tie = !last || n.start + n.duration > t1 ? "-" : "";
-        return noteName(n.pitch, sharps) + tie;
+        return noteName(n.pitch, spelling, written) + tie;
       });
       current.push(names.length === 1 ? withLength(names[0], len) : `[${names.join("")}]${len}`);
     });
-    if (t1 % bar === 0) {
-      bars.push(current.join(" "));
+    if (barEnds.has(t1)) {
+      out.push(current.join(" "));
       current = [];
-      sharps = new Set();
+      written = new Map();
     }
   }
-  return bars;
+  return out;
 }
 
 /** "C2-" from "C-" and 2: the length goes before a tie. */
@@ -98,20 +121,14 @@ export function lengths(steps) {
   return out;
 }
 
-/** ABC pitch of a MIDI pitch, with the accidental the bar so far needs. */
-function noteName(pitch, sharps) {
-  const [letter, sharp] = SPELLING[pitch % 12];
-  const octave = Math.floor(pitch / 12) - 1;
+/** ABC pitch of a MIDI pitch, with the accidental the bar so far (written) needs. */
+function noteName(pitch, spelling, written) {
+  const { letter, accidental, octave } = spelling.spell(pitch);
   const where = `${letter}${octave}`;
-  let accidental = "";
-  if (sharp && !sharps.has(where)) {
-    accidental = "^";
-    sharps.add(where);
-  } else if (!sharp && sharps.has(where)) {
-    accidental = "=";
-    sharps.delete(where);
-  }
+  const now = written.get(where) ?? spelling.signature.get(letter);
+  const mark = now === accidental ? "" : MARK[accidental];
+  written.set(where, accidental);
   const name = octave >= 5 ? letter.toLowerCase() + "'".repeat(octave - 5)
     : letter + ",".repeat(Math.max(0, 4 - octave));
-  return accidental + name;
+  return mark + name;
 }

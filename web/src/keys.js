@@ -164,3 +164,23 @@ export function keyLabel(key) {
   const [tonic, mode] = typeof key === "string" ? key.split(":") : [TONICS[key[0]], key[1]];
   return `${tonic.replace("#", "♯").replace(/^([A-G])b$/, "$1♭")} ${mode}`;
 }
+
+// The conventional spelling of each key for notation: tonic letter, its
+// accidental (-1 flat, 1 sharp) and the signature's sharps (+) or flats (-).
+const SPELLED = {
+  major: [["C", 0, 0], ["D", -1, -5], ["D", 0, 2], ["E", -1, -3], ["E", 0, 4], ["F", 0, -1],
+    ["F", 1, 6], ["G", 0, 1], ["A", -1, -4], ["A", 0, 3], ["B", -1, -2], ["B", 0, 5]],
+  minor: [["C", 0, -3], ["C", 1, 4], ["D", 0, -1], ["E", -1, -6], ["E", 0, 1], ["F", 0, -4],
+    ["F", 1, 3], ["G", 0, -2], ["G", 1, 5], ["A", 0, 0], ["B", -1, -5], ["B", 0, 2]],
+};
+
+/**
+ * How notation spells key [tonic, mode]: {letter, accidental, fifths}: the
+ * tonic's letter and accidental (-1, 0, 1) and the key signature (fifths > 0
+ * sharps, < 0 flats), choosing the enharmonic with fewer accidentals
+ * (D♭ major, G♯ minor).
+ */
+export function spelledKey([tonic, mode]) {
+  const [letter, accidental, fifths] = SPELLED[mode][tonic];
+  return { letter, accidental, fifths };
+}

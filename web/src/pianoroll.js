@@ -1,12 +1,13 @@
 // A canvas piano roll: time runs right (grid steps), pitch runs up. A keyboard
-// strip on the left names the pitches, a ruler on top numbers the bars (from
-// the song's meter, music.js), bar lines cross the roll. It grows as notes
+// strip on the left names the pitches, a ruler on top numbers the bars (the
+// song's bars, music.js: a v2 song's pickup, meter changes and bar lines;
+// 4/4 for v1), bar lines cross the roll. It grows as notes
 // stream in and follows them or the playhead; the notes sounding at the
 // playhead light up on an overlay. Dragging across it selects a range
 // (onSelect), a click seeks (onSeek); arrow keys move the playhead by a bar.
 // Colours come from CSS custom properties, so it follows the light/dark palette.
 
-import { barSteps, melodyIndices, pitchName, songEnd, songFrame } from "./music.js";
+import { barLines, melodyIndices, pitchName, songEnd } from "./music.js";
 
 const STEP_PX = 6; // a 16th note at 4 steps per beat
 const MAX_WIDTH = 16000; // canvases wider than ~32k px fail in browsers
@@ -52,18 +53,18 @@ export class PianoRoll {
 
   /**
    * Redraw with notes [{start, duration, pitch}]; the first `prime` are the
-   * prime; song holds meter/key when a codec gives them. follow: scroll to
-   * the newest notes; rewind: scroll to the start.
+   * prime; song holds a v2 song's meta (its bars) when the codec gives one.
+   * follow: scroll to the newest notes; rewind: scroll to the start.
    */
   draw(notes, { stepsPerBeat, prime = 0, song = null, follow = false, rewind = false,
     label = "" }) {
     Object.assign(this, { notes, stepsPerBeat, prime });
     this.last = { stepsPerBeat, prime, song, label };
-    this.bar = barSteps(songFrame(song).meter, stepsPerBeat);
     const end = songEnd(notes);
-    const steps = Math.ceil((end + stepsPerBeat * 4) / this.bar) * this.bar;
+    const steps = barLines(song, stepsPerBeat, end + stepsPerBeat * 4).at(-1).end;
     this.stepPx = Math.min(STEP_PX, MAX_WIDTH / steps);
     const width = Math.max(this.box.clientWidth, Math.ceil(steps * this.stepPx));
+    this.bars = barLines(song, stepsPerBeat, width / this.stepPx); // the ruler fills the box
     const height = this.box.clientHeight || 240;
     this.range = range(notes);
     this.row = (height - RULER_PX) / (this.range[1] - this.range[0] + 1);
@@ -109,12 +110,13 @@ export class PianoRoll {
     for (let i = 0; i * beat < width; i++) ctx.fillRect(i * beat, RULER_PX, 0.5, height);
     ctx.font = "10px system-ui, sans-serif";
     ctx.textBaseline = "top";
-    for (let b = 0; b * this.bar * this.stepPx < width; b++) {
-      const x = b * this.bar * this.stepPx;
+    for (const { start, number } of this.bars) {
+      const x = start * this.stepPx;
       ctx.fillStyle = color.bar;
       ctx.fillRect(x, 0, 1.5, height);
+      if (!number) continue; // a pickup has no number
       ctx.fillStyle = color.text;
-      ctx.fillText(String(b + 1), x + 3, 3);
+      ctx.fillText(String(number), x + 3, 3);
     }
   }
 
@@ -210,7 +212,10 @@ export class PianoRoll {
       if (e.key !== "ArrowLeft" && e.key !== "ArrowRight") return;
       e.preventDefault();
       const at = this.head.hidden ? 0 : this.headStep ?? 0;
-      this.onSeek?.(Math.max(0, at + (e.key === "ArrowLeft" ? -this.bar : this.bar)));
+      const starts = this.bars.map((b) => b.start);
+      const next = e.key === "ArrowLeft" ? starts.filter((s) => s < at).at(-1) ?? 0
+        : starts.find((s) => s > at) ?? at + (this.bars.at(-1).end - this.bars.at(-1).start);
+      this.onSeek?.(next);
     });
   }
 }
