@@ -240,8 +240,11 @@ def test_a_refused_start_writes_nothing(tmp_path, chorales):
     lone = tmp_path / "lone"
     write_song(lone / "only.mid", [(0, 1, 60), (1, 2, 62)])
     one_error(cli("train", "--data-dir", lone, "--run-dir", run, check=False),
-              "at least 2 usable songs")
+              "at least 3 usable songs", "validation and test")  # the default holds out a test
     assert not (tmp_path / "new").exists()  # nor the folders the lock made for it
+    one_error(cli("train", "--data-dir", lone, "--run-dir", run, "--test-fraction", 0,
+                  check=False), "at least 2 usable songs")
+    assert not (tmp_path / "new").exists()
 
 
 def test_a_start_cut_short_is_retried_by_the_same_command(tmp_path):
