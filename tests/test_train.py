@@ -32,8 +32,12 @@ def test_run_folder_describes_itself(trained):
     assert any((trained / "tensorboard").rglob("events.out.tfevents*"))
     config = json.loads((trained / "config.json").read_text())
     assert config["model"]["rnn_size"] == 32 and config["train"]["window_size"] == 32
+    assert config["codec"]["vocab_version"] == 2  # the default token language
+    assert json.loads((trained / "vocab.json").read_text())["version"] == 2
     split = json.loads((trained / "split.json").read_text())
-    assert len(split["train"]) + len(split["validation"]) == len(CHORALES)
+    parts = [split["train"], split["validation"], split["test"]]
+    assert sum(map(len, parts)) == len(CHORALES) and all(parts)  # the default holds out a test
+    assert len({name for part in parts for name in part}) == len(CHORALES)
     metrics = json.loads((trained / "metrics.json").read_text())
     assert metrics["epochs_trained"] == 1 and np.isfinite(metrics["best_val_loss"])
 
