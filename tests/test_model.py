@@ -10,38 +10,48 @@ backend.configure()
 
 import keras  # noqa: E402
 
-from trainer.codec import Codec  # noqa: E402
-from trainer.config import ModelConfig  # noqa: E402
+from trainer.codec import Codec, Meta  # noqa: E402
+from trainer.config import CodecConfig, ModelConfig  # noqa: E402
 from trainer.model import build_model, inference_weights  # noqa: E402
 from trainer.pitch_layers import PitchEmbedding  # noqa: E402
 from trainer.stepper import Stepper  # noqa: E402
 
-CODEC = Codec()
-PREFIX = np.array([1, 54, 94, 47, 94, 42, 94, 130, 56, 92, 45, 92, 2], dtype=np.int32)
+V1 = Codec(CodecConfig(vocab_version=1))
+V2 = Codec()
+PREFIX = np.array([1, 54, 94, 47, 94, 42, 94, 130, 56, 92, 45, 92, 2], dtype=np.int32)  # v1 ids
+# The same chord and note in v2: KEY, METER and BAR tokens too, all past the v1 ids.
+V2_PREFIX = V2.encode(np.array([[0, 4, 72], [0, 4, 65], [0, 4, 60], [8, 2, 74], [16, 2, 63]]),
+                      Meta((5, "major"), (3, 4), ((0, (3, 4)), (12, (6, 8)))))
+CODECS = pytest.mark.parametrize("codec, prefix", [(V1, PREFIX), (V2, V2_PREFIX)],
+                                 ids=["v1", "v2"])
 
 
+@CODECS
 @pytest.mark.parametrize("independent", [False, True])
-def test_inference_weights_reproduce_the_keras_model(independent, tmp_path):
+def test_inference_weights_reproduce_the_keras_model(independent, tmp_path, codec, prefix):
+    assert codec.version == 1 or prefix.max() >= V1.size  # v2: KEY, METER, BAR ids too
     cfg = ModelConfig(rnn_size=24, embedding_size=8, independent_pitches=independent)
-    model = build_model(CODEC, cfg)
+    model = build_model(codec, cfg)
+    assert model.output_shape[-1] == codec.size
     for w in model.weights:  # move every parameter off its initial value
         w.assign(np.random.default_rng(0).normal(0, 0.1, w.shape).astype("float32"))
-    full = np.asarray(model.predict_on_batch(PREFIX[None]))[0]
-    stepped = Stepper(inference_weights(model)).run(PREFIX)
+    full = np.asarray(model.predict_on_batch(prefix[None]))[0]
+    stepped = Stepper(inference_weights(model)).run(prefix)
     np.testing.assert_allclose(stepped, full, rtol=1e-4, atol=1e-5)
     assert isinstance(model.get_layer("embedding"), PitchEmbedding) != independent
     model.save(tmp_path / "m.keras")
     again = keras.models.load_model(tmp_path / "m.keras")
-    np.testing.assert_allclose(np.asarray(again.predict_on_batch(PREFIX[None]))[0], full,
+    np.testing.assert_allclose(np.asarray(again.predict_on_batch(prefix[None]))[0], full,
                                rtol=1e-6, atol=1e-6)
 
 
-def test_pitch_sharing_ties_octaves_together():
-    model = build_model(CODEC, ModelConfig(rnn_size=8, embedding_size=4))
+@pytest.mark.parametrize("codec", [V1, V2], ids=["v1", "v2"])
+def test_pitch_sharing_ties_octaves_together(codec):
+    model = build_model(codec, ModelConfig(rnn_size=8, embedding_size=4))
     embed = model.get_layer("embedding")
     embed.table.assign(np.zeros(embed.table.shape, "float32"))
     embed.by_octave.assign(np.zeros(embed.by_octave.shape, "float32"))
     table = embed.collapsed()
-    c4, c5, d4 = (CODEC.token_id("NOTE", p) for p in (60, 72, 62))
+    c4, c5, d4 = (codec.token_id("NOTE", p) for p in (60, 72, 62))
     np.testing.assert_array_equal(table[c4], table[c5])  # same pitch class
     assert not np.array_equal(table[c4], table[d4])
