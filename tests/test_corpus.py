@@ -1,0 +1,129 @@
+"""The corpus under codec v2: songs keep their meta and key source (also from the cache),
+the summary counts key sources and meters, and the split has a test part."""
+
+from __future__ import annotations
+
+import numpy as np
+import pretty_midi
+import pytest
+
+from trainer import corpus as corpus_mod
+from trainer.codec import Codec
+from trainer.config import CodecConfig, DataConfig
+from trainer.corpus import Corpus, Song, split_names, split_songs
+from trainer.errors import CadenzaError
+
+V1 = Codec(CodecConfig(vocab_version=1))
+V2 = Codec()
+D_MAJOR = [0, 2, 4, 5, 7, 9, 11, 12, 7, 4, 0]  # a scale up and the tonic triad down
+
+
+def write(path, steps, signatures=(), key_number=None, tonic=62):
+    """A melody of ``tonic + steps``, one per beat at 120 BPM, with time signatures
+    ``(n, d, beat)`` and a key signature (pretty_midi writes 4/4 when none is at 0)."""
+    pm = pretty_midi.PrettyMIDI(initial_tempo=120.0)
+    inst = pretty_midi.Instrument(program=0)
+    inst.notes = [pretty_midi.Note(80, tonic + s, b / 2, (b + 1) / 2) for b, s in enumerate(steps)]
+    pm.instruments.append(inst)
+    pm.time_signature_changes = [pretty_midi.TimeSignature(n, d, b / 2) for n, d, b in signatures]
+    if key_number is not None:
+        pm.key_signature_changes = [pretty_midi.KeySignature(key_number, 0.0)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pm.write(str(path))
+
+
+@pytest.fixture
+def signed(tmp_path):
+    data = tmp_path / "data"
+    write(data / "a_file_key.mid", D_MAJOR * 2, [(3, 4, 0)], key_number=2)  # D major, 3/4
+    write(data / "b_relative.mid", D_MAJOR * 2, [(6, 8, 0)], key_number=12 + 11)  # B minor
+    write(data / "c_disagrees.mid", D_MAJOR * 2, key_number=7)  # G major on D major notes
+    write(data / "d_none.mid", D_MAJOR * 2, [(3, 4, 0), (2, 4, 9)])  # 3/4, then 2/4
+    return data
+
+
+def test_songs_carry_their_meta_and_key_source_also_from_the_cache(signed, tmp_path):
+    config = DataConfig(data_dir=signed, cache_dir=tmp_path / "cache", jobs=1)
+    corpus = corpus_mod.prepare(config, V2, log=lambda line: None)
+    got = {s.name: (s.meta.key, s.key_source, s.meta.meter) for s in corpus.songs}
+    assert got == {"a_file_key.mid": ((2, "major"), "file", (3, 4)),
+                   "b_relative.mid": ((11, "minor"), "file", (6, 8)),
+                   "c_disagrees.mid": ((2, "major"), "estimate", (4, 4)),
+                   "d_none.mid": ((2, "major"), "estimate", (3, 4))}
+    changes = next(s for s in corpus.songs if s.name == "d_none.mid").meta.bars
+    assert changes[:4] == ((0, (3, 4)), (12, (3, 4)), (24, (3, 4)), (36, (2, 4)))
+    again = corpus_mod.prepare(config, V2, log=lambda line: None)
+    assert again.cached == 4 and again.parsed == 0
+    assert [(s.meta, s.key_source) for s in again.songs] == \
+        [(s.meta, s.key_source) for s in corpus.songs]
+    tokens = again.tokens(V2)
+    assert all(V2.decode_song(t)[1] == s.meta for t, s in zip(tokens, again.songs))
+    v1 = corpus_mod.prepare(DataConfig(data_dir=signed, cache_dir=tmp_path / "cache", jobs=1),
+                            V1, log=lambda line: None)
+    assert v1.parsed == 4 and all(s.meta is None and s.key_source is None for s in v1.songs)
+
+
+def test_summary_names_key_sources_meters_and_keys(signed, tmp_path):
+    config = DataConfig(data_dir=signed, cache_dir=tmp_path / "cache", jobs=1)
+    corpus = corpus_mod.prepare(config, V2, log=lambda line: None)
+    first, keys, meters, found = corpus.summary(V2).splitlines()
+    assert first.startswith(f"{corpus.source}: used 4 files, skipped 0")
+    assert keys.startswith("keys: 2 from the file's key signature, 2 estimated from the notes")
+    assert meters == "meters: 3/4 2, 6/8 1, 4/4 1, 2/4 1"  # d_none uses 3/4 and 2/4
+    assert found == "keys found: D:major 3, B:minor 1"
+    v1 = corpus_mod.prepare(config, V1, log=lambda line: None)
+    assert len(v1.summary(V1).splitlines()) == 1
+
+
+def test_summary_counts_of_hand_made_songs():
+    notes = np.array([[0, 4, 60]], dtype=np.int32)
+    meta = V2.quantise_song(np.array([[0, 1, 60]], dtype=float), [(0, 5, 4)])[1]
+    corpus = Corpus("test", [Song("x", notes, meta, "estimate")])
+    assert corpus.summary(V2).splitlines()[1:] == [
+        "keys: 0 from the file's key signature, 1 estimated from the notes (the file had none, "
+        "or one the notes disagree with)", "meters: other 1", "keys found: C:major 1"]
+    assert corpus_mod.describe_counts({}) == "none"
+
+
+def test_split_with_a_test_fraction_is_by_song_and_reproducible():
+    names = [f"s{i:02d}" for i in range(20)]
+    train, val, test = split_names(names, 0.2, seed=1, test_fraction=0.1)
+    assert (len(train), len(val), len(test)) == (14, 4, 2)
+    assert sorted(train + val + test) == names and len(set(train + val + test)) == 20
+    assert all(part == sorted(part) for part in (train, val, test))
+    assert split_names(names, 0.2, 1, 0.1) == (train, val, test)
+    assert split_names(names, 0.2, 2, 0.1) != (train, val, test)
+    # A run from before the test split (test_fraction 0) held out as validation exactly
+    # the songs a later run with the fractions swapped in takes as its test set.
+    assert split_names(names, 0.2, 7)[1] == split_names(names, 0.1, 7, test_fraction=0.2)[2]
+    assert [len(p) for p in split_names(["a", "b", "c"], 0.01, 0, test_fraction=0.01)] == \
+        [1, 1, 1]
+    with pytest.raises(CadenzaError, match="at least 3 usable songs .* validation and test"):
+        split_names(["a", "b"], 0.2, 0, test_fraction=0.1)
+
+
+def test_split_with_named_test_songs():
+    names = [f"s{i:02d}" for i in range(20)]
+    train, val, test = split_names(names, 0.2, 1, test_fraction=0.3,
+                                   test=["s03", "s05", "not-in-this-corpus"])
+    assert test == ["s03", "s05"]  # the named songs the corpus holds; the fraction is unused
+    assert len(val) == 4 and sorted(train + val + test) == names
+    assert split_names(names, 0.2, 1, test=["s05", "s03"]) == (train, val, test)
+    with pytest.raises(CadenzaError, match="--test-songs: none of its songs"):
+        split_names(names, 0.2, 1, test=["elsewhere"])
+
+
+def test_split_songs_takes_each_part_and_refuses_a_changed_corpus():
+    songs = [Song(n, np.array([[0, 4, 60]], dtype=np.int32)) for n in ("a", "b", "c", "d")]
+    corpus = Corpus("test", songs)
+    parts = split_songs(corpus, {"train": ["a", "b"], "validation": ["c"], "test": ["d"]})
+    assert {p: [s.name for s in got] for p, got in parts.items()} == {
+        "train": ["a", "b"], "validation": ["c"], "test": ["d"]}
+    old = split_songs(corpus, {"train": ["a", "b", "c"], "validation": ["d"]})  # before tests
+    assert old["test"] == []
+    with pytest.raises(CadenzaError, match="no longer in the corpus"):
+        split_songs(corpus, {"train": ["a", "gone"], "validation": ["c"]})
+    for damaged in (None, [], {"train": ["a"]}, {"train": "a", "validation": []},
+                    {"train": [], "validation": [], "test": "d"}):
+        with pytest.raises(CadenzaError, match="split.json"):
+            split_songs(corpus, damaged)
