@@ -461,3 +461,33 @@ def test_quantise_song_uses_the_files_key_only_where_the_notes_agree(tmp_path):
                                               key_number))
         _, meta, got = V2.quantise_song(song.notes, song.meters, song.key)
         assert (meta.key, got, meta.meter) == (key, source, (2, 4))
+
+
+@pytest.mark.parametrize("pickup", [True, False])
+def test_music21_export_pads_a_pickup_so_bar_lines_fall_where_the_scores_do(tmp_path, pickup):
+    from music21 import key, meter, note, stream
+
+    first = stream.Measure(number=0 if pickup else 1)
+    first.append(meter.TimeSignature("3/4"))
+    first.append(key.Key("G"))
+    for name in (["D4"] if pickup else ["D4", "E4", "F#4"]):
+        first.append(note.Note(name, quarterLength=1))
+    if pickup:
+        first.paddingLeft = 2.0
+    second = stream.Measure(number=first.number + 1)
+    for name in ("G4", "B4", "D5"):
+        second.append(note.Note(name, quarterLength=1))
+    third = stream.Measure(number=first.number + 2)
+    third.append(note.Note("G4", quarterLength=3))
+    part = stream.Part()
+    for m in (first, second, third):
+        part.append(m)
+    midi_io._write_notes(stream.Score([part]), tmp_path / "tune.mid")
+    song = midi_io.read_song(tmp_path / "tune.mid")
+    assert song.meters == ((0.0, 3, 4),) and song.key == (7, "major")
+    pad = 2.0 if pickup else 0.0
+    assert song.notes[0, 0] == pytest.approx(pad)  # the pickup's rest comes first
+    notes, meta, source = V2.quantise_song(song.notes, song.meters, song.key)
+    assert (meta.key, source, meta.meter) == ((7, "major"), "file", (3, 4))
+    assert meta.bars == (((4, (3, 4)), (16, (3, 4))) if pickup
+                         else ((0, (3, 4)), (12, (3, 4)), (24, (3, 4))))
