@@ -44,3 +44,21 @@ test("a written song reads back with its notes", () => {
   assert.deepEqual(song.notes, [{ start: 0, end: 1, pitch: 62 }, { start: 1, end: 3, pitch: 65 }]);
   assert.equal(song.key, null);
 });
+
+test("a v2 song's MIDI file carries its key and meters; a pickup is padded to a bar", () => {
+  const codec = new Codec(MIDI.vocab);
+  const notes = [{ start: 0, duration: 4, pitch: 57 }, { start: 4, duration: 4, pitch: 62 },
+    { start: 8, duration: 4, pitch: 65 }, { start: 12, duration: 4, pitch: 69 },
+    { start: 16, duration: 8, pitch: 62 }, { start: 24, duration: 4, pitch: 61 },
+    { start: 28, duration: 8, pitch: 62 }];
+  const meta = { key: [2, "minor"], meter: [3, 4], bars: [[4, [3, 4]], [16, [2, 4]],
+    [24, [2, 4]]] };
+  const read = readSong(writeMidi(notes, { bpm: 100, stepsPerBeat: 4, meta }));
+  assert.deepEqual(read.key, [2, "minor"]);
+  assert.deepEqual(read.meters, [[0, 3, 4], [6, 2, 4]]); // a bar of rest first: bar 1 at beat 3
+  assert.equal(read.notes[0].start, 2);
+  const song = codec.quantiseSong(read.notes, read.meters, read.key);
+  assert.deepEqual(song.meta, meta);
+  assert.deepEqual(triples(song.notes), triples(notes));
+  assert.equal(song.source, "file");
+});

@@ -3,18 +3,21 @@
 // downloads, share link and the songs of this visit. mount() wires the markup
 // of site/compose.md and returns unmount(); cadenza.js calls them as instant
 // navigation comes and goes. For tests and the curious, window.cadenza.song()
-// returns the song on screen and window.cadenza.player the transport.
+// returns the song on screen (with `meta`, the key, meter and bars a codec v2
+// model's tokens state) and window.cadenza.player the transport. The Key and
+// Meter menus (choices.js) become the Grammar's requests in the worker.
 
 import * as audio from "./audio.js";
 import { toAbc } from "./abc.js";
 import { loadExamples, loadModels } from "./catalog.js";
+import { menuGroups, menuNote, modelChoices } from "./choices.js";
 import { cancel, Cancelled, compose, preload } from "./client.js";
-import { readMidi, writeMidi } from "./midifile.js";
+import { readSong, writeMidi } from "./midifile.js";
 import { describe } from "./music.js";
 import { siteUrl } from "./paths.js";
 import { PianoRoll } from "./pianoroll.js";
 import { reason } from "./reason.js";
-import { fromHash, linkChanges, modelVersion, randomSeed, readForm, toHash,
+import { ANY, fromHash, linkChanges, modelVersion, randomSeed, readForm, toHash,
   writeForm } from "./settings.js";
 import { bindTransport } from "./transport.js";
 import { download, View } from "./view.js";
@@ -28,7 +31,7 @@ export function mount(root) {
   const form = view.get("form");
   const roll = new PianoRoll(view.get("roll"));
   const page = { song: null, live: null, upload: null, models: [], examples: [],
-    linkVersion: null };
+    linkVersion: null, choices: null, menus: 0 };
   const transport = bindTransport(view, roll, () => page.song,
     { tempoInput: form.elements.tempo });
   const show = (song, opts = {}) => showSong(view, roll, page, song, opts);
@@ -50,15 +53,16 @@ export function mount(root) {
     let streaming = null; // the transport's start, once the first note is in
     const linked = page.linkVersion; // the share link's model version, for its own song only
     page.linkVersion = null;
-    const live = (msg) => ({ notes: msg.notes, tokens: msg.tokens, primeNotes: msg.primeNotes,
-      settings: { ...settings, version }, stepsPerBeat: model.steps_per_beat,
-      mono: model.mono, model: model.name });
+    const live = (msg) => ({ notes: msg.notes, meta: msg.meta, tokens: msg.tokens,
+      primeNotes: msg.primeNotes, settings: { ...settings, version },
+      stepsPerBeat: model.steps_per_beat, mono: model.mono, model: model.name });
     try {
       const prime = await primeNotes(settings, page);
       stage = "load";
       const song = await compose({ model: siteUrl(model.path), prime, primeNotes: PRIME_NOTES,
         maxNotes: settings.length, temperature: settings.temperature, topP: settings.topP,
-        seed: settings.seed }, (msg) => {
+        seed: settings.seed, key: settings.key === ANY ? null : settings.key,
+        meter: settings.meter === ANY ? null : settings.meter }, (msg) => {
         if (msg.type === "loaded") {
           stage = "compose";
           version = modelVersion(msg.config);
@@ -68,7 +72,7 @@ export function mount(root) {
           page.live = live(msg);
           view.progress(msg.notes.length / settings.length);
           roll.draw(msg.notes, { stepsPerBeat: model.steps_per_beat, prime: msg.primeNotes,
-            follow: !play });
+            song: { meta: msg.meta }, follow: !play });
           if (play && !streaming && msg.notes.length) {
             page.song = page.live;
             view.streaming();
@@ -125,18 +129,23 @@ export function mount(root) {
     if (root.dataset.state === "error") view.error(null);
     view.status("Ready.", "idle");
     preloadModel(form, page);
+    showChoices(view, form, page);
   });
   form.elements.tempo.addEventListener("change", () => { // tempo only changes playback
     if (!page.song) return;
     page.song.settings = { ...page.song.settings, tempo: readForm(form).tempo };
     if (!page.song.cancelled) view.get("share").value = shareLink(page.song.settings);
   });
-  on("prime", "change", () => view.showUpload(form.elements.prime.value === "upload"));
+  on("prime", "change", () => {
+    view.showUpload(form.elements.prime.value === "upload");
+    showChoices(view, form, page);
+  });
   on("file", "change", () => readUpload(view, page, form.elements.file));
   on("cancel", "click", cancel);
   on("mid", "click", () => {
-    const { notes, settings, stepsPerBeat } = page.song;
-    download(writeMidi(notes, { bpm: readForm(form).tempo || settings.tempo, stepsPerBeat }),
+    const { notes, settings, stepsPerBeat, meta } = page.song;
+    download(writeMidi(notes, { bpm: readForm(form).tempo || settings.tempo, stepsPerBeat,
+      meta }),
       `${fileName(page.song)}.mid`, "audio/midi");
   });
   on("abc", "click", () => download(new TextEncoder().encode(abcOf(page.song, form)),
@@ -222,10 +231,12 @@ function showHistory(view, page, show, form) {
     const open = Object.assign(document.createElement("button"), { type: "button",
       className: "md-button", textContent: "Show" });
     open.setAttribute("aria-label", `Show ${song.model}, seed ${song.settings.seed}`);
-    open.addEventListener("click", () => {
+    open.addEventListener("click", async () => {
       writeForm(form, song.settings);
       show(song, { rewind: true, link });
       view.get("roll").focus();
+      await showChoices(view, form, page); // that song's model's menus, then its choices
+      writeForm(form, { key: song.settings.key, meter: song.settings.meter });
     });
     const a = Object.assign(document.createElement("a"), { href: link,
       textContent: "share link" });
@@ -248,24 +259,69 @@ async function setUp(view, form, page, generate) {
   page.examples = await loadExamples();
   view.menus(page.models, page.examples);
   view.showUpload(form.elements.prime.value === "upload");
-  view.get("generate").disabled = false;
-  view.get("play-generate").disabled = false;
-  view.status("Ready.", "idle");
   const shared = fromHash(location.hash);
   if (shared?.model && !page.models.some((m) => m.name === shared.model)) {
     const { model, ...rest } = shared;
     writeForm(form, rest);
+    await showChoices(view, form, page);
+    writeForm(form, { key: rest.key, meter: rest.meter });
+    ready(view);
     preloadModel(form, page);
     return view.error(`the shared song's model "${model}" is not on this site; pick one ` +
       "of the models above and press Generate");
   }
   if (shared) writeForm(form, shared);
+  await showChoices(view, form, page); // the menus of the link's model, then its choices
+  if (shared) writeForm(form, { key: shared.key, meter: shared.meter });
+  ready(view);
   page.linkVersion = shared?.version ?? null;
+  const changes = shared ? [...linkChanges(location.hash), ...unusedChoices(shared, form)] : [];
   if (shared) generate();
   else preloadModel(form, page);
   idle(audio.prefetchSamples);
-  const changes = shared ? linkChanges(location.hash) : [];
   if (changes.length) view.notice(`The link's values were changed to fit: ${changes.join("; ")}.`);
+}
+
+function ready(view) {
+  view.get("generate").disabled = false;
+  view.get("play-generate").disabled = false;
+  view.status("Ready.", "idle");
+}
+
+/**
+ * Fill the Key and Meter menus for the chosen model (its export's codec
+ * version and training counts, choices.js), off for a v1 model and while a
+ * prime is chosen. Resolves once the menus show the model chosen now.
+ */
+async function showChoices(view, form, page) {
+  const model = page.models.find((m) => m.name === form.elements.model.value);
+  const turn = ++page.menus; // a later choice of model wins over a slower earlier one
+  let choices = null;
+  try {
+    choices = model ? await modelChoices(model) : null;
+  } catch {
+    choices = null; // Generate will say what is wrong with the model
+  }
+  if (turn !== page.menus) return;
+  page.choices = choices;
+  const primed = form.elements.prime.value !== "";
+  const v2 = choices?.version >= 2;
+  const groups = v2 ? { key: menuGroups("key", choices.conditioning),
+    meter: menuGroups("meter", choices.conditioning) }
+    : { key: menuGroups("key", null).slice(0, 1), meter: menuGroups("meter", null).slice(0, 1) };
+  view.choiceMenus(groups, { off: !v2 || primed, note: menuNote(model?.name, choices, primed) });
+}
+
+/** What a link asked for that the form could not take: a key or meter of a v1 model or a prime. */
+function unusedChoices(shared, form) {
+  const asked = ["key", "meter"].filter((name) => shared[name] && shared[name] !== ANY);
+  const used = readForm(form);
+  const lost = asked.filter((name) => used[name] !== shared[name]);
+  if (!lost.length) return [];
+  const what = lost.map((name) => `${name} ${shared[name]}`).join(" and ");
+  return [form.elements.prime.value !== ""
+    ? `${what} left out: a song that starts from an example keeps that start's key and meter`
+    : `${what} left out: this model predates keys and meters`];
 }
 
 /** Run fn when the page is idle (or in 2 s, where there is no requestIdleCallback). */
@@ -280,17 +336,20 @@ function preloadModel(form, page) {
   if (model) preload(siteUrl(model.path));
 }
 
-/** Raw prime notes (beats) for the settings: none, an example's start or the upload. */
+/**
+ * The prime for the settings, a read MIDI file ({notes, meters, key}, as
+ * readSong gives it): none, an example's start or the upload.
+ */
 async function primeNotes(settings, page) {
   if (settings.prime === "upload") {
     if (!page.upload) throw new Error("choose a MIDI file to start from first");
-    return page.upload.notes;
+    return page.upload.song;
   }
   if (!settings.prime.startsWith("example:")) return null;
   const file = settings.prime.slice("example:".length);
   const response = await fetch(siteUrl(`examples/${file}`));
   if (!response.ok) throw new Error(`example ${file}: HTTP ${response.status}`);
-  return readMidi(await response.arrayBuffer());
+  return readSong(await response.arrayBuffer());
 }
 
 /** Read the chosen file; a rejected one is cleared from the input, so none is shown. */
@@ -300,8 +359,8 @@ async function readUpload(view, page, input) {
   view.error(null);
   if (!file) return;
   try {
-    page.upload = { name: file.name, notes: readMidi(await file.arrayBuffer()) };
-    view.status(`${file.name}: ${page.upload.notes.length} notes; ` +
+    page.upload = { name: file.name, song: readSong(await file.arrayBuffer()) };
+    view.status(`${file.name}: ${page.upload.song.notes.length} notes; ` +
       `its first ${PRIME_NOTES} start the song.`, "idle");
   } catch (e) {
     input.value = "";

@@ -3,7 +3,7 @@
 // file's ppq, so tempo changes in an upload do not bend its rhythm.
 
 import * as tonejsMidi from "@tonejs/midi";
-import { parseKey } from "./keys.js";
+import { barSteps, OTHER, parseKey, sameMeter, spelledKey } from "./keys.js";
 import { reason } from "./reason.js";
 
 // esbuild sees the package's named export; Node (the JS tests) only its CommonJS default
@@ -58,19 +58,61 @@ function firstKey(signatures) {
   return scale === "minor" ? [(major + 9) % 12, "minor"] : [major, "major"];
 }
 
-/** A one-track piano MIDI file (Uint8Array) of notes in grid steps at bpm. */
-export function writeMidi(notes, { bpm, stepsPerBeat, velocity = VELOCITY, name = "Cadenza" }) {
+/**
+ * A one-track piano MIDI file (Uint8Array) of notes in grid steps at bpm,
+ * with the key and time signatures of meta (a codec v2 song's) if given, as
+ * trainer/midi_io.py's write_midi: a pickup is padded with rest to a whole
+ * bar, so the file's bar lines fall where the song's do.
+ */
+export function writeMidi(notes, { bpm, stepsPerBeat, velocity = VELOCITY, name = "Cadenza",
+  meta = null }) {
   const midi = new Midi();
   midi.header.setTempo(bpm);
   midi.header.name = name;
+  const ticks = midi.header.ppq / stepsPerBeat; // 480 / 4: whole ticks
+  const pad = meta ? writeMeta(midi.header, meta, stepsPerBeat, ticks) : 0;
   const track = midi.addTrack();
   track.name = name;
   track.instrument.number = 0; // Acoustic Grand Piano
-  const ticks = midi.header.ppq / stepsPerBeat; // 480 / 4: whole ticks
   const v = Math.max(velocity, MIN_VELOCITY);
   for (const { start, duration, pitch } of notes) {
-    track.addNote({ midi: pitch, ticks: Math.round(start * ticks),
+    track.addNote({ midi: pitch, ticks: Math.round((start + pad) * ticks),
       durationTicks: Math.round(duration * ticks), velocity: v });
   }
-  return midi.toArray();
+  const bytes = midi.toArray();
+  if (meta) setKeySignature(bytes, spelledKey(meta.key).fifths);
+  return bytes;
+}
+
+/**
+ * Set the sharps (+) or flats (-) of the file's key signature (FF 59 02 sf
+ * mi, in the first track, at tick 0): @tonejs/midi 2.0.28 writes sf as its
+ * name's index + 7, which no reader takes back.
+ */
+function setKeySignature(bytes, fifths) {
+  for (let i = 14; i + 4 < bytes.length; i++) {
+    if (bytes[i] === 0xff && bytes[i + 1] === 0x59 && bytes[i + 2] === 0x02) {
+      bytes[i + 3] = fifths & 0xff;
+      return;
+    }
+  }
+  throw new Error("the MIDI writer left out the key signature");
+}
+
+/** Add meta's key and time signatures to header; returns the steps that pad a pickup. */
+function writeMeta(header, meta, stepsPerBeat, ticks) {
+  header.keySignatures.push({ ticks: 0, key: "C", scale: meta.key[1] }); // sf: setKeySignature
+  const bar = meta.meter === OTHER ? null : barSteps(meta.meter, stepsPerBeat);
+  const first = meta.bars.length ? meta.bars[0][0] : 0;
+  const pad = bar && first ? (((bar - first) % bar) + bar) % bar : 0;
+  let current = null;
+  for (const [step, meter] of [[-pad, meta.meter], ...meta.bars]) {
+    if (meter !== OTHER && (current === null || !sameMeter(meter, current))) {
+      header.timeSignatures.push({ ticks: Math.round((step + pad) * ticks),
+        timeSignature: [meter[0], meter[1]] });
+    }
+    current = meter;
+  }
+  header.update();
+  return pad;
 }

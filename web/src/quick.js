@@ -31,9 +31,10 @@ export function mount(root) {
       const result = await compose({ model: siteUrl(model.path), prime: null, primeNotes: 0,
         maxNotes: settings.length, temperature: settings.temperature, topP: settings.topP,
         seed: settings.seed }, (msg) => msg.type === "progress" &&
-        roll.draw(msg.notes, { stepsPerBeat: model.steps_per_beat, follow: true }));
+        roll.draw(msg.notes, { stepsPerBeat: model.steps_per_beat, song: { meta: msg.meta },
+          follow: true }));
       song = { ...result, settings, stepsPerBeat: model.steps_per_beat };
-      roll.draw(song.notes, { stepsPerBeat: song.stepsPerBeat, rewind: true });
+      roll.draw(song.notes, { stepsPerBeat: song.stepsPerBeat, song, rewind: true });
       view.done(song, siteUrl(`compose/${toHash(settings)}`));
       view.set("open", (a) => {
         a.href = siteUrl(`compose/${toHash(settings)}`);

@@ -1,7 +1,11 @@
 // The Compose page's settings: read from and written to its form, and carried
-// in a share link's hash (#model=folk&t=1&p=0.95&n=200&bpm=100&seed=42&w=33656f33)
-// so that opening the link regenerates the same song. w is the model's weights
-// version (modelVersion): a link opened on another version composes another song.
+// in a share link's hash (#model=folk&t=1&p=0.95&n=200&bpm=100&seed=42&w=33656f33
+// &key=D%3Aminor&meter=6%2F8) so that opening the link regenerates the same
+// song. w is the model's weights version (modelVersion): a link opened on
+// another version composes another song. key and meter (keys.js names, as
+// `sample --key D:minor --meter 6/8` takes them) are left out when "any".
+
+import { keyName, meterName, parseKey, parseMeter } from "./keys.js";
 
 export const LIMITS = {
   temperature: { min: 0, max: 2, fallback: 1 },
@@ -12,7 +16,8 @@ export const LIMITS = {
 };
 const INTEGER = new Set(["length", "tempo", "seed"]);
 const HASH_KEYS = { model: "model", temperature: "t", topP: "p", length: "n", tempo: "bpm",
-  seed: "seed", prime: "prime", version: "w" };
+  seed: "seed", prime: "prime", version: "w", key: "key", meter: "meter" };
+export const ANY = "any"; // the Key and Meter menus' "the model chooses"
 
 /** value as a number within LIMITS[name] (integers where they must be), else the fallback. */
 export function clamp(name, value) {
@@ -33,19 +38,48 @@ export function randomSeed() {
   return Math.floor(Math.random() * 1e6);
 }
 
-/** Settings from the form's named controls, every number clamped. */
+/**
+ * Settings from the form's named controls, every number clamped; key and
+ * meter are "any" where their menu is off (a v1 model, a prime).
+ */
 export function readForm(form) {
   const get = (name) => form.elements.namedItem(name).value;
   const settings = { model: get("model"), prime: get("prime") };
   for (const name of Object.keys(LIMITS)) settings[name] = clamp(name, get(name));
+  for (const name of ["key", "meter"]) {
+    const menu = form.elements.namedItem(name);
+    settings[name] = !menu || menu.disabled || !menu.value ? ANY : menu.value;
+  }
   return settings;
 }
 
-/** Put settings (any subset) into the form. */
+/** Put settings (any subset) into the form; a menu keeps its value for one it lacks. */
 export function writeForm(form, settings) {
   for (const [name, value] of Object.entries(settings)) {
     const control = form.elements.namedItem(name);
-    if (control && value !== undefined) control.value = String(value);
+    if (!control || value === undefined) continue;
+    if (control.options && ![...control.options].some((o) => o.value === String(value))) continue;
+    control.value = String(value);
+  }
+}
+
+/** "D:minor" for any spelling parseKey takes ("Dm", "d minor"), "any" for any; else null. */
+export function keyChoice(text) {
+  try {
+    const key = parseKey(text);
+    return key ? keyName(key) : ANY;
+  } catch {
+    return null;
+  }
+}
+
+/** "6/8", "other" or "any" for a meter parseMeter takes; else null. */
+export function meterChoice(text) {
+  try {
+    const meter = parseMeter(text);
+    return meter ? meterName(meter) : ANY;
+  } catch {
+    return null;
   }
 }
 
@@ -55,19 +89,26 @@ export function toHash(settings) {
   for (const [name, key] of Object.entries(HASH_KEYS)) {
     const value = settings[name];
     if (value === undefined || value === "" || (name === "prime" && value === "upload")) continue;
+    if ((name === "key" || name === "meter") && value === ANY) continue;
     params.set(key, String(value));
   }
   return `#${params}`;
 }
 
-/** Settings of a share link's hash (clamped), or null if it holds no seed. */
+/**
+ * Settings of a share link's hash (clamped; a key or meter spelled as
+ * keyChoice/meterChoice take it, "any" if neither can), or null if it holds no seed.
+ */
 export function fromHash(hash) {
   const params = new URLSearchParams(hash.replace(/^#/, ""));
   if (!params.has("seed")) return null;
   const settings = {};
   for (const [name, key] of Object.entries(HASH_KEYS)) {
     if (!params.has(key)) continue;
-    settings[name] = name in LIMITS ? clamp(name, params.get(key)) : params.get(key);
+    const raw = params.get(key);
+    if (name === "key") settings.key = keyChoice(raw) ?? ANY;
+    else if (name === "meter") settings.meter = meterChoice(raw) ?? ANY;
+    else settings[name] = name in LIMITS ? clamp(name, raw) : raw;
   }
   return settings;
 }
@@ -89,6 +130,14 @@ export function linkChanges(hash) {
       changes.push(`${label} "${raw}" is not a${INTEGER.has(name) ? " whole" : ""} number ` +
         `from ${min} to ${max}, so ${used}`);
     }
+  }
+  if (params.has("key") && keyChoice(params.get("key")) === null) {
+    changes.push(`key "${params.get("key")}" is not a key (such as D:minor or Bb:major), ` +
+      "so any: the model chooses");
+  }
+  if (params.has("meter") && meterChoice(params.get("meter")) === null) {
+    changes.push(`meter "${params.get("meter")}" is not one of the meters (such as 6/8, or ` +
+      "other), so any: the model chooses");
   }
   return changes;
 }

@@ -91,6 +91,30 @@ export class View {
     });
   }
 
+  /**
+   * Fill the Key and Meter menus with groups {key, meter} of choices.js
+   * menuGroups, keeping each menu's value where it is still listed; off
+   * disables both (a v1 model, a prime); note says why, beside them.
+   */
+  choiceMenus(groups, { off = false, note = "" } = {}) {
+    for (const kind of ["key", "meter"]) {
+      this.set(kind, (select) => {
+        const value = select.value;
+        select.replaceChildren(...groups[kind].flatMap(({ label, options }) => {
+          const items = options.map((o) => new Option(o.text, o.value));
+          if (!label) return items;
+          const group = Object.assign(document.createElement("optgroup"), { label });
+          group.append(...items);
+          return [group];
+        }));
+        const kept = [...select.options].some((o) => o.value === value);
+        select.value = kept ? value : select.options[0].value;
+        select.disabled = off;
+      });
+    }
+    this.set("choice-note", (el) => { el.textContent = note; });
+  }
+
   showUpload(on) {
     this.set("upload", (el) => { el.hidden = !on; });
   }

@@ -2,23 +2,30 @@
 //
 // In:  {type: "load", model}   start loading a model (no reply; errors wait
 //       for the next "generate" of that model, which loads it again)
-//      {type: "generate", id, model (URL of an export folder), prime (raw notes
-//       [{start, end, pitch}] in beats, or null), primeNotes, maxNotes,
-//       temperature, topP, seed}
+//      {type: "generate", id, model (URL of an export folder), prime (a read
+//       MIDI file {notes: [{start, end, pitch}] in beats, meters, key}, as
+//       midifile.js readSong gives it, or null), primeNotes, maxNotes,
+//       temperature, topP, seed, key ("D:minor") and meter ("6/8",
+//       "other"): a codec v2 model's requests, null for its own choice}
 // Out: {type: "loaded", id, config, backend, ms}   the model is ready; backend
 //           is "wasm SIMD" (every current browser) or "wasm, no SIMD"
-//      {type: "progress", id, notes, tokens, primeNotes}
+//      {type: "progress", id, notes, meta, tokens, primeNotes}
 //           at the first note, then at most every PROGRESS_MS
-//      {type: "done", id, notes, tokens, primeNotes, ms, numTensors, backend}
+//      {type: "done", id, notes, meta, tokens, primeNotes, ms, numTensors, backend}
 //      {type: "error", id, message}
 // notes are decoded {start, duration, pitch} in grid steps, prime included;
-// tokens are the ids from BOS on. A song is a pure function of (model,
-// prime, maxNotes, temperature, topP, seed). Cancelling is terminate():
+// meta is Codec.decodeMeta of the tokens (key, meter, bars; null for a v1
+// model); tokens are the ids from BOS on. A song is a pure function of
+// (model, prime, maxNotes, temperature, topP, seed, key, meter). A v2 prime
+// states its own key and meter (its file's): requests apply to songs that
+// start from nothing. Cancelling is terminate():
 // generate() is synchronous, and the shared flag that could stop it needs
 // cross-origin isolation, which GitHub Pages cannot switch on.
 
 import * as tf from "@tensorflow/tfjs-core";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { KIND } from "./codec.js";
+import { parseKey, parseMeter } from "./keys.js";
 import { loadComposer } from "./model.js";
 import { generate } from "./sampler.js";
 
@@ -53,11 +60,31 @@ function composer(url) {
   return models.get(url);
 }
 
-/** Token ids BOS + the first `count` notes of raw prime notes (none: just BOS). */
-function primeIds(codec, raw, count) {
-  const notes = raw ? codec.quantise(raw).slice(0, count) : [];
-  if (raw && !notes.length) throw new Error("the MIDI file has no notes this model can play");
-  return { ids: codec.encode(notes).slice(0, -1), notes: notes.length };
+/**
+ * Token ids BOS + the first `count` notes of a read MIDI file (none: just
+ * BOS), as trainer/composing.py's prime_tokens: a v2 prime carries the
+ * file's key (its signature where the notes agree), meter and bar lines.
+ */
+function primeIds(codec, song, count) {
+  if (!song) return { ids: [codec.bosId], notes: 0 };
+  const { notes, meta } = codec.version >= 2
+    ? codec.quantiseSong(song.notes, song.meters, song.key)
+    : { notes: codec.quantise(song.notes), meta: null };
+  if (!notes.length) throw new Error("the MIDI file has no notes this model can play");
+  const head = notes.slice(0, count);
+  const last = head.reduce((m, n) => Math.max(m, n.start), 0);
+  if (meta) meta.bars = meta.bars.filter(([step]) => step <= last);
+  return { ids: codec.encode(head, meta).slice(0, -1), notes: head.length };
+}
+
+/**
+ * The KEY and METER ids a request names (null for none, for "any", for a
+ * v1 model or after a prime). Throws naming the spellings for a bad name.
+ */
+function requests(codec, { key, meter }, primed) {
+  if (codec.version < 2 || primed) return { key: null, meter: null };
+  const k = key ? parseKey(key) : null, m = meter ? parseMeter(meter) : null;
+  return { key: k ? codec.keyId(k) : null, meter: m ? codec.meterId(m) : null };
 }
 
 async function compose(msg) {
@@ -73,21 +100,22 @@ async function compose(msg) {
   model.reset();
   generate((t) => model.step(t), codec, prime.ids, {
     maxNotes: msg.maxNotes, temperature: msg.temperature, topP: msg.topP, seed: msg.seed,
+    ...requests(codec, msg, prime.notes > 0),
     onToken(t) {
       tokens.push(t);
-      const firstNote = !shown && codec.kind[t] === 1; // a DUR may complete the first note
+      const firstNote = !shown && codec.kind[t] === KIND.DUR; // a DUR may complete the first note
       if (!firstNote && performance.now() - last < PROGRESS_MS) return;
-      const notes = codec.decode(tokens);
+      const { notes, meta } = codec.decodeSong(tokens);
       shown ||= notes.length > 0;
       last = performance.now();
-      self.postMessage({ type: "progress", id, notes, tokens: tokens.length,
+      self.postMessage({ type: "progress", id, notes, meta, tokens: tokens.length,
         primeNotes: prime.notes });
     },
   });
   model.reset();
-  self.postMessage({ type: "done", id, notes: codec.decode(tokens), tokens,
-    primeNotes: prime.notes, ms: performance.now() - t0, numTensors: tf.memory().numTensors,
-    backend: await backend });
+  const { notes, meta } = codec.decodeSong(tokens);
+  self.postMessage({ type: "done", id, notes, meta, tokens, primeNotes: prime.notes,
+    ms: performance.now() - t0, numTensors: tf.memory().numTensors, backend: await backend });
 }
 
 self.onmessage = async ({ data }) => {

@@ -1,0 +1,52 @@
+// settings.js (share links) and choices.js (the Key and Meter menus).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { menuGroups, menuNote } from "../../web/src/choices.js";
+import { fromHash, keyChoice, linkChanges, meterChoice, toHash } from "../../web/src/settings.js";
+
+const SETTINGS = { model: "folk", temperature: 1, topP: 0.95, length: 200, tempo: 100, seed: 42,
+  prime: "", version: "abc", key: "D:minor", meter: "6/8" };
+
+test("a share link carries the key and meter, and leaves out any", () => {
+  const hash = toHash(SETTINGS);
+  assert.match(hash, /&key=D%3Aminor&meter=6%2F8$/);
+  const { prime, ...rest } = SETTINGS; // an empty prime stays out of the link
+  assert.equal(prime, "");
+  assert.deepEqual(fromHash(hash), rest);
+  assert.doesNotMatch(toHash({ ...SETTINGS, key: "any", meter: "any" }), /key|meter/);
+  assert.deepEqual(linkChanges(hash), []);
+});
+
+test("a link's key or meter is read in any spelling; a bogus one is named and becomes any", () => {
+  assert.equal(fromHash("#seed=1&key=dm&meter=%203/4").key, "D:minor");
+  assert.equal(fromHash("#seed=1&key=Bb&meter=other").meter, "other");
+  assert.equal(fromHash("#seed=1&key=Bb").key, "Bb:major");
+  const bogus = "#seed=1&key=H:major&meter=5/4";
+  assert.deepEqual([fromHash(bogus).key, fromHash(bogus).meter], ["any", "any"]);
+  const changes = linkChanges(bogus);
+  assert.equal(changes.length, 2);
+  assert.match(changes[0], /^key "H:major" is not a key .* so any/);
+  assert.match(changes[1], /^meter "5\/4" is not one of the meters .* so any/);
+  assert.deepEqual([keyChoice("any"), keyChoice("x"), meterChoice("12/8")], ["any", null, "12/8"]);
+});
+
+test("menus: any, then the keys seen in training with counts, then the unseen ones", () => {
+  const conditioning = { key: { "G:major": 45, "A:minor": 43, "D:major": 43 },
+    meter: { "4/4": 313, "3/4": 38, other: 1 } };
+  const [any, seen, unseen] = menuGroups("key", conditioning);
+  assert.deepEqual(any.options, [{ value: "any", text: "any (the model chooses)" }]);
+  assert.deepEqual(seen.options.map((o) => o.text),
+    ["G major (45 songs)", "D major (43 songs)", "A minor (43 songs)"]); // ties: token order
+  assert.equal(unseen.options.length, 21);
+  assert.deepEqual(unseen.options[1], { value: "C#:major", text: "C♯ major (unseen)" });
+  const meters = menuGroups("meter", conditioning);
+  assert.deepEqual(meters[1].options.map((o) => o.text),
+    ["4/4 (313 songs)", "3/4 (38 songs)", "other (1 song)"]);
+  assert.equal(meters[2].options.length, 8);
+  const plain = menuGroups("meter", null);
+  assert.equal(plain.length, 2);
+  assert.equal(plain[1].options.length, 11);
+  assert.match(menuNote("folk", { version: 1, conditioning: null }, false), /predates keys/);
+  assert.match(menuNote("x", { version: 2, conditioning }, true), /keeps that start's key/);
+  assert.match(menuNote("x", { version: 2, conditioning: null }, false), /does not say/);
+});
