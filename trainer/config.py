@@ -113,6 +113,8 @@ class TrainConfig:
                                      "validation loss")
     window_size: int = _opt(C.WINDOW_SIZE, "tokens per training window")
     batch_size: int = _opt(C.BATCH_SIZE, "windows per batch")
+    burn_in: int = _opt(C.BURN_IN, "a window starting mid-song first reads this many tokens "
+                                   "before it without loss, so it starts from a warm state")
     learning_rate: float = _opt(C.LEARNING_RATE, "peak learning rate")
     schedule: str = _opt(C.SCHEDULE, "learning-rate schedule: cosine (warm-up, then decay to "
                                      f"{C.LR_FINAL:g} x LR over --epochs) or plateau (halve "
@@ -124,6 +126,9 @@ class TrainConfig:
                                                "(early stopping and model choices)")
     test_fraction: float = _opt(C.TEST_FRACTION, "share of songs kept for the test that "
                                                  "evaluate reports (never seen in training)")
+    test_songs: Path | None = _opt(None, "JSON file naming the test songs (a list, or an "
+                                         "earlier run's split.json, whose validation songs "
+                                         "are taken): to compare runs on the same songs")
     transpose: int = _opt(C.TRANSPOSE, "augment each window by a random transposition "
                                        "of up to +-K semitones")
     seed: int = _opt(0, "random seed for the split, shuffling and initial weights")
@@ -137,6 +142,7 @@ class TrainConfig:
         _check(self.patience >= 1, "patience", "must be >= 1")
         _check(self.window_size >= 2, "window_size", "must be >= 2")
         _check(self.batch_size >= 1, "batch_size", "must be >= 1")
+        _check(0 <= self.burn_in < self.window_size, "burn_in", "must be 0..window_size - 1")
         _check(0 < self.learning_rate < 10, "learning_rate", "must be in (0, 10)")
         _check(self.schedule in C.SCHEDULES, "schedule",
                f"unknown schedule {self.schedule!r}; choose from {', '.join(C.SCHEDULES)}")
@@ -174,6 +180,8 @@ class RunConfig:
         if "train" in d and "schedule" not in d["train"]:
             # written before schedules existed: such runs trained on the plateau recipe
             d = {**d, "train": {**d["train"], "schedule": "plateau"}}
+        if "train" in d and "burn_in" not in d["train"]:
+            d = {**d, "train": {**d["train"], "burn_in": 0}}  # before burn-in existed
         if "train" in d and "test_fraction" not in d["train"]:
             d = {**d, "train": {**d["train"], "test_fraction": 0.0}}  # before the test split
         if "codec" in d and "vocab_version" not in d["codec"]:
@@ -186,8 +194,12 @@ class RunConfig:
 class SampleConfig:
     """How to compose songs from a trained run."""
 
-    run_dir: Path = _opt(None, "trained run folder", required=True)
+    run_dir: Path = _opt(None, "trained run folder, or an exported model folder such as "
+                               "site/models/chorales", required=True)
     out_dir: Path = _opt(None, "folder for the .mid files", required=True)
+    key: str = _opt("any", "key of the songs, e.g. D:minor or Bb:major (any: the model "
+                           "chooses)")
+    meter: str = _opt("any", "meter of the songs, e.g. 6/8 or 4/4 (any: the model chooses)")
     num_files: int = _opt(1, "songs to write")
     length: int = _opt(C.SAMPLE_NOTES, "most notes per song, prime included (a song may end "
                                            "sooner at EOS)")
@@ -217,22 +229,43 @@ class SampleConfig:
 class EvalConfig:
     """How to evaluate a trained run against its held-out songs."""
 
-    run_dir: Path = _opt(None, "trained run folder", required=True)
-    num_samples: int = _opt(20, "songs to generate for the music figures")
-    length: int = _opt(400, "most notes per generated song")
-    ngram_order: int = _opt(5, "order of the Kneser-Ney n-gram baseline")
+    run_dir: Path = _opt(None, "trained run folder, or an exported model folder",
+                         required=True)
+    split: Path | None = _opt(None, "split.json naming the train, validation and test songs "
+                                    "(default: the model's own; needed for a model that has "
+                                    "none, such as a v1 export)")
+    num_samples: int = _opt(20, "songs to generate per requested key and per meter")
+    free_samples: int = _opt(30, "songs to generate with no length limit (when they end, "
+                                 "loops, repeats, copying)")
+    length: int = _opt(400, "most notes per requested-key or -meter song")
+    max_ngram_order: int = _opt(8, "the n-gram baseline's order is chosen on validation "
+                                   "from 3 up to this")
     temperature: float = _opt(C.TEMPERATURE, "sampling temperature for generated songs")
     top_p: float = _opt(C.TOP_P, "nucleus sampling threshold for generated songs")
     seed: int = _opt(1234, "random seed for generated songs")
+    out: Path | None = _opt(None, "where to write evaluation.json (default: into the run "
+                                  "folder; an export folder is left as it is)")
 
     def __post_init__(self):
         _check(self.num_samples >= 1, "num_samples", "must be >= 1")
+        _check(self.free_samples >= 1, "free_samples", "must be >= 1")
         _check(self.length >= 1, "length", "must be >= 1")
-        _check(2 <= self.ngram_order <= 8, "ngram_order", "must be 2..8")
+        _check(3 <= self.max_ngram_order <= 8, "max_ngram_order", "must be 3..8")
         _check(0 <= self.temperature < math.inf, "temperature", "must be a finite number >= 0")
         _check(0 < self.top_p <= 1, "top_p", "must be in (0, 1]")
-        _check(0 <= self.seed <= C.MAX_SEED + 1 - self.num_samples, "seed",
-               f"must be 0..{C.MAX_SEED + 1 - self.num_samples} (song i uses seed + i)")
+        _check(0 <= self.seed <= C.MAX_SEED - 100_000, "seed",
+               f"must be 0..{C.MAX_SEED - 100_000} (generated songs use seeds from it up)")
+
+
+def _check_choice(value: str, flag: str) -> None:
+    from trainer import keys as K
+
+    try:
+        (K.parse_key if flag == "key" else K.parse_meter)(value)
+    except ConfigError:
+        raise
+    except Exception as e:  # CadenzaError names the valid choices
+        raise ConfigError(f"--{flag}: {e}") from None
 
 
 def to_dict(obj) -> dict:

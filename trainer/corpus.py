@@ -389,7 +389,8 @@ def _stderr(line: str) -> None:
     tqdm.write(line, file=sys.stderr)
 
 
-def split_names(names: list[str], val_fraction: float, seed: int, test_fraction: float = 0.0):
+def split_names(names: list[str], val_fraction: float, seed: int, test_fraction: float = 0.0,
+                test: list[str] | None = None):
     """Split song names into (train, validation, test) by song, reproducibly from ``seed``.
 
     One permutation of ``names`` from ``seed``: its first ``test_fraction``
@@ -398,8 +399,16 @@ def split_names(names: list[str], val_fraction: float, seed: int, test_fraction:
     ``val_fraction`` is validation, so a v1 run's validation songs are exactly
     the test songs of a later run with the same seed and fractions swapped in.
     At least one song lands in training and validation; raises if fewer than
-    2 (3 with a test set).
+    2 (3 with a test set). ``test`` names the test songs instead (those the
+    corpus holds); validation is then cut from the permutation of the rest.
     """
+    if test is not None:
+        chosen = set(test) & set(names)
+        if not chosen:
+            raise CadenzaError("--test-songs: none of its songs is in this corpus")
+        rest = [n for n in names if n not in chosen]
+        train, val, _ = split_names(rest, val_fraction * len(names) / max(len(rest), 1), seed)
+        return train, val, sorted(chosen)
     need = 3 if test_fraction else 2
     if len(names) < need:
         raise CadenzaError(f"need at least {need} usable songs to hold some out for "

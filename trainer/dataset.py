@@ -2,7 +2,10 @@
 
 Each epoch tiles every song into windows of at most ``window`` inputs, starting
 from a random offset, so every target token is predicted once per epoch and no
-window crosses a song boundary. Windows are shuffled, optionally transposed
+window crosses a song boundary. With ``burn_in`` B, a window that starts
+mid-song first reads the B tokens before it with weight 0: its first
+predictions come from a state that has seen some of the song, as they do in
+generation (B = 0: from the zero state). Windows are shuffled, optionally transposed
 (one random shift per window, keeping every note on the piano) and padded with
 ``PAD`` at weight 0. Memory is the songs' tokens plus one batch.
 """
@@ -29,14 +32,19 @@ class Windows(keras.utils.PyDataset):
     """
 
     def __init__(self, songs: list[np.ndarray], codec: Codec, window: int, batch_size: int,
-                 shuffle: bool = True, transpose: int = 0, seed: int = 0, epoch: int = 0):
+                 shuffle: bool = True, transpose: int = 0, seed: int = 0, epoch: int = 0,
+                 burn_in: int = 0):
         super().__init__()
         self.songs = [np.asarray(s, dtype=np.int32) for s in songs if len(s) >= 2]
         if not self.songs:
             raise ValueError("no song has two or more tokens")
         self.codec, self.window, self.batch_size = codec, window, batch_size
         self.shuffle, self.transpose, self.seed, self.epoch = shuffle, transpose, seed, epoch
-        fewest = sum(math.ceil((len(s) - 1) / window) for s in self.songs)
+        if not 0 <= burn_in < window:
+            raise ValueError(f"burn-in {burn_in} must be below the window size {window}")
+        self.burn_in = burn_in
+        later = window - burn_in  # targets of a window after a song's first
+        fewest = sum(1 + math.ceil(max(len(s) - 1 - window, 0) / later) for s in self.songs)
         self._batches = max(1, fewest // batch_size) if shuffle else math.ceil(fewest / batch_size)
         self._cache = (None, None)  # (epoch, plan), swapped as one object
 
@@ -67,7 +75,7 @@ class Windows(keras.utils.PyDataset):
             for i, song in enumerate(self.songs):
                 last = len(song) - 1  # inputs are song[:-1]
                 offset = int(rng.integers(self.window)) if self.shuffle else 0
-                cuts = [0, *range(offset or self.window, last, self.window), last]
+                cuts = [0, *range(offset or self.window, last, self.window - self.burn_in), last]
                 rows += [(i, a, b - a) for a, b in zip(cuts, cuts[1:]) if b > a]
             rows = np.asarray(rows, dtype=np.int64)
             if self.shuffle:
@@ -83,10 +91,13 @@ class Windows(keras.utils.PyDataset):
         w = np.zeros(shape, dtype=np.float32)
         rng = np.random.default_rng([self.seed, self.epoch, index])
         for r, (song, start, length) in enumerate(rows):
-            chunk = self.songs[song][start:start + length + 1]
+            before = min(self.burn_in, start)
+            chunk = self.songs[song][start - before:start + length + 1]
             if self.transpose:
                 chunk = self._transposed(chunk, rng)
-            x[r, :length], y[r, :length], w[r, :length] = chunk[:-1], chunk[1:], 1.0
+            n = before + length
+            x[r, :n], y[r, :n] = chunk[:-1], chunk[1:]
+            w[r, before:n] = 1.0
         return x, y, w
 
     def _transposed(self, chunk: np.ndarray, rng) -> np.ndarray:

@@ -1,165 +1,376 @@
-"""``python -m trainer evaluate``: how good is a run, honestly?
+"""``python -m trainer evaluate``: how good is a model, honestly, on its test songs?
 
-Scores the run's held-out (validation) songs per token -- NLL in nats,
-perplexity and top-1 accuracy -- for the LSTM and for an interpolated
-Kneser-Ney n-gram fit on the same training songs, and compares music the run
-composes with the held-out human songs on figures that catch loops and copies.
-Writes ``evaluation.json`` into the run folder and prints a table.
+Everything reported comes from the split's *test* songs, which neither
+training nor any choice (early stopping, the n-gram order and variant) has
+seen; choices use the validation songs. Figures:
+
+- NLL per token and per note (a song's summed NLL over its notes, so runs
+  with different token languages compare on the same songs), perplexity and
+  top-1 accuracy, for the LSTM and the best interpolated Kneser-Ney n-gram
+  (order 3..8 and plain or transposed training songs, chosen on validation);
+- the LSTM's NLL per token by position in the song (0-255, 256-511,
+  512-1023, 1024 on), which shows whether long generation drifts;
+- music composed with no length limit (when songs end, loops, repeated bars,
+  copying against the training songs in every transposition training used,
+  scale consistency) against the range of the human test songs;
+- for v2 models, songs requested in four keys and in each meter the model
+  knows: how often the key estimate matches the request, scale consistency
+  in the requested key, and how closely onsets follow the meter.
+
+Writes ``evaluation.json`` (into the run folder, or ``--out``) and prints a report.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
+from collections import Counter
 
 import numpy as np
 
-from trainer import backend
+from trainer import keys as K
 from trainer import music_metrics as mm
+from trainer.composing import compose
 from trainer.config import EvalConfig
-from trainer.corpus import prepare
-from trainer.generate import compose
+from trainer.corpus import prepare, split_songs
+from trainer.display import shown
+from trainer.errors import CadenzaError
+from trainer.loading import load
 from trainer.ngram import KneserNey
 from trainer.runs import RunDir
 from trainer.stepper import Stepper
-from trainer.train import split_tokens
+
+BUCKETS = ((0, 256), (256, 512), (512, 1024), (1024, None))
+KEY_REQUESTS = 4  # keys requested per model, one of them minor
+FREE_NOTES = 100_000  # "no limit": EOS ends them, MAX_FREE_TOKENS is the safety net
+MAX_FREE_TOKENS = 20_000
+MIN_METER_SONGS = 5  # training songs a meter needs to count as known
+KEY_AGREEMENT = 0.85
+SCALE_MARGIN = 0.03
+METER_OVERLAP = 0.85
+COPY_RATIO = 1.5
 
 
 def command(given: dict) -> int:
     cfg = EvalConfig(**given[EvalConfig])
     run = RunDir(cfg.run_dir)
+    run.check_folder()
+    from trainer.loading import is_export
+
+    if is_export(cfg.run_dir):
+        evaluate(cfg)
+        return 0
     run.config()  # refuse a folder without a run before creating or locking anything
     with run.lock():
-        backend.configure()
         evaluate(cfg)
     return 0
 
 
 def evaluate(cfg: EvalConfig) -> dict:
-    """Write and return ``evaluation.json`` of the run ``cfg.run_dir``."""
-    from trainer.model import inference_weights, load_trained
-
-    run = RunDir(cfg.run_dir)
-    rc, codec = run.config(), run.codec()
-    model = load_trained(run)
-    corpus = prepare(rc.data, codec)
-    train_tokens, val_tokens = split_tokens(corpus, codec, run.read_json("split.json"))
+    """Write and return the evaluation of the model ``cfg.run_dir`` on its test songs."""
     t0 = time.perf_counter()
-    lstm = score(*sequence_predictions(model, val_tokens))
-    ngram, variant = best_ngram(codec, cfg.ngram_order, train_tokens, val_tokens,
-                                rc.train.transpose)
-    stepper = Stepper(inference_weights(model))
-    generated = [compose(stepper, codec, [codec.bos_id], cfg.length, cfg.temperature, 0,
-                         cfg.top_p, cfg.seed + i) for i in range(cfg.num_samples)]
-    index = mm.NgramIndex(train_tokens)
-    reference = [codec.decode(t) for t in train_tokens]
+    loaded = load(cfg.run_dir)
+    codec = loaded.codec
+    split = _read_split(cfg, loaded)
+    corpus = prepare(loaded.config.data, codec)
+    parts = split_songs(corpus, split)
+    tokens = {p: [codec.encode(s.notes, s.meta) for s in songs] for p, songs in parts.items()}
+    stepper = Stepper(loaded.weights)
+
+    lstm_nll, lstm_hits = zip(*(song_predictions(stepper, t) for t in tokens["test"]))
+    notes_test = sum(len(s.notes) for s in parts["test"])
+    lstm = score(lstm_nll, lstm_hits, notes_test)
+    lstm["by_position"] = by_position(lstm_nll)
+    transpose = loaded.config.train.transpose
+    train_variants = transposed_variants(codec, tokens["train"], transpose)
+    ngram = best_ngram(codec, train_variants, tokens["validation"], tokens["test"], notes_test,
+                       range(3, cfg.max_ngram_order + 1))
+
+    index = mm.NgramIndex(train_variants[max(train_variants)])  # every transposition used
     spb, max_dur = codec.config.steps_per_beat, codec.config.max_duration
-    generated = [(n, codec.encode(n)) for n in generated]
-    human = [(codec.decode(t), t) for t in val_tokens]
-    music = {"generated": mm.set_figures(generated, reference, index, spb, max_dur),
-             "held_out": mm.set_figures(human, reference, index, spb, max_dur),
-             "held_out_range": mm.figure_ranges(human, spb)}
+    reference = [s.notes for s in parts["train"]]
+    human = [_song(s.notes, t, s.meta) for s, t in zip(parts["test"], tokens["test"])]
+    free = [compose(stepper, codec, [codec.bos_id], FREE_NOTES, cfg.temperature, 0, cfg.top_p,
+                    cfg.seed + i, max_tokens=MAX_FREE_TOKENS) for i in range(cfg.free_samples)]
+    free_songs = [_song(n, ids, meta) for n, meta, ids in free]
+    music = {"generated": mm.set_figures(free_songs, reference, index, spb, max_dur),
+             "human_test": mm.set_figures(human, reference, index, spb, max_dur),
+             "human_range": mm.figure_ranges(human, spb),
+             "human_quartiles": mm.figure_quartiles(human, spb)}
+    lengths = {"generated": [len(n) for n, _, _ in free],
+               "human_test": [len(s.notes) for s in parts["test"]],
+               "hit_token_limit": sum(len(ids) >= MAX_FREE_TOKENS for _, _, ids in free)}
     result = {
-        "lstm_nll": lstm["nll"], "lstm_perplexity": lstm["perplexity"],
-        "lstm_accuracy": lstm["accuracy"],
-        "ngram_nll": ngram["nll"], "ngram_perplexity": ngram["perplexity"],
-        "ngram_accuracy": ngram["accuracy"], "ngram_order": cfg.ngram_order,
-        "ngram_variant": variant,
-        "nll_reduction": 1 - lstm["nll"] / ngram["nll"],
-        "checks": checks(music),
-        "val_targets": int(sum(len(t) - 1 for t in val_tokens)),
-        "music": music,
-        "sampling": {"num_samples": cfg.num_samples, "length": cfg.length,
-                     "temperature": cfg.temperature, "top_p": cfg.top_p, "seed": cfg.seed},
-        "seconds": round(time.perf_counter() - t0, 1),
+        "model": str(cfg.run_dir), "kind": loaded.kind, "vocab_version": codec.version,
+        "songs": {p: len(v) for p, v in parts.items()},
+        "test_targets": int(sum(len(t) - 1 for t in tokens["test"])), "test_notes": notes_test,
+        "lstm": lstm, "ngram": ngram,
+        "nll_per_note_reduction": 1 - lstm["nll_per_note"] / ngram["nll_per_note"],
+        "music": music, "lengths": lengths,
+        "sampling": {"temperature": cfg.temperature, "top_p": cfg.top_p, "seed": cfg.seed,
+                     "free_songs": cfg.free_samples, "songs_per_request": cfg.num_samples,
+                     "request_length": cfg.length},
     }
-    run.write_json("evaluation.json", result)
+    if codec.version >= 2:
+        result["requests"] = steering(cfg, stepper, codec, parts, human, spb)
+    result["checks"] = checks(result, loaded.config.data.corpus, cfg.run_dir)
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    out = cfg.out or (None if loaded.kind == "export" else RunDir(cfg.run_dir).path /
+                      "evaluation.json")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(json.dumps(result, indent=1, default=_plain) + "\n")
+        tmp.replace(out)
     print(report(result))
     return result
 
 
-def sequence_predictions(model, songs: list[np.ndarray], batch: int = 16):
-    """Per-target NLL (nats) and top-1 hits of the sequence model, whole songs at once."""
-    order = np.argsort([len(s) for s in songs])
-    nll, hits = [None] * len(songs), [None] * len(songs)
-    for a in range(0, len(songs), batch):
-        idx = order[a:a + batch]
-        width = max(len(songs[i]) for i in idx) - 1
-        x = np.zeros((len(idx), width), dtype=np.int32)
-        for r, i in enumerate(idx):
-            x[r, :len(songs[i]) - 1] = songs[i][:-1]
-        logits = np.asarray(model.predict_on_batch(x), dtype=np.float64)
-        logp = logits - logits.max(-1, keepdims=True)
-        logp -= np.log(np.exp(logp).sum(-1, keepdims=True))
-        for r, i in enumerate(idx):
-            n, target = len(songs[i]) - 1, songs[i][1:]
-            nll[i] = -logp[r, np.arange(n), target]
-            hits[i] = logits[r, :n].argmax(-1) == target
-    return np.concatenate(nll), np.concatenate(hits)
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-def score(nll: np.ndarray, hits: np.ndarray) -> dict:
-    mean = float(nll.mean())
-    return {"nll": mean, "perplexity": math.exp(mean), "accuracy": float(hits.mean())}
+def _read_split(cfg: EvalConfig, loaded) -> dict:
+    if cfg.split is not None:
+        try:
+            split = json.loads(cfg.split.read_text())
+        except (OSError, ValueError) as e:
+            raise CadenzaError(f"--split {shown(cfg.split)}: cannot read it ({e})") from None
+    else:
+        split = loaded.split
+    if not isinstance(split, dict) or not split.get("test"):
+        raise CadenzaError(f"{shown(cfg.run_dir)} has no test split (it was trained before "
+                           "the train/validation/test split); give --split with a split.json "
+                           "that names test songs it never trained on")
+    return split
 
 
-def best_ngram(codec, order: int, train_tokens, val_tokens, transpose: int):
-    """The stronger of two baselines: n-gram on the training songs, or on them and
-    every transposition the LSTM was trained with (``transpose > 0`` only)."""
-    variants = {"plain": train_tokens}
+def _song(notes, ids, meta):
+    """A song as music_metrics takes it: notes, tokens, bar lines, key."""
+    if meta is None:
+        return notes, ids
+    bars = meta.bar_starts()
+    return notes, ids, (bars if len(bars) else None), meta.key
+
+
+# --- likelihood ------------------------------------------------------------------
+def song_predictions(stepper: Stepper, song: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-target NLL (nats) and top-1 hits of one whole song, from BOS, as generation runs."""
+    logits = stepper.run(song[:-1]).astype(np.float64)
+    logp = logits - logits.max(-1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(-1, keepdims=True))
+    target = song[1:]
+    return -logp[np.arange(len(target)), target], logits.argmax(-1) == target
+
+
+def score(nll, hits, notes: int) -> dict:
+    total = float(sum(n.sum() for n in nll))
+    count = sum(len(n) for n in nll)
+    mean = total / count
+    return {"nll": mean, "perplexity": math.exp(mean),
+            "accuracy": float(sum(h.sum() for h in hits) / count),
+            "nll_per_note": total / max(notes, 1)}
+
+
+def by_position(nll) -> list[dict]:
+    """Mean NLL per token of targets at song positions in each of :data:`BUCKETS`."""
+    out = []
+    for low, high in BUCKETS:
+        parts = [n[low:high] for n in nll]
+        count = sum(len(p) for p in parts)
+        out.append({"from": low, "to": high, "targets": count,
+                    "nll": float(sum(p.sum() for p in parts) / count) if count else None})
+    return out
+
+
+def transposed_variants(codec, train_tokens, transpose: int) -> dict[int, list[np.ndarray]]:
+    """``{0: the training songs, k: them in every transposition up to +-k}`` for the k
+    training used (only 0 when it used none)."""
+    variants = {0: list(train_tokens)}
     if transpose:
-        variants[f"transposed +-{transpose}"] = [
+        variants[transpose] = [
             codec.transpose(t, k) for t in train_tokens for k in range(-transpose, transpose + 1)
             if codec.transpose_range(t)[0] <= k <= codec.transpose_range(t)[1]]
-    best = None
-    target = np.concatenate([t[1:] for t in val_tokens])
-    for name, songs in variants.items():
-        model = KneserNey(order, codec.size).fit(songs)
-        result = score(model.nll(val_tokens), model.top1(val_tokens) == target)
-        if best is None or result["nll"] < best[0]["nll"]:
-            best = (result, name)
-    return best
+    return variants
 
 
-def checks(music: dict) -> dict:
-    """Loop and copy checks: the generated songs' mean loop figures inside the
-    held-out human songs' range, and their copy rate at most 1.5x the humans'."""
-    out = {}
-    for figure in ("longest_token_run", "longest_onset_repeat", "distinct_4gram_ratio"):
-        low, high = music["held_out_range"][figure]
+def best_ngram(codec, variants, val_tokens, test_tokens, test_notes: int, orders) -> dict:
+    """The n-gram baseline chosen on validation (order 3..8, plain or transposed training
+    songs), scored on test."""
+    sweep, best = [], None
+    for k, songs in variants.items():
+        for order in orders:
+            model = KneserNey(order, codec.size).fit(songs)
+            val = float(model.nll(val_tokens).mean())
+            sweep.append({"order": order, "transpose": k, "val_nll": val})
+            if best is None or val < best[0]:
+                best = (val, order, k, model)
+    _, order, k, model = best
+    nll = model.nll(test_tokens)
+    hits = model.top1(test_tokens) == np.concatenate([t[1:] for t in test_tokens])
+    out = score([nll], [hits], test_notes)
+    out.update(order=order, variant="plain" if k == 0 else f"transposed +-{k}", sweep=sweep)
+    return out
+
+
+# --- steering ----------------------------------------------------------------------
+def requested_keys(train_songs) -> list[tuple[int, str]]:
+    """The :data:`KEY_REQUESTS` most common training keys, the last one minor if none is."""
+    counts = Counter(s.meta.key for s in train_songs)
+    ranked = [k for k, _ in counts.most_common()] or [(0, "major")]
+    chosen = ranked[:KEY_REQUESTS]
+    if not any(m == "minor" for _, m in chosen):
+        minor = next((k for k in ranked if k[1] == "minor"), (9, "minor"))
+        chosen = chosen[:KEY_REQUESTS - 1] + [minor]
+    for extra in [(7, "major"), (2, "major"), (9, "minor"), (0, "major")]:
+        if len(chosen) >= KEY_REQUESTS:
+            break
+        if extra not in chosen:
+            chosen.append(extra)
+    return chosen
+
+
+def known_meters(train_songs, test_songs) -> list:
+    """Meters of at least :data:`MIN_METER_SONGS` training songs and some test song."""
+    train = Counter(s.meta.meter for s in train_songs)
+    test = {s.meta.meter for s in test_songs}
+    return [m for m, n in train.most_common()
+            if n >= MIN_METER_SONGS and m in test and m != K.OTHER]
+
+
+def steering(cfg, stepper, codec, parts, human, spb) -> dict:
+    """Songs requested by key and by meter, against the human test songs."""
+    keys_out, seed = [], cfg.seed + 10_000
+    for key in requested_keys(parts["train"]):
+        songs = [compose(stepper, codec, [codec.bos_id], cfg.length, cfg.temperature, 0,
+                         cfg.top_p, seed + i, key=codec.key_id(key))
+                 for i in range(cfg.num_samples)]
+        seed += cfg.num_samples
+        keys_out.append({
+            "key": K.key_name(key),
+            "agreement": float(np.mean([K.estimate_key(n) == key for n, _, _ in songs])),
+            "scale_consistency": float(np.mean([mm.scale_consistency(n, key)
+                                                for n, _, _ in songs])),
+            "mean_notes": float(np.mean([len(n) for n, _, _ in songs]))})
+    test = parts["test"]
+    from_file = [s for s in test if s.key_source == "file"]
+    ceiling = float(np.mean([K.estimate_key(s.notes) == s.meta.key for s in from_file])) \
+        if from_file else math.nan
+    human_scale = [mm.scale_consistency(s.notes, s.meta.key) for s in test]
+    meters_out = []
+    for meter in known_meters(parts["train"], test):
+        bar = codec.bar_steps(meter)
+        songs = [compose(stepper, codec, [codec.bos_id], cfg.length, cfg.temperature, 0,
+                         cfg.top_p, seed + i, meter=codec.meter_id(meter))
+                 for i in range(cfg.num_samples)]
+        seed += cfg.num_samples
+        generated = [mm.onset_profile(n, meta.bar_starts(), bar)
+                     for n, meta, _ in songs if len(meta.bars)]
+        humans = [mm.onset_profile(s.notes, s.meta.bar_starts(), bar)
+                  for s in test if s.meta.meter == meter and len(s.meta.bars)]
+        meters_out.append({"meter": K.meter_name(meter), "human_songs": len(humans),
+                           "overlap": mm.meter_adherence(generated, humans) if generated
+                           and humans else 0.0})
+    return {"keys": keys_out,
+            "key_agreement": float(np.mean([k["agreement"] for k in keys_out])),
+            "scale_consistency": float(np.mean([k["scale_consistency"] for k in keys_out])),
+            "human_scale_consistency": float(np.mean(human_scale)),
+            "estimator_ceiling": ceiling, "ceiling_songs": len(from_file),
+            "meters": meters_out}
+
+
+# --- checks --------------------------------------------------------------------------
+def checks(r: dict, corpus: str, path) -> dict:
+    """Pass/fail of each acceptance figure (see the module docstring)."""
+    music, out = r["music"], {}
+    for figure in ("longest_repeat", "bar_repeat_share", "longest_onset_repeat",
+                   "distinct_4gram_ratio"):
+        low, high = music["human_range"][figure]
         value = music["generated"][figure]
         out[figure] = {"generated": value, "human_range": [low, high],
                        "ok": bool(low <= value <= high)}
-    ratio = music["generated"]["copy_rate"] / max(music["held_out"]["copy_rate"], 1e-9)
-    out["copy_rate_ratio"] = {"generated_vs_human": ratio, "ok": bool(ratio <= 1.5)}
+    ratio = music["generated"]["copy_rate"] / max(music["human_test"]["copy_rate"], 1e-9)
+    out["copy_rate_ratio"] = {"generated_vs_human": ratio, "ok": bool(ratio <= COPY_RATIO)}
+    q = np.percentile(r["lengths"]["human_test"], [25, 75])
+    median = float(np.median(r["lengths"]["generated"]))
+    out["length"] = {"generated_median": median, "human_iqr": [float(q[0]), float(q[1])],
+                     "ok": bool(q[0] <= median <= q[1])}
+    if "chorales" in str(path) or corpus == "chorales":
+        low, high = music["human_range"]["scale_consistency"]
+        value = music["generated"]["scale_consistency"]
+        out["scale_consistency"] = {"generated": value, "human_range": [low, high],
+                                    "ok": bool(low <= value <= high)}
+    if "requests" in r:
+        req = r["requests"]
+        out["key_agreement"] = {"generated": req["key_agreement"], "at_least": KEY_AGREEMENT,
+                                "ok": bool(req["key_agreement"] >= KEY_AGREEMENT)}
+        floor = req["human_scale_consistency"] - SCALE_MARGIN
+        out["requested_scale"] = {"generated": req["scale_consistency"], "at_least": floor,
+                                  "ok": bool(req["scale_consistency"] >= floor)}
+        for m in req["meters"]:
+            out[f"meter {m['meter']}"] = {"overlap": m["overlap"], "at_least": METER_OVERLAP,
+                                          "ok": bool(m["overlap"] >= METER_OVERLAP)}
     return out
 
 
 def report(r: dict) -> str:
     """The evaluation as a plain-text report."""
-    ngram = f"{r['ngram_order']}-gram KN ({r['ngram_variant']})"
+    lstm, ngram = r["lstm"], r["ngram"]
+    name = f"{ngram['order']}-gram KN ({ngram['variant']})"
     lines = [
-        f"held-out songs, per token ({r['val_targets']:,} targets):",
-        f"  {'':<24}{'NLL (nats)':>12}{'perplexity':>12}{'accuracy':>10}",
-        f"  {'LSTM':<24}{r['lstm_nll']:>12.4f}{r['lstm_perplexity']:>12.3f}"
-        f"{r['lstm_accuracy']:>10.3f}",
-        f"  {ngram:<24}{r['ngram_nll']:>12.4f}"
-        f"{r['ngram_perplexity']:>12.3f}{r['ngram_accuracy']:>10.3f}",
-        f"  LSTM NLL is {100 * r['nll_reduction']:.1f}% lower than the n-gram's",
-        "",
-        f"music: {r['sampling']['num_samples']} generated songs (T={r['sampling']['temperature']},"
-        f" top-p={r['sampling']['top_p']}) vs the held-out human songs:",
-        mm.format_table({"generated": r["music"]["generated"],
-                         "held-out human": r["music"]["held_out"]}),
-        "",
-        "checks (generated mean vs the range over held-out human songs):",
+        f"test songs ({r['songs']['test']} songs, {r['test_notes']:,} notes, "
+        f"{r['test_targets']:,} targets; {r['songs']['train']} train, "
+        f"{r['songs']['validation']} validation):",
+        f"  {'':<28}{'NLL/token':>10}{'NLL/note':>10}{'perplexity':>12}{'accuracy':>10}",
     ]
+    for label, s in (("LSTM", lstm), (name, ngram)):
+        lines.append(f"  {label:<28}{s['nll']:>10.4f}{s['nll_per_note']:>10.4f}"
+                     f"{s['perplexity']:>12.3f}{s['accuracy']:>10.3f}")
+    lines += [f"  LSTM NLL per note is {100 * r['nll_per_note_reduction']:.1f}% lower than the "
+              "n-gram's (order and variant chosen on validation)",
+              "  LSTM NLL per token by position: " + ", ".join(
+                  f"{b['from']}-{'' if b['to'] is None else b['to'] - 1}: "
+                  + ("-" if b["nll"] is None else f"{b['nll']:.3f}") + f" ({b['targets']:,})"
+                  for b in lstm["by_position"]),
+              "",
+              f"music: {r['sampling']['free_songs']} songs with no length limit "
+              f"(T={r['sampling']['temperature']}, top-p={r['sampling']['top_p']}) vs the "
+              "human test songs:",
+              mm.format_table({"generated": r["music"]["generated"],
+                               "human test": r["music"]["human_test"]}),
+              f"notes per song: generated median {np.median(r['lengths']['generated']):.0f}, "
+              f"human median {np.median(r['lengths']['human_test']):.0f}"
+              f" ({r['lengths']['hit_token_limit']} generated songs hit the "
+              f"{MAX_FREE_TOKENS:,}-token safety limit)"]
+    if "requests" in r:
+        req = r["requests"]
+        lines += ["", f"requested keys ({r['sampling']['songs_per_request']} songs each): "
+                  + ", ".join(f"{k['key']} {k['agreement']:.2f}" for k in req["keys"])
+                  + f"; key estimate = request {req['key_agreement']:.2f} (the estimator "
+                  f"agrees with {req['estimator_ceiling']:.2f} of the "
+                  f"{req['ceiling_songs']} test songs whose key the file states)",
+                  f"scale consistency in the requested key {req['scale_consistency']:.3f} "
+                  f"(human test songs in their own key: {req['human_scale_consistency']:.3f})",
+                  "requested meters, onset-position overlap with the human test songs: "
+                  + (", ".join(f"{m['meter']} {m['overlap']:.3f} ({m['human_songs']} human)"
+                               for m in req["meters"]) or "none known")]
+    lines += ["", "checks:"]
     for figure, c in r["checks"].items():
+        ok = "ok" if c["ok"] else "FAILS"
         if "human_range" in c:
             low, high = c["human_range"]
-            lines.append(f"  {figure:<22}{c['generated']:>8.3f}  human {low:.3f}..{high:.3f}"
-                         f"  {'ok' if c['ok'] else 'OUTSIDE'}")
+            lines.append(f"  {figure:<24}{c['generated']:>9.3f}  human {low:.3f}..{high:.3f}  {ok}")
+        elif "human_iqr" in c:
+            low, high = c["human_iqr"]
+            lines.append(f"  {'median notes':<24}{c['generated_median']:>9.0f}  human IQR "
+                         f"{low:.0f}..{high:.0f}  {ok}")
+        elif "generated_vs_human" in c:
+            lines.append(f"  {'copy rate vs human':<24}{c['generated_vs_human']:>8.2f}x  "
+                         f"(at most {COPY_RATIO}x)  {ok}")
         else:
-            lines.append(f"  {'copy rate vs human':<22}{c['generated_vs_human']:>8.2f}x"
-                         f"  (at most 1.5x)  {'ok' if c['ok'] else 'TOO HIGH'}")
+            value = c.get("generated", c.get("overlap"))
+            lines.append(f"  {figure:<24}{value:>9.3f}  at least {c['at_least']:.3f}  {ok}")
     return "\n".join(lines)

@@ -202,12 +202,16 @@ def program_of(instrument: str) -> int:
 
 def write_midi(notes: np.ndarray, path: Path, steps_per_beat: int,
                tempo: float = C.TEMPO_BPM, instrument: str = C.INSTRUMENT,
-               velocity: int = C.DEFAULT_VELOCITY) -> None:
-    """Write grid notes ``(start, dur, pitch)`` as a one-track MIDI file at ``tempo``."""
+               velocity: int = C.DEFAULT_VELOCITY, meta=None) -> None:
+    """Write grid notes ``(start, dur, pitch)`` as a one-track MIDI file at ``tempo``,
+    with the key and time signatures of ``meta`` (a :class:`trainer.codec.Meta`) if given."""
     pm = pretty_midi.PrettyMIDI(initial_tempo=tempo)
+    pad = _write_meta(pm, meta, steps_per_beat, 60.0 / tempo / steps_per_beat) \
+        if meta is not None else 0
     track = pretty_midi.Instrument(program=program_of(instrument), name=instrument)
     seconds_per_step = 60.0 / tempo / steps_per_beat
     for start, dur, pitch in np.asarray(notes).reshape(-1, 3):
+        start = start + pad
         track.notes.append(pretty_midi.Note(velocity=velocity, pitch=int(pitch),
                                             start=start * seconds_per_step,
                                             end=(start + dur) * seconds_per_step))
@@ -218,6 +222,26 @@ def write_midi(notes: np.ndarray, path: Path, steps_per_beat: int,
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _write_meta(pm, meta, steps_per_beat: int, seconds_per_step: float) -> int:
+    """Add the key signature and the time signatures; return the steps of rest that
+    pad a pickup to a whole bar, so the file's bar lines fall where the song's do."""
+    from trainer.keys import bar_steps
+
+    tonic, mode = meta.key
+    pm.key_signature_changes.append(
+        pretty_midi.KeySignature(int(tonic) + (12 if mode == "minor" else 0), 0.0))
+    bar = bar_steps(meta.meter, steps_per_beat) if meta.meter != "other" else None
+    first = meta.bars[0][0] if meta.bars else 0
+    pad = (bar - first) % bar if bar and first else 0
+    current = None
+    for step, meter in [(-pad, meta.meter), *meta.bars]:
+        if meter != current and meter != "other":
+            pm.time_signature_changes.append(pretty_midi.TimeSignature(
+                int(meter[0]), int(meter[1]), (step + pad) * seconds_per_step))
+        current = meter
+    return pad
 
 
 # --- built-in corpora (music21) ----------------------------------------------
@@ -309,10 +333,13 @@ def _write_notes(score, path: Path) -> None:
     seen = set()
     for ts in flat.getElementsByClass(meter.TimeSignature):
         at = 0.0 if float(ts.offset) == 0 else float(ts.offset) + pad
+        n, d = int(ts.numerator), int(ts.denominator)
+        if n < 1 or d < 1 or d & (d - 1):  # MIDI stores the denominator as a power of 2
+            continue  # such a meter (an ABC tune's 1/12) is not written; the last one holds
         if at not in seen:  # one per time: parts repeat them
             seen.add(at)
             pm.time_signature_changes.append(
-                pretty_midi.TimeSignature(int(ts.numerator), int(ts.denominator), at / 2))
+                pretty_midi.TimeSignature(n, d, at / 2))
     keys = list(flat.getElementsByClass(key.KeySignature))
     if keys:
         k = keys[0] if isinstance(keys[0], key.Key) else keys[0].asKey()

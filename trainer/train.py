@@ -14,7 +14,8 @@ from trainer import backend
 from trainer.checkpoints import damage
 from trainer.codec import Codec
 from trainer.config import RunConfig, TrainConfig
-from trainer.corpus import Corpus, prepare, split_names, split_songs
+from trainer.corpus import (Corpus, key_counts, meter_counts, prepare, split_names,
+                            split_songs)
 from trainer.display import shown
 from trainer.errors import CadenzaError
 from trainer.runs import RunDir, resolve_train_config
@@ -26,6 +27,21 @@ def command(given: dict) -> int:
         backend.configure(cfg.train.devices)
         train(cfg)
     return 0
+
+
+def read_test_songs(path) -> list[str]:
+    """The song names of a ``--test-songs`` file: a JSON list, or a split.json's validation."""
+    import json
+
+    try:
+        d = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise CadenzaError(f"--test-songs {shown(path)}: cannot read it ({e})") from None
+    names = d.get("validation") if isinstance(d, dict) else d
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or not names:
+        raise CadenzaError(f"--test-songs {shown(path)}: expected a list of song names or a "
+                           "split.json with a 'validation' list")
+    return names
 
 
 def split_tokens(corpus: Corpus, codec: Codec, split: dict):
@@ -51,7 +67,8 @@ def train(cfg: RunConfig) -> dict:
     split = run.read_json("split.json")
     if split is None:
         train_names, val_names, test_names = split_names(
-            [s.name for s in corpus.songs], t.val_fraction, t.seed, t.test_fraction)
+            [s.name for s in corpus.songs], t.val_fraction, t.seed, t.test_fraction,
+            read_test_songs(t.test_songs) if t.test_songs else None)
         split = {"source": corpus.source, "train": train_names, "validation": val_names,
                  "test": test_names}
     train_tokens, val_tokens = split_tokens(corpus, codec, split)
@@ -62,7 +79,8 @@ def train(cfg: RunConfig) -> dict:
         return run.read_json("metrics.json") or {}
     try:
         train_data = Windows(train_tokens, codec, t.window_size, t.batch_size, shuffle=True,
-                             transpose=t.transpose, seed=t.seed, epoch=state["epoch"])
+                             transpose=t.transpose, seed=t.seed, epoch=state["epoch"],
+                             burn_in=t.burn_in)
         val_data = Windows(val_tokens, codec, t.window_size, t.batch_size, shuffle=False)
     except ValueError as e:
         raise CadenzaError(f"{corpus.source}: cannot cut training windows ({e})") from None
@@ -92,6 +110,9 @@ def train(cfg: RunConfig) -> dict:
         model.fit(train_data, validation_data=val_data, epochs=t.epochs,
                   initial_epoch=state["epoch"], callbacks=callbacks, verbose=0)
     metrics = _metrics(cfg, state, model, train_data, val_data, split)
+    if codec.version >= 2:
+        songs = split_songs(corpus, split)["train"]
+        metrics["conditioning"] = {"keys": key_counts(songs), "meters": meter_counts(songs)}
     run.write_json("metrics.json", metrics)
     print(f"done in {time.perf_counter() - t0:.0f} s: best val_loss {state['best_val_loss']:.4f} "
           f"at epoch {state['best_epoch']}; run folder {shown(run.path)}")

@@ -1,0 +1,64 @@
+"""Composing songs with a :class:`trainer.stepper.Stepper`: library code for the commands.
+
+Each song is one stateful pass: the prime (``BOS``, or the start of a real
+MIDI file) is fed once, then one LSTM step per new token. A seed names a song.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from trainer import midi_io
+from trainer.codec import Codec, Meta
+from trainer.errors import CadenzaError
+from trainer.sampling import generate
+from trainer.stepper import Stepper
+
+
+def compose(stepper: Stepper, codec: Codec, prime, length: int, temperature: float,
+            top_k: int, top_p: float, seed: int, key: int | None = None,
+            meter: int | None = None, max_tokens: int | None = None):
+    """``(notes, meta, token ids)`` of one song: ``prime`` continued up to ``length``
+    notes (or ``EOS``), in the requested ``key`` and ``meter`` ids (None: the model's
+    choice). ``meta`` is None for a v1 codec; ``ids`` run from ``BOS``, without ``EOS``."""
+    stepper.reset()
+    new = generate(stepper.step, codec, prime, length, temperature, top_k, top_p, seed,
+                   max_tokens=max_tokens, key=key, meter=meter)
+    ids = np.concatenate([np.asarray(prime, dtype=np.int32), new])
+    notes, meta = codec.decode_song(ids)
+    return notes, meta, ids
+
+
+def prime_tokens(codec: Codec, prime_file: Path | None, prime_notes: int) -> np.ndarray:
+    """``[BOS]``, or ``BOS`` + the first ``prime_notes`` notes of ``prime_file`` (no ``EOS``).
+
+    A v2 prime also carries the file's key (its key signature where the notes
+    agree, else the estimate), meter and bar lines.
+    """
+    if prime_file is None:
+        return np.array([codec.bos_id], dtype=np.int32)
+    try:
+        raw = midi_io.read_song(prime_file)
+    except midi_io.UnusableMidi as e:
+        raise CadenzaError(f"--prime-file {prime_file}: {e}") from None
+    except OSError as e:
+        raise CadenzaError(f"--prime-file {prime_file}: cannot read it ({e.strerror})") from None
+    if codec.version < 2:
+        notes, meta = codec.quantise(raw.notes), None
+    else:
+        notes, meta, _ = codec.quantise_song(raw.notes, raw.meters, raw.key)
+    if len(notes) == 0:
+        raise CadenzaError(f"--prime-file {prime_file}: no notes in the piano range")
+    head = notes[:prime_notes]
+    if meta is not None:
+        last = int(head[:, 0].max())
+        meta = Meta(meta.key, meta.meter, tuple(b for b in meta.bars if b[0] <= last))
+    return codec.encode(head, meta)[:-1]
+
+
+def song_seconds(notes: np.ndarray, steps_per_beat: int, tempo: float) -> float:
+    if not len(notes):
+        return 0.0
+    return float((notes[:, 0] + notes[:, 1]).max()) / steps_per_beat * 60 / tempo
