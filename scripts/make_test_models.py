@@ -1,37 +1,77 @@
-"""Train a tiny model on synthetic songs and export it three ways, for the JS tests.
+"""Train tiny models on synthetic songs and export them, for the JS and browser tests.
 
-Writes ``OUT/run`` (the run folder) and ``OUT/none``, ``OUT/float16``,
-``OUT/uint8`` (export folders). The JavaScript tests load these and check
-them against their parity files. Usage: ``python scripts/make_test_models.py
-[--out build/test-models]``.
+The songs are random walks in a key's scale over its tonic triad, in several
+keys and meters (4/4, 3/4, 6/8, 5/4 as METER_other), some with a pickup,
+written with their key and time signatures. Writes:
+
+- ``OUT/run`` (a codec v2 run) and one export folder of it per
+  ``--quantize`` rule: ``OUT/none``, ``OUT/float16``, ``OUT/uint8``,
+  ``OUT/uint8-column`` and ``OUT/auto``;
+- ``OUT/run-v1`` (the same songs, codec v1: notes only) and its export
+  ``OUT/v1`` (float16), which proves a version-1 model still loads and plays.
+
+Each v2 export's config.json gets the ``conditioning`` section (training
+songs per key and meter) from the run's metrics.json where the converter
+has not written one. The JavaScript tests load these folders and check them
+against their parity files; the Compose browser tests serve ``float16`` and
+``v1``. Usage: ``python scripts/make_test_models.py [--out build/test-models]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 
-from trainer import backend, midi_io
+from trainer import backend, keys, midi_io
+from trainer.codec import Meta
 from trainer.config import CodecConfig, DataConfig, ModelConfig, RunConfig, TrainConfig
 
+STEPS_PER_BEAT = 4
+# (key, meter, pickup in steps): 12 songs; the counts the Compose tests expect
+SONGS = [((7, "major"), (4, 4), 0), ((7, "major"), (4, 4), 4), ((7, "major"), (3, 4), 4),
+         ((7, "major"), (4, 4), 0), ((2, "minor"), (3, 4), 0), ((2, "minor"), (6, 8), 6),
+         ((2, "minor"), (4, 4), 8), ((9, "minor"), (4, 4), 0), ((9, "minor"), (6, 8), 0),
+         ((0, "major"), (3, 4), 0), ((0, "major"), (5, 4), 0), ((5, "major"), (4, 4), 0)]
+QUANTIZE = ("none", "float16", "uint8", "uint8-column", "auto")
 
-def write_songs(folder: Path, count: int = 12, seed: int = 0) -> None:
-    """Random-walk melodies over block chords, with varied rhythm."""
+
+def write_songs(folder: Path, seed: int = 0) -> None:
+    """Random walks in each song's key over its tonic triad, with varied rhythm, written
+    with the song's key signature and time signature (a pickup padded to a bar)."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
-    for i in range(count):
-        notes, t, pitch = [], 0, 64
+    for i, (key, meter, pickup) in enumerate(SONGS):
+        scale = np.flatnonzero(keys.scale_of(key))
+        pitches = [p for p in range(48, 86) if p % 12 in scale]
+        notes, t, at = [], 0, pitches.index(min(pitches, key=lambda p: abs(p - 64)))
         for _ in range(60):
             dur = int(rng.choice([1, 2, 2, 4, 4, 8]))
-            pitch = int(np.clip(pitch + rng.integers(-4, 5), 50, 84))
+            at = int(np.clip(at + rng.integers(-2, 3), 0, len(pitches) - 1))
+            pitch = pitches[at]
             notes.append((t, dur, pitch))
-            if rng.random() < 0.3:
-                notes += [(t, dur, pitch - 12), (t, dur, pitch - 5)]
+            if rng.random() < 0.3:  # the tonic triad below: the key is clear
+                root = 48 + key[0]
+                notes += [(t, dur, root - 12), (t, dur, root - 12 + (4 if key[1] == "major"
+                                                                     else 3)), (t, dur, root - 5)]
             t += dur + int(rng.random() < 0.1) * 4
-        midi_io.write_midi(np.array(notes), folder / f"song{i:02d}.mid", steps_per_beat=4)
+        bar = keys.bar_steps(meter, STEPS_PER_BEAT)
+        bars = tuple((b, meter) for b in range(pickup, t, bar))  # 5/4 itself, not "other"
+        midi_io.write_midi(np.array(notes), folder / f"song{i:02d}.mid",
+                           steps_per_beat=STEPS_PER_BEAT, meta=Meta(key, meter, bars))
+
+
+def add_conditioning(run: Path, export: Path) -> None:
+    """Copy the run's training counts into the export's config.json, unless it has them."""
+    config_path = export / "config.json"
+    config = json.loads(config_path.read_text())
+    counts = json.loads((run / "metrics.json").read_text()).get("conditioning")
+    if "conditioning" not in config and counts:
+        config["conditioning"] = counts
+        config_path.write_text(json.dumps(config, indent=1) + "\n")
 
 
 def main(argv=None) -> None:
@@ -45,13 +85,18 @@ def main(argv=None) -> None:
     from converter.export import ExportConfig, export
     from trainer.train import train
 
-    run = args.out / "run"
-    train(RunConfig(data=DataConfig(data_dir=args.out / "data", cache_dir=args.out / "cache"),
-                    codec=CodecConfig(),
-                    model=ModelConfig(rnn_size=24, num_layers=2, embedding_size=12),
-                    train=TrainConfig(run_dir=run, epochs=2, window_size=32, batch_size=4)))
-    for quantize in ("none", "float16", "uint8"):
-        export(ExportConfig(run_dir=run, out=args.out / quantize, quantize=quantize))
+    for name, version in (("run", 2), ("run-v1", 1)):
+        train(RunConfig(
+            data=DataConfig(data_dir=args.out / "data", cache_dir=args.out / "cache"),
+            codec=CodecConfig(steps_per_beat=STEPS_PER_BEAT, vocab_version=version),
+            model=ModelConfig(rnn_size=24, num_layers=2, embedding_size=12),
+            train=TrainConfig(run_dir=args.out / name, epochs=2, window_size=32,
+                              batch_size=4)))
+    for quantize in QUANTIZE:
+        export(ExportConfig(run_dir=args.out / "run", out=args.out / quantize,
+                            quantize=quantize))
+        add_conditioning(args.out / "run", args.out / quantize)
+    export(ExportConfig(run_dir=args.out / "run-v1", out=args.out / "v1", quantize="float16"))
 
 
 if __name__ == "__main__":

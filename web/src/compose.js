@@ -41,7 +41,8 @@ export function mount(root) {
     view.error(null);
     view.notice(null);
     const settings = readForm(form);
-    writeForm(form, settings); // show the clamped values that are used
+    const { key, meter, ...numbers } = settings; // a menu that is off keeps its choice
+    writeForm(form, numbers); // show the clamped values that are used
     const model = page.models.find((m) => m.name === settings.model);
     if (!model) return view.error(`there is no model named "${settings.model}" on this site`);
     page.song = page.live = null;
