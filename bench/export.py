@@ -1,41 +1,84 @@
-"""Benchmark export: model size per quantisation and its drift from float32 Keras.
+"""Benchmark export: model size per ``--quantize`` and its drift from float32 Keras.
 
-Exports one run three ways (into a temporary folder) and prints, for each,
-the weight bytes and, over the parity prime, the largest per-step KL
-divergence and absolute probability difference from the float32 Keras model
-(the figures the converter measures on the written weights read back).
+``--run-dir DIR`` exports one run every way (into a temporary folder) and
+prints, for each, the weight bytes, the largest next-token KL divergence
+from the Keras model over the model's own songs (``next_token_kl``, what
+``auto`` decides on: converter/storage.py) and, over the parity prime, the
+largest KL and absolute probability difference (the figures the converter
+measures on the written weights read back).
 
-Usage: ``python bench/export.py --run-dir DIR``.
+``--export DIR`` (repeatable) needs no training run: it takes an export
+folder's own weights as the reference (a float16 export stands in for the
+Keras model it came from, a proxy) and prints what ``auto`` would choose for
+them, with its bytes and KL, writing nothing.
+
+Usage: ``python bench/export.py --run-dir DIR`` or ``--export site/models/chorales``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 
+RULES = ("none", "float16", "uint8", "uint8-column", "auto")
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--run-dir", type=Path, required=True)
-    args = p.parse_args(argv)
+
+def from_run(run_dir: Path) -> None:
     from converter.export import ExportConfig, export
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for quantize in ("none", "float16", "uint8"):
-            config = export(ExportConfig(run_dir=args.run_dir, out=Path(tmp) / quantize,
-                                         quantize=quantize))
-            rows.append((quantize, config["weights_bytes"], config["parity"]))
-        model = json.loads((Path(tmp) / "none" / "config.json").read_text())["model"]
-    print(f"\nrun {args.run_dir}: {model['num_layers']}x LSTM({model['rnn_size']}), "
+        for quantize in RULES:
+            rows.append(export(ExportConfig(run_dir=run_dir, out=Path(tmp) / quantize,
+                                            quantize=quantize)))
+    model = rows[0]["model"]
+    print(f"\nrun {run_dir}: {model['num_layers']}x LSTM({model['rnn_size']}), "
           f"embedding {model['embedding_size']}")
-    print(f"{'quantisation':<14}{'weights':>12}{'vs float32':>12}{'max KL':>12}{'max |dp|':>12}")
-    full = rows[0][1]
-    for quantize, size, parity in rows:
-        print(f"{quantize:<14}{size / 1e6:>10.2f}MB{size / full:>12.2f}"
+    print(f"{'--quantize':<14}{'weights':>12}{'vs float32':>12}{'song KL':>12}"
+          f"{'parity KL':>12}{'max |dp|':>12}")
+    full = rows[0]["weights_bytes"]
+    for quantize, config in zip(RULES, rows):
+        size, parity = config["weights_bytes"], config["parity"]
+        print(f"{quantize:<14}{size:>12,}{size / full:>12.2f}"
+              f"{config['next_token_kl']['max']:>12.2e}"
               f"{parity['max_kl']:>12.2e}{parity['max_abs_diff']:>12.2e}")
+
+
+def from_export(folder: Path) -> None:
+    """What ``auto`` makes of an export's own weights, against those weights."""
+    from converter import storage as S
+    from converter.read import read_export, stepper_names
+    from trainer.sampling import generate
+    from trainer.stepper import Stepper
+
+    export = read_export(folder)
+    weights, layers = export.weights, export.config["model"]["num_layers"]
+    order = stepper_names(layers)
+    stepper = Stepper([weights[n] for n in order])
+    songs = S.kl_songs(stepper, export.codec, generate)
+    reference = [S.softmax(stepper.run(s)) for s in songs]
+    shapes = {n: w.shape for n, w in weights.items()}
+    choice = S.choose("auto", shapes, S.measurer(weights, order, reference, songs, Stepper))
+    record = S.kl_record(choice.kl, songs, reference=f"its {export.config['quantization']} weights")
+    print(f"{folder}: {export.config['weights_bytes']:,} bytes as shipped -> auto "
+          f"{choice.bytes:,} bytes, max next-token KL {record['max']:.2e} "
+          f"(mean {record['mean']:.1e}) over {record['steps']:,} steps vs {record['reference']}"
+          f"{'' if choice.bytes <= S.TARGET_BYTES else '; above the 1 MB target'}")
+    for name, kind in choice.storage.items():
+        print(f"  {name:<36}{str(list(shapes[name])):<14}{kind}")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run-dir", type=Path)
+    source.add_argument("--export", type=Path, action="append")
+    args = p.parse_args(argv)
+    if args.run_dir:
+        from_run(args.run_dir)
+    for folder in args.export or []:
+        from_export(folder)
 
 
 if __name__ == "__main__":

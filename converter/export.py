@@ -12,14 +12,23 @@ The folder holds exactly::
     parity.json                      a fixed prime and the Keras next-token
                                      probabilities after each of its steps
 
+``--quantize`` chooses each weight's storage (converter/storage.py):
+``auto``, the default, stores a weight as uint8 wherever the export's
+next-token KL divergence from the Keras model stays below 0.01, else as
+float16; ``float16``, ``uint8`` (one min and scale per tensor),
+``uint8-column`` (per column) and ``none`` (float32) store every weight
+alike. converter/weights.py writes the shards and the manifest. config.json
+records each weight's storage (``storage``) and the KL over the model's own
+songs (``next_token_kl``); the command prints both figures, bytes and KL.
+
 Keras 3 models converted by tensorflowjs 4.22 do not load in
 ``tf.loadLayersModel`` (tfjs issues #8328, #8489, #8494), so the weights are
 copied into the same architecture built with tf_keras (Keras 2), which
 converts and loads exactly. Before anything is written, the copy is checked
 step by step against the Keras model, and the written (possibly quantised)
-weights are read back and checked again. An existing ``--out`` is replaced
-only when it holds nothing but the files its own export listed, and only
-once the new folder is complete.
+weights are read back (by converter/read.py, as the browser reads them) and
+checked again. An existing ``--out`` is replaced only when it holds nothing
+but the files its own export listed, and only once the new folder is complete.
 """
 
 from __future__ import annotations
@@ -33,16 +42,18 @@ from pathlib import Path
 
 import numpy as np
 
+from converter import storage as S
 from converter.folder import FORMAT_VERSION, TYPE, check_replaceable, file_list, shard_records
+from converter.read import manifest_weights, stepper_names
+from converter.weights import summary, write
 from trainer import backend
 from trainer.cli import command_line
 from trainer.config import _opt
 from trainer.errors import CadenzaError
 from trainer.runs import RunDir
 
-QUANTIZATIONS = {"float16": {"float16": "*"}, "uint8": {"uint8": "*"}, "none": None}
 PARITY_STEPS = 32
-MAX_ABS_DIFF, MAX_KL = 1e-4, 0.01  # float32 must match; quantised may drift this much
+MAX_ABS_DIFF, MAX_KL = 1e-4, S.MAX_KL  # float32 must match; quantised may drift this much
 
 
 @dataclass(frozen=True)
@@ -52,7 +63,9 @@ class ExportConfig:
     run_dir: Path = _opt(None, "trained run folder", required=True)
     out: Path = _opt(None, "export folder to write (a previous export there is replaced; "
                           "a folder holding anything else is refused)", required=True)
-    quantize: str = _opt("float16", "weight storage", choices=tuple(QUANTIZATIONS))
+    quantize: str = _opt("auto", "weight storage: auto = uint8 wherever the next-token KL "
+                                 "from Keras stays below 0.01, else float16; or one storage "
+                                 "for all (none = float32)", choices=tuple(S.RULES))
     checkpoint: str = _opt("best", "which checkpoint to export", choices=("best", "last"))
 
 
@@ -64,7 +77,7 @@ def export(cfg: ExportConfig) -> dict:
     out = Path(cfg.out)
     check_replaceable(out)
     backend.configure()
-    from converter.tfjs import probabilities, save_tfjs, stateful_copy, stepwise
+    from converter.tfjs import probabilities, stateful_copy, stepwise
     from trainer.model import inference_weights, load_trained
     from trainer.sampling import generate
     from trainer.stepper import Stepper
@@ -72,32 +85,74 @@ def export(cfg: ExportConfig) -> dict:
     model = load_trained(run, cfg.checkpoint)
     stepper = Stepper(inference_weights(model))
     prime = parity_prime(stepper, codec, generate)
+    songs = S.kl_songs(stepper, codec, generate)
     expected = probabilities(model, prime)
+    reference = [probabilities(model, song) for song in songs]
     copy = stateful_copy(inference_weights(model), codec.size, rc.model)
     check(expected, stepwise(copy, prime), "none", "the tf_keras copy")
+    order = stepper_names(rc.model.num_layers)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
             tmp = Path(tmp)
-            save_tfjs(copy, tmp, QUANTIZATIONS[cfg.quantize])
-            drift = check(expected, stepwise(tmp / "model.json", prime), cfg.quantize,
-                          "the written weights")
+            storage, back = store_weights(tmp, copy, cfg.quantize, order, reference, songs)
+            copy.set_weights([back[n] for n in order])  # what the browser will run
+            drift = check(expected, stepwise(copy, prime), cfg.quantize, "the written weights")
+            kls = S.next_token_kl(reference, Stepper([back[n] for n in order]), songs)
             shutil.copyfile(run.vocab_path, tmp / "vocab.json")
             _write(tmp / "metrics.json", metrics_file(run.read_json("metrics.json"),
                                                       run.read_json("evaluation.json")))
             _write(tmp / "parity.json", {"prime": prime.tolist(), "quantization": cfg.quantize,
                                          "probabilities": expected.round(8).tolist()})
-            config = describe(run, rc, codec, cfg, tmp, drift)  # lists the files above
+            record = weights_record(cfg.quantize, storage, back, kls, songs)
+            config = describe(run, rc, codec, cfg, tmp, drift, record)  # lists the files above
             _write(tmp / "config.json", config)
             tmp.chmod(0o755)  # mkdtemp makes it private; the site serves it
             replace(out, tmp)
     except OSError as e:  # a full disk, a read-only parent: the temporary folder is gone
         raise CadenzaError(f"--out {out}: cannot write the export ({e.strerror or e}); "
                            "a previous export there is unchanged") from None
-    print(f"exported {weights_path} to {out} ({cfg.quantize}, "
-          f"{config['weights_bytes'] / 1e6:.2f} MB of weights; max |dp| {drift['max_abs_diff']:.2g}, "
-          f"max KL {drift['max_kl']:.2g} vs Keras)")
+    print(f"exported {weights_path} to {out}: {headline(cfg.quantize, config)}")
     return config
+
+
+def store_weights(folder: Path, copy, rule: str, order: list[str], reference, songs):
+    """Write ``copy`` into ``folder`` as a tfjs Layers model whose weights are stored
+    as ``rule`` chooses (converter/storage.py); return that storage by weight name
+    and the weights as read back from the shards."""
+    from converter.tfjs import save_tfjs
+    from trainer.stepper import Stepper
+
+    save_tfjs(copy, folder)  # float32: the topology, and the weights by name
+    weights = manifest_weights(folder)
+    choice = S.choose(rule, {n: w.shape for n, w in weights.items()},
+                      S.measurer(weights, order, reference, songs, Stepper))
+    write(folder, weights, choice.storage)
+    return choice.storage, manifest_weights(folder)
+
+
+def weights_record(rule: str, storage: dict[str, str], weights: dict, kls, songs) -> dict:
+    """config.json's ``quantization`` (a summary), ``storage`` and ``next_token_kl``."""
+    shapes = {n: w.shape for n, w in weights.items()}
+    return {
+        "quantization": rule if rule != "auto" else summary(storage, shapes),
+        "storage": {"rule": rule, "target_bytes": S.TARGET_BYTES, "tensors": storage},
+        "next_token_kl": S.kl_record(kls, songs),
+    }
+
+
+def headline(rule: str, config: dict) -> str:
+    """The export's one line: storage, bytes and KL (and a missed 1 MB target)."""
+    tensors, kl = config["storage"]["tensors"], config["next_token_kl"]
+    kinds = [f"{k} x{list(tensors.values()).count(k)}" for k in dict.fromkeys(tensors.values())]
+    line = (f"{rule} ({', '.join(kinds)}), {config['weights_bytes']:,} bytes of weights, "
+            f"max next-token KL {kl['max']:.2e} vs Keras over {kl['steps']:,} steps "
+            f"(parity max |dp| {config['parity']['max_abs_diff']:.2g})")
+    if config["weights_bytes"] > S.TARGET_BYTES:
+        line += (f"; above the {S.TARGET_BYTES:,}-byte target: uint8 for more weights would "
+                 f"take the KL to {S.MAX_KL} or more" if rule == "auto" else
+                 f"; above the {S.TARGET_BYTES:,}-byte target")
+    return line
 
 
 def parity_prime(stepper, codec, generate) -> np.ndarray:
@@ -117,8 +172,8 @@ def parity_prime(stepper, codec, generate) -> np.ndarray:
 
 def check(expected: np.ndarray, got: np.ndarray, quantize: str, what: str) -> dict:
     """Compare step probabilities; raise if ``what`` drifts beyond the format's bound."""
-    kl = (expected * (np.log(np.maximum(expected, 1e-12)) - np.log(np.maximum(got, 1e-12)))).sum(-1)
-    drift = {"max_abs_diff": float(np.abs(expected - got).max()), "max_kl": float(kl.max())}
+    drift = {"max_abs_diff": float(np.abs(expected - got).max()),
+             "max_kl": float(S.kl(expected, got).max())}
     bad = drift["max_abs_diff"] > MAX_ABS_DIFF if quantize == "none" else drift["max_kl"] > MAX_KL
     if bad:
         raise CadenzaError(f"{what} does not reproduce the Keras model "
@@ -126,8 +181,10 @@ def check(expected: np.ndarray, got: np.ndarray, quantize: str, what: str) -> di
     return drift
 
 
-def describe(run: RunDir, rc, codec, cfg: ExportConfig, folder: Path, drift: dict) -> dict:
-    """The export's ``config.json``: what it is, how it was made, how to remake it."""
+def describe(run: RunDir, rc, codec, cfg: ExportConfig, folder: Path, drift: dict,
+             record: dict) -> dict:
+    """The export's ``config.json``: what it is, how it was made, how to remake it;
+    ``record`` is :func:`weights_record`'s."""
     split = run.read_json("split.json") or {}
     trained_on = (run.read_json("metrics.json") or {}).get("backend", "unknown")
     shards = shard_records(folder)
@@ -140,11 +197,13 @@ def describe(run: RunDir, rc, codec, cfg: ExportConfig, folder: Path, drift: dic
                   "embedding_size": rc.model.embedding_size, "batch": 1, "output": "logits",
                   "stateful": True},
         "codec": codec.to_json()["params"],
-        "quantization": cfg.quantize,
+        "quantization": record["quantization"],
         "weights_bytes": sum(s["bytes"] for s in shards.values()),
         "files": file_list(folder),
         "shards": shards,
         "parity": {"steps": PARITY_STEPS, **drift},
+        "storage": record["storage"],
+        "next_token_kl": record["next_token_kl"],
         "training": {
             "data": split.get("source"),
             "train_songs": len(split.get("train", [])),

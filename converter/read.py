@@ -8,8 +8,10 @@ config.json lists; each shard has the listed size and SHA-256; the weights
 fill the shards exactly and are all finite.
 
 The weights manifest in ``model.json`` lists each array's name, shape and
-storage (float32, or float16 / uint8 quantisation with ``min`` and
-``scale``); the shards hold them back to back in that order.
+storage (float32, float16, uint8 with one ``min`` and ``scale``, or uint8
+with a min and scale per column: converter/weights.py describes the bytes
+and the one rule by which both this reader and web/src/weights.js turn
+them into float32); the shards hold them back to back in that order.
 :func:`stepper_weights` returns them in the order
 :class:`trainer.stepper.Stepper` takes, so the numpy stepper runs exactly the
 weights the browser runs.
@@ -25,10 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from converter.folder import FORMAT_VERSION, TYPE
+from converter.weights import WeightError, dequantise
 from trainer.codec import Codec
 from trainer.errors import CadenzaError
-
-_BYTES = {"float32": np.float32, "float16": np.float16, "uint8": np.uint8, "int32": np.int32}
 
 
 @dataclass(frozen=True)
@@ -103,30 +104,37 @@ def read_shards(folder: Path, manifest, shards: dict) -> list[bytes]:
 
 
 def decode(folder: Path, manifest, groups: list[bytes]) -> dict[str, np.ndarray]:
-    """``{name: float32 array}`` of every weight; raises unless they fill the shards
-    exactly and are all finite."""
+    """``{name: float32 array}`` of every weight, in manifest order; raises unless
+    every storage is known, the weights fill the shards exactly and are all finite."""
     out = {}
     for group, data in zip(manifest, groups):
         at = 0
         for w in group["weights"]:
-            q = w.get("quantization", {})
-            dtype = np.dtype(_BYTES[q.get("dtype", w["dtype"])])
-            count = int(np.prod(w["shape"], dtype=np.int64))
-            if at + count * dtype.itemsize > len(data):
-                raise CadenzaError(f"{folder}: weight shards hold {len(data)} bytes, "
-                                   f"too few for {w['name']}")
-            raw = np.frombuffer(data, dtype=dtype, count=count, offset=at)
-            at += count * dtype.itemsize
-            values = raw.astype(np.float32)
-            if q.get("dtype") == "uint8":
-                values = values * np.float32(q["scale"]) + np.float32(q["min"])
+            try:
+                values, at = dequantise(w, data, at)
+            except WeightError as e:
+                raise CadenzaError(f"{folder}: {e}") from None
             if not np.isfinite(values).all():
                 raise CadenzaError(f"{folder}: weight {w['name']} holds NaN or infinite values")
-            out[w["name"]] = values.reshape(w["shape"])
+            out[w["name"]] = values
         if at != len(data):
             raise CadenzaError(f"{folder}: weight shards hold {len(data)} bytes, "
                                f"the manifest describes {at}")
     return out
+
+
+def manifest_weights(folder: Path) -> dict[str, np.ndarray]:
+    """The weights of ``folder``'s model.json from its shards as they are, by name in
+    shard order, checked as :func:`decode` checks them but against no config.json
+    (the converter reads back what it has just written)."""
+    folder = Path(folder)
+    manifest = _json(folder, "model.json").get("weightsManifest")
+    try:
+        groups = [b"".join((folder / p).read_bytes() for p in group["paths"])
+                  for group in manifest]
+        return decode(folder, manifest, groups)
+    except (KeyError, TypeError, OSError) as e:
+        raise CadenzaError(f"{folder}: model.json's weights cannot be read ({e!r})") from None
 
 
 def read_export(folder: Path) -> Export:
@@ -157,6 +165,14 @@ def read_weights(folder: Path) -> dict[str, np.ndarray]:
     return read_export(folder).weights
 
 
+def stepper_names(num_layers: int) -> list[str]:
+    """Manifest names of the weights in Stepper order: embedding, 3 per LSTM, dense."""
+    names = ["embedding/embeddings"]
+    for i in range(num_layers):
+        names += [f"lstm_{i}/lstm_cell/{k}" for k in ("kernel", "recurrent_kernel", "bias")]
+    return names + ["logits/kernel", "logits/bias"]
+
+
 def stepper_weights(folder: Path, num_layers: int | None = None) -> list[np.ndarray]:
     """The verified export's weights in Stepper order: embedding, 3 per LSTM, dense.
 
@@ -167,10 +183,7 @@ def stepper_weights(folder: Path, num_layers: int | None = None) -> list[np.ndar
     if num_layers is not None and num_layers != layers:
         raise CadenzaError(f"{folder}: config.json has {layers} LSTM layers, not {num_layers}")
     w = export.weights
-    names = ["embedding/embeddings"]
-    for i in range(layers):
-        names += [f"lstm_{i}/lstm_cell/{k}" for k in ("kernel", "recurrent_kernel", "bias")]
-    names += ["logits/kernel", "logits/bias"]
+    names = stepper_names(layers)
     missing = [n for n in names if n not in w]
     if missing:
         raise CadenzaError(f"{folder}: model.json lacks weights {missing}")

@@ -2,9 +2,10 @@
 
 ``stateful_copy`` rebuilds a trained network as a tf_keras model taking one
 token per call with batch 1 and LSTM states kept between calls -- the form
-the browser steps through. ``save_tfjs`` writes it as a tfjs Layers model.
-``stepwise`` feeds a prime one token at a time through such a model (or one
-read back from its ``model.json``) and returns the probabilities after each.
+the browser steps through. ``save_tfjs`` writes it as a tfjs Layers model
+(float32 unless told otherwise; the converter then rewrites the weights
+with converter/weights.py). ``stepwise`` feeds a prime one token at a time
+through such a model and returns the probabilities after each.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 import tf_keras
 
 from converter.folder import NETWORK
+from converter.storage import softmax
 from trainer.config import ModelConfig
 
 # tensorflowjs imports tensorflow_decision_forests, whose welcome message needs
@@ -39,7 +41,7 @@ def stateful_copy(weights: list[np.ndarray], vocab_size: int, cfg: ModelConfig):
     return model
 
 
-def save_tfjs(model, folder: Path, quantization_dtype_map) -> None:
+def save_tfjs(model, folder: Path, quantization_dtype_map=None) -> None:
     with warnings.catch_warnings():  # tf_keras calls its own HDF5 format "legacy"
         warnings.simplefilter("ignore", UserWarning)
         tfjs.converters.save_keras_model(model, str(folder),
@@ -47,13 +49,8 @@ def save_tfjs(model, folder: Path, quantization_dtype_map) -> None:
 
 
 def stepwise(model, prime) -> np.ndarray:
-    """Probabilities ``(len(prime), vocab)`` after each prime token, one call per token.
-
-    ``model`` is a stateful tf_keras model or the path of a tfjs ``model.json``
-    (read back with its stored, possibly quantised, weights).
-    """
-    if isinstance(model, (str, Path)):
-        model = tfjs.converters.load_keras_model(str(model))
+    """Probabilities ``(len(prime), vocab)`` after each prime token of the stateful
+    tf_keras ``model``, one call per token."""
     model.reset_states()
     logits = np.stack([model(np.array([[t]], dtype=np.int32), training=False).numpy()[0, 0]
                        for t in prime])
@@ -66,7 +63,3 @@ def probabilities(model, prime) -> np.ndarray:
     return softmax(np.asarray(model.predict_on_batch(np.asarray(prime, np.int32)[None]))[0])
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = np.asarray(logits, dtype=np.float64)
-    z = np.exp(z - z.max(-1, keepdims=True))
-    return z / z.sum(-1, keepdims=True)

@@ -1,7 +1,8 @@
 """Write ``tests/vectors/*.json``: what the JS codec, keys and sampler must reproduce.
 
 Run ``.venv/bin/python scripts/make_vectors.py`` after changing
-``trainer/codec.py``, ``trainer/keys.py`` or ``trainer/sampling.py``.
+``trainer/codec.py``, ``trainer/keys.py``, ``trainer/sampling.py`` or
+``converter/weights.py``.
 ``tests/test_vectors.py`` rebuilds these files in memory and fails while the
 committed ones differ; ``tests/js/*.test.mjs`` check every case against
 ``web/src/``. Each file holds codec v1 cases (codecs pinned to
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from converter.weights import vectors as weight_vectors
 from trainer import keys as K
 from trainer.codec import Codec
 from trainer.config import CodecConfig
@@ -621,7 +623,7 @@ def build() -> dict[str, str]:
     """File name -> the text it must hold."""
     parts = {"codec_decode": codec_decode, "codec_encode": codec_encode,
              "sampler": sampler, "generate": generate_vectors, "keys": keys_vectors,
-             "midi": midi_vectors}
+             "midi": midi_vectors, "weights": weight_vectors}
     return {f"{name}.json": dumps(make()) + "\n" for name, make in parts.items()}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from conftest import cli
@@ -14,10 +15,13 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def exports(trained, tmp_path_factory):
+    """Export folders by ``--quantize`` rule; ``auto`` by default (no flag). Each
+    folder's printed line is in ``stdout.txt`` beside it."""
     root = tmp_path_factory.mktemp("exports")
-    for quantize in ("none", "float16", "uint8"):
-        cli("--run-dir", trained, "--out", root / quantize, "--quantize", quantize,
-            module="converter")
+    for quantize in ("none", "float16", "uint8", "auto"):
+        flag = [] if quantize == "auto" else ["--quantize", quantize]
+        proc = cli("--run-dir", trained, "--out", root / quantize, *flag, module="converter")
+        (root / f"{quantize}.stdout.txt").write_text(proc.stdout)
     return root
 
 
@@ -62,6 +66,49 @@ def test_quantisation_shrinks_weights_and_stays_close(exports):
     assert parity["float16"]["max_kl"] <= 0.01 and parity["uint8"]["max_kl"] <= 0.01
 
 
+def test_auto_is_the_default_and_says_what_it_stored(exports):
+    from converter.read import read_export, stepper_weights
+    from converter.storage import MAX_KL, TARGET_BYTES, kl, softmax
+    from converter.weights import storage_of
+    from trainer.stepper import Stepper
+
+    folder = exports / "auto"
+    config = json.loads((folder / "config.json").read_text())
+    manifest = json.loads((folder / "model.json").read_text())["weightsManifest"]
+    stored = {w["name"]: storage_of(w) for g in manifest for w in g["weights"]}
+    assert config["storage"] == {"rule": "auto", "target_bytes": TARGET_BYTES,
+                                 "tensors": stored}
+    assert set(stored.values()) <= {"float16", "uint8", "uint8-column"}
+    assert "uint8" in config["quantization"]  # a tiny model loses nothing worth keeping
+    record = config["next_token_kl"]
+    assert record["reference"] == "keras" and record["limit"] == MAX_KL
+    assert 0 < record["max"] < MAX_KL and record["mean"] <= record["max"]
+    assert record["steps"] >= 500 and record["songs"] == 32
+    assert config["weights_bytes"] <= TARGET_BYTES
+    assert config["training"]["commands"]["export"].endswith("--quantize auto")
+    line = (exports / "auto.stdout.txt").read_text().strip().splitlines()[-1]
+    assert f"{config['weights_bytes']:,} bytes of weights" in line
+    assert f"max next-token KL {record['max']:.2e} vs Keras" in line
+    # the numpy reader runs what was written, and it still matches Keras
+    parity = json.loads((folder / "parity.json").read_text())
+    p = softmax(Stepper(stepper_weights(folder)).run(parity["prime"]))
+    assert kl(np.asarray(parity["probabilities"]), p).max() <= MAX_KL
+    assert read_export(folder).config == config
+
+
+def test_the_line_says_when_the_target_is_missed():
+    from converter.export import headline
+
+    config = {"storage": {"tensors": {"a": "float16", "b": "uint8"}}, "weights_bytes": 1_200_000,
+              "next_token_kl": {"max": 0.009, "steps": 900}, "parity": {"max_abs_diff": 0.01}}
+    line = headline("auto", config)
+    assert line.startswith("auto (float16 x1, uint8 x1), 1,200,000 bytes of weights, "
+                           "max next-token KL 9.00e-03 vs Keras over 900 steps")
+    assert "above the 1,000,000-byte target" in line
+    config["weights_bytes"] = 999_999
+    assert "target" not in headline("auto", config)
+
+
 def test_reexport_replaces_an_export_folder(exports, trained, tmp_path):
     folder = tmp_path / "again"
     shutil.copytree(exports / "float16", folder)
@@ -92,6 +139,7 @@ def test_bad_input_is_one_line_and_deletes_nothing(trained, tmp_path):
     proc = cli("--run-dir", trained, "--out", tmp_path / "z", "--quantize", "int4",
                module="converter", check=False)
     assert proc.returncode == 2 and "int4" in proc.stderr and proc.stderr.count("\n") == 1
+    assert "auto" in proc.stderr and "uint8-column" in proc.stderr  # the choices
 
 
 def test_metrics_file_lifts_the_headline_figures_of_evaluate():

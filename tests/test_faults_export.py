@@ -25,6 +25,7 @@ from conftest import cli
 from test_site import base, browser, chromium, page, served, site  # noqa: F401  (fixtures)
 from converter.folder import is_export_folder, listed_files
 from converter.read import read_export, stepper_weights
+from converter.weights import byte_size, storage_of
 from trainer.errors import CadenzaError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,9 +52,26 @@ def flip_bit(folder: Path) -> None:
     (folder / SHARD).write_bytes(bytes(data))
 
 
+def first_float(folder: Path) -> tuple[str, int, str]:
+    """(name, byte offset, dtype) of the first float the shard stores: the first value
+    of a float16 or float32 weight, or the first column's min of a uint8-column one."""
+    at = 0
+    for w in json.loads((folder / "model.json").read_text())["weightsManifest"][0]["weights"]:
+        storage = storage_of(w)
+        if storage != "uint8":
+            return w["name"], at, {"float16": "<f2"}.get(storage, "<f4")
+        at += byte_size(w["shape"], storage)
+    raise AssertionError(f"{folder}: every weight is uint8 per tensor")
+
+
+SHIPPED_BYTES = (SHIPPED / SHARD).stat().st_size
+NAN_WEIGHT, NAN_AT, NAN_DTYPE = first_float(SHIPPED)
+
+
 def nan_weight(folder: Path) -> None:
     data = bytearray((folder / SHARD).read_bytes())
-    data[0:2] = np.array([np.nan], np.float16).tobytes()  # the first embedding weight
+    nan = np.array([np.nan], NAN_DTYPE).tobytes()
+    data[NAN_AT:NAN_AT + len(nan)] = nan
     (folder / SHARD).write_bytes(bytes(data))
     rehash(folder)
 
@@ -63,14 +81,24 @@ def pad(folder: Path) -> None:
         f.write(bytes(4096))
 
 
+def unknown_storage(folder: Path) -> None:
+    edit_json(folder / "model.json", lambda m: m["weightsManifest"][0]["weights"][0].update(
+        quantization={"dtype": "uint16", "min": 0, "scale": 1}))
+
+
 # damage -> a fragment of the one-line reason; tests/js/loader_faults.test.mjs has the same table
 DAMAGE = {
     "no weightsManifest": (lambda f: edit_json(f / "model.json",
                                                lambda m: m.pop("weightsManifest")),
                            "has no weightsManifest"),
-    "shard padded by 4 KB": (pad, f"{SHARD} has 1801366 bytes, config.json says 1797270"),
+    "shard padded by 4 KB": (pad, f"{SHARD} has {SHIPPED_BYTES + 4096} bytes, "
+                                  f"config.json says {SHIPPED_BYTES}"),
     "bit-flipped shard": (flip_bit, f"{SHARD} is damaged: its SHA-256 differs"),
-    "NaN weight, hashes updated": (nan_weight, "embedding/embeddings holds NaN"),
+    "NaN weight, hashes updated": (nan_weight, f"weight {NAN_WEIGHT} holds NaN"),
+    "shard padded, hashes updated": (lambda f: [pad(f), rehash(f)],
+                                     f"weight shards hold {SHIPPED_BYTES + 4096} bytes, "
+                                     f"the manifest describes {SHIPPED_BYTES}"),
+    "unknown storage": (unknown_storage, "has an unsupported storage"),
     "steps_per_beat disagrees": (
         lambda f: edit_json(f / "vocab.json", lambda v: v["params"].update(steps_per_beat=8)),
         "disagree on steps_per_beat (8 vs 4)"),

@@ -74,6 +74,13 @@ const DAMAGE = {
     rewriteShard(f, (d) => d.writeUInt16LE(0x7e00, 0)); // float16 NaN: the first embedding weight
     rehash(f);
   }, /weight embedding\/embeddings holds NaN/],
+  "shard padded, hashes updated": [(f) => {
+    appendFileSync(join(f, SHARD), Buffer.alloc(4096));
+    rehash(f);
+  }, new RegExp(`weight shards hold ${size + 4096} bytes, the manifest describes ${size}`)],
+  "unknown storage": [(f) => editJson(join(f, "model.json"), (m) => {
+    m.weightsManifest[0].weights[0].quantization = { dtype: "uint16", min: 0, scale: 1 };
+  }), /has an unsupported storage/],
   "steps_per_beat disagrees": [(f) => editJson(join(f, "vocab.json"),
     (v) => { v.params.steps_per_beat = 8; }), /disagree on steps_per_beat \(8 vs 4\)/],
   "shard hashes missing": [(f) => editJson(join(f, "config.json"), (c) => delete c.shards),

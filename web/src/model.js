@@ -3,7 +3,9 @@
 // The folder is what `python -m converter` writes: config.json, vocab.json (the
 // codec), model.json + weight shards (a stateful tf_keras LSTM, batch 1, one
 // token in, logits out). web/src/verify.js checks every file, shard sizes and
-// hashes included, before the model is built; damage is refused, never run.
+// hashes included, and decodes the weights (web/src/weights.js: float32,
+// float16, uint8 per tensor or per column) before the model is built; damage
+// is refused, never run.
 //
 // Steps run through web/src/stepper.js (plain tfjs-core ops). Only tfjs-core
 // and tfjs-layers are imported, to keep the browser bundle small: the caller
@@ -13,7 +15,7 @@ import { io } from "@tensorflow/tfjs-core";
 import { loadLayersModel } from "@tensorflow/tfjs-layers";
 import { Codec } from "./codec.js";
 import { Stepper } from "./stepper.js";
-import { checkConfig, checkFinite, fetchWeights } from "./verify.js";
+import { checkConfig, fetchWeights } from "./verify.js";
 
 export { checkConfig, FORMAT_VERSION, MODEL_TYPE } from "./verify.js";
 
@@ -76,13 +78,12 @@ export async function loadComposer(baseUrl) {
   checkConfig(config, vocab);
   const { weightSpecs, weightData } = await fetchWeights(base, modelJson, config.shards);
   const model = await loadLayersModel(io.fromMemory({ // strict: all weights must load
-    modelTopology: modelJson.modelTopology, weightSpecs, weightData }));
+    modelTopology: modelJson.modelTopology, weightSpecs, weightData })); // float32, finite
   try {
     const outputs = model.outputs[0].shape.at(-1);
     if (outputs !== config.vocab_size) {
       throw new Error(`model.json outputs ${outputs} logits for ${config.vocab_size} tokens`);
     }
-    checkFinite(model);
     return new Composer(model, config, vocab);
   } catch (e) {
     disposeModel(model);

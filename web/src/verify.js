@@ -4,9 +4,11 @@
 // vocabulary size agree with vocab.json, and must list each weight shard with
 // its size and SHA-256 (converter/folder.py writes them). model.json must have
 // a weights manifest naming exactly those shards; each shard fetched must have
-// its listed size and hash; the loaded weights must all be finite. Each
-// failure throws an Error naming the file and the reason, which the Compose
-// page shows.
+// its listed size and hash; then web/src/weights.js decodes the weights, which
+// must fill the shards exactly and all be finite. Each failure throws an Error
+// naming the file and the reason, which the Compose page shows.
+
+import { decodeWeights } from "./weights.js";
 
 export const MODEL_TYPE = "cadenza-lstm";
 export const FORMAT_VERSION = 1;
@@ -51,8 +53,8 @@ export async function sha256(bytes) {
 
 /**
  * The weights of `modelJson` (model.json as parsed, at `base`), fetched and
- * checked against `shards` (config.json's): {weightSpecs, weightData}, the
- * specs of every group in order and their shards' bytes back to back.
+ * checked against `shards` (config.json's), then decoded (web/src/weights.js):
+ * {weightSpecs, weightData}, every weight as float32, for tfjs `io.fromMemory`.
  */
 export async function fetchWeights(base, modelJson, shards) {
   const manifest = modelJson?.weightsManifest;
@@ -65,14 +67,21 @@ export async function fetchWeights(base, modelJson, shards) {
     throw new Error(`model.json's shards ${JSON.stringify(paths)} are not the ones ` +
       `config.json lists ${JSON.stringify(listed)}`);
   }
-  const parts = await Promise.all(paths.map((path) => fetchShard(base, path, shards[path])));
-  const weightData = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  const fetched = new Map(await Promise.all(paths.map(
+    async (path) => [path, new Uint8Array(await fetchShard(base, path, shards[path]))])));
+  return decodeWeights(manifest.map((group) => ({
+    weights: group.weights ?? [],
+    bytes: concat((group.paths ?? []).map((path) => fetched.get(path))) })));
+}
+
+function concat(parts) {
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const part of parts) {
-    weightData.set(new Uint8Array(part), at);
-    at += part.byteLength;
+    bytes.set(part, at);
+    at += part.length;
   }
-  return { weightSpecs: manifest.flatMap((group) => group.weights), weightData: weightData.buffer };
+  return bytes;
 }
 
 async function fetchShard(base, path, want) {
@@ -89,16 +98,4 @@ async function fetchShard(base, path, want) {
       "config.json");
   }
   return bytes;
-}
-
-/** Throw unless every weight of the loaded layers model is a finite number. */
-export function checkFinite(model) {
-  for (const variable of model.weights) {
-    const values = variable.read().dataSync();
-    for (let i = 0; i < values.length; i++) {
-      if (!Number.isFinite(values[i])) {
-        throw new Error(`weight ${variable.originalName} holds NaN or infinite values`);
-      }
-    }
-  }
 }

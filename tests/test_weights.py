@@ -1,0 +1,178 @@
+"""Weight storage (converter/weights.py) and the ``--quantize auto`` rule
+(converter/storage.py), without TensorFlow. tests/js/weights.test.mjs holds
+web/src/weights.js to the same vectors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from converter import storage as S
+from converter import weights as W
+from converter.read import decode, manifest_weights
+from trainer.errors import CadenzaError
+from trainer.stepper import Stepper
+
+VECTORS = Path(__file__).resolve().parent / "vectors" / "weights.json"
+
+
+def entry(name, shape, storage, q=None):
+    return {"name": name, "shape": list(shape), "dtype": "float32",
+            **({"quantization": q} if q else {})}
+
+
+@pytest.mark.parametrize("case", json.loads(VECTORS.read_text())["cases"],
+                         ids=lambda c: c["name"])
+def test_the_shared_vectors_decode_to_their_values(case):
+    data = bytes.fromhex(case["hex"])
+    assert W.storage_of(case["entry"]) == case["storage"]
+    assert W.byte_size(case["entry"]["shape"], case["storage"]) == len(data)
+    values, end = W.dequantise(case["entry"], data)
+    assert end == len(data)
+    want = np.asarray(case["values"], np.float32)
+    assert values.reshape(-1).tobytes() == want.tobytes()  # bit for bit, -0.0 included
+
+
+def test_a_code_reads_as_min_plus_q_scale_in_float64_rounded_once():
+    scale = np.float32(0.1)
+    data = (np.array([-1, 0.5], "<f4").tobytes() + np.array([0.25, scale], "<f4").tobytes()
+            + bytes([0, 9, 4, 3]))
+    q = {"dtype": "uint8", "per": "column", "original_dtype": "float32"}
+    values, _ = W.dequantise(entry("w", (2, 2), "uint8-column", q), data)
+    assert values.reshape(-1).tolist() == [-1.0, float(np.float32(9 * float(scale) + 0.5)),
+                                           0.0, float(np.float32(3 * float(scale) + 0.5))]
+    assert values[0, 1] != np.float32(9) * scale + np.float32(0.5)  # not float32 arithmetic
+
+
+@pytest.mark.parametrize("storage", W.STORAGES)
+def test_a_round_trip_is_off_by_at_most_half_a_step(storage):
+    g = np.random.default_rng(1)
+    x = (g.normal(0, 1, (40, 6)) * [1e-3, 0.1, 1, 3, 30, 0]).astype(np.float32)
+    back = W.roundtrip(x, storage)
+    assert back.dtype == np.float32 and back.shape == x.shape
+    if storage == "float32":
+        assert np.array_equal(back, x)
+    elif storage == "float16":
+        assert np.array_equal(back, x.astype(np.float16).astype(np.float32))
+    else:
+        axis = 0 if storage == "uint8-column" else None
+        step = (x.max(axis) - x.min(axis)) / 255
+        assert (np.abs(back - x) <= step / 2 * 1.001 + 1e-6 * np.abs(x)).all()
+        if storage == "uint8-column":
+            assert np.array_equal(back[:, 5], x[:, 5])  # a constant column stays exact
+    assert len(W.encode(x, storage)[1]) == W.byte_size(x.shape, storage)
+
+
+def test_per_column_beats_per_tensor_on_columns_of_different_scales():
+    g = np.random.default_rng(2)
+    x = (g.normal(0, 1, (64, 8)) * np.geomspace(1e-3, 1, 8)).astype(np.float32)
+    err = {s: np.abs(W.roundtrip(x, s) - x)[:, 0].max() for s in ("uint8", "uint8-column")}
+    assert err["uint8-column"] < err["uint8"] / 100
+
+
+def test_unknown_storages_are_refused_with_the_weight_named():
+    for q in ({"dtype": "uint16", "min": 0, "scale": 1}, {"dtype": "uint8", "per": "row"},
+              {"dtype": "uint8"}, {"dtype": "float16", "per": "column"}):
+        with pytest.raises(W.WeightError, match="weight w has an unsupported storage"):
+            W.storage_of(entry("w", (3,), "?", q))
+    with pytest.raises(W.WeightError, match="unsupported storage"):
+        W.storage_of({"name": "w", "shape": [3], "dtype": "int32"})
+
+
+def test_the_reader_refuses_short_long_and_non_finite_shards(tmp_path):
+    q = {"dtype": "float16", "original_dtype": "float32"}
+    manifest = [{"paths": ["s.bin"], "weights": [entry("w", (3,), "float16", q)]}]
+    with pytest.raises(CadenzaError, match="weight shards hold 5 bytes, too few for w"):
+        decode(tmp_path, manifest, [bytes(5)])
+    with pytest.raises(CadenzaError, match="weight shards hold 8 bytes, the manifest describes 6"):
+        decode(tmp_path, manifest, [bytes(8)])
+    with pytest.raises(CadenzaError, match="weight w holds NaN or infinite values"):
+        decode(tmp_path, manifest, [np.array([0, np.nan, 1], "<f2").tobytes()])
+
+
+def test_write_splits_shards_and_reads_back_what_it_wrote(tmp_path, monkeypatch):
+    monkeypatch.setattr(W, "SHARD_BYTES", 100)
+    g = np.random.default_rng(3)
+    weights = {"a": g.normal(0, 1, (20, 5)).astype(np.float32),
+               "b": g.normal(0, 1, (7,)).astype(np.float32)}
+    (tmp_path / "group1-shard1of1.bin").write_bytes(bytes(4))
+    (tmp_path / "model.json").write_text(json.dumps({"modelTopology": {}, "weightsManifest": [
+        {"paths": ["group1-shard1of1.bin"], "weights": []}]}))
+    storage = {"a": "uint8-column", "b": "float16"}
+    W.write(tmp_path, weights, storage)
+    shards = sorted(p.name for p in tmp_path.glob("*.bin"))
+    assert shards == ["group1-shard1of2.bin", "group1-shard2of2.bin"]  # 140 + 14 bytes
+    back = manifest_weights(tmp_path)
+    assert list(back) == ["a", "b"]
+    for name, kind in storage.items():
+        assert np.array_equal(back[name], W.roundtrip(weights[name], kind))
+
+
+# --- the auto rule -----------------------------------------------------------
+
+SHAPES = {"emb": (40, 8), "big": (32, 128), "mid": (16, 128), "bias": (128,)}
+
+
+def fake_measure(cost):
+    """A KL that adds ``cost[(name, storage)]`` for each weight stored that way."""
+    def measure(storage):
+        return np.array([sum(cost.get(item, 0.0) for item in storage.items()), 0.0])
+    return measure
+
+
+def test_auto_stores_uint8_where_the_kl_allows_and_float16_elsewhere():
+    choice = S.choose("auto", SHAPES, fake_measure({("mid", "uint8-column"): 0.02,
+                                                    ("mid", "uint8"): 0.02}))
+    assert choice.storage == {"emb": "uint8", "big": "uint8", "mid": "float16", "bias": "uint8"}
+    assert choice.bytes == sum(W.byte_size(SHAPES[n], s) for n, s in choice.storage.items())
+    assert choice.max_kl < S.MAX_KL
+
+
+def test_auto_spends_the_kl_budget_on_the_largest_weights_first():
+    cost = {(n, s): 0.004 for n in SHAPES for s in ("uint8", "uint8-column")}
+    choice = S.choose("auto", SHAPES, fake_measure(cost))  # room for two uint8 weights
+    assert choice.storage == {"emb": "float16", "big": "uint8", "mid": "uint8",
+                              "bias": "float16"}
+
+
+def test_auto_keeps_per_column_where_per_tensor_costs_too_much():
+    cost = {("big", "uint8"): 0.02, ("big", "uint8-column"): 0.001}
+    choice = S.choose("auto", SHAPES, fake_measure(cost))
+    assert choice.storage["big"] == "uint8-column" and choice.storage["mid"] == "uint8"
+
+
+def test_fixed_rules_store_every_weight_alike():
+    measure = fake_measure({})
+    assert set(S.choose("float16", SHAPES, measure).storage.values()) == {"float16"}
+    assert set(S.choose("none", SHAPES, measure).storage.values()) == {"float32"}
+    column = S.choose("uint8-column", SHAPES, measure).storage
+    assert column == {"emb": "uint8-column", "big": "uint8-column", "mid": "uint8-column",
+                      "bias": "uint8"}  # a vector has one value per column: per tensor
+
+
+def tiny_network(seed=0, vocab=11, emb=4, units=6):
+    g = np.random.default_rng(seed)
+    shapes = [(vocab, emb), (emb, 4 * units), (units, 4 * units), (4 * units,),
+              (units, vocab), (vocab,)]
+    return [g.normal(0, 1.5, s).astype(np.float32) for s in shapes]
+
+
+def test_next_token_kl_is_zero_for_the_same_weights_and_grows_with_coarser_ones():
+    w = tiny_network()
+    songs = [np.array([1, 4, 2, 7, 3]), np.array([1, 9, 9])]
+    reference = [S.softmax(Stepper(w).run(s)) for s in songs]
+    same = S.next_token_kl(reference, Stepper(w), songs)
+    assert same.shape == (8,) and np.allclose(same, 0, atol=1e-12)
+    kls = {k: S.next_token_kl(reference, Stepper([W.roundtrip(a, k) for a in w]), songs).max()
+           for k in ("float16", "uint8-column", "uint8")}
+    assert 0 < kls["float16"] < kls["uint8-column"] < kls["uint8"]
+
+
+def test_the_kl_record_says_how_it_was_measured():
+    record = S.kl_record(np.array([1e-4, 3e-3]), [np.zeros(1)] * 2)
+    assert record["max"] == 3e-3 and record["steps"] == 2 and record["songs"] == 2
+    assert record["limit"] == S.MAX_KL and record["reference"] == "keras"
+    assert "KL(keras || export)" in record["measure"]
