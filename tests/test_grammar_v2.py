@@ -57,8 +57,12 @@ def test_header_is_key_then_meter_then_music():
     assert allowed(g) == {V2.describe(V2.meter_id(m)) for m in (*K.METERS, K.OTHER)}
     g.advance(tid("METER_3_4"))
     now = allowed(g)
-    assert {"EOS", "BAR", "NOTE_108", "NOTE_21"} <= now
+    assert {"BAR", "NOTE_108", "NOTE_21"} <= now
+    assert "EOS" not in now  # a song has at least one note
     assert not any(n.startswith(("KEY", "METER", "SHIFT", "DUR")) for n in now)  # notes first
+    g.advance(tid("NOTE_60"))
+    g.advance(tid("DUR_4"))
+    assert "EOS" in allowed(g)
     assert "PAD" not in now and "BOS" not in now
 
 
@@ -183,7 +187,7 @@ def test_every_encoded_song_is_accepted_token_by_token(song, codec):
     notes, meta, _ = codec.quantise_song(raw, meters, file_key)
     ids = codec.encode(notes, meta)
     g = accepts(codec, ids[:-1])
-    assert g.mask()[codec.eos_id] and g.notes == len(notes)
+    assert g.mask()[codec.eos_id] == (len(notes) > 0) and g.notes == len(notes)
     bar_lines_by_the_tokens(codec, ids[:-1])
     key = codec.key_id(meta.key)
     assert accepts(codec, ids[:-1], key=key).notes == len(notes)

@@ -20,6 +20,18 @@ import numpy as np
 from trainer.codec import Codec
 
 
+def key_inputs(codec: Codec, song: np.ndarray, start: int, length: int) -> np.ndarray:
+    """The key input (:func:`trainer.model.build_model`) at song positions
+    ``start..start+length-1``: the song's ``KEY`` (its token 1) from position 1 on,
+    24 ("no key yet") at position 0."""
+    first = codec.ranges["KEY"][0]
+    key = int(song[1]) - first if len(song) > 1 and 0 <= int(song[1]) - first < 24 else 24
+    out = np.full(length, key, dtype=np.int32)
+    if start == 0 and length:
+        out[0] = 24
+    return out
+
+
 class Windows(keras.utils.PyDataset):
     """Batches ``(inputs, targets, weights)``, each ``(batch_size, window)``.
 
@@ -28,7 +40,9 @@ class Windows(keras.utils.PyDataset):
     the same data it would have seen. Every batch is full; the few windows an
     epoch has beyond a whole number of batches are left out of that epoch.
     Evaluation mode tiles from offset 0 in order and pads the last batch with
-    weight-0 rows. Weights are 1 for real targets and 0 for padding.
+    weight-0 rows. Weights are 1 for real targets and 0 for padding. With a v2
+    codec the inputs are ``(tokens, keys)``: the song's key at every step
+    (:func:`key_inputs`), transposed with the window.
     """
 
     def __init__(self, songs: list[np.ndarray], codec: Codec, window: int, batch_size: int,
@@ -89,19 +103,28 @@ class Windows(keras.utils.PyDataset):
         x = np.full(shape, self.codec.pad_id, dtype=np.int32)
         y = np.full(shape, self.codec.pad_id, dtype=np.int32)
         w = np.zeros(shape, dtype=np.float32)
+        keyed = self.codec.version >= 2
+        k = np.full(shape, 24, dtype=np.int32)
         rng = np.random.default_rng([self.seed, self.epoch, index])
         for r, (song, start, length) in enumerate(rows):
             before = min(self.burn_in, start)
             chunk = self.songs[song][start - before:start + length + 1]
-            if self.transpose:
-                chunk = self._transposed(chunk, rng)
             n = before + length
+            if keyed:
+                k[r, :n] = key_inputs(self.codec, self.songs[song], start - before, n)
+            if self.transpose:
+                shift = self._shift(chunk, rng)
+                if shift:
+                    chunk = self.codec.transpose(chunk, shift)
+                    known = k[r, :n] < 24
+                    k[r, :n][known] = (k[r, :n][known] // 12) * 12 \
+                        + (k[r, :n][known] % 12 + shift) % 12
             x[r, :n], y[r, :n] = chunk[:-1], chunk[1:]
             w[r, before:n] = 1.0
-        return x, y, w
+        return ((x, k) if keyed else x), y, w
 
-    def _transposed(self, chunk: np.ndarray, rng) -> np.ndarray:
+    def _shift(self, chunk: np.ndarray, rng) -> int:
+        """A random transposition within +-transpose that keeps the chunk on the piano."""
         low, high = self.codec.transpose_range(chunk)
         low, high = max(low, -self.transpose), min(high, self.transpose)
-        return self.codec.transpose(chunk, int(rng.integers(low, high + 1))) if low < high \
-            else chunk
+        return int(rng.integers(low, high + 1)) if low < high else 0

@@ -76,7 +76,7 @@ def evaluate(cfg: EvalConfig) -> dict:
     corpus = prepare(loaded.config.data, codec)
     parts = split_songs(corpus, split)
     tokens = {p: [codec.encode(s.notes, s.meta) for s in songs] for p, songs in parts.items()}
-    stepper = Stepper(loaded.weights)
+    stepper = Stepper.for_codec(loaded.weights, codec)
 
     lstm_nll, lstm_hits = zip(*(song_predictions(stepper, t) for t in tokens["test"]))
     notes_test = sum(len(s.notes) for s in parts["test"])

@@ -32,7 +32,7 @@ def command(given: dict) -> int:
     codec = loaded.codec
     key, meter = requests(loaded, cfg.key, cfg.meter)
     prime = prime_tokens(codec, cfg.prime_file, cfg.prime_notes)
-    stepper = Stepper(loaded.weights)
+    stepper = Stepper.for_codec(loaded.weights, codec)
     print(f"composing {cfg.num_files} song(s) with {shown(loaded.source)}")
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     spb = codec.config.steps_per_beat

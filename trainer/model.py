@@ -5,7 +5,7 @@ batch, any length). Unless ``independent_pitches`` is set, the embedding and
 the output layer share parameters across pitch classes and octaves
 (:mod:`trainer.pitch_layers`). Either way :func:`inference_weights` gives the
 weights of the plain network -- embedding table, (kernel, recurrent kernel,
-bias) per LSTM, dense kernel and bias -- which generation
+bias) per LSTM, dense kernel and bias, then a v2 model's key table -- which generation
 (:mod:`trainer.stepper`) and the exported model run.
 """
 
@@ -21,10 +21,19 @@ from trainer.codec import Codec
 from trainer.config import ModelConfig, TrainConfig
 from trainer.errors import CadenzaError
 from trainer.pitch_layers import PitchEmbedding, PitchLogits
+from trainer.stepper import KEY_ROWS
 
 
 def build_model(codec: Codec, cfg: ModelConfig) -> keras.Model:
-    """Token ids ``(batch, time)`` -> next-token logits ``(batch, time, vocab)``."""
+    """Token ids ``(batch, time)`` -> next-token logits ``(batch, time, vocab)``.
+
+    A v2 model takes a second input, the song's key at every step (0..23 in
+    the order of :data:`trainer.keys.KEYS`, 24 before the ``KEY`` token has
+    been read; :func:`trainer.dataset.key_inputs`), whose embedding is added
+    to the token's, as Performance RNN feeds its controls at every step: a
+    window cut from the middle of a song knows the key, and generation keeps
+    it however long the song runs.
+    """
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
     token_pitch = codec.pitch_of(np.arange(codec.size))
     if cfg.independent_pitches:
@@ -34,11 +43,18 @@ def build_model(codec: Codec, cfg: ModelConfig) -> keras.Model:
         embed = PitchEmbedding(token_pitch, cfg.embedding_size, name="embedding")
         to_logits = PitchLogits(token_pitch, name="logits")
     x = embed(tokens)
+    inputs = tokens
+    if codec.version >= 2:
+        keys = keras.Input(shape=(None,), dtype="int32", name="keys")
+        x = x + layers.Embedding(KEY_ROWS, cfg.embedding_size, name="key_embedding",
+                                 embeddings_initializer=keras.initializers.RandomUniform(
+                                     -0.05, 0.05))(keys)
+        inputs = [tokens, keys]
     for i in range(cfg.num_layers):
         x = layers.LSTM(cfg.rnn_size, return_sequences=True, name=f"lstm_{i}")(x)
         if cfg.dropout:
             x = layers.Dropout(cfg.dropout, name=f"dropout_{i}")(x)
-    return keras.Model(tokens, to_logits(x), name="cadenza_lstm")
+    return keras.Model(inputs, to_logits(x), name="cadenza_lstm")
 
 
 def inference_weights(model: keras.Model) -> list[np.ndarray]:
@@ -48,7 +64,9 @@ def inference_weights(model: keras.Model) -> list[np.ndarray]:
     dense = list(out.collapsed()) if isinstance(out, PitchLogits) else out.get_weights()
     lstms = [w for layer in model.layers if isinstance(layer, layers.LSTM)
              for w in layer.get_weights()]
-    return [table, *lstms, *dense]
+    keys = [model.get_layer("key_embedding").get_weights()[0]] \
+        if any(layer.name == "key_embedding" for layer in model.layers) else []
+    return [table, *lstms, *dense, *keys]
 
 
 def learning_rate(cfg: TrainConfig, steps_per_epoch: int):

@@ -107,7 +107,7 @@ class Grammar:
 
     - ``PAD`` and ``BOS`` never;
     - right after a ``NOTE``: only ``DUR`` tokens;
-    - otherwise: no ``DUR``; ``EOS`` always; ``NOTE_q`` only if ``q`` is below
+    - otherwise: no ``DUR``; ``EOS`` (in v2 only once a note is complete); ``NOTE_q`` only if ``q`` is below
       every pitch completed since the last time step (notes of an onset come
       high to low); with a ``mono`` codec, no second note per onset.
 
@@ -118,7 +118,8 @@ class Grammar:
       (``meter``, if given); neither anywhere else, except that a ``METER``
       other than the current one may follow a ``BAR`` when no ``meter`` was
       requested (a meter change);
-    - no ``SHIFT`` before the first note (a song starts with a note);
+    - no ``SHIFT`` or ``EOS`` before the first note (a song starts with a note,
+      and has one);
     - under a meter with a token of its own and ``bar`` steps per bar: the
       first ``BAR`` may come at any time up to ``bar`` steps (a pickup before
       it), each later one exactly ``bar`` steps after the one before; no
@@ -186,7 +187,7 @@ class Grammar:
         if self._header == 1:
             self._allow(allowed, "METER", self.meter)
             return allowed
-        allowed[self.codec.eos_id] = True
+        allowed[self.codec.eos_id] = self.notes > 0 or self.codec.version < 2
         bar_id, bar = self.codec.bar_id, self._bar if self.codec.bar_id is not None else None
         if bar is not None and self._since >= bar:  # at the bar line: it must come first
             allowed[bar_id] = True

@@ -9,6 +9,8 @@ reproduces its logits (a test checks ``allclose`` against the Keras model).
 
 from __future__ import annotations
 
+KEY_ROWS = 25  # the key table: 24 keys, then "no key read yet"
+
 import numpy as np
 
 
@@ -21,13 +23,24 @@ class Stepper:
 
     ``weights`` is :func:`trainer.model.inference_weights` of a trained network:
     embedding, then (kernel, recurrent kernel, bias) per LSTM layer with Keras
-    gate order (input, forget, cell, output), then the dense kernel and bias.
+    gate order (input, forget, cell, output), then the dense kernel and bias;
+    a v2 network then has its key table ``(25, embedding)``: the input at
+    each step is the token's embedding plus the row of the song's key (row
+    24 until a ``KEY`` token has been read). ``key_tokens`` (the first
+    ``KEY`` id and the count, :meth:`for_codec` passes them) says which ids
+    set it.
     """
 
-    def __init__(self, weights: list[np.ndarray]):
+    def __init__(self, weights: list[np.ndarray], key_tokens: tuple[int, int] | None = None):
         w = [np.asarray(a, dtype=np.float32) for a in weights]
-        if len(w) < 6 or (len(w) - 3) % 3:
-            raise ValueError(f"expected embedding, 3 arrays per LSTM and dense; got {len(w)}")
+        if len(w) < 6 or (len(w) - 3) % 3 not in (0, 1):
+            raise ValueError(f"expected embedding, 3 arrays per LSTM and dense (and a key "
+                             f"table); got {len(w)}")
+        self.key_table = w.pop() if (len(w) - 3) % 3 == 1 else None
+        if self.key_table is not None and key_tokens is None:
+            raise ValueError("these weights condition on the key: give key_tokens "
+                             "(Stepper.for_codec does)")
+        self.key_first, self.key_count = key_tokens if self.key_table is not None else (0, 0)
         self.embedding = w[0]
         self.layers = [tuple(w[i:i + 3]) for i in range(1, len(w) - 2, 3)]
         self.dense_kernel, self.dense_bias = w[-2], w[-1]
@@ -35,14 +48,26 @@ class Stepper:
         self.vocab_size = self.dense_bias.shape[0]
         self.reset()
 
+    @classmethod
+    def for_codec(cls, weights: list[np.ndarray], codec) -> Stepper:
+        """A stepper of ``weights`` that reads the key from ``codec``'s KEY tokens."""
+        keys = codec.ranges.get("KEY")
+        return cls(weights, keys[:2] if keys else None)
+
     def reset(self) -> None:
-        """Forget everything: zero ``h`` and ``c`` in every layer."""
+        """Forget everything: zero ``h`` and ``c`` in every layer, no key read yet."""
+        self.key = None if self.key_table is None else self.key_table[-1]
         self.h = [np.zeros(k[1].shape[0], np.float32) for k in self.layers]
         self.c = [np.zeros(k[1].shape[0], np.float32) for k in self.layers]
 
     def step(self, token: int) -> np.ndarray:
         """Feed one token id; return the logits of the next token."""
-        x = self.embedding[int(token)]
+        token = int(token)
+        x = self.embedding[token]
+        if self.key_table is not None:
+            if 0 <= token - self.key_first < self.key_count:
+                self.key = self.key_table[token - self.key_first]
+            x = x + self.key
         for i, (kernel, recurrent, bias) in enumerate(self.layers):
             z = x @ kernel + self.h[i] @ recurrent + bias
             gi, gf, gc, go = np.split(z, 4)

@@ -441,7 +441,7 @@ export class Grammar {
       only("METER", this.meter);
       return allowed;
     }
-    allowed[eosId] = 1;
+    allowed[eosId] = this.notes > 0 || version < 2 ? 1 : 0;
     const bar = barId !== null ? this.bar : null;
     if (bar !== null && this.since >= bar) { // at the bar line: it must come first
       allowed[barId] = 1;
