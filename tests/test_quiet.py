@@ -46,7 +46,8 @@ def outputs(chorales, cache, tmp_path_factory):
             "train": ("train", "--data-dir", chorales, "--run-dir", run, "--epochs", 1, *TINY),
             "sample": ("sample", "--run-dir", run, "--out-dir", work / "songs",
                        "--num-files", 1, "--length", 10),
-            "evaluate": ("evaluate", "--run-dir", run, "--num-samples", 1, "--length", 10),
+            "evaluate": ("evaluate", "--run-dir", run, "--num-samples", 1, "--free-samples", 1,
+                         "--length", 10, "--max-ngram-order", 3),
             "converter": ("--run-dir", run, "--out", work / "export"),
             "bad flag": ("train", "--run-dir", run, "--rnn-size", -4),
         }

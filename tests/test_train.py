@@ -111,11 +111,17 @@ def test_sample_continues_a_prime_file(trained, tmp_path, chorales):
 def test_evaluate_writes_both_nlls_and_the_music_table(trained, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(trained, run)
-    out = cli("evaluate", "--run-dir", run, "--num-samples", 3, "--length", 40).stdout
+    out = cli("evaluate", "--run-dir", run, "--num-samples", 2, "--free-samples", 3,
+              "--length", 40, "--max-ngram-order", 4).stdout
     result = json.loads((run / "evaluation.json").read_text())
-    assert result["lstm_nll"] > 0 and result["ngram_nll"] > 0
+    assert result["lstm"]["nll"] > 0 and result["ngram"]["nll"] > 0
+    assert result["lstm"]["nll_per_note"] > result["lstm"]["nll"]  # over 1 token per note
+    assert result["ngram"]["order"] in (3, 4)
+    assert [b["from"] for b in result["lstm"]["by_position"]] == [0, 256, 512, 1024]
     assert result["music"]["generated"]["songs"] == 3
-    assert "copy_rate" in out and "LSTM" in out and "held-out human" in out
+    assert len(result["requests"]["keys"]) == 4  # one of them minor
+    assert any(k["key"].endswith("minor") for k in result["requests"]["keys"])
+    assert "copy rate" in out and "LSTM" in out and "human test" in out and "checks:" in out
 
 
 def test_stateful_steps_equal_the_sequence_model(trained):
@@ -127,9 +133,14 @@ def test_stateful_steps_equal_the_sequence_model(trained):
     from trainer.stepper import Stepper
 
     model = load_trained(RunDir(trained))
-    prefix = np.array([1, 54, 94, 47, 94, 42, 94, 130, 56, 92, 45, 92], dtype=np.int32)
-    full = np.asarray(model.predict_on_batch(prefix[None]))[0]
-    stepped = Stepper(inference_weights(model)).run(prefix)
+    from trainer.dataset import key_inputs
+
+    codec = RunDir(trained).codec()
+    prefix = np.array([1, codec.key_id((7, "major")), codec.meter_id((4, 4)), codec.bar_id,
+                       54, 94, 47, 94, 42, 94, 130, 56, 92, 45, 92], dtype=np.int32)
+    keys = key_inputs(codec, prefix, 0, len(prefix))
+    full = np.asarray(model.predict_on_batch((prefix[None], keys[None])))[0]
+    stepped = Stepper.for_codec(inference_weights(model), codec).run(prefix)
     np.testing.assert_allclose(stepped, full, rtol=1e-4, atol=1e-4)
     probs = [np.exp(z - z.max()) / np.exp(z - z.max()).sum() for z in (stepped, full)]
     np.testing.assert_allclose(*probs, atol=1e-5)
