@@ -1,70 +1,142 @@
 """The model card of each shipped model: data, settings, training, evaluation.
 
 Built from the export's config.json and metrics.json only (see
-:mod:`cadenza_models`); an export made before ``python -m trainer evaluate``
-ran says so instead of showing an evaluation.
+:mod:`cadenza_models`): config.json says how the model was made and, for a
+codec v2 model, which keys and meters its training songs had
+(``conditioning``); metrics.json holds ``training``, ``evaluation`` and
+optionally ``previous``, the evaluation of the model it replaces on the same
+test songs (:mod:`cadenza_evaluation` renders both). An export made before
+``python -m trainer evaluate`` ran says so instead of showing an evaluation.
 """
 
 from __future__ import annotations
 
+import cadenza_evaluation
 from cadenza_models import number, table
 
-MUSIC_COLUMNS = (("generated", "generated"), ("held_out", "held-out human"))
+LANGUAGES = {1: "v1: notes, durations and time shifts only",
+             2: "v2: notes, durations and time shifts, plus the song's key and meter and a "
+                "bar line at every bar (`KEY`, `METER`, `BAR`)"}
+
+
+def vocab_version(config: dict) -> int:
+    """The codec version of an export (settings written before v2 say nothing: v1)."""
+    return (config["training"]["settings"].get("codec") or {}).get("vocab_version", 1)
 
 
 def card(model: dict) -> str:
     """The Markdown section of one model."""
-    c, t = model["config"], model["metrics"]["training"] or {}
-    train = c["training"]["settings"]["train"]
-    codec = c["codec"]
+    c, metrics = model["config"], model["metrics"]
+    t = metrics.get("training") or {}
+    evaluation = metrics.get("evaluation")
     return "\n\n".join([
         f"## {model['name']}",
-        table(["about the model", "value"], [
-            ["data", f"`{c['training']['data']}`: {c['training']['train_songs']} training "
-                     f"songs, {c['training']['validation_songs']} held out"],
-            ["music", "melody (top note of each onset)" if codec["mono"] else "polyphonic"],
-            ["tokens", f"{c['vocab_size']}: {codec['steps_per_beat']} steps per beat, notes up "
-                       f"to {codec['max_duration']} steps, shifts up to {codec['max_shift']}"],
-            ["network", f"embedding {c['model']['embedding_size']}, {c['model']['num_layers']} "
-                        f"LSTM layers × {c['model']['rnn_size']} units, "
-                        f"dropout {c['training']['settings']['model']['dropout']}"],
-            ["parameters", t.get("parameters")],
-            ["training", f"{t.get('epochs_trained')} epochs ({t.get('stopped')}), best validation "
-                         f"loss {number(t.get('best_val_loss'))} at epoch {t.get('best_epoch')}, "
-                         f"{t.get('train_seconds', 0):,.0f} s on {t.get('backend')}"],
-            ["settings", f"windows of {train['window_size']} tokens, batch {train['batch_size']}, "
-                         f"{train['optimizer']} at {train['learning_rate']}, transposition "
-                         f"±{train['transpose']}, seed {train['seed']}"],
-            ["in the browser", f"{c['weights_bytes'] / 1e6:.2f} MB of {c['quantization']} "
-                               f"weights; max KL to the Keras model over "
-                               f"{c['parity']['steps']} steps {c['parity']['max_kl']:.2g}"],
-        ]),
-        evaluation(model["metrics"].get("evaluation")),
+        table(["about the model", "value"], about(c, t, evaluation, metrics.get("previous"))),
+        cadenza_evaluation.section(evaluation, metrics.get("previous")),
         "To make this model again:\n\n```sh\n" + "\n".join(
             c["training"]["commands"][k] for k in ("train", "evaluate", "export")) + "\n```",
     ])
 
 
-def evaluation(e: dict | None) -> str:
-    """Held-out scores against the n-gram baseline, and the music figures."""
-    if not e:
-        return ("_Not evaluated: this export was made before `python -m trainer evaluate` "
-                "ran on its run folder._")
-    ngram = f"{e['ngram_order']}-gram Kneser-Ney ({e['ngram_variant']})"
-    scores = table(["held-out songs, per token", "NLL (nats)", "perplexity", "top-1 accuracy"], [
-        ["LSTM", e["lstm_nll"], e["lstm_perplexity"], e["lstm_accuracy"]],
-        [ngram, e["ngram_nll"], e["ngram_perplexity"], e["ngram_accuracy"]],
-    ])
-    s = e["sampling"]
-    music = e["music"]
-    figures = list(dict.fromkeys(k for key, _ in MUSIC_COLUMNS for k in music.get(key, {})))
-    rows = [[f, *(music.get(key, {}).get(f) for key, _ in MUSIC_COLUMNS)] for f in figures]
-    return "\n\n".join([
-        f"### Evaluation\n\nOn {e['val_targets']:,} held-out tokens the LSTM's NLL is "
-        f"{100 * e['nll_reduction']:.1f}% lower than the n-gram's.",
-        scores,
-        f"Music: {s['num_samples']} songs generated (up to {s['length']} notes, T = "
-        f"{s['temperature']}, top-p = {s['top_p']}, seeds from {s['seed']}) against the "
-        "held-out human songs:",
-        table(["figure", *(label for _, label in MUSIC_COLUMNS)], rows),
-    ])
+def about(c: dict, t: dict, evaluation: dict | None, previous: dict | None) -> list[list]:
+    """The rows of the card's first table."""
+    settings = c["training"]["settings"]
+    train, codec, version = settings["train"], c["codec"], vocab_version(c)
+    language = LANGUAGES.get(version, f"v{version}")
+    if version >= 2 and codec.get("bars") is False:
+        language += " (here without `BAR`, an ablation)"
+    rows = [
+        ["data", data(c, t, evaluation)],
+        ["music", "melody (top note of each onset)" if codec["mono"] else "polyphonic"],
+        ["token language", language],
+        ["tokens", f"{c['vocab_size']}: {codec['steps_per_beat']} steps per beat, notes up "
+                   f"to {codec['max_duration']} steps, shifts up to {codec['max_shift']}"],
+    ]
+    if version >= 2 or previous:
+        rows.append(["what changed", changes(version, previous)])
+    rows += seen(c, t, version)
+    key_table = (f"; a key embedding (25 × {c['model']['embedding_size']}) added to every "
+                 "token's" if version >= 2 else "")
+    rows += [
+        ["network", f"embedding {c['model']['embedding_size']}, {c['model']['num_layers']} "
+                    f"LSTM layers × {c['model']['rnn_size']} units, "
+                    f"dropout {settings['model']['dropout']}{key_table}"],
+        ["parameters", t.get("parameters")],
+        ["training", f"{t.get('epochs_trained')} epochs ({t.get('stopped')}), best validation "
+                     f"loss {number(t.get('best_val_loss'))} at epoch {t.get('best_epoch')}, "
+                     f"{t.get('train_seconds', 0):,.0f} s on {t.get('backend')}"],
+        ["settings", recipe(train)],
+        ["in the browser", browser(c)],
+    ]
+    return rows
+
+
+def data(c: dict, t: dict, evaluation: dict | None) -> str:
+    """Where the songs came from and how they were split."""
+    tr = c["training"]
+    test = ((evaluation or {}).get("songs") or {}).get("test", t.get("test_songs"))
+    text = (f"`{tr['data']}`: {tr['train_songs']} training songs, "
+            f"{tr['validation_songs']} validation")
+    if test:
+        return text + f", {test} test (never trained on, never used for a choice)"
+    return text + "; no test split (trained before it existed)"
+
+
+def changes(version: int, previous: dict | None) -> str:
+    """What is new against the v1 token language and model (and the model replaced)."""
+    old = (previous or {}).get("vocab_version") or 1
+    parts = []
+    if version >= 2 and old < 2:
+        parts.append(f"token language v{version} (was v{old}, notes only): the song's key, "
+                     "meter and bar lines are tokens, so songs can be asked for in a key or "
+                     "meter")
+        parts.append("the key is an input at every step (an embedding of the song's key "
+                     "added to each token's), not only a token at the start")
+    elif version == old:
+        parts.append(f"the same token language (v{version}) as the model it replaces")
+    if previous:
+        parts.append(f"the v{old} model it replaces is evaluated beside it, on the same test "
+                     "songs")
+    return "; ".join(parts) or "-"
+
+
+def seen(c: dict, t: dict, version: int) -> list[list]:
+    """Rows naming the keys and meters of the training songs, with their counts."""
+    if version < 2:
+        return [["keys and meters", "none: a v1 model has no key or meter tokens and no key "
+                                    "input, so it cannot be asked for a key or meter"]]
+    counts = c.get("conditioning") or t.get("conditioning") or {}
+    rows = []
+    for kind, label in (("keys", "training songs per key"),
+                        ("meters", "training songs per meter")):
+        found = counts.get(kind) or {}
+        ranked = sorted(found.items(), key=lambda kv: -kv[1])
+        rows.append([label, ", ".join(f"{name.replace(':', ' ')} ({n})" for name, n in ranked)
+                     or "not recorded in this export"])
+    if counts.get("meters"):
+        rows[1][1] += " (a song counts once for each meter it uses)"
+    return rows
+
+
+def recipe(train: dict) -> str:
+    text = (f"windows of {train['window_size']} tokens, batch {train['batch_size']}, "
+            f"{train['optimizer']} at {train['learning_rate']}")
+    if train.get("schedule"):
+        text += f" ({train['schedule']} schedule)"
+    if train.get("burn_in"):
+        text += f", burn-in {train['burn_in']} tokens"
+    return text + f", transposition ±{train['transpose']}, seed {train['seed']}"
+
+
+def browser(c: dict) -> str:
+    """Size and storage of the weights, and how closely they follow the Keras model."""
+    text = f"{c['weights_bytes'] / 1e6:.2f} MB of {c['quantization']} weights"
+    if c.get("storage", {}).get("rule") == "auto":
+        text += " (`--quantize auto`)"
+    kl = c.get("next_token_kl")
+    if kl:
+        return text + (f"; next-token KL to the Keras model at most {kl['max']:.2g} (mean "
+                       f"{kl['mean']:.2g}) over {kl['steps']:,} steps of {kl['songs']} songs "
+                       "it generated")
+    return text + (f"; max KL to the Keras model over {c['parity']['steps']} steps "
+                   f"{c['parity']['max_kl']:.2g}")

@@ -13,6 +13,7 @@ Each build reads the export folders under ``site/models/`` and
     <!-- cadenza:examples -->        every example (audio, piano roll, .mid)
     <!-- cadenza:first-example -->   the first example, or nothing
     <!-- cadenza:tokens -->          a phrase encoded token by token
+    <!-- cadenza:vocabulary -->      the default vocabulary's token kinds and ids
     <!-- cadenza:flags COMMAND -->   ``--help`` of prepare/train/sample/evaluate/converter
 
 An unknown marker stops the build.
@@ -71,6 +72,8 @@ def render(name: str, argument: str | None, page) -> str:
                 if examples else "")
     if name == "tokens":
         return cadenza_docs.token_example()
+    if name == "vocabulary":
+        return cadenza_docs.vocabulary()
     if name == "flags":
         return cadenza_docs.flags(argument)
     raise PluginError(f"{page.file.src_uri}: unknown marker cadenza:{name}")
