@@ -74,7 +74,8 @@ def about(c: dict, t: dict, evaluation: dict | None, previous: dict | None) -> l
 def data(c: dict, t: dict, evaluation: dict | None) -> str:
     """Where the songs came from and how they were split."""
     tr = c["training"]
-    test = ((evaluation or {}).get("songs") or {}).get("test", t.get("test_songs"))
+    test = tr.get("test_songs", ((evaluation or {}).get("songs") or {}).get(
+        "test", t.get("test_songs")))
     text = (f"`{tr['data']}`: {tr['train_songs']} training songs, "
             f"{tr['validation_songs']} validation")
     if test:

@@ -26,9 +26,12 @@ import cadenza_models  # noqa: E402
 import cadenza_svg  # noqa: E402
 from mkdocs.exceptions import PluginError  # noqa: E402
 
+from trainer.config import CodecConfig  # noqa: E402
+
 HISTORY = [{"epoch": 1, "loss": 3.5, "val_loss": 3.2}, {"epoch": 2, "loss": 3.0, "val_loss": 2.9},
            {"epoch": 3, "loss": 2.6, "val_loss": 2.7}]
-EVALUATION = {
+# An evaluation written before the test split (flat keys, scored on validation songs).
+V1_EVALUATION = {
     "lstm_nll": 1.61, "lstm_perplexity": 5.0, "lstm_accuracy": 0.52, "ngram_nll": 2.0,
     "ngram_perplexity": 7.4, "ngram_accuracy": 0.45, "ngram_order": 5, "ngram_variant": "plain",
     "nll_reduction": 0.195, "val_targets": 12345, "seconds": 9.0,
@@ -38,8 +41,50 @@ EVALUATION = {
 }
 
 
-def export_folder(models: Path, name: str, mono=False, history=None, evaluation=None) -> Path:
-    """config.json + metrics.json shaped as converter/export.py writes them."""
+def evaluation(version=2, nll_per_note=3.2, keys=True) -> dict:
+    """An evaluation.json shaped as trainer/evaluate.py writes it (a few figures of each part)."""
+    e = {
+        "model": "runs/x", "kind": "run", "vocab_version": version,
+        "songs": {"train": 280, "validation": 35, "test": 35},
+        "test_targets": 24977, "test_notes": 10258,
+        "lstm": {"nll": 1.3, "perplexity": 3.7, "accuracy": 0.55, "nll_per_note": nll_per_note,
+                 "by_position": [{"from": 0, "to": 256, "targets": 8960, "nll": 1.25},
+                                 {"from": 1024, "to": None, "targets": 1154, "nll": 1.54}]},
+        "ngram": {"nll": 1.4, "perplexity": 4.0, "accuracy": 0.58, "nll_per_note": 4.0,
+                  "order": 8, "variant": "transposed +-2", "sweep": []},
+        "nll_per_note_reduction": 1 - nll_per_note / 4.0,
+        "music": {"generated": {"songs": 30, "longest_repeat": 0.008, "copy_rate": 0.015},
+                  "human_test": {"songs": 35, "longest_repeat": 0.126, "copy_rate": 0.335},
+                  "human_range": {"longest_repeat": [0.009, 0.356]}},
+        "lengths": {"generated": [100, 200, 300, 400, 2000], "human_test": [250, 280, 300],
+                    "hit_token_limit": 0},
+        "sampling": {"temperature": 1.0, "top_p": 0.95, "seed": 1234, "free_songs": 30,
+                     "songs_per_request": 20, "request_length": 400},
+        "checks": {"longest_repeat": {"generated": 0.008, "human_range": [0.009, 0.356],
+                                      "ok": False},
+                   "copy_rate_ratio": {"generated_vs_human": 0.045, "ok": True},
+                   "length": {"generated_median": 300.0, "human_iqr": [265.0, 290.0],
+                              "ok": False}},
+    }
+    if keys:
+        e["requests"] = {
+            "keys": [{"key": "G:major", "agreement": 0.9, "scale_consistency": 0.93,
+                      "mean_notes": 264.2}],
+            "key_agreement": 0.9, "scale_consistency": 0.93, "human_scale_consistency": 0.92,
+            "estimator_ceiling": 0.87, "ceiling_songs": 23,
+            "meters": [{"meter": "3/4", "human_songs": 6, "overlap": 0.926}]}
+        e["checks"]["key_agreement"] = {"generated": 0.9, "at_least": 0.85, "ok": True}
+        e["checks"]["meter 3/4"] = {"overlap": 0.926, "at_least": 0.85, "ok": True}
+    return e
+
+
+CONDITIONING = {"keys": {"D:minor": 3, "G:major": 45}, "meters": {"4/4": 40, "3/4": 6}}
+
+
+def export_folder(models: Path, name: str, mono=False, history=None, evaluation=None,
+                  version=1, conditioning=None, previous=None) -> Path:
+    """config.json + metrics.json shaped as converter/export.py writes them (a codec
+    ``version`` 1 export's settings predate ``vocab_version``, as the shipped ones)."""
     folder = models / name
     folder.mkdir(parents=True)
     settings = {"model": {"rnn_size": 512, "num_layers": 2, "embedding_size": 64, "dropout": 0.2},
@@ -61,10 +106,25 @@ def export_folder(models: Path, name: str, mono=False, history=None, evaluation=
                 "train_seconds": 600.0, "parameters": 3_000_000, "backend": "CPU"}
     if history is not None:
         training["history"] = history
+    if version >= 2:
+        settings["codec"] = {"vocab_version": version, "no_bars": False}
+        config["codec"]["bars"] = True
+        config["vocab_size"] = 175
+    if conditioning is not None:
+        config["conditioning"] = conditioning
+    metrics = {"training": training, "evaluation": evaluation}
+    if previous is not None:
+        metrics["previous"] = previous
     (folder / "config.json").write_text(json.dumps(config))
-    (folder / "metrics.json").write_text(json.dumps({"training": training,
-                                                     "evaluation": evaluation}))
+    (folder / "metrics.json").write_text(json.dumps(metrics))
     return folder
+
+
+def header_rows(markdown: str) -> list[list[str]]:
+    """The cells of every table header row (the line above a |---| line)."""
+    lines = markdown.splitlines()
+    return [[c.strip() for c in lines[i - 1].strip("|").split("|")]
+            for i, line in enumerate(lines) if re.fullmatch(r"\|(---\|)+", line)]
 
 
 def test_discover_keeps_export_folders_only(tmp_path):
@@ -101,15 +161,74 @@ def test_nice_ticks_cover_the_range():
     assert len(steps) == 1 and steps.pop() in (0.2, 0.5, 1.0)
 
 
-def test_model_card_shows_the_evaluation_or_says_there_is_none(tmp_path):
-    export_folder(tmp_path, "a", evaluation=EVALUATION)
+def test_model_card_shows_a_v1_evaluation_or_says_there_is_none(tmp_path):
+    export_folder(tmp_path, "a", evaluation=V1_EVALUATION)
     export_folder(tmp_path, "b")
     a, b = map(cadenza_card.card, cadenza_models.discover(tmp_path))
-    assert "| LSTM | 1.610 | 5.000 | 0.520 |" in a
+    assert "| LSTM | 1.610 | 5.000 | 0.520 |" in a  # no per-note column: it has no such figure
     assert "5-gram Kneser-Ney (plain)" in a and "19.5% lower" in a
-    assert "| copy_rate | 0.100 | 0.000 |" in a
+    assert "held-out validation songs" in a and "predates the test split" in a
+    assert "| copy_rate | 0.100 | 0.000 | - |" in a
+    assert "| token language | v1: notes, durations and time shifts only |" in a
+    assert "no test split" in a and "what changed" not in a and "cannot be asked" in a
     assert "Not evaluated" in b and "Not evaluated" not in a
     assert "python -m converter --run-dir runs/x --out y" in b
+
+
+def test_model_card_of_a_v2_model_beside_the_v1_model_it_replaces(tmp_path):
+    export_folder(tmp_path, "v2", version=2, conditioning=CONDITIONING,
+                  evaluation=evaluation(), previous=evaluation(1, nll_per_note=3.4, keys=False))
+    [text] = map(cadenza_card.card, cadenza_models.discover(tmp_path))
+    assert "| training songs per key | G major (45), D minor (3) |" in text
+    assert "| training songs per meter | 4/4 (40), 3/4 (6) (a song" in text
+    changed = next(line for line in text.splitlines() if line.startswith("| what changed"))
+    assert "token language v2 (was v1" in changed and "input at every step" in changed
+    assert "evaluated beside it" in changed and "key embedding (25 × 64)" in text
+    assert "35 test (never trained on" in text
+    assert "On the 35 test songs (10,258 notes, 24,977 tokens)" in text
+    assert "NLL per note is 20.0% lower than the n-gram's" in text
+    assert "This model's NLL per note is 5.9% lower than the v1 model's" in text
+    assert "| LSTM | 1.300 | 3.200 | 3.700 | 0.550 |" in text
+    assert "| 8-gram Kneser-Ney (transposed ±2) | 1.400 | 4.000 | 4.000 | 0.580 |" in text
+    assert "| v1 model: LSTM | 1.300 | 3.400 | 3.700 | 0.550 |" in text
+    assert "per-token figures do not compare" in text
+    assert "| 0–255 | 8,960 | 1.250 | 8,960 | 1.250 |" in text and "| 1,024 on |" in text
+    assert "| longest_repeat | 0.008 | 0.126 | 0.009..0.356 | 0.008 |" in text
+    assert "| generated | 5 | 300 | 200..400 | 2,000 |" in text
+    assert "| human test | 3 | 280 | 265..290 | 300 |" in text
+    assert "| G major | 0.900 | 0.930 | 264.2 |" in text and "| 3/4 | 0.926 | 6 |" in text
+    assert "3 of 5 checks pass" in text
+    assert ("| longest_repeat | 0.008 | within the human range 0.009..0.356 | **fail** | "
+            "0.008 (**fail**) |") in text
+    assert "| copy_rate_ratio | 0.04× the human copy rate | at most 1.5× | pass |" in text
+    assert "| key_agreement | 0.900 | at least 0.850 | pass | - |" in text  # v1 has no such check
+
+
+def test_model_card_of_a_v2_model_alone(tmp_path):
+    folder = export_folder(tmp_path, "solo", version=2, evaluation=evaluation())
+    metrics = json.loads((folder / "metrics.json").read_text())
+    (folder / "metrics.json").write_text(json.dumps({**metrics, "previous": None}))
+    config = json.loads((folder / "config.json").read_text())
+    config["training"]["test_songs"] = 34  # the converter's count wins over the evaluation's
+    (folder / "config.json").write_text(json.dumps(config))
+    [text] = map(cadenza_card.card, cadenza_models.discover(tmp_path))
+    assert "33 validation, 34 test" in text
+    assert "v1 model" not in text and "v1 targets" not in text and "Beside it" not in text
+    assert "token language v2 (was v1" in text and "evaluated beside it" not in text
+    assert "| training songs per key | not recorded in this export |" in text
+    assert "| result |" in text and "| check | value | target | result |" in text
+
+
+@pytest.mark.parametrize("case", ["v1", "none", "v2", "v2 with v1"])
+def test_model_card_tables_have_no_empty_header_cells(tmp_path, case):
+    kwargs = {"v1": dict(evaluation=V1_EVALUATION), "none": {},
+              "v2": dict(version=2, evaluation=evaluation(), conditioning=CONDITIONING),
+              "v2 with v1": dict(version=2, evaluation=evaluation(),
+                                 previous=evaluation(1, keys=False))}[case]
+    export_folder(tmp_path, "m", **kwargs)
+    text = cadenza_card.card(cadenza_models.discover(tmp_path)[0])
+    headers = header_rows(text)
+    assert headers and all(all(headers) for headers in headers), headers
 
 
 def test_examples_page_renders_the_index_or_says_it_is_absent(tmp_path):
@@ -144,11 +263,45 @@ def test_token_example_is_the_codecs_encoding():
     from trainer.codec import Codec
 
     text = cadenza_docs.token_example()
-    rows = re.findall(r"^\| `(\w+)` \| (\d+) \|", text, re.MULTILINE)
+    rows = re.findall(r"^\| `(\w+)` \| (\d+) \| (.+) \|$", text, re.MULTILINE)
     codec = Codec()
-    assert rows[0] == ("BOS", str(codec.bos_id)) and rows[-1] == ("EOS", str(codec.eos_id))
-    assert all(codec.describe(int(i)) == name for name, i in rows)
-    assert ("NOTE_72", str(codec.token_id("NOTE", 72))) in rows
+    assert rows[0][:2] == ("BOS", str(codec.bos_id)) and rows[-1][:2] == ("EOS", str(codec.eos_id))
+    assert all(codec.describe(int(i)) == name for name, i, _ in rows)
+    assert ("NOTE_72", str(codec.token_id("NOTE", 72))) in [r[:2] for r in rows]
+    meanings = {name: meaning for name, _, meaning in rows}
+    assert rows[1][0] == "KEY_C_major" and meanings["KEY_C_major"] == "the song is in C major"
+    assert rows[2][0] == "METER_3_4" and meanings["METER_3_4"] == "the song starts in 3/4 time"
+    assert meanings["METER_4_4"] == "from this bar on: 4/4 time"  # a change, after a BAR
+    bars = [meaning for name, _, meaning in rows if name == "BAR"]
+    assert bars[0].endswith("(the notes before it are a pickup)") and len(bars) == 3
+    notes, meta = cadenza_docs.phrase()
+    ids = [int(i) for _, i, _ in rows]
+    got_notes, got_meta = codec.decode_song(ids)
+    assert got_notes.tolist() == notes.tolist() and got_meta == meta
+
+
+def test_every_token_kind_has_a_meaning():
+    from trainer.codec import Codec
+
+    for codec in (Codec(), Codec(CodecConfig(vocab_version=1))):
+        said = [cadenza_docs.meaning(codec, i) for i in range(codec.size)]
+        assert all(said) and len(said) == codec.size
+    codec = Codec()
+    assert cadenza_docs.meaning(codec, codec.meter_id("other")) == \
+        "the song starts in a meter without a token of its own"
+    assert cadenza_docs.meaning(codec, codec.key_id((10, "minor"))) == "the song is in Bb minor"
+
+
+def test_vocabulary_table_lists_every_kind_with_its_ids():
+    from trainer.codec import Codec
+
+    text = cadenza_docs.vocabulary()
+    codec = Codec()
+    assert f"{codec.size} tokens in all (codec version 2)" in text
+    for kind, (first, count, _) in codec.ranges.items():
+        ids = str(first) if count == 1 else f"{first}–{first + count - 1}"
+        assert f"| {ids} | {count} |" in text, kind
+    assert "`KEY_C_major` … `KEY_B_minor`" in text and "`METER_other`" in text
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="building the site needs Node 20")
