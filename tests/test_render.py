@@ -64,6 +64,23 @@ def test_render_audio_writes_a_small_decodable_file(fluidsynth, tiny_midi, tmp_p
     assert np.abs(frames[-100:]).max() < 0.01  # the end fades out
 
 
+def test_key_and_time_signatures_add_no_sound_and_no_time(fluidsynth, tiny_midi, tmp_path):
+    from trainer.codec import Meta
+
+    signed = tmp_path / "signed.mid"  # as codec v2 songs are written: D minor, 3/4 bars
+    notes = np.array([(0, 4, 60), (0, 4, 64), (0, 4, 67), (4, 2, 72)])
+    midi_io.write_midi(notes, signed, steps_per_beat=4, tempo=60.0,
+                       meta=Meta((2, "minor"), (3, 4), ((0, (3, 4)),)))
+    read = midi_io.read_song(signed)
+    assert read.key == (2, "minor") and [tuple(m[1:]) for m in read.meters] == [(3, 4)]
+    plain, _ = render.read_audio(render.render_audio(tiny_midi, tmp_path / "plain.ogg"))
+    ours, _ = render.read_audio(render.render_audio(signed, tmp_path / "signed.ogg"))
+    assert abs(len(ours) - len(plain)) < 0.01 * RATE
+    n = min(len(ours), len(plain))
+    residual = np.mean((ours[:n] - plain[:n]) ** 2) / np.mean(plain[:n] ** 2)
+    assert residual < 10 ** (-20 / 10), residual  # the same notes at the same times
+
+
 def test_trim_cuts_silence_and_fades_out():
     tone = np.sin(np.arange(RATE // 2) * 2 * np.pi * 440 / RATE).astype(np.float32)
     silence = np.zeros(RATE, dtype=np.float32)
