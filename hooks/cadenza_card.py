@@ -32,7 +32,7 @@ def card(model: dict) -> str:
     return "\n\n".join([
         f"## {model['name']}",
         table(["about the model", "value"], about(c, t, evaluation, metrics.get("previous"))),
-        cadenza_evaluation.section(evaluation, metrics.get("previous")),
+        cadenza_evaluation.section(model["name"], evaluation, metrics.get("previous")),
         "To make this model again:\n\n```sh\n" + "\n".join(
             c["training"]["commands"][k] for k in ("train", "evaluate", "export")) + "\n```",
     ])

@@ -52,14 +52,17 @@ def version_label(e: dict) -> str:
     return f"v{e.get('vocab_version') or 1}"
 
 
-def section(evaluation: dict | None, previous: dict | None = None) -> str:
-    """The card's ``### Evaluation``, or a line saying there is none."""
+def section(name: str, evaluation: dict | None, previous: dict | None = None) -> str:
+    """The card's ``### Evaluation of <name>``, or a line saying there is none. (Each
+    heading names its model: the theme's table of contents makes a landmark of every
+    heading with subheadings, and landmarks must differ.)"""
+    heading = f"### Evaluation of {name}"
     if not evaluation:
-        return ("### Evaluation\n\n_Not evaluated: this export was made before "
+        return (f"{heading}\n\n_Not evaluated: this export was made before "
                 "`python -m trainer evaluate` ran on its run folder._")
     e = normalise(evaluation)
     p = normalise(previous) if previous else None
-    parts = ["### Evaluation", headline(e, p), scores(e, p)]
+    parts = [heading, headline(e, p), scores(e, p)]
     parts += [by_position(e, p), music(e, p), lengths(e, p), requests(e), checks(e, p)]
     return "\n\n".join(x for x in parts if x)
 

@@ -231,6 +231,17 @@ def test_model_card_tables_have_no_empty_header_cells(tmp_path, case):
     assert headers and all(all(headers) for headers in headers), headers
 
 
+def test_model_card_section_headings_differ_between_models(tmp_path):
+    # the theme's table of contents makes a landmark (a labelled nav) of every heading
+    # with subheadings, and axe wants landmarks to differ
+    export_folder(tmp_path, "a", version=2, evaluation=evaluation())
+    export_folder(tmp_path, "b", evaluation=V1_EVALUATION)
+    text = "\n\n".join(map(cadenza_card.card, cadenza_models.discover(tmp_path)))
+    headings = re.findall(r"^(#{2,3}) (.+)$", text, re.MULTILINE)
+    assert ("###", "Evaluation of a") in headings
+    assert len(set(headings)) == len(headings), headings
+
+
 def test_examples_page_renders_the_index_or_says_it_is_absent(tmp_path):
     assert cadenza_examples.load(tmp_path) is None
     assert "No examples yet" in cadenza_examples.page(None, "./")
