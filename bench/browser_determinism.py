@@ -88,7 +88,8 @@ def numpy_songs(folder: Path, seeds, notes: int, temperature: float, top_p: floa
     from trainer.stepper import Stepper
 
     export = read_export(folder)
-    stepper, codec = Stepper(stepper_weights(folder)), export.codec
+    codec = export.codec
+    stepper = Stepper.for_codec(stepper_weights(folder), codec)
     prime = json.loads((folder / "parity.json").read_text())["prime"]
     stepper.reset()
     logits = [stepper.step(t).tolist() for t in prime]
@@ -115,7 +116,7 @@ def margins(folder: Path, seeds, notes: int, temperature: float, top_p: float) -
     from trainer.stepper import Stepper
 
     codec = read_export(folder).codec
-    stepper = Stepper(stepper_weights(folder))
+    stepper = Stepper.for_codec(stepper_weights(folder), codec)
     out = []
     for seed in seeds:
         stepper.reset()

@@ -53,13 +53,17 @@ def from_export(folder: Path) -> None:
     from trainer.stepper import Stepper
 
     export = read_export(folder)
-    weights, layers = export.weights, export.config["model"]["num_layers"]
-    order = stepper_names(layers)
-    stepper = Stepper([weights[n] for n in order])
+    weights, network = export.weights, export.network
+    order = stepper_names(network["num_layers"], bool(network["key_rows"]))
+
+    def make_stepper(arrays):
+        return Stepper.for_codec(arrays, export.codec)
+
+    stepper = make_stepper([weights[n] for n in order])
     songs = S.kl_songs(stepper, export.codec, generate)
     reference = [S.softmax(stepper.run(s)) for s in songs]
     shapes = {n: w.shape for n, w in weights.items()}
-    choice = S.choose("auto", shapes, S.measurer(weights, order, reference, songs, Stepper))
+    choice = S.choose("auto", shapes, S.measurer(weights, order, reference, songs, make_stepper))
     record = S.kl_record(choice.kl, songs, reference=f"its {export.config['quantization']} weights")
     print(f"{folder}: {export.config['weights_bytes']:,} bytes as shipped -> auto "
           f"{choice.bytes:,} bytes, max next-token KL {record['max']:.2e} "

@@ -1,1 +1,1 @@
-"""Cadenza converter: a trained run -> a TensorFlow.js folder the browser loads."""
+"""Cadenza converter: a trained run -> the self-describing folder the browser loads."""

@@ -1,9 +1,9 @@
-"""``python -m converter --run-dir DIR --out DIR [--quantize ...]``: parse and dispatch."""
+"""``python -m converter --run-dir DIR --out DIR [--quantize ...] [--previous FILE]``:
+parse and dispatch."""
 
 import sys
 
 from converter.export import ExportConfig, export
-from trainer import backend
 from trainer.cli import parse_flags
 from trainer.errors import CadenzaError
 
@@ -11,10 +11,9 @@ from trainer.errors import CadenzaError
 def main(argv=None) -> int:
     try:
         given = parse_flags(argv, "python -m converter",
-                            "Export a trained run to a self-describing TensorFlow.js folder.",
+                            "Export a trained run to the self-describing folder the site loads.",
                             [ExportConfig])
         cfg = ExportConfig(**given[ExportConfig])
-        backend.tensorflow()  # tf_keras and tensorflowjs import it, under either backend
         export(cfg)
         return 0
     except CadenzaError as e:

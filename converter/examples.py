@@ -22,7 +22,7 @@ from converter.read import stepper_weights
 from trainer import midi_io, render
 from trainer.codec import Codec
 from trainer.errors import CadenzaError
-from trainer.generate import compose
+from trainer.composing import compose
 from trainer.stepper import Stepper
 
 MAX_TRIES = 50  # seeds tried per example before giving up on a too-short model
@@ -59,7 +59,7 @@ def make_examples(models_dir: Path, out_dir: Path, spec: ExampleSpec = ExampleSp
 def model_examples(folder: Path, out_dir: Path, spec: ExampleSpec, tempo: float) -> list[dict]:
     config = json.loads((folder / "config.json").read_text())
     codec = Codec.load(folder / "vocab.json")
-    stepper = Stepper(stepper_weights(folder, config["model"]["num_layers"]))
+    stepper = Stepper.for_codec(stepper_weights(folder, config["model"]["num_layers"]), codec)
     target = out_dir / folder.name
     target.mkdir(parents=True, exist_ok=True)
     for old in target.iterdir():
@@ -70,8 +70,8 @@ def model_examples(folder: Path, out_dir: Path, spec: ExampleSpec, tempo: float)
     for temperature in spec.temperatures:
         for _ in range(spec.per_temperature):
             for _try in range(MAX_TRIES):
-                notes = compose(stepper, codec, [codec.bos_id], spec.notes, temperature, 0,
-                                spec.top_p, seed)
+                notes, _, _ = compose(stepper, codec, [codec.bos_id], spec.notes,
+                                      temperature, 0, spec.top_p, seed)
                 notes = cut(notes, spec.max_seconds * steps_per_second)
                 seconds = float((notes[:, 0] + notes[:, 1]).max() / steps_per_second) \
                     if len(notes) else 0.0

@@ -13,6 +13,10 @@ file that the previous export listed: a user's own file is never deleted.
 An export written before the list existed counts as listing the files it
 always wrote, but only when its model.json is the converter's own network
 (``cadenza_lstm_step``), never merely because config.json says cadenza-lstm.
+
+``format_version`` 2 exports have this project's model.json
+(converter/network.py); version 1 had a tfjs Layers model.json. Readers
+read both (``READABLE``).
 """
 
 from __future__ import annotations
@@ -22,12 +26,13 @@ import json
 import re
 from pathlib import Path
 
+from converter.network import NETWORK
 from trainer import constants as C
 from trainer.errors import CadenzaError
 
-TYPE, FORMAT_VERSION = C.EXPORT_TYPE, 1
+TYPE, FORMAT_VERSION = C.EXPORT_TYPE, 2
+READABLE = (1, 2)
 SHARD = re.compile(r"group\d+-shard\d+of\d+\.bin")
-NETWORK = "cadenza_lstm_step"  # converter/tfjs.py names the exported model so
 LEGACY_FILES = ("config.json", "metrics.json", "model.json", "parity.json", "vocab.json")
 
 
@@ -74,7 +79,8 @@ def _legacy_files(folder: Path) -> set[str] | None:
     """What an export from before the file list wrote, if model.json is one's."""
     try:
         model = json.loads((folder / "model.json").read_text())
-        name = model["modelTopology"]["model_config"]["config"]["name"]
+        name = (model["network"]["name"] if "network" in model  # format 2, or 1: tfjs
+                else model["modelTopology"]["model_config"]["config"]["name"])
         paths = {p for group in model["weightsManifest"] for p in group["paths"]}
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -1,11 +1,13 @@
 """Read an export folder back into numpy, without TensorFlow, refusing damage.
 
 :func:`read_export` checks what web/src/model.js checks before the browser
-samples, with the same reasons: config.json is a Cadenza export of this
-format; vocab.json agrees with config.json's codec and vocabulary size;
-model.json has a weights manifest whose shards are exactly the ones
-config.json lists; each shard has the listed size and SHA-256; the weights
-fill the shards exactly and are all finite.
+samples, with the same reasons: config.json is a Cadenza export of a format
+this reads; vocab.json agrees with config.json's codec and vocabulary size;
+model.json describes a network this code runs, of config.json's sizes
+(converter/network.py), and has a weights manifest whose shards are exactly
+the ones config.json lists; each shard has the listed size and SHA-256; the
+weights fill the shards exactly, are all finite, and are exactly the
+network's, each of its shape.
 
 The weights manifest in ``model.json`` lists each array's name, shape and
 storage (float32, float16, uint8 with one ``min`` and ``scale``, or uint8
@@ -13,8 +15,9 @@ with a min and scale per column: converter/weights.py describes the bytes
 and the one rule by which both this reader and web/src/weights.js turn
 them into float32); the shards hold them back to back in that order.
 :func:`stepper_weights` returns them in the order
-:class:`trainer.stepper.Stepper` takes, so the numpy stepper runs exactly the
-weights the browser runs.
+:class:`trainer.stepper.Stepper` takes (build it with ``Stepper.for_codec``,
+which knows the KEY tokens), so the numpy stepper runs exactly the weights
+the browser runs.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from converter.folder import FORMAT_VERSION, TYPE
+from converter import network as N
+from converter.folder import READABLE, TYPE
+from converter.network import NetworkError, stepper_names  # noqa: F401  (callers import it here)
 from converter.weights import WeightError, dequantise
 from trainer.codec import Codec
 from trainer.errors import CadenzaError
@@ -34,10 +39,12 @@ from trainer.errors import CadenzaError
 
 @dataclass(frozen=True)
 class Export:
-    """A verified export folder: its config.json, codec and weights by name."""
+    """A verified export folder: its config.json, codec, network (converter/network.py)
+    and weights by name."""
 
     config: dict
     codec: Codec
+    network: dict
     weights: dict[str, np.ndarray]
 
 
@@ -54,9 +61,10 @@ def check_config(folder: Path, config, codec: Codec) -> None:
         got = config.get("type") if isinstance(config, dict) else config
         raise CadenzaError(f"{folder}: not a Cadenza model (config.json type is {got!r}, "
                            f"expected {TYPE!r})")
-    if config.get("format_version") != FORMAT_VERSION:
+    if config.get("format_version") not in READABLE:
         raise CadenzaError(f"{folder}: model format version {config.get('format_version')} "
-                           f"is not supported (this reads version {FORMAT_VERSION})")
+                           f"is not supported (this reads versions "
+                           f"{' and '.join(map(str, READABLE))})")
     if config.get("vocab_size") != codec.size:
         raise CadenzaError(f"{folder}: vocabulary mismatch: config.json says "
                            f"{config.get('vocab_size')} tokens, vocab.json has {codec.size}")
@@ -151,13 +159,23 @@ def read_export(folder: Path) -> Export:
         raise CadenzaError(f"{vocab}: {e}") from None
     check_config(folder, config, codec)
     model = _json(folder, "model.json")
-    manifest = model.get("weightsManifest") if isinstance(model, dict) else None
+    model = model if isinstance(model, dict) else {}
+    try:
+        network = N.check(model.get("network") if config["format_version"] >= 2
+                          else N.legacy(config), config, "KEY" in codec.ranges)
+    except NetworkError as e:
+        raise CadenzaError(f"{folder}: {e}") from None
+    manifest = model.get("weightsManifest")
     try:
         groups = read_shards(folder, manifest, config["shards"])
         weights = decode(folder, manifest, groups)
     except (KeyError, TypeError) as e:
         raise CadenzaError(f"{folder}: model.json's weightsManifest is malformed ({e!r})") from None
-    return Export(config, codec, weights)
+    try:
+        N.check_weights(network, weights)
+    except NetworkError as e:
+        raise CadenzaError(f"{folder}: {e}") from None
+    return Export(config, codec, network, weights)
 
 
 def read_weights(folder: Path) -> dict[str, np.ndarray]:
@@ -165,30 +183,14 @@ def read_weights(folder: Path) -> dict[str, np.ndarray]:
     return read_export(folder).weights
 
 
-def stepper_names(num_layers: int) -> list[str]:
-    """Manifest names of the weights in Stepper order: embedding, 3 per LSTM, dense."""
-    names = ["embedding/embeddings"]
-    for i in range(num_layers):
-        names += [f"lstm_{i}/lstm_cell/{k}" for k in ("kernel", "recurrent_kernel", "bias")]
-    return names + ["logits/kernel", "logits/bias"]
-
-
 def stepper_weights(folder: Path, num_layers: int | None = None) -> list[np.ndarray]:
-    """The verified export's weights in Stepper order: embedding, 3 per LSTM, dense.
+    """The verified export's weights in Stepper order: embedding, 3 per LSTM, dense,
+    then a key-conditioned network's key table (``Stepper.for_codec`` runs them).
 
     ``num_layers`` defaults to config.json's (and must match it when given).
     """
     export = read_export(folder)
-    layers = export.config["model"]["num_layers"]
+    layers = export.network["num_layers"]
     if num_layers is not None and num_layers != layers:
         raise CadenzaError(f"{folder}: config.json has {layers} LSTM layers, not {num_layers}")
-    w = export.weights
-    names = stepper_names(layers)
-    missing = [n for n in names if n not in w]
-    if missing:
-        raise CadenzaError(f"{folder}: model.json lacks weights {missing}")
-    size = export.codec.size
-    if w["embedding/embeddings"].shape[0] != size or w["logits/bias"].shape != (size,):
-        raise CadenzaError(f"{folder}: the weights are shaped for another vocabulary than "
-                           f"its {size} tokens")
-    return [w[n] for n in names]
+    return N.check_weights(export.network, export.weights)

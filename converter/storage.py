@@ -1,14 +1,14 @@
 """Which storage each weight gets (``--quantize``), and the KL figure that decides it.
 
 The figure, ``next_token_kl``: the model generates ``KL_SONGS`` songs of its
-own from BOS (the numpy Stepper on the float32 weights; seeds 0, 1, ...,
-temperature 1, no top-k or top-p, ``KL_TOKENS`` tokens each with BOS, fewer
-when a song ends at EOS). After every token of every song, the next-token
-distributions p (the reference: the Keras model) and q (the export: the
-numpy Stepper on the weights exactly as the loaders dequantise them), both
-softmax of the logits in float64, give KL(p || q) = sum p (log p - log q),
-with p and q clipped at 1e-12 inside the logs. The export records the
-largest KL over all those steps (and the mean).
+own from BOS (the numpy Stepper on the float32 weights, key table included;
+seeds 0, 1, ..., temperature 1, no top-k or top-p, ``KL_TOKENS`` tokens each
+with BOS, fewer when a song ends at EOS). After every token of every song,
+the next-token distributions p (the reference: the Keras model) and q (the
+export: the numpy Stepper on the weights exactly as the loaders dequantise
+them), both softmax of the logits in float64, give
+KL(p || q) = sum p (log p - log q), with p and q clipped at 1e-12 inside the
+logs. The export records the largest KL over all those steps (and the mean).
 
 ``auto`` starts from float16 everywhere and tries uint8 on one weight at a
 time, the largest first (per column for a matrix with more than 8 rows,
@@ -130,10 +130,11 @@ def _try(storage, kls, name, candidate, measure):
 
 
 def measurer(weights: dict[str, np.ndarray], order: list[str], reference: list[np.ndarray],
-             songs: list[np.ndarray], stepper_class) -> Callable[[dict[str, str]], np.ndarray]:
+             songs: list[np.ndarray], make_stepper) -> Callable[[dict[str, str]], np.ndarray]:
     """``measure(storage)`` for :func:`choose`: the per-step KL against ``reference``
-    of a ``stepper_class`` running ``weights`` (by name; ``order`` is the Stepper's)
-    as a loader reads them back from ``storage``. Each stored weight is made once."""
+    of ``make_stepper(arrays)`` (e.g. ``Stepper.for_codec`` of the codec) running
+    ``weights`` (by name; ``order`` is the Stepper's) as a loader reads them back
+    from ``storage``. Each stored weight is made once."""
     made: dict[tuple[str, str], np.ndarray] = {}
 
     def stored(name, kind):
@@ -142,7 +143,7 @@ def measurer(weights: dict[str, np.ndarray], order: list[str], reference: list[n
         return made[name, kind]
 
     def measure(storage):
-        stepper = stepper_class([stored(n, storage[n]) for n in order])
+        stepper = make_stepper([stored(n, storage[n]) for n in order])
         return next_token_kl(reference, stepper, songs)
 
     return measure

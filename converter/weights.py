@@ -1,10 +1,10 @@
 """How each weight is stored in an export's shards, and how it is read back.
 
-model.json's ``weightsManifest`` lists every weight (``name``, ``shape``,
-``"dtype": "float32"``) in shard order; its ``quantization``, when present,
-says how the weight's bytes hold it. Bytes are little-endian, values in C
-order, and C = ``shape[-1]`` is the number of columns (a kernel's output
-units)::
+model.json's ``weightsManifest`` (converter/network.py describes the file)
+lists every weight (``name``, ``shape``, ``"dtype": "float32"``) in shard
+order; its ``quantization``, when present, says how the weight's bytes hold
+it. Bytes are little-endian, values in C order, and C = ``shape[-1]`` is the
+number of columns (a kernel's output units)::
 
     storage       quantization                                  bytes
     float32       (none)                                        4 per value
@@ -16,12 +16,11 @@ units)::
 
 (each ``quantization`` also says ``"original_dtype": "float32"``). A code
 ``q`` reads as ``float32(q * scale + min)``, the product and sum taken in
-float64 -- TensorFlow.js's own rule for ``uint8``, so an export without
-``uint8-column`` weights is a plain tfjs Layers model. ``uint8-column`` is
-this project's: ``min`` and ``scale`` of column ``j`` are the j-th entries of
-the two float32 arrays. web/src/weights.js reads all four exactly as
-:func:`dequantise` does, bit for bit (tests/vectors/weights.json holds both
-to it).
+float64 -- TensorFlow.js's own rule for ``uint8``, whose manifest entries
+these are. ``uint8-column`` is this project's: ``min`` and ``scale`` of
+column ``j`` are the j-th entries of the two float32 arrays.
+web/src/weights.js reads all four exactly as :func:`dequantise` does, bit for
+bit (tests/vectors/weights.json holds both to it).
 
 :func:`encode` writes uint8 affinely over each tensor's (or column's) own
 range: ``min`` is its smallest value and ``scale`` its range / 255, both
@@ -35,6 +34,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+
+from converter.network import MODEL_FORMAT
 
 STORAGES = ("float32", "float16", "uint8", "uint8-column")
 LEVELS = 255
@@ -152,15 +153,12 @@ def summary(storage: dict[str, str], shapes: dict[str, tuple]) -> str:
     return " + ".join(sorted(used, key=lambda k: -used[k]))
 
 
-def write(folder: Path, weights: dict[str, np.ndarray], storage: dict[str, str]) -> None:
-    """Replace the weights of the tfjs Layers model in ``folder``: ``weights`` (by
-    name, in shard order) stored as ``storage`` says, in one group of shards of
-    at most ``SHARD_BYTES``; model.json's manifest follows."""
+def write(folder: Path, weights: dict[str, np.ndarray], storage: dict[str, str],
+          network: dict) -> None:
+    """Write ``folder``'s model.json (converter/network.py: ``network`` and the
+    manifest) and its shards: ``weights`` (by name, in shard order) stored as
+    ``storage`` says, in one group of shards of at most ``SHARD_BYTES``."""
     folder = Path(folder)
-    model = json.loads((folder / "model.json").read_text())
-    for group in model.get("weightsManifest", []):
-        for path in group["paths"]:
-            (folder / path).unlink()
     entries, data = [], []
     for name, values in weights.items():
         q, raw = encode(values, storage[name])
@@ -172,7 +170,8 @@ def write(folder: Path, weights: dict[str, np.ndarray], storage: dict[str, str])
     paths = [f"group1-shard{i}of{len(parts)}.bin" for i in range(1, len(parts) + 1)]
     for path, part in zip(paths, parts):
         (folder / path).write_bytes(part)
-    model["weightsManifest"] = [{"paths": paths, "weights": entries}]
+    model = {"format": MODEL_FORMAT, "network": network,
+             "weightsManifest": [{"paths": paths, "weights": entries}]}
     (folder / "model.json").write_text(json.dumps(model))
 
 

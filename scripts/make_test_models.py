@@ -8,12 +8,15 @@ written with their key and time signatures. Writes:
   ``--quantize`` rule: ``OUT/none``, ``OUT/float16``, ``OUT/uint8``,
   ``OUT/uint8-column`` and ``OUT/auto``;
 - ``OUT/run-v1`` (the same songs, codec v1: notes only) and its export
-  ``OUT/v1`` (float16), which proves a version-1 model still loads and plays.
+  ``OUT/v1`` (float16), which proves a version-1 model still loads and plays;
+- ``OUT/stepper.json``: the numpy Stepper's logits (trainer/stepper.py, on
+  the weights as converter/read.py reads them back) after each token of a
+  song per export ``none``, ``uint8-column`` and ``v1``; in the v2 songs the
+  key changes midway (a second KEY token), which the Keras parity files,
+  fed the key of the song's first KEY token, never do.
 
-Each v2 export's config.json gets the ``conditioning`` section (training
-songs per key and meter) from the run's metrics.json where the converter
-has not written one. The JavaScript tests load these folders and check them
-against their parity files; the Compose browser tests serve ``float16`` and
+The JavaScript tests load these folders and check them against their parity
+files and stepper.json; the Compose browser tests serve ``float16`` and
 ``v1``. Usage: ``python scripts/make_test_models.py [--out build/test-models]``.
 """
 
@@ -27,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from trainer import backend, keys, midi_io
-from trainer.codec import Meta
+from trainer.codec import Codec, Meta
 from trainer.config import CodecConfig, DataConfig, ModelConfig, RunConfig, TrainConfig
 
 STEPS_PER_BEAT = 4
@@ -64,14 +67,24 @@ def write_songs(folder: Path, seed: int = 0) -> None:
                            steps_per_beat=STEPS_PER_BEAT, meta=Meta(key, meter, bars))
 
 
-def add_conditioning(run: Path, export: Path) -> None:
-    """Copy the run's training counts into the export's config.json, unless it has them."""
-    config_path = export / "config.json"
-    config = json.loads(config_path.read_text())
-    counts = json.loads((run / "metrics.json").read_text()).get("conditioning")
-    if "conditioning" not in config and counts:
-        config["conditioning"] = counts
-        config_path.write_text(json.dumps(config, indent=1) + "\n")
+def write_stepper_cases(out: Path) -> None:
+    """``out/stepper.json`` (see the module docstring)."""
+    from converter.read import stepper_weights
+    from trainer.stepper import Stepper
+
+    cases = []
+    for name in ("none", "uint8-column", "v1"):
+        codec = Codec.load(out / name / "vocab.json")
+        prime = json.loads((out / name / "parity.json").read_text())["prime"]
+        tokens = prime + prime[1:]
+        if "KEY" in codec.ranges:
+            other = next(codec.key_id(k) for k in ((9, "minor"), (0, "major"))
+                         if codec.key_id(k) != prime[1])
+            tokens = prime + [other] + prime[3:]
+        stepper = Stepper.for_codec(stepper_weights(out / name), codec)
+        cases.append({"model": name, "tokens": tokens,
+                      "logits": stepper.run(tokens).tolist()})
+    (out / "stepper.json").write_text(json.dumps({"cases": cases}) + "\n")
 
 
 def main(argv=None) -> None:
@@ -95,8 +108,8 @@ def main(argv=None) -> None:
     for quantize in QUANTIZE:
         export(ExportConfig(run_dir=args.out / "run", out=args.out / quantize,
                             quantize=quantize))
-        add_conditioning(args.out / "run", args.out / quantize)
     export(ExportConfig(run_dir=args.out / "run-v1", out=args.out / "v1", quantize="float16"))
+    write_stepper_cases(args.out)
 
 
 if __name__ == "__main__":

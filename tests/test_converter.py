@@ -26,23 +26,45 @@ def exports(trained, tmp_path_factory):
 
 
 def test_folder_holds_exactly_the_export_files(exports, trained):
+    from converter.network import stepper_names
+
     folder = exports / "float16"
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["config.json", "group1-shard1of1.bin", "metrics.json", "model.json",
-                     "parity.json", "vocab.json"]
+                     "parity.json", "split.json", "vocab.json"]
     assert (folder / "vocab.json").read_bytes() == (trained / "vocab.json").read_bytes()
+    assert (folder / "split.json").read_bytes() == (trained / "split.json").read_bytes()
     config = json.loads((folder / "config.json").read_text())
-    assert config["type"] == "cadenza-lstm" and config["format_version"] == 1
+    assert config["type"] == "cadenza-lstm" and config["format_version"] == 2
     assert config["vocab_size"] == json.loads((trained / "vocab.json").read_text())["size"]
     assert config["model"] == {"num_layers": 2, "rnn_size": 32, "embedding_size": 16,
                                "batch": 1, "output": "logits", "stateful": True}
     assert config["training"]["commands"]["train"].startswith("python -m trainer train")
     assert "--rnn-size 32" in config["training"]["commands"]["train"]
+    run_metrics = json.loads((trained / "metrics.json").read_text())
+    assert config["conditioning"] == run_metrics["conditioning"]  # the Key and Meter menus
+    assert sum(config["conditioning"]["keys"].values()) == config["training"]["train_songs"]
     metrics = json.loads((folder / "metrics.json").read_text())
-    assert metrics["training"]["epochs_trained"] == 1
+    assert set(metrics) == {"training", "evaluation", "previous"}
+    assert metrics["training"]["epochs_trained"] == 1 and metrics["previous"] is None
     model = json.loads((folder / "model.json").read_text())
-    layer = model["modelTopology"]["model_config"]["config"]["layers"][0]["config"]
-    assert layer["batch_input_shape"] == [1, 1]
+    assert set(model) == {"format", "network", "weightsManifest"}  # no tfjs topology
+    assert model["network"] == {"name": "cadenza_lstm_step", "cell": "lstm", "gates": "ifco",
+                                "vocab_size": config["vocab_size"], "embedding_size": 16,
+                                "num_layers": 2, "rnn_size": 32, "key_rows": 25}
+    stored = [w["name"] for g in model["weightsManifest"] for w in g["weights"]]
+    assert stored == stepper_names(2, keyed=True)  # the key table last
+
+
+def test_an_export_is_a_model_folder_evaluate_and_sample_take(exports, trained):
+    from trainer.loading import load
+
+    loaded = load(exports / "auto")
+    assert loaded.kind == "export" and loaded.split == json.loads(
+        (trained / "split.json").read_text())
+    assert loaded.split["test"]  # evaluate finds its test songs
+    assert loaded.conditioning["meters"]
+    assert loaded.weights[-1].shape == (25, 16)  # the key table, in Stepper order
 
 
 def test_parity_file_is_a_fixed_prime_with_probabilities(exports):
@@ -70,6 +92,7 @@ def test_auto_is_the_default_and_says_what_it_stored(exports):
     from converter.read import read_export, stepper_weights
     from converter.storage import MAX_KL, TARGET_BYTES, kl, softmax
     from converter.weights import storage_of
+    from trainer.codec import Codec
     from trainer.stepper import Stepper
 
     folder = exports / "auto"
@@ -91,7 +114,8 @@ def test_auto_is_the_default_and_says_what_it_stored(exports):
     assert f"max next-token KL {record['max']:.2e} vs Keras" in line
     # the numpy reader runs what was written, and it still matches Keras
     parity = json.loads((folder / "parity.json").read_text())
-    p = softmax(Stepper(stepper_weights(folder)).run(parity["prime"]))
+    codec = Codec.load(folder / "vocab.json")
+    p = softmax(Stepper.for_codec(stepper_weights(folder), codec).run(parity["prime"]))
     assert kl(np.asarray(parity["probabilities"]), p).max() <= MAX_KL
     assert read_export(folder).config == config
 
@@ -142,14 +166,41 @@ def test_bad_input_is_one_line_and_deletes_nothing(trained, tmp_path):
     assert "auto" in proc.stderr and "uint8-column" in proc.stderr  # the choices
 
 
-def test_metrics_file_lifts_the_headline_figures_of_evaluate():
+def test_metrics_json_keeps_training_evaluation_and_previous(exports, trained, tmp_path):
     from converter.export import metrics_file
 
-    evaluation = {"lstm_nll": 1.2, "ngram_nll": 1.5, "nll_reduction": 0.2, "seconds": 3,
-                  "music": {"generated": {"copy_rate": 0.01}, "held_out": {"copy_rate": 0.2}}}
-    out = metrics_file({"epochs_trained": 4}, evaluation)
-    assert out == {"lstm_nll": 1.2, "ngram_nll": 1.5, "nll_reduction": 0.2,
-                   "copy_rate_generated": 0.01, "copy_rate_human": 0.2,
-                   "training": {"epochs_trained": 4}, "evaluation": evaluation}
-    assert metrics_file({"epochs_trained": 4}, None) == {"training": {"epochs_trained": 4},
-                                                         "evaluation": None}
+    evaluation = {"lstm": {"nll": 1.2, "nll_per_note": 3.1}, "ngram": {"nll": 1.5},
+                  "checks": {"length": {"ok": True}}}
+    assert metrics_file({"epochs_trained": 4}, evaluation, {"lstm": {"nll": 1.4}}) == {
+        "training": {"epochs_trained": 4}, "evaluation": evaluation,
+        "previous": {"lstm": {"nll": 1.4}}}
+    assert metrics_file({"epochs_trained": 4}, None) == {
+        "training": {"epochs_trained": 4}, "evaluation": None, "previous": None}
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    (run / "evaluation.json").write_text(json.dumps(evaluation))
+    previous = tmp_path / "old-evaluation.json"
+    previous.write_text(json.dumps({"lstm": {"nll": 1.4}, "model": "site/models/chorales"}))
+    cli("--run-dir", run, "--out", tmp_path / "out", "--quantize", "float16", "--previous",
+        previous, module="converter")
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["evaluation"] == evaluation
+    assert metrics["previous"] == {"lstm": {"nll": 1.4}, "model": "site/models/chorales"}
+
+    previous.write_text('{"epochs_trained": 4}')
+    proc = cli("--run-dir", run, "--out", tmp_path / "bad", "--previous", previous,
+               module="converter", check=False)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "not an evaluation.json" in proc.stderr and not (tmp_path / "bad").exists()
+
+
+def test_conditioning_is_counted_from_the_corpus_when_metrics_json_lacks_it(exports, trained,
+                                                                            tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    metrics = json.loads((run / "metrics.json").read_text())
+    counts = metrics.pop("conditioning")
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    cli("--run-dir", run, "--out", tmp_path / "out", "--quantize", "float16", module="converter")
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["conditioning"] == counts

@@ -7,7 +7,9 @@
   page shows the reason;
 * case 12: the share-link measurement across wasm SIMD / threads.
 
-The reader cases damage copies of a shipped model and need no training.
+The reader cases damage copies of a shipped model, as it is (export format 1:
+a tfjs Layers model.json) and rewritten as the converter now writes it (format
+2: converter/network.py), and need no training.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ import pytest
 
 from conftest import cli
 from test_site import base, browser, chromium, page, served, site  # noqa: F401  (fixtures)
-from converter.folder import is_export_folder, listed_files
+from converter import network as N
+from converter.folder import file_list, is_export_folder, listed_files, shard_records
 from converter.read import read_export, stepper_weights
-from converter.weights import byte_size, storage_of
+from converter.weights import byte_size, storage_of, write
 from trainer.errors import CadenzaError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,9 +113,41 @@ DAMAGE = {
 }
 
 
-@pytest.fixture
-def shipped_copy(tmp_path) -> Path:
+# format 2 only: model.json's network; tests/js/loader_faults.test.mjs has the same cases
+NETWORK_DAMAGE = {
+    "a GRU network": (lambda f: edit_json(f / "model.json", lambda m: m["network"].update(
+        cell="gru")), 'model.json describes an unsupported network {"cell": "gru", '),
+    "no network": (lambda f: edit_json(f / "model.json", lambda m: m.pop("network")),
+                   "describes an unsupported network null"),
+    "network of other sizes": (lambda f: edit_json(f / "model.json", lambda m: m[
+        "network"].update(rnn_size=32)), "disagrees with config.json on rnn_size (32 vs 256)"),
+    "a weight renamed": (lambda f: edit_json(f / "model.json", lambda m: m["weightsManifest"][0][
+        "weights"][-1].update(name="bias")), "model.json lacks weights ['logits/bias']"),
+    "a weight reshaped": (lambda f: edit_json(f / "model.json", lambda m: m["weightsManifest"][0][
+        "weights"][-1].update(shape=[1, 139])),
+        "weight logits/bias has shape [1, 139], the network needs [139]"),
+}
+
+
+def as_format_2(source: Path, folder: Path) -> Path:
+    """``source`` (a format-1 export) rewritten as the converter writes format 2: the
+    same float16 weights in Stepper order under a model.json with their network."""
+    export = read_export(source)
+    shutil.copytree(source, folder)
+    for shard in folder.glob("group*-shard*.bin"):
+        shard.unlink()
+    weights = dict(zip(N.shapes(export.network), N.check_weights(export.network, export.weights)))
+    write(folder, weights, {n: "float16" for n in weights}, export.network)
+    edit_json(folder / "config.json", lambda c: c.update(
+        format_version=2, shards=shard_records(folder), files=file_list(folder)))
+    return folder
+
+
+@pytest.fixture(params=["format 1", "format 2"])
+def shipped_copy(tmp_path, request) -> Path:
     folder = tmp_path / "chorales"
+    if request.param == "format 2":
+        return as_format_2(SHIPPED, folder)
     shutil.copytree(SHIPPED, folder)
     return folder
 
@@ -126,6 +161,15 @@ def test_an_intact_export_reads_and_its_hashes_match(shipped_copy):
     data = (shipped_copy / SHARD).read_bytes()
     assert record == {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     assert len(stepper_weights(shipped_copy)) == 3 + 3 * export.config["model"]["num_layers"]
+    assert first_float(shipped_copy) == (NAN_WEIGHT, NAN_AT, NAN_DTYPE)  # DAMAGE fits both
+    assert len(data) == SHIPPED_BYTES
+
+
+def test_both_formats_hold_the_same_weights(tmp_path):
+    new = as_format_2(SHIPPED, tmp_path / "new")
+    assert json.loads((new / "model.json").read_text())["format"] == "cadenza-weights"
+    for a, b in zip(stepper_weights(SHIPPED), stepper_weights(new), strict=True):
+        assert np.array_equal(a, b)
 
 
 @pytest.mark.parametrize("damage", DAMAGE, ids=list(DAMAGE))
@@ -134,6 +178,16 @@ def test_the_reader_refuses_a_damaged_export_with_its_reason(shipped_copy, damag
     change(shipped_copy)
     with pytest.raises(CadenzaError, match="^" + str(shipped_copy)) as e:
         stepper_weights(shipped_copy)
+    assert reason in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("damage", NETWORK_DAMAGE, ids=list(NETWORK_DAMAGE))
+def test_the_reader_refuses_a_network_it_does_not_run(tmp_path, damage):
+    folder = as_format_2(SHIPPED, tmp_path / "chorales")
+    change, reason = NETWORK_DAMAGE[damage]
+    change(folder)
+    with pytest.raises(CadenzaError, match="^" + str(folder)) as e:
+        stepper_weights(folder)
     assert reason in str(e.value) and "\n" not in str(e.value)
 
 
@@ -210,7 +264,8 @@ def test_out_refuses_a_previous_export_with_a_users_file_added(trained, tmp_path
 def test_an_export_from_before_the_file_list_is_replaced_by_its_model_json(trained, tmp_path):
     out = tmp_path / "old"
     assert export(trained, out).returncode == 0
-    edit_json(out / "config.json", lambda c: [c.pop("files"), c.pop("shards")])  # as before
+    edit_json(out / "config.json", lambda c: [c.pop("files"), c.pop("shards")])  # as before,
+    (out / "split.json").unlink()  # which exports did not write either
     (out / "notes.txt").write_text("keep me")
     err = one_error_line(export(trained, out))
     assert "holds notes.txt, which the previous export did not write" in err

@@ -5,11 +5,13 @@ web/src/weights.js to the same vectors."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from converter import network as N
 from converter import storage as S
 from converter import weights as W
 from converter.read import decode, manifest_weights
@@ -98,17 +100,68 @@ def test_write_splits_shards_and_reads_back_what_it_wrote(tmp_path, monkeypatch)
     g = np.random.default_rng(3)
     weights = {"a": g.normal(0, 1, (20, 5)).astype(np.float32),
                "b": g.normal(0, 1, (7,)).astype(np.float32)}
-    (tmp_path / "group1-shard1of1.bin").write_bytes(bytes(4))
-    (tmp_path / "model.json").write_text(json.dumps({"modelTopology": {}, "weightsManifest": [
-        {"paths": ["group1-shard1of1.bin"], "weights": []}]}))
     storage = {"a": "uint8-column", "b": "float16"}
-    W.write(tmp_path, weights, storage)
+    W.write(tmp_path, weights, storage, {"name": "some network"})
     shards = sorted(p.name for p in tmp_path.glob("*.bin"))
     assert shards == ["group1-shard1of2.bin", "group1-shard2of2.bin"]  # 140 + 14 bytes
+    model = json.loads((tmp_path / "model.json").read_text())
+    assert model["format"] == "cadenza-weights" and model["network"] == {"name": "some network"}
+    assert [g["paths"] for g in model["weightsManifest"]] == [shards]
     back = manifest_weights(tmp_path)
     assert list(back) == ["a", "b"]
     for name, kind in storage.items():
         assert np.array_equal(back[name], W.roundtrip(weights[name], kind))
+
+
+# --- the network model.json describes -----------------------------------------
+
+def network(key_rows=25):
+    return {"name": "cadenza_lstm_step", "cell": "lstm", "gates": "ifco", "vocab_size": 11,
+            "embedding_size": 4, "num_layers": 2, "rnn_size": 6, "key_rows": key_rows}
+
+
+CONFIG = {"vocab_size": 11, "model": {"num_layers": 2, "rnn_size": 6, "embedding_size": 4}}
+
+
+def test_the_network_names_and_shapes_its_weights_in_stepper_order():
+    shapes = N.shapes(network())
+    assert list(shapes) == N.stepper_names(2, keyed=True)
+    assert list(shapes)[-1] == "key_embedding/embeddings" and shapes[
+        "key_embedding/embeddings"] == (25, 4)
+    assert shapes["lstm_0/lstm_cell/kernel"] == (4, 24)
+    assert shapes["lstm_1/lstm_cell/kernel"] == (6, 24) and shapes["logits/kernel"] == (6, 11)
+    assert list(N.shapes(network(0))) == N.stepper_names(2)
+    assert N.check(network(), CONFIG, key_tokens=True) == network()
+    assert N.legacy(CONFIG) == network(0)
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"cell": "gru"}, "describes an unsupported network"),
+    ({"key_rows": 24}, "describes an unsupported network"),
+    ({"rnn_size": 0}, "describes an unsupported network"),
+    ({"rnn_size": 8}, "disagrees with config.json on rnn_size (8 vs 6)"),
+    ({"vocab_size": 12, "num_layers": 3}, "on vocab_size (12 vs 11), num_layers (3 vs 2)"),
+])
+def test_a_network_this_code_does_not_run_is_refused(change, reason):
+    with pytest.raises(N.NetworkError, match=re.escape(reason)):
+        N.check({**network(), **change}, CONFIG, key_tokens=True)
+    with pytest.raises(N.NetworkError, match="unsupported network null"):
+        N.check(None, CONFIG, key_tokens=True)
+    with pytest.raises(N.NetworkError, match="reads the key, but vocab.json has no KEY"):
+        N.check(network(), CONFIG, key_tokens=False)
+
+
+def test_weights_must_be_exactly_the_networks():
+    weights = {n: np.zeros(s, np.float32) for n, s in N.shapes(network()).items()}
+    assert [w.shape for w in N.check_weights(network(), weights)] == list(
+        N.shapes(network()).values())
+    with pytest.raises(N.NetworkError, match=r"lacks weights \['key_embedding/embeddings'\]"):
+        N.check_weights(network(), {n: w for n, w in weights.items() if not n.startswith("key")})
+    with pytest.raises(N.NetworkError, match="weights the network does not use: .'extra'"):
+        N.check_weights(network(), {**weights, "extra": np.zeros(1)})
+    with pytest.raises(N.NetworkError, match=re.escape(
+            "weight logits/bias has shape [12], the network needs [11]")):
+        N.check_weights(network(), {**weights, "logits/bias": np.zeros(12)})
 
 
 # --- the auto rule -----------------------------------------------------------

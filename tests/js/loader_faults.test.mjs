@@ -1,6 +1,8 @@
 // Issue 12, case 11: the browser loader refuses what converter/read.py refuses,
 // with the same reasons (tests/test_faults_export.py has the Python side).
-// Each case damages a copy of build/test-models/float16 and loads it over HTTP.
+// Each case damages a copy of build/test-models/float16 (a codec v2 export:
+// its key table is the last weight) and loads it over HTTP; no weight is ever
+// left at a random value.
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -89,6 +91,19 @@ const DAMAGE = {
   "another shard listed": [(f) => editJson(join(f, "config.json"), (c) => {
     c.shards["group2-shard1of1.bin"] = c.shards[SHARD];
   }), /are not the ones config.json lists/],
+  "a GRU network": [(f) => editJson(join(f, "model.json"), (m) => { m.network.cell = "gru"; }),
+    /model.json describes an unsupported network \{"cell": "gru", /],
+  "no network": [(f) => editJson(join(f, "model.json"), (m) => delete m.network),
+    /describes an unsupported network null/],
+  "network of other sizes": [(f) => editJson(join(f, "model.json"), (m) => {
+    m.network.rnn_size = 32;
+  }), /network disagrees with config.json on rnn_size \(32 vs 24\)/],
+  "key table renamed": [(f) => editJson(join(f, "model.json"), (m) => {
+    m.weightsManifest[0].weights.at(-1).name = "keys";
+  }), /model.json lacks weights \['key_embedding\/embeddings'\]/],
+  "a weight reshaped": [(f) => editJson(join(f, "model.json"), (m) => {
+    m.weightsManifest[0].weights.at(-2).shape = [25, 7]; // logits/bias: as many values
+  }), /weight logits\/bias has shape \[25, 7\], the network needs \[175\]/],
 };
 
 describe("a damaged export folder is refused with its reason, leaving no tensor", () => {

@@ -1,8 +1,10 @@
 // Exported models load through HTTP exactly as in the browser, reproduce the
 // Keras probabilities in their parity.json, refuse foreign folders, and free
 // every tensor they make. Folders: build/test-models/{none,float16,uint8} (codec
-// v2) and v1 (codec v1), written by scripts/make_test_models.py (run by `make
-// test` first), and the shipped site/models/*.
+// v2, key-conditioned; export format 2) and v1 (codec v1), written by
+// scripts/make_test_models.py (run by `make test` first), and the shipped
+// site/models/* (whichever export format they have: 1 had a tfjs Layers
+// model.json).
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -84,6 +86,7 @@ test("a codec v2 model composes in the key and meter asked for; a v1 model still
   const v2 = await loadComposer(`${base}/build/test-models/float16/`);
   const { codec } = v2;
   assert.equal(codec.version, 2);
+  assert.equal(v2.network.key_rows, 25); // the key table is loaded and used
   v2.reset();
   const ids = generate((t) => v2.step(t), codec, [codec.bosId], { maxNotes: 30,
     temperature: 1, topP: 0.95, seed: 1, key: codec.keyId([2, "minor"]),
@@ -94,6 +97,7 @@ test("a codec v2 model composes in the key and meter asked for; a v1 model still
   v2.dispose();
   const v1 = await loadComposer(`${base}/build/test-models/v1/`);
   assert.equal(v1.codec.version, 1);
+  assert.equal(v1.network.key_rows, 0);
   v1.reset();
   const noEos = (t) => { // a tiny test model may end at once; this test wants notes
     const logits = v1.step(t);

@@ -1,21 +1,20 @@
 // Load an exported Cadenza model folder and step through it one token at a time.
 //
 // The folder is what `python -m converter` writes: config.json, vocab.json (the
-// codec), model.json + weight shards (a stateful tf_keras LSTM, batch 1, one
-// token in, logits out). web/src/verify.js checks every file, shard sizes and
-// hashes included, and decodes the weights (web/src/weights.js: float32,
-// float16, uint8 per tensor or per column) before the model is built; damage
-// is refused, never run.
+// codec), model.json (the network's sizes and its weights manifest:
+// converter/network.py) and the weight shards. web/src/verify.js checks every
+// file, shard sizes and hashes included, and decodes the weights
+// (web/src/weights.js: float32, float16, uint8 per tensor or per column),
+// which must be exactly the network's; damage is refused, never run, and no
+// weight is ever left at a random value.
 //
-// Steps run through web/src/stepper.js (plain tfjs-core ops). Only tfjs-core
-// and tfjs-layers are imported, to keep the browser bundle small: the caller
-// registers a backend (the site: wasm; Node: cpu).
+// Steps run through web/src/stepper.js on tfjs-core ops alone, to keep the
+// browser bundle small: the caller registers a backend (the site: wasm; Node:
+// cpu).
 
-import { io } from "@tensorflow/tfjs-core";
-import { loadLayersModel } from "@tensorflow/tfjs-layers";
 import { Codec } from "./codec.js";
 import { Stepper } from "./stepper.js";
-import { checkConfig, fetchWeights } from "./verify.js";
+import { checkConfig, checkNetwork, fetchWeights, stepperWeights } from "./verify.js";
 
 export { checkConfig, FORMAT_VERSION, MODEL_TYPE } from "./verify.js";
 
@@ -31,17 +30,17 @@ async function getJson(url) {
 
 /**
  * A loaded model: reset() then step(tokenId) -> Float32Array of next-token
- * logits. Every tensor a step makes is freed before step returns; the LSTM
- * states live in the Stepper until reset() or dispose(). `model` is the
- * tfjs-layers model as loaded (its weights are the Stepper's).
+ * logits. Every tensor a step makes is freed before step returns; the weights
+ * and the LSTM states live in the Stepper until dispose(). `network` is
+ * model.json's description (converter/network.py).
  */
 export class Composer {
-  constructor(model, config, vocab) {
-    this.model = model;
+  constructor(stepper, config, vocab, codec, network) {
+    this.stepper = stepper;
     this.config = config;
     this.vocab = vocab;
-    this.codec = new Codec(vocab);
-    this.stepper = new Stepper(model);
+    this.codec = codec;
+    this.network = network;
   }
 
   reset() {
@@ -56,17 +55,8 @@ export class Composer {
   }
 
   dispose() {
-    this.stepper.disposeStates();
-    disposeModel(this.model);
+    this.stepper.dispose();
   }
-}
-
-function disposeModel(model) {
-  // model.dispose() leaves stateful LSTM states behind: free them first.
-  for (const layer of model.layers) {
-    for (const state of layer.states ?? []) state?.dispose();
-  }
-  model.dispose();
 }
 
 /** Load the export folder at `baseUrl` (absolute or relative to the page). */
@@ -76,19 +66,10 @@ export async function loadComposer(baseUrl) {
   const [config, vocab, modelJson] = await Promise.all([getJson(`${base}config.json`),
     getJson(`${base}vocab.json`), getJson(`${base}model.json`)]);
   checkConfig(config, vocab);
-  const { weightSpecs, weightData } = await fetchWeights(base, modelJson, config.shards);
-  const model = await loadLayersModel(io.fromMemory({ // strict: all weights must load
-    modelTopology: modelJson.modelTopology, weightSpecs, weightData })); // float32, finite
-  try {
-    const outputs = model.outputs[0].shape.at(-1);
-    if (outputs !== config.vocab_size) {
-      throw new Error(`model.json outputs ${outputs} logits for ${config.vocab_size} tokens`);
-    }
-    return new Composer(model, config, vocab);
-  } catch (e) {
-    disposeModel(model);
-    throw e;
-  }
+  const codec = new Codec(vocab);
+  const network = checkNetwork(modelJson, config, Boolean(codec.ranges.KEY));
+  const weights = stepperWeights(network, await fetchWeights(base, modelJson, config.shards));
+  return new Composer(Stepper.forCodec(weights, codec), config, vocab, codec, network);
 }
 
 /** Softmax of logits in float64, as Python's parity file computes it. */

@@ -1,17 +1,28 @@
 // Checks an export folder's files before any of them is used, as converter/read.py does.
 //
-// config.json must be a Cadenza export of this format whose codec and
+// config.json must be a Cadenza export of a format this reads whose codec and
 // vocabulary size agree with vocab.json, and must list each weight shard with
-// its size and SHA-256 (converter/folder.py writes them). model.json must have
-// a weights manifest naming exactly those shards; each shard fetched must have
-// its listed size and hash; then web/src/weights.js decodes the weights, which
-// must fill the shards exactly and all be finite. Each failure throws an Error
-// naming the file and the reason, which the Compose page shows.
+// its size and SHA-256 (converter/folder.py writes them). model.json must
+// describe a network this code runs, of config.json's sizes
+// (converter/network.py), and have a weights manifest naming exactly those
+// shards; each shard fetched must have its listed size and hash; then
+// web/src/weights.js decodes the weights, which must fill the shards exactly,
+// all be finite, and be exactly the network's, each of its shape. Each
+// failure throws an Error naming the file and the reason, which the Compose
+// page shows.
+//
+// Format 2 (this converter): model.json is {format, network, weightsManifest}.
+// Format 1: model.json was a tfjs Layers model; its network is config.json's
+// model, with no key input.
 
-import { decodeWeights } from "./weights.js";
+import { decodeWeights, sortedJson } from "./weights.js";
 
 export const MODEL_TYPE = "cadenza-lstm";
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2; // what the converter writes
+export const READABLE = [1, 2];
+export const KEY_ROWS = 25; // the key table: 24 keys, then "no key read yet"
+const NETWORK = "cadenza_lstm_step", CELL = "lstm", GATES = "ifco";
+const SIZES = ["vocab_size", "embedding_size", "num_layers", "rnn_size"];
 
 /** Throw a clear Error unless `config` describes a model this code can run with `vocab`. */
 export function checkConfig(config, vocab) {
@@ -19,9 +30,9 @@ export function checkConfig(config, vocab) {
     throw new Error(`not a Cadenza model: type is ${JSON.stringify(config?.type)}, ` +
       `expected "${MODEL_TYPE}"`);
   }
-  if (config.format_version !== FORMAT_VERSION) {
+  if (!READABLE.includes(config.format_version)) {
     throw new Error(`model format version ${config.format_version} is not supported ` +
-      `(this page reads version ${FORMAT_VERSION})`);
+      `(this page reads versions ${READABLE.join(" and ")})`);
   }
   if (config.vocab_size !== vocab?.size || vocab.tokens?.length !== vocab.size) {
     throw new Error(`vocabulary mismatch: config says ${config.vocab_size} tokens, ` +
@@ -41,6 +52,74 @@ export function checkConfig(config, vocab) {
   }
 }
 
+/**
+ * The network `modelJson` (model.json as parsed) describes, or a format-1
+ * export's (config.json's model, no key), if this code runs it and it agrees
+ * with `config`; `keyTokens`: the vocabulary has KEY tokens. Throws otherwise.
+ */
+export function checkNetwork(modelJson, config, keyTokens) {
+  const network = config.format_version >= 2 ? modelJson?.network : {
+    name: NETWORK, cell: CELL, gates: GATES, vocab_size: config.vocab_size,
+    embedding_size: config.model?.embedding_size, num_layers: config.model?.num_layers,
+    rnn_size: config.model?.rnn_size, key_rows: 0 };
+  const count = (x) => Number.isInteger(x) && x > 0;
+  if (!network || typeof network !== "object" || network.name !== NETWORK ||
+      network.cell !== CELL || network.gates !== GATES || !SIZES.every((k) => count(network[k])) ||
+      ![0, KEY_ROWS].includes(network.key_rows)) {
+    throw new Error(`model.json describes an unsupported network ${sortedJson(network ?? null)}: ` +
+      `expected ${NETWORK}, ${CELL} cells with gates ${GATES}, sizes ${SIZES.join(", ")} and ` +
+      `key_rows 0 or ${KEY_ROWS}`);
+  }
+  const said = { vocab_size: config.vocab_size, ...(config.model ?? {}) };
+  const wrong = SIZES.filter((k) => said[k] !== network[k]);
+  if (wrong.length) {
+    throw new Error("model.json's network disagrees with config.json on " +
+      wrong.map((k) => `${k} (${network[k]} vs ${said[k]})`).join(", "));
+  }
+  if (network.key_rows && !keyTokens) {
+    throw new Error("model.json's network reads the key, but vocab.json has no KEY tokens");
+  }
+  return network;
+}
+
+/** {name: shape} of every weight of `network`, in trainer/stepper.py's order. */
+export function networkShapes(network) {
+  const { vocab_size: vocab, embedding_size: width, rnn_size: units } = network;
+  const out = { "embedding/embeddings": [vocab, width] };
+  for (let i = 0; i < network.num_layers; i++) {
+    out[`lstm_${i}/lstm_cell/kernel`] = [i === 0 ? width : units, 4 * units];
+    out[`lstm_${i}/lstm_cell/recurrent_kernel`] = [units, 4 * units];
+    out[`lstm_${i}/lstm_cell/bias`] = [4 * units];
+  }
+  out["logits/kernel"] = [units, vocab];
+  out["logits/bias"] = [vocab];
+  if (network.key_rows) out["key_embedding/embeddings"] = [network.key_rows, width];
+  return out;
+}
+
+/**
+ * The decoded `weights` ({name: {shape, values}}) in Stepper order; throws
+ * unless they are exactly the network's, each of its shape.
+ */
+export function stepperWeights(network, weights) {
+  const want = networkShapes(network);
+  const list = (names) => `[${names.map((n) => `'${n}'`).join(", ")}]`;
+  const missing = Object.keys(want).filter((n) => !(n in weights));
+  if (missing.length) throw new Error(`model.json lacks weights ${list(missing)}`);
+  const extra = Object.keys(weights).filter((n) => !(n in want));
+  if (extra.length) {
+    throw new Error(`model.json has weights the network does not use: ${list(extra)}`);
+  }
+  return Object.entries(want).map(([name, shape]) => {
+    const got = weights[name].shape;
+    if (got.join() !== shape.join() || got.length !== shape.length) {
+      throw new Error(`weight ${name} has shape [${got.join(", ")}], the network needs ` +
+        `[${shape.join(", ")}]`);
+    }
+    return weights[name];
+  });
+}
+
 /** Lower-case hex SHA-256 of bytes (Web Crypto: https pages, localhost and Node 20). */
 export async function sha256(bytes) {
   if (!globalThis.crypto?.subtle) {
@@ -54,7 +133,7 @@ export async function sha256(bytes) {
 /**
  * The weights of `modelJson` (model.json as parsed, at `base`), fetched and
  * checked against `shards` (config.json's), then decoded (web/src/weights.js):
- * {weightSpecs, weightData}, every weight as float32, for tfjs `io.fromMemory`.
+ * {name: {shape, values: Float32Array}}.
  */
 export async function fetchWeights(base, modelJson, shards) {
   const manifest = modelJson?.weightsManifest;

@@ -9,9 +9,9 @@
 //   uint8-column  {dtype: "uint8", per: "column"}               min: float32 x C, scale:
 //                                                               float32 x C, 1 code a value
 // A code q reads as float32(q * scale + min), computed in float64 (tfjs's own
-// rule for uint8). The loader hands tfjs-layers the float32 result, so every
-// storage, this project's uint8-column included, loads the same way; the
-// shared cases in tests/vectors/weights.json hold Python and JS to the same bits.
+// rule for uint8). The Stepper (web/src/stepper.js) runs the float32 result,
+// so every storage loads the same way; the shared cases in
+// tests/vectors/weights.json hold Python and JS to the same bits.
 
 const QUANTIZED = { float16: 2, uint8: 1 };
 
@@ -33,7 +33,7 @@ export function storageOf(entry) {
 }
 
 /** JSON with keys sorted at every level and ", " / ": " separators, as Python's json.dumps. */
-function sortedJson(value) {
+export function sortedJson(value) {
   if (Array.isArray(value)) return `[${value.map(sortedJson).join(", ")}]`;
   if (value && typeof value === "object") {
     return `{${Object.keys(value).sort()
@@ -93,13 +93,13 @@ export function dequantise(entry, bytes, at = 0) {
 }
 
 /**
- * Every weight of the manifest groups, as tfjs `io.fromMemory` takes them:
- * {weightSpecs (float32), weightData (an ArrayBuffer)}. `groups` is
- * [{weights: manifest entries, bytes: that group's shards back to back}].
- * Throws unless each group's weights fill its bytes exactly and are finite.
+ * Every weight of the manifest groups by name, in manifest order:
+ * {name: {shape, values: Float32Array}}. `groups` is [{weights: manifest
+ * entries, bytes: that group's shards back to back}]. Throws unless each
+ * group's weights fill its bytes exactly and are finite.
  */
 export function decodeWeights(groups) {
-  const weightSpecs = [], arrays = [];
+  const out = {};
   for (const { weights, bytes } of groups) {
     let at = 0;
     for (const entry of weights) {
@@ -108,18 +108,11 @@ export function decodeWeights(groups) {
       if (!values.every(Number.isFinite)) {
         throw new Error(`weight ${entry.name} holds NaN or infinite values`);
       }
-      weightSpecs.push({ name: entry.name, shape: entry.shape, dtype: "float32" });
-      arrays.push(values);
+      out[entry.name] = { shape: entry.shape.map(Number), values };
     }
     if (at !== bytes.length) {
       throw new Error(`weight shards hold ${bytes.length} bytes, the manifest describes ${at}`);
     }
   }
-  const weightData = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
-  let at = 0;
-  for (const a of arrays) {
-    weightData.set(a, at);
-    at += a.length;
-  }
-  return { weightSpecs, weightData: weightData.buffer };
+  return out;
 }
