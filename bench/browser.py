@@ -2,9 +2,10 @@
 
 For each export folder in --models (default site/models) prints:
 
-* ms per token of the stateful model (one step per token) and of a windowed
-  copy with the same weights that re-reads a 100-token window per token (the
-  tutorial way), their ratio, and the two models' largest logit difference;
+* ms per token of the site's Stepper (web/src/stepper.js: one step per token)
+  and of a windowed pass on tfjs-core with the same weights that re-reads a
+  100-token window per token (the tutorial way), their ratio, and the two
+  computations' largest logit difference;
 * through the site's real worker: time to the first note shown, cold (fresh
   worker: script, wasm and model load) and warm (model loaded), and the time
   for a --notes song (warm; the median of the longest songs of --seeds seeds,
@@ -15,11 +16,11 @@ For each export folder in --models (default site/models) prints:
   --seeds clicks per model; and, once, the first click of a visit (the model
   preloaded, Tone.js and the samples loading from that click).
 
-``--synthetic 512`` adds a random 2-layer LSTM(512) export (written once to
-build/bench-models/, EOS suppressed so songs run to full length) to measure
-a real-sized network before trained ones exist. Needs /usr/bin/chromium (or
-``$CADENZA_CHROMIUM``), Node (bundles the site's JavaScript) and, for
---synthetic, TensorFlow.
+``--synthetic 512`` adds a random 2-layer LSTM(512) export (format 2, with
+the default codec's key table; written once to build/bench-models/, EOS
+suppressed so songs run to full length) to measure a real-sized network
+before trained ones exist. Needs /usr/bin/chromium (or ``$CADENZA_CHROMIUM``)
+and Node (bundles the site's JavaScript).
 
 Usage: ``python bench/browser.py [--models DIR] [--notes 500] [--synthetic 512]
 [--first-sound-only]``.
@@ -43,17 +44,23 @@ COMPOSE = "[data-cadenza=compose]"
 
 
 def synthetic_model(out: Path, rnn_size: int, layers: int = 2, embedding: int = 64) -> Path:
-    """A random-weight export folder the site can load (made once; EOS never sampled)."""
-    if (out / "config.json").exists() and "shards" in json.loads((out / "config.json").read_text()):
+    """A random-weight export folder the site can load (made once; EOS never sampled):
+    the default codec's network (a v2 codec's with its key table), float16 weights."""
+    from converter.folder import FORMAT_VERSION, SHARD, TYPE, file_list, shard_records
+
+    config = out / "config.json"
+    if config.exists() and json.loads(config.read_text()).get("format_version") == FORMAT_VERSION:
         return out
     import numpy as np
 
-    from converter.folder import FORMAT_VERSION, TYPE, file_list, shard_records
-    from converter.tfjs import save_tfjs, stateful_copy
+    from converter import network as N
+    from converter.weights import write
     from trainer.codec import Codec
     from trainer.config import ModelConfig
 
     codec, rng = Codec(), np.random.default_rng(0)
+    cfg = ModelConfig(rnn_size=rnn_size, num_layers=layers, embedding_size=embedding)
+    network = N.describe(codec.size, cfg, N.KEY_ROWS if codec.ranges.get("KEY") else 0)
     size, weights, width = codec.size, [], embedding
     weights.append(rng.normal(0, 0.5, (size, embedding)))
     for _ in range(layers):
@@ -64,13 +71,18 @@ def synthetic_model(out: Path, rnn_size: int, layers: int = 2, embedding: int = 
     bias = np.zeros(size)
     bias[codec.eos_id] = -30.0
     weights += [rng.normal(0, rnn_size ** -0.5, (rnn_size, size)), bias]
-    cfg = ModelConfig(rnn_size=rnn_size, num_layers=layers, embedding_size=embedding)
+    if network["key_rows"]:
+        weights.append(rng.normal(0, 0.5, (network["key_rows"], embedding)))
+    names = list(N.shapes(network))  # Stepper order, as the weights above
     out.mkdir(parents=True, exist_ok=True)
-    save_tfjs(stateful_copy([w.astype("float32") for w in weights], size, cfg), out,
-              {"float16": "*"})
+    for old in out.iterdir():  # an older synthetic export's shards would be listed as well
+        if SHARD.fullmatch(old.name):
+            old.unlink()
+    write(out, dict(zip(names, (w.astype("float32") for w in weights), strict=True)),
+          dict.fromkeys(names, "float16"), network)
     codec.save(out / "vocab.json")
     shards = shard_records(out)
-    (out / "config.json").write_text(json.dumps({
+    config.write_text(json.dumps({
         "type": TYPE, "format_version": FORMAT_VERSION, "name": out.name, "vocab_size": size,
         "model": {"num_layers": layers, "rnn_size": rnn_size, "embedding_size": embedding},
         "codec": codec.to_json()["params"],

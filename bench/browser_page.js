@@ -1,37 +1,56 @@
 // In-page half of bench/browser.py (bundled by it with esbuild; not part of the site).
 //
-// window.benchSteps(modelUrl, wasmUrl): ms per token of the exported stateful
-//   model (one step per token) vs a windowed copy with the same weights that
-//   re-reads a 100-token window per token, on the wasm backend; plus their
-//   logit difference on the same 100 tokens and the tensors left over.
+// window.benchSteps(modelUrl, wasmUrl): ms per token of the export's Stepper
+//   (web/src/stepper.js: one step per token, carrying the LSTM states) vs a
+//   windowed pass with the same weights that re-reads a 100-token window per
+//   token (the tutorial way), on the wasm backend; plus their logit
+//   difference on the same 100 tokens and the tensors left over.
 // window.benchSongs(workerUrl, modelUrl, requests): the site's real worker,
 //   fresh: for each request, ms to the first note shown and to the song.
 
 import * as tf from "@tensorflow/tfjs-core";
-import * as tfl from "@tensorflow/tfjs-layers";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { loadComposer } from "../web/src/model.js";
 
 const WINDOW = 100;
 
-/** The export's network as a plain (non-stateful) model reading [1, WINDOW] tokens. */
-function windowedCopy(composer) {
-  const { num_layers: layers, rnn_size: units, embedding_size: width } = composer.config.model;
-  const vocab = composer.config.vocab_size;
-  const model = tfl.sequential();
-  model.add(tfl.layers.embedding({ inputDim: vocab, outputDim: width,
-    batchInputShape: [1, WINDOW] }));
-  for (let i = 0; i < layers; i++) {
-    // Keras's LSTM gates use the sigmoid (tfjs-layers defaults to hardSigmoid);
-    // zero initialisers: setWeights replaces them, and Orthogonal needs ops
-    // this tfjs-core-only bundle does not register.
-    model.add(tfl.layers.lstm({ units, recurrentActivation: "sigmoid",
-      returnSequences: i < layers - 1, kernelInitializer: "zeros",
-      recurrentInitializer: "zeros" }));
-  }
-  model.add(tfl.layers.dense({ units: vocab }));
-  model.setWeights(composer.model.getWeights());
-  return model;
+/**
+ * The next-token logits after `tokens` from a fresh state, computed over the
+ * whole window at once with plain tfjs-core ops, independently of the
+ * Stepper's step(): each layer's input projection for all positions in one
+ * matMul, then the recurrence over time; only the last position's logits.
+ * The weights are the Stepper's own tensors (trainer/stepper.py's
+ * arithmetic: Keras gate order i, f, c, o, sigmoid gates, tanh); a key table
+ * adds, at each position, the row of the last KEY token read so far (the
+ * last row before any).
+ */
+function windowedLogits(stepper, tokens) {
+  return tf.tidy(() => {
+    let x = tf.gather(stepper.embedding, tf.tensor1d(tokens, "int32"));
+    if (stepper.keyTable) {
+      let key = stepper.keyRows - 1;
+      const rows = tokens.map((t) => {
+        if (t - stepper.keyFirst >= 0 && t - stepper.keyFirst < stepper.keyCount) {
+          key = t - stepper.keyFirst;
+        }
+        return key;
+      });
+      x = tf.add(x, tf.gather(stepper.keyTable, tf.tensor1d(rows, "int32")));
+    }
+    for (const { kernel, recurrent, bias, units } of stepper.lstms) {
+      const inputs = tf.unstack(tf.add(tf.matMul(x, kernel), bias)); // [4 * units] per position
+      let h = tf.zeros([1, units]), c = tf.zeros([1, units]);
+      const hs = inputs.map((input) => {
+        const [i, f, g, o] = tf.split(tf.add(tf.matMul(h, recurrent), input), 4, 1);
+        c = tf.add(tf.mul(tf.sigmoid(f), c), tf.mul(tf.sigmoid(i), tf.tanh(g)));
+        h = tf.mul(tf.sigmoid(o), tf.tanh(c));
+        return h;
+      });
+      x = tf.concat(hs, 0); // [positions, units]
+    }
+    return tf.add(tf.matMul(tf.slice(x, [tokens.length - 1, 0], [1, -1]), stepper.kernel),
+      stepper.bias);
+  });
 }
 
 /** ms per call of fn(i): the best of three rounds of count calls (a busy machine adds noise). */
@@ -58,20 +77,17 @@ window.benchSteps = async (modelUrl, wasmUrl, steps = 300, windows = 8) => {
     if (i === 0) composer.reset(); // each round is a song from its start
     return composer.step(tokens[i]);
   });
-  const windowed = windowedCopy(composer);
-  const x = tf.tensor2d([tokens.slice(0, WINDOW)], [1, WINDOW], "int32");
+  const prime = tokens.slice(0, WINDOW);
   const predict = () => {
-    const out = windowed.predict(x);
-    const logits = out.dataSync();
+    const out = windowedLogits(composer.stepper, prime);
+    const values = out.dataSync();
     out.dispose();
-    return logits;
+    return values;
   };
   const windowLogits = predict(); // warm-up, and the parity check
   const windowedMs = timeIt(windows, predict);
   let maxDiff = 0;
   windowLogits.forEach((v, i) => { maxDiff = Math.max(maxDiff, Math.abs(v - logits[i])); });
-  x.dispose();
-  windowed.dispose();
   composer.dispose();
   return { backend: tf.getBackend(), statefulMs, windowedMs, maxDiff,
     leftover: tf.memory().numTensors - before };

@@ -6,7 +6,8 @@ initialised model of the default size -- timing does not depend on weights):
 * **stateful** (ours): one LSTM step per token carrying (h, c), through
   :class:`trainer.stepper.Stepper`, inside the real sampling loop;
 * **window, Keras**: the classic tutorial loop -- for every new token, run the
-  Keras model over the last ``--window`` tokens (``predict_on_batch``);
+  Keras model over the last ``--window`` tokens (``predict_on_batch``; a
+  key-conditioned v2 model also reads the key input training gives that window);
 * **window, numpy**: the same re-run through the stepper's own arithmetic, so
   the ratio to stateful is not a framework difference.
 
@@ -46,6 +47,7 @@ def main(argv=None):
     backend.configure()
     from trainer.codec import Codec
     from trainer.config import ModelConfig
+    from trainer.dataset import key_inputs
     from trainer.model import build_model, inference_weights, load_trained
     from trainer.runs import RunDir
     from trainer.sampling import generate
@@ -57,7 +59,7 @@ def main(argv=None):
     else:
         codec, cfg = Codec(), ModelConfig()
         model = build_model(codec, cfg)
-    stepper = Stepper(inference_weights(model))
+    stepper = Stepper.for_codec(inference_weights(model), codec)
     print(f"model {cfg.num_layers}x LSTM({cfg.rnn_size}), vocab {codec.size}; "
           f"{'trained run ' + str(args.run_dir) if args.run_dir else 'random weights'}")
 
@@ -68,7 +70,10 @@ def main(argv=None):
     stateful = (time.perf_counter() - t0) / len(song) * 1000
 
     history = np.random.default_rng(0).integers(3, codec.size, args.window).astype(np.int32)
-    window_keras = per_token_ms(lambda: model.predict_on_batch(history[None]), args.window_tokens)
+    inputs = history[None]
+    if codec.version >= 2:  # the model's second input: the key at every step
+        inputs = [inputs, key_inputs(codec, history, 0, len(history))[None]]
+    window_keras = per_token_ms(lambda: model.predict_on_batch(inputs), args.window_tokens)
     window_numpy = per_token_ms(lambda: stepper.run(history), args.window_tokens // 4)
 
     print(f"{'method':<34}{'ms/token':>10}{'vs stateful':>13}")

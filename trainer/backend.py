@@ -28,7 +28,6 @@ from trainer.errors import ConfigError
 QUIET_ENV = {  # read by the C++ libraries at load time, so set before the first import
     "TF_CPP_MIN_LOG_LEVEL": "3",  # TensorFlow's and jaxlib's own C++ logs
     "GRPC_VERBOSITY": "ERROR",  # gRPC, linked into TensorFlow
-    "TFDF_DISABLE_WELCOME_MESSAGE": "1",  # tensorflow_decision_forests, pulled in by tensorflowjs
 }
 # C++ start-up lines known to be benign: a second XLA registering its factories,
 # CUDA probing on a machine without a GPU, CPU-feature and oneDNN notices.
