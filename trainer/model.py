@@ -5,7 +5,8 @@ batch, any length). Unless ``independent_pitches`` is set, the embedding and
 the output layer share parameters across pitch classes and octaves
 (:mod:`trainer.pitch_layers`). Either way :func:`inference_weights` gives the
 weights of the plain network -- embedding table, (kernel, recurrent kernel,
-bias) per LSTM, dense kernel and bias, then a v2 model's key table -- which generation
+bias) per LSTM, dense kernel and bias, then a v2 model's key table and degree
+kernel and bias -- which generation
 (:mod:`trainer.stepper`) and the exported model run.
 """
 
@@ -20,7 +21,7 @@ from trainer.checkpoints import damage
 from trainer.codec import Codec
 from trainer.config import ModelConfig, TrainConfig
 from trainer.errors import CadenzaError
-from trainer.pitch_layers import PitchEmbedding, PitchLogits
+from trainer.pitch_layers import KeyDegrees, PitchEmbedding, PitchLogits, degree_index
 from trainer.stepper import KEY_ROWS
 
 
@@ -32,7 +33,8 @@ def build_model(codec: Codec, cfg: ModelConfig) -> keras.Model:
     been read; :func:`trainer.dataset.key_inputs`), whose embedding is added
     to the token's, as Performance RNN feeds its controls at every step: a
     window cut from the middle of a song knows the key, and generation keeps
-    it however long the song runs.
+    it however long the song runs. Its output also scores each ``NOTE`` by its
+    scale degree in that key (:class:`trainer.pitch_layers.KeyDegrees`).
     """
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
     token_pitch = codec.pitch_of(np.arange(codec.size))
@@ -54,7 +56,11 @@ def build_model(codec: Codec, cfg: ModelConfig) -> keras.Model:
         x = layers.LSTM(cfg.rnn_size, return_sequences=True, name=f"lstm_{i}")(x)
         if cfg.dropout:
             x = layers.Dropout(cfg.dropout, name=f"dropout_{i}")(x)
-    return keras.Model(inputs, to_logits(x), name="cadenza_lstm")
+    logits = to_logits(x)
+    if codec.version >= 2:
+        degrees = layers.Dense(24, name="degree_logits")(x)
+        logits = KeyDegrees(degree_index(codec), name="key_degrees")([logits, degrees, keys])
+    return keras.Model(inputs, logits, name="cadenza_lstm")
 
 
 def inference_weights(model: keras.Model) -> list[np.ndarray]:
@@ -64,9 +70,10 @@ def inference_weights(model: keras.Model) -> list[np.ndarray]:
     dense = list(out.collapsed()) if isinstance(out, PitchLogits) else out.get_weights()
     lstms = [w for layer in model.layers if isinstance(layer, layers.LSTM)
              for w in layer.get_weights()]
-    keys = [model.get_layer("key_embedding").get_weights()[0]] \
-        if any(layer.name == "key_embedding" for layer in model.layers) else []
-    return [table, *lstms, *dense, *keys]
+    names = {layer.name for layer in model.layers}
+    keys = [model.get_layer("key_embedding").get_weights()[0]] if "key_embedding" in names else []
+    degrees = model.get_layer("degree_logits").get_weights() if "degree_logits" in names else []
+    return [table, *lstms, *dense, *keys, *degrees]
 
 
 def learning_rate(cfg: TrainConfig, steps_per_epoch: int):

@@ -100,3 +100,44 @@ class PitchLogits(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "token_pitch": self.token_pitch}
+
+
+def degree_index(codec) -> np.ndarray:
+    """``(25, vocab)``: for key row ``k`` (0..23, in the order of :data:`trainer.keys.KEYS`)
+    and a ``NOTE`` token of pitch ``p``, the scale degree column ``12 * mode + (p - tonic) %
+    12`` of the degree logits; 24 (a column of zeros) for other tokens and for row 24 (no
+    key read yet)."""
+    from trainer import keys as K
+
+    pitch = codec.pitch_of(np.arange(codec.size))
+    out = np.full((len(K.KEYS) + 1, codec.size), len(K.KEYS), dtype=np.int32)
+    for row, (tonic, mode) in enumerate(K.KEYS):
+        note = pitch >= 0
+        out[row, note] = 12 * K.MODES.index(mode) + (pitch[note] - tonic) % 12
+    return out
+
+
+@keras.saving.register_keras_serializable("cadenza")
+class KeyDegrees(layers.Layer):
+    """Adds to each ``NOTE`` token's logit the logit of its scale degree in the song's key.
+
+    Inputs ``[logits (b, t, vocab), degrees (b, t, 24), keys (b, t)]``; the 24
+    degree logits are 12 degrees of a major key then 12 of a minor one. The
+    same degree weights serve every key, so what the network learns of "the
+    fifth" or "the leading tone" in one key holds in all: the song's key stays
+    where it was asked for however the notes before it wander. No weights.
+    """
+
+    def __init__(self, index, **kwargs):
+        super().__init__(**kwargs)
+        self.index = np.asarray(index, dtype=np.int32).tolist()
+
+    def call(self, inputs):
+        logits, degrees, keys = inputs
+        table = ops.convert_to_tensor(np.asarray(self.index, dtype=np.int32))
+        padded = ops.concatenate([degrees, ops.zeros_like(degrees[..., :1])], axis=-1)
+        columns = ops.take(table, ops.cast(keys, "int32"), axis=0)  # (b, t, vocab)
+        return logits + ops.take_along_axis(padded, columns, axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "index": self.index}

@@ -28,14 +28,20 @@ class Stepper:
     each step is the token's embedding plus the row of the song's key (row
     24 until a ``KEY`` token has been read). ``key_tokens`` (the first
     ``KEY`` id and the count, :meth:`for_codec` passes them) says which ids
-    set it.
+    set it. With ``degree_index`` (:func:`trainer.pitch_layers.degree_index`)
+    the weights end with the degree kernel and bias: each ``NOTE`` logit
+    gains the logit of its scale degree in the key read.
     """
 
-    def __init__(self, weights: list[np.ndarray], key_tokens: tuple[int, int] | None = None):
+    def __init__(self, weights: list[np.ndarray], key_tokens: tuple[int, int] | None = None,
+                 degree_index: np.ndarray | None = None):
         w = [np.asarray(a, dtype=np.float32) for a in weights]
+        self.degree_bias = w.pop() if degree_index is not None else None
+        self.degree_kernel = w.pop() if degree_index is not None else None
+        self.degree_index = None if degree_index is None else np.asarray(degree_index)
         if len(w) < 6 or (len(w) - 3) % 3 not in (0, 1):
             raise ValueError(f"expected embedding, 3 arrays per LSTM and dense (and a key "
-                             f"table); got {len(w)}")
+                             f"table, and degree weights); got {len(weights)}")
         self.key_table = w.pop() if (len(w) - 3) % 3 == 1 else None
         if self.key_table is not None and key_tokens is None:
             raise ValueError("these weights condition on the key: give key_tokens "
@@ -50,13 +56,23 @@ class Stepper:
 
     @classmethod
     def for_codec(cls, weights: list[np.ndarray], codec) -> Stepper:
-        """A stepper of ``weights`` that reads the key from ``codec``'s KEY tokens."""
+        """A stepper of ``weights`` that reads the key from ``codec``'s KEY tokens.
+
+        For a v2 codec the weights end with the key table (3L + 4 arrays), or
+        with the key table and the degree kernel and bias (3L + 6).
+        """
         keys = codec.ranges.get("KEY")
-        return cls(weights, keys[:2] if keys else None)
+        if not keys:
+            return cls(weights)
+        degrees = (len(weights) - 3) % 3 == 0
+        from trainer.pitch_layers import degree_index
+
+        return cls(weights, keys[:2], degree_index(codec) if degrees else None)
 
     def reset(self) -> None:
         """Forget everything: zero ``h`` and ``c`` in every layer, no key read yet."""
         self.key = None if self.key_table is None else self.key_table[-1]
+        self.key_row = KEY_ROWS - 1
         self.h = [np.zeros(k[1].shape[0], np.float32) for k in self.layers]
         self.c = [np.zeros(k[1].shape[0], np.float32) for k in self.layers]
 
@@ -66,14 +82,19 @@ class Stepper:
         x = self.embedding[token]
         if self.key_table is not None:
             if 0 <= token - self.key_first < self.key_count:
-                self.key = self.key_table[token - self.key_first]
+                self.key_row = token - self.key_first
+                self.key = self.key_table[self.key_row]
             x = x + self.key
         for i, (kernel, recurrent, bias) in enumerate(self.layers):
             z = x @ kernel + self.h[i] @ recurrent + bias
             gi, gf, gc, go = np.split(z, 4)
             self.c[i] = _sigmoid(gf) * self.c[i] + _sigmoid(gi) * np.tanh(gc)
             self.h[i] = x = _sigmoid(go) * np.tanh(self.c[i])
-        return x @ self.dense_kernel + self.dense_bias
+        logits = x @ self.dense_kernel + self.dense_bias
+        if self.degree_index is not None:
+            degrees = np.append(x @ self.degree_kernel + self.degree_bias, np.float32(0))
+            logits = logits + degrees[self.degree_index[self.key_row]]
+        return logits
 
     def run(self, tokens) -> np.ndarray:
         """Logits after each of ``tokens``, from a fresh state: ``(len, vocab)``."""
