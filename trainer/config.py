@@ -94,6 +94,10 @@ class ModelConfig:
     independent_pitches: bool = _opt(False, "give each NOTE token only its own embedding and "
                                             "output weights (default: also share them across "
                                             "pitch classes and octaves)")
+    no_degrees: bool = _opt(False, "v2: no scale-degree logits (each NOTE scored also by its "
+                                   "degree in the song's key)")
+    no_bar_input: bool = _opt(False, "v2: no bar-count input (how many bars the song has "
+                                     "had, fed at every step)")
 
     def __post_init__(self):
         _check(1 <= self.rnn_size <= 8192, "rnn_size", "must be 1..8192")
@@ -184,6 +188,9 @@ class RunConfig:
             d = {**d, "train": {**d["train"], "burn_in": 0}}  # before burn-in existed
         if "train" in d and "test_fraction" not in d["train"]:
             d = {**d, "train": {**d["train"], "test_fraction": 0.0}}  # before the test split
+        if "model" in d and "no_degrees" not in d["model"]:
+            # written before these inputs existed: the network has neither
+            d = {**d, "model": {**d["model"], "no_degrees": True, "no_bar_input": True}}
         if "codec" in d and "vocab_version" not in d["codec"]:
             # written before codec version 2: such runs use notes-only tokens
             d = {**d, "codec": {**d["codec"], "vocab_version": 1}}

@@ -32,6 +32,13 @@ def key_inputs(codec: Codec, song: np.ndarray, start: int, length: int) -> np.nd
     return out
 
 
+def bar_inputs(codec: Codec, song: np.ndarray, start: int, length: int) -> np.ndarray:
+    """The bar-count input at song positions ``start..start+length-1``: how many ``BAR``
+    tokens the song has had up to and including each position, at most 63."""
+    count = np.cumsum(np.asarray(song) == codec.bar_id)
+    return np.minimum(count[start:start + length], 63).astype(np.int32)
+
+
 class Windows(keras.utils.PyDataset):
     """Batches ``(inputs, targets, weights)``, each ``(batch_size, window)``.
 
@@ -47,7 +54,7 @@ class Windows(keras.utils.PyDataset):
 
     def __init__(self, songs: list[np.ndarray], codec: Codec, window: int, batch_size: int,
                  shuffle: bool = True, transpose: int = 0, seed: int = 0, epoch: int = 0,
-                 burn_in: int = 0):
+                 burn_in: int = 0, bar_input: bool = False):
         super().__init__()
         self.songs = [np.asarray(s, dtype=np.int32) for s in songs if len(s) >= 2]
         if not self.songs:
@@ -56,7 +63,7 @@ class Windows(keras.utils.PyDataset):
         self.shuffle, self.transpose, self.seed, self.epoch = shuffle, transpose, seed, epoch
         if not 0 <= burn_in < window:
             raise ValueError(f"burn-in {burn_in} must be below the window size {window}")
-        self.burn_in = burn_in
+        self.burn_in, self.bar_input = burn_in, bar_input
         later = window - burn_in  # targets of a window after a song's first
         fewest = sum(1 + math.ceil(max(len(s) - 1 - window, 0) / later) for s in self.songs)
         self._batches = max(1, fewest // batch_size) if shuffle else math.ceil(fewest / batch_size)
@@ -105,6 +112,7 @@ class Windows(keras.utils.PyDataset):
         w = np.zeros(shape, dtype=np.float32)
         keyed = self.codec.version >= 2
         k = np.full(shape, 24, dtype=np.int32)
+        b = np.zeros(shape, dtype=np.int32)
         rng = np.random.default_rng([self.seed, self.epoch, index])
         for r, (song, start, length) in enumerate(rows):
             before = min(self.burn_in, start)
@@ -112,6 +120,8 @@ class Windows(keras.utils.PyDataset):
             n = before + length
             if keyed:
                 k[r, :n] = key_inputs(self.codec, self.songs[song], start - before, n)
+                if self.bar_input:
+                    b[r, :n] = bar_inputs(self.codec, self.songs[song], start - before, n)
             if self.transpose:
                 shift = self._shift(chunk, rng)
                 if shift:
@@ -121,7 +131,8 @@ class Windows(keras.utils.PyDataset):
                         + (k[r, :n][known] % 12 + shift) % 12
             x[r, :n], y[r, :n] = chunk[:-1], chunk[1:]
             w[r, before:n] = 1.0
-        return ((x, k) if keyed else x), y, w
+        inputs = ((x, k, b) if self.bar_input else (x, k)) if keyed else x
+        return inputs, y, w
 
     def _shift(self, chunk: np.ndarray, rng) -> int:
         """A random transposition within +-transpose that keeps the chunk on the piano."""

@@ -22,7 +22,7 @@ from trainer.codec import Codec
 from trainer.config import ModelConfig, TrainConfig
 from trainer.errors import CadenzaError
 from trainer.pitch_layers import KeyDegrees, PitchEmbedding, PitchLogits, degree_index
-from trainer.stepper import KEY_ROWS
+from trainer.stepper import BAR_ROWS, KEY_ROWS
 
 
 def build_model(codec: Codec, cfg: ModelConfig) -> keras.Model:
@@ -46,18 +46,23 @@ def build_model(codec: Codec, cfg: ModelConfig) -> keras.Model:
         to_logits = PitchLogits(token_pitch, name="logits")
     x = embed(tokens)
     inputs = tokens
+    small = keras.initializers.RandomUniform(-0.05, 0.05)
     if codec.version >= 2:
         keys = keras.Input(shape=(None,), dtype="int32", name="keys")
         x = x + layers.Embedding(KEY_ROWS, cfg.embedding_size, name="key_embedding",
-                                 embeddings_initializer=keras.initializers.RandomUniform(
-                                     -0.05, 0.05))(keys)
+                                 embeddings_initializer=small)(keys)
         inputs = [tokens, keys]
+    if bar_input(codec, cfg):
+        bars = keras.Input(shape=(None,), dtype="int32", name="bars")
+        x = x + layers.Embedding(BAR_ROWS, cfg.embedding_size, name="bar_embedding",
+                                 embeddings_initializer=small)(bars)
+        inputs = [tokens, keys, bars]
     for i in range(cfg.num_layers):
         x = layers.LSTM(cfg.rnn_size, return_sequences=True, name=f"lstm_{i}")(x)
         if cfg.dropout:
             x = layers.Dropout(cfg.dropout, name=f"dropout_{i}")(x)
     logits = to_logits(x)
-    if codec.version >= 2:
+    if codec.version >= 2 and not cfg.no_degrees:
         degrees = layers.Dense(24, name="degree_logits")(x)
         logits = KeyDegrees(degree_index(codec), name="key_degrees")([logits, degrees, keys])
     return keras.Model(inputs, logits, name="cadenza_lstm")
@@ -73,7 +78,33 @@ def inference_weights(model: keras.Model) -> list[np.ndarray]:
     names = {layer.name for layer in model.layers}
     keys = [model.get_layer("key_embedding").get_weights()[0]] if "key_embedding" in names else []
     degrees = model.get_layer("degree_logits").get_weights() if "degree_logits" in names else []
-    return [table, *lstms, *dense, *keys, *degrees]
+    bars = [model.get_layer("bar_embedding").get_weights()[0]] if "bar_embedding" in names else []
+    return [table, *lstms, *dense, *keys, *degrees, *bars]
+
+
+def bar_input(codec: Codec, cfg: ModelConfig) -> bool:
+    """Whether the network takes the bar count (v2 with BAR tokens, unless turned off)."""
+    return codec.version >= 2 and codec.bar_id is not None and not cfg.no_bar_input
+
+
+def model_inputs(codec: Codec, cfg: ModelConfig, songs) -> tuple | np.ndarray:
+    """The network's inputs for whole songs from BOS (padded with PAD to one length):
+    the token ids, then for v2 the key input, then the bar count if it takes one."""
+    from trainer.dataset import bar_inputs, key_inputs
+
+    width = max(len(s) for s in songs)
+    x = np.full((len(songs), width), codec.pad_id, dtype=np.int32)
+    for r, s in enumerate(songs):
+        x[r, :len(s)] = s
+    if codec.version < 2:
+        return x
+    k = np.stack([np.pad(key_inputs(codec, s, 0, len(s)), (0, width - len(s)),
+                         constant_values=KEY_ROWS - 1) for s in songs])
+    if not bar_input(codec, cfg):
+        return x, k
+    b = np.stack([np.pad(bar_inputs(codec, s, 0, len(s)), (0, width - len(s)), mode="edge")
+                  for s in songs])
+    return x, k, b
 
 
 def learning_rate(cfg: TrainConfig, steps_per_epoch: int):

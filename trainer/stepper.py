@@ -10,6 +10,7 @@ reproduces its logits (a test checks ``allclose`` against the Keras model).
 from __future__ import annotations
 
 KEY_ROWS = 25  # the key table: 24 keys, then "no key read yet"
+BAR_ROWS = 64  # the bar-count table: 0..63 bars so far (more count as 63)
 
 import numpy as np
 
@@ -30,12 +31,16 @@ class Stepper:
     ``KEY`` id and the count, :meth:`for_codec` passes them) says which ids
     set it. With ``degree_index`` (:func:`trainer.pitch_layers.degree_index`)
     the weights end with the degree kernel and bias: each ``NOTE`` logit
-    gains the logit of its scale degree in the key read.
+    gains the logit of its scale degree in the key read. With ``bar_id`` they
+    end with the bar-count table ``(64, embedding)`` after those: the input
+    also gains the row of the number of ``BAR`` tokens read so far.
     """
 
     def __init__(self, weights: list[np.ndarray], key_tokens: tuple[int, int] | None = None,
-                 degree_index: np.ndarray | None = None):
+                 degree_index: np.ndarray | None = None, bar_id: int | None = None):
         w = [np.asarray(a, dtype=np.float32) for a in weights]
+        self.bar_id = bar_id
+        self.bar_table = w.pop() if bar_id is not None else None
         self.degree_bias = w.pop() if degree_index is not None else None
         self.degree_kernel = w.pop() if degree_index is not None else None
         self.degree_index = None if degree_index is None else np.asarray(degree_index)
@@ -64,15 +69,22 @@ class Stepper:
         keys = codec.ranges.get("KEY")
         if not keys:
             return cls(weights)
-        degrees = (len(weights) - 3) % 3 == 0
         from trainer.pitch_layers import degree_index
 
-        return cls(weights, keys[:2], degree_index(codec) if degrees else None)
+        width = np.shape(weights[0])[1]
+        rest = list(weights)
+        bars = np.ndim(rest[-1]) == 2 and np.shape(rest[-1]) == (BAR_ROWS, width)
+        if bars:
+            rest.pop()
+        degrees = np.ndim(rest[-1]) == 1 and np.shape(rest[-1]) == (24,)
+        return cls(weights, keys[:2], degree_index(codec) if degrees else None,
+                   codec.bar_id if bars else None)
 
     def reset(self) -> None:
         """Forget everything: zero ``h`` and ``c`` in every layer, no key read yet."""
         self.key = None if self.key_table is None else self.key_table[-1]
         self.key_row = KEY_ROWS - 1
+        self.bars = 0
         self.h = [np.zeros(k[1].shape[0], np.float32) for k in self.layers]
         self.c = [np.zeros(k[1].shape[0], np.float32) for k in self.layers]
 
@@ -85,6 +97,10 @@ class Stepper:
                 self.key_row = token - self.key_first
                 self.key = self.key_table[self.key_row]
             x = x + self.key
+        if self.bar_table is not None:
+            if token == self.bar_id:
+                self.bars = min(self.bars + 1, BAR_ROWS - 1)
+            x = x + self.bar_table[self.bars]
         for i, (kernel, recurrent, bias) in enumerate(self.layers):
             z = x @ kernel + self.h[i] @ recurrent + bias
             gi, gf, gc, go = np.split(z, 4)

@@ -59,7 +59,7 @@ def train(cfg: RunConfig) -> dict:
     """
     from trainer.callbacks import EpochEnd, Progress, fresh_state, settle
     from trainer.dataset import Windows
-    from trainer.model import build_model, compile_model
+    from trainer.model import bar_input, build_model, compile_model
 
     run, codec, t = RunDir(cfg.train.run_dir), Codec(cfg.codec), cfg.train
     corpus = prepare(cfg.data, codec)
@@ -80,8 +80,9 @@ def train(cfg: RunConfig) -> dict:
     try:
         train_data = Windows(train_tokens, codec, t.window_size, t.batch_size, shuffle=True,
                              transpose=t.transpose, seed=t.seed, epoch=state["epoch"],
-                             burn_in=t.burn_in)
-        val_data = Windows(val_tokens, codec, t.window_size, t.batch_size, shuffle=False)
+                             burn_in=t.burn_in, bar_input=bar_input(codec, cfg.model))
+        val_data = Windows(val_tokens, codec, t.window_size, t.batch_size, shuffle=False,
+                           bar_input=bar_input(codec, cfg.model))
     except ValueError as e:
         raise CadenzaError(f"{corpus.source}: cannot cut training windows ({e})") from None
 
