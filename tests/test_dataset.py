@@ -35,6 +35,10 @@ def gather(ds):
     seen = []
     for b in range(len(ds)):
         x, y, w = ds[b]
+        if isinstance(x, tuple):  # v2: (tokens, keys) -- the key input covers the same steps
+            x, keys = x[0], x[1]
+            assert keys.shape == x.shape and ((keys >= 0) & (keys <= 24)).all()
+            assert (keys[:, 0][x[:, 0] == ds.codec.bos_id] == 24).all()  # no key before KEY
         assert x.shape == y.shape == w.shape == (ds.batch_size, ds.window)
         for r in range(ds.batch_size):
             n = int(w[r].sum())
@@ -95,6 +99,7 @@ def test_transposition_moves_whole_windows_and_stays_on_the_piano(codec, songs):
     shifts = set()
     for i in range(len(ds)):
         x, y, w = ds[i]
+        x = x[0] if isinstance(x, tuple) else x  # v2: (tokens, keys)
         for r in range(len(x)):
             p = codec.pitch_of(x[r, :int(w[r].sum())])
             p = p[p >= 0]
@@ -119,3 +124,26 @@ def test_split_is_by_song_and_reproducible():
     assert len(train) == len(val) == 1
     with pytest.raises(CadenzaError, match="at least 2"):
         split_names(["a"], 0.5, 0)
+
+
+def test_v2_windows_carry_the_songs_key_transposed_with_it_and_the_bar_count():
+    from trainer.dataset import bar_inputs
+
+    songs = [np.asarray(s) for s in V2_SONGS if len(s) > 12]
+    ds = Windows(songs, V2, window=8, batch_size=2, shuffle=True, seed=3, transpose=2,
+                 burn_in=3, bar_input=True)
+    first = V2.ranges["KEY"][0]
+    starts = 0
+    for b in range(len(ds)):
+        (x, keys, bars), y, w = ds[b]
+        for r in range(len(x)):
+            n = int((x[r] != V2.pad_id).sum())
+            row = x[r, :n]
+            assert (np.diff(bars[r, :n]) >= 0).all() and (bars[r, :n] <= 63).all()
+            at = np.flatnonzero(row == V2.bar_id)
+            assert all(bars[r, i] == bars[r, i - 1] + 1 for i in at if i > 0)
+            if n > 1 and row[0] == V2.bos_id:  # a song's first window: the key is its KEY token's
+                starts += 1
+                assert keys[r, 0] == 24 and (keys[r, 1:n] == row[1] - first).all()
+                assert (bars[r, :n] == bar_inputs(V2, row, 0, n)).all()
+    assert starts
