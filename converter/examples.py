@@ -1,8 +1,9 @@
 """Example songs of the shipped models: a .mid, an .mp3 and a piano-roll .png each.
 
 Every model folder under ``models_dir`` (an export folder) composes
-``per_temperature`` songs at each temperature from its own exported weights
-(read back as the browser reads them, quantisation included), cut to at most
+``per_request`` songs for each of its requests (a key and a meter, as
+``sample --key --meter`` takes them) from its own exported weights (read
+back as the browser reads them, quantisation included), cut to at most
 ``max_seconds`` at the model's tempo; a song that ends sooner than
 ``min_seconds`` is passed over for the next seed. Seeds count up from 0 per
 model, so the same command rewrites the same files. ``index.json`` lists
@@ -19,6 +20,7 @@ import numpy as np
 
 from converter.folder import is_export_folder
 from converter.read import stepper_weights
+from trainer import keys as K
 from trainer import midi_io, render
 from trainer.codec import Codec
 from trainer.errors import CadenzaError
@@ -31,8 +33,10 @@ AUDIO_KBPS = 40  # mono MP3: about 300 kB a minute, enough for a piano demo
 
 @dataclass(frozen=True)
 class ExampleSpec:
-    temperatures: tuple[float, ...] = (0.8, 1.0, 1.2)
-    per_temperature: int = 2
+    # (model name, key, meter); a model without requests composes with key and meter "any"
+    requests: tuple[tuple[str, str, str], ...] = ()
+    temperature: float = 1.0
+    per_request: int = 2
     top_p: float = 0.95
     min_seconds: float = 30.0
     max_seconds: float = 60.0
@@ -66,12 +70,15 @@ def model_examples(folder: Path, out_dir: Path, spec: ExampleSpec, tempo: float)
         if old.suffix in (".mid", ".mp3", ".png"):
             old.unlink()
     steps_per_second = codec.config.steps_per_beat * tempo / 60
-    out, seed = [], 0
-    for temperature in spec.temperatures:
-        for _ in range(spec.per_temperature):
+    out, seed, temperature = [], 0, spec.temperature
+    requests = [(k, m) for name, k, m in spec.requests if name == folder.name] or [("any", "any")]
+    for key, meter in requests:
+        key_id = codec.key_id(K.parse_key(key)) if key != "any" else None
+        meter_id = codec.meter_id(K.parse_meter(meter)) if meter != "any" else None
+        for _ in range(spec.per_request):
             for _try in range(MAX_TRIES):
-                notes, _, _ = compose(stepper, codec, [codec.bos_id], spec.notes,
-                                      temperature, 0, spec.top_p, seed)
+                notes, meta, _ = compose(stepper, codec, [codec.bos_id], spec.notes,
+                                         temperature, 0, spec.top_p, seed, key_id, meter_id)
                 notes = cut(notes, spec.max_seconds * steps_per_second)
                 seconds = float((notes[:, 0] + notes[:, 1]).max() / steps_per_second) \
                     if len(notes) else 0.0
@@ -80,19 +87,27 @@ def model_examples(folder: Path, out_dir: Path, spec: ExampleSpec, tempo: float)
                     break
             else:
                 raise CadenzaError(f"{folder.name}: no song of {spec.min_seconds:.0f} s "
-                                   f"in {MAX_TRIES} seeds at temperature {temperature}")
-            stem = f"{folder.name}-t{temperature:g}-s{seed - 1:03d}"
-            midi_io.write_midi(notes, target / f"{stem}.mid", codec.config.steps_per_beat, tempo)
+                                   f"in {MAX_TRIES} seeds ({key}, {meter})")
+            stated = "" if meta is None else \
+                f" · {K.key_name(meta.key).replace(':', ' ')} · {K.meter_name(meta.meter)}"
+            stem = f"{folder.name}-{_slug(key)}-{_slug(meter)}-s{seed - 1:03d}"
+            midi_io.write_midi(notes, target / f"{stem}.mid", codec.config.steps_per_beat, tempo,
+                               meta=meta)
             render.render_audio(target / f"{stem}.mid", target / f"{stem}.mp3", kbps=AUDIO_KBPS)
             piano_roll(notes, target / f"{stem}.png", steps_per_second)
-            out.append({"model": folder.name, "title": f"{folder.name} · T={temperature:g} · "
-                        f"seed {seed - 1}", "temperature": temperature, "top_p": spec.top_p,
+            out.append({"model": folder.name, "title": f"{folder.name}{stated} · seed {seed - 1}",
+                        "key": key, "meter": meter,
+                        "temperature": temperature, "top_p": spec.top_p,
                         "seed": seed - 1, "tempo": tempo, "notes": int(len(notes)),
                         "seconds": round(seconds, 1),
                         **{kind: f"{folder.name}/{stem}.{ext}" for kind, ext in
                            (("midi", "mid"), ("audio", "mp3"), ("image", "png"))}})
             print(f"wrote {target / stem}.mid/.mp3/.png: {len(notes)} notes, {seconds:.0f} s")
     return out
+
+
+def _slug(text: str) -> str:
+    return text.replace(":", "-").replace("/", "-").lower()
 
 
 def cut(notes: np.ndarray, max_steps: float) -> np.ndarray:

@@ -64,7 +64,7 @@ def png_size(path: Path) -> dict:
 
 # The Compose page's share-link keys (web/src/settings.js HASH_KEYS) for an entry's settings.
 LINK_KEYS = (("model", "model"), ("temperature", "t"), ("top_p", "p"), ("notes", "n"),
-             ("tempo", "bpm"), ("seed", "seed"))
+             ("tempo", "bpm"), ("seed", "seed"), ("key", "key"), ("meter", "meter"))
 
 
 def compose_link(entry: dict, compose: str) -> str | None:

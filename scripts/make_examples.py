@@ -15,6 +15,12 @@ from converter.examples import ExampleSpec, make_examples
 from trainer.errors import CadenzaError
 
 TEMPI = (("chorales", 84.0), ("folk", 112.0))  # BPM the examples are written at
+# What each example asks for: chorales in G major and A minor; folk jigs in 6/8
+# and reels in 4/4, each in D and G major.
+REQUESTS = (("chorales", "G:major", "4/4"), ("chorales", "A:minor", "4/4"),
+            ("chorales", "G:major", "3/4"),
+            ("folk", "D:major", "6/8"), ("folk", "G:major", "6/8"),
+            ("folk", "D:major", "4/4"), ("folk", "G:major", "4/4"))
 
 
 def main(argv=None) -> int:
@@ -23,7 +29,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=Path("site/examples"))
     args = p.parse_args(argv)
     try:
-        make_examples(args.models, args.out, ExampleSpec(tempi=TEMPI))
+        make_examples(args.models, args.out, ExampleSpec(requests=REQUESTS, tempi=TEMPI))
     except CadenzaError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
