@@ -222,6 +222,8 @@ class SampleConfig:
 
     def __post_init__(self):
         _check(self.num_files >= 1, "num_files", "must be >= 1")
+        _check_choice(self.key, "key")
+        _check_choice(self.meter, "meter")
         _check(self.length >= 1, "length", "must be >= 1")
         _check(0 <= self.temperature < math.inf, "temperature", "must be a finite number >= 0")
         _check(self.top_k >= 0, "top_k", "must be >= 0")
