@@ -80,7 +80,8 @@ def train(cfg: RunConfig) -> dict:
     try:
         train_data = Windows(train_tokens, codec, t.window_size, t.batch_size, shuffle=True,
                              transpose=t.transpose, seed=t.seed, epoch=state["epoch"],
-                             burn_in=t.burn_in, bar_input=bar_input(codec, cfg.model))
+                             burn_in=min(t.burn_in, t.window_size // 4),
+                             bar_input=bar_input(codec, cfg.model))
         val_data = Windows(val_tokens, codec, t.window_size, t.batch_size, shuffle=False,
                            bar_input=bar_input(codec, cfg.model))
     except ValueError as e:
