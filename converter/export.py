@@ -27,10 +27,11 @@ figures, bytes and KL.
 
 No TensorFlow.js tooling is involved: the browser runs the same step as
 :class:`trainer.stepper.Stepper` on tfjs-core (web/src/stepper.js), so before
-anything is written the numpy Stepper on the Keras model's weights is checked
-against the Keras model (both inputs of a v2 model: tokens and key), and the
-written (possibly quantised) weights are read back (by converter/read.py, as
-the browser reads them) and checked again. An existing ``--out`` is replaced
+anything is written the numpy Stepper on the Keras model's weights (a v2
+model's key table, degree logits and bar-count table included) is checked
+against the Keras model (every input of a v2 model: tokens, key and bar
+count), and the written (possibly quantised) weights are read back (by
+converter/read.py, as the browser reads them) and checked again. An existing ``--out`` is replaced
 only when it holds nothing but the files its own export listed, and only once
 the new folder is complete.
 """
@@ -95,15 +96,18 @@ def export(cfg: ExportConfig) -> dict:
 
     model = load_trained(run, cfg.checkpoint)
     arrays = inference_weights(model)
-    keyed = len(arrays) == 3 * rc.model.num_layers + 4
-    network = N.describe(codec.size, rc.model, N.KEY_ROWS if keyed else 0)
-    order = N.stepper_names(rc.model.num_layers, keyed)
+    layers = {layer.name for layer in model.layers}
+    network = N.describe(codec.size, rc.model, N.KEY_ROWS if "key_embedding" in layers else 0,
+                         N.DEGREES if "degree_logits" in layers else 0,
+                         N.BAR_ROWS if "bar_embedding" in layers else 0)
+    order = list(N.shapes(network))
     weights = dict(zip(order, arrays, strict=True))
+    N.check_weights(network, weights)
     numpy_step = stepper(arrays)
     prime = parity_prime(numpy_step, codec, generate)
     songs = S.kl_songs(numpy_step, codec, generate)
-    expected = probabilities(model, codec, prime)
-    reference = [probabilities(model, codec, song) for song in songs]
+    expected = probabilities(model, codec, rc.model, prime)
+    reference = [probabilities(model, codec, rc.model, song) for song in songs]
     check(expected, S.softmax(numpy_step.run(prime)), "none", "the numpy stepper")
     counts = conditioning(run, rc, codec)
     try:
@@ -139,15 +143,13 @@ def export(cfg: ExportConfig) -> dict:
     return config
 
 
-def probabilities(model, codec, tokens) -> np.ndarray:
+def probabilities(model, codec, cfg, tokens) -> np.ndarray:
     """The Keras sequence model's next-token probabilities after each of ``tokens``
-    (from BOS); a v2 model also reads the key input training gives such a song."""
-    tokens = np.asarray(tokens, np.int32)
-    inputs = tokens[None]
-    if codec.version >= 2:
-        from trainer.dataset import key_inputs
+    (from BOS); a v2 model also reads the key input training gives such a song, and
+    the bar count where it takes one (``cfg``: the run's ModelConfig)."""
+    from trainer.model import model_inputs
 
-        inputs = [inputs, key_inputs(codec, tokens, 0, len(tokens))[None]]
+    inputs = model_inputs(codec, cfg, [np.asarray(tokens, np.int32)])
     return S.softmax(np.asarray(model.predict_on_batch(inputs))[0])
 
 

@@ -162,7 +162,8 @@ def read_export(folder: Path) -> Export:
     model = model if isinstance(model, dict) else {}
     try:
         network = N.check(model.get("network") if config["format_version"] >= 2
-                          else N.legacy(config), config, "KEY" in codec.ranges)
+                          else N.legacy(config), config, "KEY" in codec.ranges,
+                          codec.bar_id is not None)
     except NetworkError as e:
         raise CadenzaError(f"{folder}: {e}") from None
     manifest = model.get("weightsManifest")
@@ -185,7 +186,9 @@ def read_weights(folder: Path) -> dict[str, np.ndarray]:
 
 def stepper_weights(folder: Path, num_layers: int | None = None) -> list[np.ndarray]:
     """The verified export's weights in Stepper order: embedding, 3 per LSTM, dense,
-    then a key-conditioned network's key table (``Stepper.for_codec`` runs them).
+    then a key-conditioned network's key table, then its degree kernel and bias and its
+    bar-count table where it has them (``Stepper.for_codec`` runs them and tells them
+    apart).
 
     ``num_layers`` defaults to config.json's (and must match it when given).
     """

@@ -4,16 +4,19 @@ The songs are random walks in a key's scale over its tonic triad, in several
 keys and meters (4/4, 3/4, 6/8, 5/4 as METER_other), some with a pickup,
 written with their key and time signatures. Writes:
 
-- ``OUT/run`` (a codec v2 run) and one export folder of it per
-  ``--quantize`` rule: ``OUT/none``, ``OUT/float16``, ``OUT/uint8``,
-  ``OUT/uint8-column`` and ``OUT/auto``;
+- ``OUT/run`` (a codec v2 run: key table, degree logits, bar count) and one export
+  folder of it per ``--quantize`` rule: ``OUT/none``, ``OUT/float16``,
+  ``OUT/uint8``, ``OUT/uint8-column`` and ``OUT/auto``;
 - ``OUT/run-v1`` (the same songs, codec v1: notes only) and its export
   ``OUT/v1`` (float16), which proves a version-1 model still loads and plays;
 - ``OUT/stepper.json``: the numpy Stepper's logits (trainer/stepper.py, on
   the weights as converter/read.py reads them back) after each token of a
   song per export ``none``, ``uint8-column`` and ``v1``; in the v2 songs the
   key changes midway (a second KEY token), which the Keras parity files,
-  fed the key of the song's first KEY token, never do.
+  fed the key of the song's first KEY token, never do, and three BAR tokens
+  follow; ``none`` also without its bar table (``"drop": 1``) and with its
+  key table alone (``"drop": 3``: a format-2 export from before degree
+  logits and the bar count).
 
 The JavaScript tests load these folders and check them against their parity
 files and stepper.json; the Compose browser tests serve ``float16`` and
@@ -80,10 +83,19 @@ def write_stepper_cases(out: Path) -> None:
         if "KEY" in codec.ranges:
             other = next(codec.key_id(k) for k in ((9, "minor"), (0, "major"))
                          if codec.key_id(k) != prime[1])
-            tokens = prime + [other] + prime[3:]
-        stepper = Stepper.for_codec(stepper_weights(out / name), codec)
-        cases.append({"model": name, "tokens": tokens,
-                      "logits": stepper.run(tokens).tolist()})
+            tokens = prime + [other] + prime[3:] + [codec.bar_id] * 3 + prime[3:9]
+        weights = stepper_weights(out / name)
+        # all the weights; a v2 "none" also without its bar table, and with its key
+        # table alone (a format-2 export from before degree logits and the bar count)
+        for drop in (0, 1, 3) if name == "none" else (0,):
+            stepper = Stepper.for_codec(weights[:len(weights) - drop], codec)
+            case = {"model": name, "drop": drop, "degrees": stepper.degree_index is not None,
+                    "bars": stepper.bar_table is not None, "tokens": tokens,
+                    "logits": stepper.run(tokens).tolist()}
+            if name == "none" and (case["degrees"], case["bars"]) != (drop < 3, drop == 0):
+                raise SystemExit(f"{out / name}: the v2 test model lacks degree logits or the "
+                                 "bar count")
+            cases.append(case)
     (out / "stepper.json").write_text(json.dumps({"cases": cases}) + "\n")
 
 

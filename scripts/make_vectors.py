@@ -1,8 +1,8 @@
 """Write ``tests/vectors/*.json``: what the JS codec, keys and sampler must reproduce.
 
 Run ``.venv/bin/python scripts/make_vectors.py`` after changing
-``trainer/codec.py``, ``trainer/keys.py``, ``trainer/sampling.py`` or
-``converter/weights.py``.
+``trainer/codec.py``, ``trainer/keys.py``, ``trainer/sampling.py``,
+``trainer/pitch_layers.py`` (``degree_index``) or ``converter/weights.py``.
 ``tests/test_vectors.py`` rebuilds these files in memory and fails while the
 committed ones differ; ``tests/js/*.test.mjs`` check every case against
 ``web/src/``. Each file holds codec v1 cases (codecs pinned to
@@ -142,7 +142,20 @@ def v2_decode() -> list[dict]:
     no_bars = decode_cases(V2_NO_BARS, {
         "header": "BOS KEY_G_minor METER_9_8 NOTE_67 DUR_6 SHIFT_8 SHIFT_4 NOTE_70 DUR_6 EOS",
         "no header": "BOS NOTE_60 DUR_2 SHIFT_2 METER_3_4 NOTE_62 DUR_2 EOS"}, range(400, 406))
+    for entry, codec in ((default, V2), (mono, V2_MONO), (no_bars, V2_NO_BARS)):
+        entry["degree_index"] = degree_table(codec)
     return [default, mono, no_bars]
+
+
+def degree_table(codec: Codec) -> list[list[int]]:
+    """trainer/pitch_layers.py's ``degree_index`` (25 key rows x vocabulary): the degree
+    logit each token's logit gains in a network with degree logits."""
+    from trainer import backend
+
+    backend.configure()  # pitch_layers imports keras
+    from trainer.pitch_layers import degree_index
+
+    return degree_index(codec).tolist()
 
 
 # Raw notes (start, end in beats; MIDI pitch): chords, a rest, a held note, eighths.

@@ -9,7 +9,8 @@
 
 The reader cases damage copies of a shipped model, as it is (export format 1:
 a tfjs Layers model.json) and rewritten as the converter now writes it (format
-2: converter/network.py), and need no training.
+2: converter/network.py), or codec v2 exports of random weights (a key table,
+with or without degree logits and the bar count), and need no training.
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ DAMAGE = {
 # format 2 only: model.json's network; tests/js/loader_faults.test.mjs has the same cases
 NETWORK_DAMAGE = {
     "a GRU network": (lambda f: edit_json(f / "model.json", lambda m: m["network"].update(
-        cell="gru")), 'model.json describes an unsupported network {"cell": "gru", '),
+        cell="gru")),
+        'model.json describes an unsupported network {"bar_rows": 0, "cell": "gru", '),
     "no network": (lambda f: edit_json(f / "model.json", lambda m: m.pop("network")),
                    "describes an unsupported network null"),
     "network of other sizes": (lambda f: edit_json(f / "model.json", lambda m: m[
@@ -141,6 +143,70 @@ def as_format_2(source: Path, folder: Path) -> Path:
     edit_json(folder / "config.json", lambda c: c.update(
         format_version=2, shards=shard_records(folder), files=file_list(folder)))
     return folder
+
+
+def v2_export(folder: Path, parts: tuple[str, ...], seed: int = 0) -> Path:
+    """A format-2 export of a codec v2 network with random float16 weights: the key table,
+    and ``parts`` of "degrees" and "bars"; its model.json names only the parts it has, as
+    exports written before them did."""
+    from trainer.codec import Codec
+    from trainer.config import CodecConfig, ModelConfig
+
+    codec, cfg = Codec(CodecConfig()), ModelConfig(rnn_size=16, num_layers=2, embedding_size=8)
+    shutil.copytree(SHIPPED, folder)
+    for shard in folder.glob("group*-shard*.bin"):
+        shard.unlink()
+    (folder / "vocab.json").write_text(json.dumps(codec.to_json()))
+    network = N.describe(codec.size, cfg, N.KEY_ROWS, N.DEGREES if "degrees" in parts else 0,
+                         N.BAR_ROWS if "bars" in parts else 0)
+    network = {k: v for k, v in network.items() if v or k not in ("degrees", "bar_rows")}
+    rng = np.random.default_rng(seed)
+    weights = {n: rng.normal(0, 0.3, s).astype(np.float32) for n, s in N.shapes(network).items()}
+    write(folder, weights, {n: "float16" for n in weights}, network)
+    edit_json(folder / "config.json", lambda c: c.update(
+        format_version=2, vocab_size=codec.size, codec=codec.to_json()["params"],
+        model={**c["model"], "rnn_size": 16, "num_layers": 2, "embedding_size": 8},
+        shards=shard_records(folder), files=file_list(folder)))
+    return folder
+
+
+@pytest.mark.parametrize("parts", [(), ("degrees",), ("degrees", "bars")],
+                         ids=["key table alone", "degrees", "degrees and bars"])
+def test_a_v2_export_reads_with_or_without_degree_logits_and_bar_count(tmp_path, parts):
+    from trainer.stepper import Stepper
+
+    folder = v2_export(tmp_path / "v2", parts)
+    export = read_export(folder)
+    assert (export.network["degrees"], export.network["bar_rows"]) == (
+        24 if "degrees" in parts else 0, 64 if "bars" in parts else 0)
+    weights = stepper_weights(folder)
+    assert len(weights) == 3 * 2 + 4 + 2 * ("degrees" in parts) + ("bars" in parts)
+    stepper = Stepper.for_codec(weights, export.codec)
+    assert (stepper.degree_index is not None, stepper.bar_table is not None) == (
+        "degrees" in parts, "bars" in parts)
+    codec = export.codec
+    song = [codec.bos_id, codec.key_id((2, "minor")), codec.meter_id((3, 4)),
+            codec.token_id("NOTE", 62), codec.token_id("DUR", 4), codec.bar_id]
+    assert np.isfinite(stepper.run(song)).all()
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda m: m["network"].update(key_rows=0), "scores scale degrees or counts bars but reads "
+                                                "no key"),
+    (lambda m: m["network"].update(degrees=0), "has weights the network does not use: "
+                                               "['degree_logits/kernel', 'degree_logits/bias']"),
+    (lambda m: m["network"].pop("bar_rows"), "does not use: ['bar_embedding/embeddings']"),
+    (lambda m: m["weightsManifest"][0]["weights"][-2].update(name="bias"),
+     "model.json lacks weights ['degree_logits/bias']"),
+    (lambda m: m["weightsManifest"][0]["weights"][-1].update(shape=[8, 64]),
+     "weight bar_embedding/embeddings has shape [8, 64], the network needs [64, 8]"),
+], ids=["no key rows", "degrees 0", "no bar_rows", "degree bias renamed", "bar table reshaped"])
+def test_the_reader_refuses_degrees_and_bars_that_do_not_fit(tmp_path, change, reason):
+    folder = v2_export(tmp_path / "v2", ("degrees", "bars"))
+    edit_json(folder / "model.json", change)
+    with pytest.raises(CadenzaError, match="^" + str(folder)) as e:
+        stepper_weights(folder)
+    assert reason in str(e.value) and "\n" not in str(e.value)
 
 
 @pytest.fixture(params=["format 1", "format 2"])

@@ -1,5 +1,7 @@
 """The Keras model: both parametrisations collapse to the plain network the
-stepper (and the browser) runs, and survive a save/load round trip."""
+stepper (and the browser) runs, and survive a save/load round trip; a v2
+model's key table, degree logits and bar count, each of which can be left
+out, are run by the stepper as Keras runs them."""
 
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ import keras  # noqa: E402
 
 from trainer.codec import Codec, Meta  # noqa: E402
 from trainer.config import CodecConfig, ModelConfig  # noqa: E402
-from trainer.model import build_model, inference_weights  # noqa: E402
+from trainer.model import build_model, inference_weights, model_inputs  # noqa: E402
 from trainer.pitch_layers import PitchEmbedding  # noqa: E402
 from trainer.stepper import Stepper  # noqa: E402
 
@@ -35,14 +37,32 @@ def test_inference_weights_reproduce_the_keras_model(independent, tmp_path, code
     assert model.output_shape[-1] == codec.size
     for w in model.weights:  # move every parameter off its initial value
         w.assign(np.random.default_rng(0).normal(0, 0.1, w.shape).astype("float32"))
-    full = np.asarray(model.predict_on_batch(prefix[None]))[0]
-    stepped = Stepper(inference_weights(model)).run(prefix)
+    inputs = model_inputs(codec, cfg, [prefix])
+    full = np.asarray(model.predict_on_batch(inputs))[0]
+    stepped = Stepper.for_codec(inference_weights(model), codec).run(prefix)
     np.testing.assert_allclose(stepped, full, rtol=1e-4, atol=1e-5)
     assert isinstance(model.get_layer("embedding"), PitchEmbedding) != independent
     model.save(tmp_path / "m.keras")
     again = keras.models.load_model(tmp_path / "m.keras")
-    np.testing.assert_allclose(np.asarray(again.predict_on_batch(prefix[None]))[0], full,
+    np.testing.assert_allclose(np.asarray(again.predict_on_batch(inputs))[0], full,
                                rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("no_degrees, no_bar_input", [(False, True), (True, False),
+                                                      (True, True)])
+def test_a_v2_model_without_degrees_or_bar_count_steps_as_keras_does(no_degrees, no_bar_input):
+    cfg = ModelConfig(rnn_size=16, embedding_size=8, no_degrees=no_degrees,
+                      no_bar_input=no_bar_input)
+    model = build_model(V2, cfg)
+    for w in model.weights:
+        w.assign(np.random.default_rng(1).normal(0, 0.1, w.shape).astype("float32"))
+    weights = inference_weights(model)
+    assert len(weights) == 3 * 2 + 4 + 2 * (not no_degrees) + (not no_bar_input)
+    stepper = Stepper.for_codec(weights, V2)
+    assert V2.bar_id in V2_PREFIX  # the bar count moves
+    assert (stepper.degree_index is None, stepper.bar_table is None) == (no_degrees, no_bar_input)
+    full = np.asarray(model.predict_on_batch(model_inputs(V2, cfg, [V2_PREFIX])))[0]
+    np.testing.assert_allclose(stepper.run(V2_PREFIX), full, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("codec", [V1, V2], ids=["v1", "v2"])

@@ -105,3 +105,18 @@ def test_pinned_keep_and_request_vectors():
     keys = json.loads(BUILT["keys.json"])
     assert keys["flat"] == [0, "major"] and keys["keys"][14] == "D:minor"
     assert {c["source"] for c in keys["choices"]} == {"file", "estimate"}
+
+
+def test_pinned_degree_index():
+    codecs = json.loads(BUILT["codec_decode.json"])["codecs"]
+    assert ["degree_index" in c for c in codecs] == [False, False, True, True, True]
+    v2 = Codec.from_json(codecs[2]["vocab"])
+    table = codecs[2]["degree_index"]
+    assert len(table) == 25 and {len(row) for row in table} == {v2.size}
+    c4, b3 = v2.token_id("NOTE", 60), v2.token_id("NOTE", 59)
+    assert table[0][c4] == 0 and table[0][b3] == 11  # C major: the tonic, the leading tone
+    assert table[7][c4] == 5  # G major: C is the fourth
+    assert table[12 + 9][c4] == 12 + 3 and table[12 + 9][b3] == 12 + 2  # A minor
+    assert table[24] == [24] * v2.size  # no key read yet: nothing
+    others = [i for i in range(v2.size) if v2.pitch_of(i) < 0]
+    assert len(others) == v2.size - 88 and all(row[i] == 24 for row in table for i in others)

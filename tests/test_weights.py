@@ -115,9 +115,10 @@ def test_write_splits_shards_and_reads_back_what_it_wrote(tmp_path, monkeypatch)
 
 # --- the network model.json describes -----------------------------------------
 
-def network(key_rows=25):
+def network(key_rows=25, degrees=24, bar_rows=64):
     return {"name": "cadenza_lstm_step", "cell": "lstm", "gates": "ifco", "vocab_size": 11,
-            "embedding_size": 4, "num_layers": 2, "rnn_size": 6, "key_rows": key_rows}
+            "embedding_size": 4, "num_layers": 2, "rnn_size": 6, "key_rows": key_rows,
+            "degrees": degrees, "bar_rows": bar_rows}
 
 
 CONFIG = {"vocab_size": 11, "model": {"num_layers": 2, "rnn_size": 6, "embedding_size": 4}}
@@ -125,30 +126,51 @@ CONFIG = {"vocab_size": 11, "model": {"num_layers": 2, "rnn_size": 6, "embedding
 
 def test_the_network_names_and_shapes_its_weights_in_stepper_order():
     shapes = N.shapes(network())
-    assert list(shapes) == N.stepper_names(2, keyed=True)
-    assert list(shapes)[-1] == "key_embedding/embeddings" and shapes[
-        "key_embedding/embeddings"] == (25, 4)
+    assert list(shapes) == N.stepper_names(2, keyed=True, degrees=True, bars=True)
+    assert list(shapes)[-4:] == ["key_embedding/embeddings", "degree_logits/kernel",
+                                 "degree_logits/bias", "bar_embedding/embeddings"]
+    assert shapes["key_embedding/embeddings"] == (25, 4)
+    assert shapes["degree_logits/kernel"] == (6, 24) and shapes["degree_logits/bias"] == (24,)
+    assert shapes["bar_embedding/embeddings"] == (64, 4)
     assert shapes["lstm_0/lstm_cell/kernel"] == (4, 24)
     assert shapes["lstm_1/lstm_cell/kernel"] == (6, 24) and shapes["logits/kernel"] == (6, 11)
-    assert list(N.shapes(network(0))) == N.stepper_names(2)
-    assert N.check(network(), CONFIG, key_tokens=True) == network()
-    assert N.legacy(CONFIG) == network(0)
+    assert list(N.shapes(network(0, 0, 0))) == N.stepper_names(2)
+    assert list(N.shapes(network(25, 0, 0))) == N.stepper_names(2, keyed=True)
+    assert list(N.shapes(network(25, 24, 0))) == N.stepper_names(2, keyed=True, degrees=True)
+    assert N.check(network(), CONFIG, key_tokens=True, bar_tokens=True) == network()
+    assert N.legacy(CONFIG) == network(0, 0, 0)
+    with pytest.raises(ValueError, match="need a key table"):
+        N.stepper_names(2, degrees=True)
+
+
+def test_a_format_2_network_from_before_degrees_and_bars_has_none():
+    older = {k: v for k, v in network(25).items() if k not in ("degrees", "bar_rows")}
+    assert N.check(older, CONFIG, key_tokens=True) == network(25, 0, 0)
+    assert list(N.shapes(N.check(older, CONFIG, key_tokens=True)))[-1] == \
+        "key_embedding/embeddings"
 
 
 @pytest.mark.parametrize("change, reason", [
     ({"cell": "gru"}, "describes an unsupported network"),
     ({"key_rows": 24}, "describes an unsupported network"),
+    ({"degrees": 12}, "key_rows 0 or 25, degrees 0 or 24 and bar_rows 0 or 64"),
+    ({"degrees": True}, "describes an unsupported network"),
+    ({"bar_rows": 63}, "describes an unsupported network"),
     ({"rnn_size": 0}, "describes an unsupported network"),
+    ({"key_rows": 0}, "scores scale degrees or counts bars but reads no key"),
+    ({"key_rows": 0, "degrees": 0}, "(degrees or bar_rows without key_rows)"),
     ({"rnn_size": 8}, "disagrees with config.json on rnn_size (8 vs 6)"),
     ({"vocab_size": 12, "num_layers": 3}, "on vocab_size (12 vs 11), num_layers (3 vs 2)"),
 ])
 def test_a_network_this_code_does_not_run_is_refused(change, reason):
     with pytest.raises(N.NetworkError, match=re.escape(reason)):
-        N.check({**network(), **change}, CONFIG, key_tokens=True)
+        N.check({**network(), **change}, CONFIG, key_tokens=True, bar_tokens=True)
     with pytest.raises(N.NetworkError, match="unsupported network null"):
         N.check(None, CONFIG, key_tokens=True)
     with pytest.raises(N.NetworkError, match="reads the key, but vocab.json has no KEY"):
-        N.check(network(), CONFIG, key_tokens=False)
+        N.check(network(), CONFIG, key_tokens=False, bar_tokens=True)
+    with pytest.raises(N.NetworkError, match="counts bars, but vocab.json has no BAR token"):
+        N.check(network(), CONFIG, key_tokens=True, bar_tokens=False)
 
 
 def test_weights_must_be_exactly_the_networks():
@@ -157,11 +179,19 @@ def test_weights_must_be_exactly_the_networks():
         N.shapes(network()).values())
     with pytest.raises(N.NetworkError, match=r"lacks weights \['key_embedding/embeddings'\]"):
         N.check_weights(network(), {n: w for n, w in weights.items() if not n.startswith("key")})
+    with pytest.raises(N.NetworkError, match=r"lacks weights \['degree_logits/bias'\]"):
+        N.check_weights(network(), {n: w for n, w in weights.items() if n != "degree_logits/bias"})
     with pytest.raises(N.NetworkError, match="weights the network does not use: .'extra'"):
         N.check_weights(network(), {**weights, "extra": np.zeros(1)})
     with pytest.raises(N.NetworkError, match=re.escape(
+            "does not use: ['bar_embedding/embeddings']")):
+        N.check_weights(network(bar_rows=0), weights)
+    with pytest.raises(N.NetworkError, match=re.escape(
             "weight logits/bias has shape [12], the network needs [11]")):
         N.check_weights(network(), {**weights, "logits/bias": np.zeros(12)})
+    with pytest.raises(N.NetworkError, match=re.escape(
+            "weight degree_logits/kernel has shape [6, 12], the network needs [6, 24]")):
+        N.check_weights(network(), {**weights, "degree_logits/kernel": np.zeros((6, 12))})
 
 
 # --- the auto rule -----------------------------------------------------------

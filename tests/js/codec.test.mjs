@@ -1,10 +1,10 @@
 // web/src/codec.js against the Python codec: tests/vectors/codec_*.json and
 // the grammar traces in generate.json (all written by scripts/make_vectors.py),
-// for codec v1 and v2 vocabularies.
+// for codec v1 and v2 vocabularies, and the degree index of v2 ones.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { Codec, Grammar, normalise } from "../../web/src/codec.js";
+import { Codec, degreeIndex, Grammar, normalise } from "../../web/src/codec.js";
 
 const load = (name) => JSON.parse(readFileSync(new URL(`../vectors/${name}`, import.meta.url)));
 const triples = (notes) => notes.map(({ start, duration, pitch }) => [start, duration, pitch]);
@@ -25,6 +25,18 @@ test("decode and decodeMeta match Python on every vector", () => {
       assert.deepEqual(codec.decodeMeta(c.ids), c.meta ?? null, c.name);
       assert.deepEqual(codec.decodeSong(c.ids).meta, c.meta ?? null, c.name);
     }
+  }
+});
+
+test("degreeIndex is trainer/pitch_layers.py's degree_index (v2)", () => {
+  const tables = DECODE.filter((c) => c.degree_index);
+  assert.equal(tables.length, 3);
+  for (const { vocab, degree_index: table } of tables) {
+    const index = degreeIndex(new Codec(vocab));
+    const rows = Array.from({ length: table.length },
+      (_, k) => Array.from(index.subarray(k * vocab.size, (k + 1) * vocab.size)));
+    assert.equal(index.length, 25 * vocab.size);
+    assert.deepEqual(rows, table);
   }
 });
 

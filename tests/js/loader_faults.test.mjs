@@ -1,8 +1,8 @@
 // Issue 12, case 11: the browser loader refuses what converter/read.py refuses,
 // with the same reasons (tests/test_faults_export.py has the Python side).
 // Each case damages a copy of build/test-models/float16 (a codec v2 export:
-// its key table is the last weight) and loads it over HTTP; no weight is ever
-// left at a random value.
+// key table, degree logits and bar-count table after the dense layer) and
+// loads it over HTTP; no weight is ever left at a random value.
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -41,6 +41,9 @@ before(async () => {
   base = `http://127.0.0.1:${server.address().port}`;
 });
 after(() => server?.close());
+
+/** model.json's entry of the weight `name`. */
+const entry = (m, name) => m.weightsManifest[0].weights.find((w) => w.name === name);
 
 const editJson = (path, change) => {
   const obj = JSON.parse(readFileSync(path, "utf8"));
@@ -92,18 +95,41 @@ const DAMAGE = {
     c.shards["group2-shard1of1.bin"] = c.shards[SHARD];
   }), /are not the ones config.json lists/],
   "a GRU network": [(f) => editJson(join(f, "model.json"), (m) => { m.network.cell = "gru"; }),
-    /model.json describes an unsupported network \{"cell": "gru", /],
+    /model.json describes an unsupported network \{"bar_rows": 64, "cell": "gru", /],
   "no network": [(f) => editJson(join(f, "model.json"), (m) => delete m.network),
     /describes an unsupported network null/],
   "network of other sizes": [(f) => editJson(join(f, "model.json"), (m) => {
     m.network.rnn_size = 32;
   }), /network disagrees with config.json on rnn_size \(32 vs 24\)/],
   "key table renamed": [(f) => editJson(join(f, "model.json"), (m) => {
-    m.weightsManifest[0].weights.at(-1).name = "keys";
+    entry(m, "key_embedding/embeddings").name = "keys";
   }), /model.json lacks weights \['key_embedding\/embeddings'\]/],
   "a weight reshaped": [(f) => editJson(join(f, "model.json"), (m) => {
-    m.weightsManifest[0].weights.at(-2).shape = [25, 7]; // logits/bias: as many values
+    entry(m, "logits/bias").shape = [25, 7]; // as many values
   }), /weight logits\/bias has shape \[25, 7\], the network needs \[175\]/],
+  "degree weights renamed": [(f) => editJson(join(f, "model.json"), (m) => {
+    entry(m, "degree_logits/kernel").name = "degrees";
+  }), /model.json lacks weights \['degree_logits\/kernel'\]/],
+  "bar table reshaped": [(f) => editJson(join(f, "model.json"), (m) => {
+    entry(m, "bar_embedding/embeddings").shape = [12, 64];
+  }), /weight bar_embedding\/embeddings has shape \[12, 64\], the network needs \[64, 12\]/],
+  "degrees of another width": [(f) => editJson(join(f, "model.json"), (m) => {
+    m.network.degrees = 12;
+  }), /describes an unsupported network .* and bar_rows 0 or 64/],
+  "degrees without key rows": [(f) => editJson(join(f, "model.json"), (m) => {
+    m.network.key_rows = 0;
+  }), /scores scale degrees or counts bars but reads no key/],
+  "degree weights, no degrees": [(f) => editJson(join(f, "model.json"), (m) => {
+    m.network.degrees = 0;
+  }), /has weights the network does not use: \['degree_logits\/kernel', 'degree_logits\/bias'\]/],
+  "bars, no BAR token": [(f) => {
+    editJson(join(f, "vocab.json"), (v) => {
+      v.params.bars = false; // as a v2 vocabulary without bars: no BAR id
+      delete v.ranges.BAR;
+      v.tokens[v.size - 1] = "?";
+    });
+    editJson(join(f, "config.json"), (c) => { c.codec.bars = false; });
+  }, /counts bars, but vocab.json has no BAR token/],
 };
 
 describe("a damaged export folder is refused with its reason, leaving no tensor", () => {

@@ -8,6 +8,7 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
@@ -86,7 +87,10 @@ test("a codec v2 model composes in the key and meter asked for; a v1 model still
   const v2 = await loadComposer(`${base}/build/test-models/float16/`);
   const { codec } = v2;
   assert.equal(codec.version, 2);
-  assert.equal(v2.network.key_rows, 25); // the key table is loaded and used
+  assert.equal(v2.network.key_rows, 25); // the key table is loaded and used,
+  assert.equal(v2.network.degrees, 24); // the degree logits
+  assert.equal(v2.network.bar_rows, 64); // and the bar count
+  assert.ok(v2.stepper.degreeIndex && v2.stepper.barTable);
   v2.reset();
   const ids = generate((t) => v2.step(t), codec, [codec.bosId], { maxNotes: 30,
     temperature: 1, topP: 0.95, seed: 1, key: codec.keyId([2, "minor"]),
@@ -97,7 +101,7 @@ test("a codec v2 model composes in the key and meter asked for; a v1 model still
   v2.dispose();
   const v1 = await loadComposer(`${base}/build/test-models/v1/`);
   assert.equal(v1.codec.version, 1);
-  assert.equal(v1.network.key_rows, 0);
+  assert.deepEqual([v1.network.key_rows, v1.network.degrees, v1.network.bar_rows], [0, 0, 0]);
   v1.reset();
   const noEos = (t) => { // a tiny test model may end at once; this test wants notes
     const logits = v1.step(t);
@@ -145,6 +149,38 @@ test("a 500-step song leaves no tensor behind, and dispose frees the model", asy
   assert.equal(tf.memory().numTensors, settled);
   composer.dispose();
   assert.equal(tf.memory().numTensors, before);
+});
+
+test("a format-2 export from before degree logits and the bar count loads and runs", async () => {
+  // build/test-models/none without its last 3 weights, as the converter wrote them before
+  const folder = join(scratch, "key-table-only");
+  cpSync(join(TEST_MODELS, "none"), folder, { recursive: true });
+  const model = JSON.parse(readFileSync(join(folder, "model.json"), "utf8"));
+  const [group] = model.weightsManifest;
+  const dropped = group.weights.splice(-3);
+  assert.deepEqual(dropped.map((w) => w.name), ["degree_logits/kernel", "degree_logits/bias",
+    "bar_embedding/embeddings"]);
+  delete model.network.degrees;
+  delete model.network.bar_rows;
+  writeFileSync(join(folder, "model.json"), JSON.stringify(model));
+  const shard = join(folder, group.paths[0]);
+  const cut = dropped.reduce((n, w) => n + 4 * w.shape.reduce((a, b) => a * b), 0); // float32
+  const bytes = readFileSync(shard).subarray(0, -cut);
+  writeFileSync(shard, bytes);
+  const config = JSON.parse(readFileSync(join(folder, "config.json"), "utf8"));
+  config.shards[group.paths[0]] = { bytes: bytes.length,
+    sha256: createHash("sha256").update(bytes).digest("hex") };
+  writeFileSync(join(folder, "config.json"), JSON.stringify(config));
+  const composer = await loadComposer(`${base}/scratch/key-table-only/`);
+  assert.deepEqual([composer.network.key_rows, composer.network.degrees,
+    composer.network.bar_rows], [25, 0, 0]);
+  const { tokens, logits } = JSON.parse(readFileSync(join(TEST_MODELS, "stepper.json"), "utf8"))
+    .cases.find((c) => c.model === "none" && c.drop === 3); // numpy on the same weights
+  composer.reset();
+  const diff = Math.max(...tokens.map((t, i) => Math.max(...Array.from(composer.step(t),
+    (x, j) => Math.abs(x - logits[i][j])))));
+  assert.ok(diff <= 1e-5, `max |logit diff| ${diff}`);
+  composer.dispose();
 });
 
 test("the same seed gives the same song through the real model", async () => {

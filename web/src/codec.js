@@ -339,6 +339,26 @@ function barLines(events, end, spb) {
 }
 
 /**
+ * trainer/pitch_layers.py's degree_index: the (25, codec.size) table, row-major
+ * in an Int32Array, of the degree logit each token's logit gains. For key row
+ * k (0..23, in keys.js KEYS order) and a NOTE token of pitch p it is the scale
+ * degree column 12 * mode + (p - tonic) % 12 (mode 0 major, 1 minor); 24 (the
+ * column of zeros) for every other token and in row 24 (no key read yet).
+ */
+export function degreeIndex(codec) {
+  const none = K.KEYS.length, size = codec.size;
+  const out = new Int32Array((none + 1) * size).fill(none);
+  K.KEYS.forEach(([tonic, mode], row) => {
+    for (let id = 0; id < size; id++) {
+      if (codec.kind[id] !== KIND.NOTE) continue;
+      const degree = (((codec.value[id] - tonic) % 12) + 12) % 12;
+      out[row * size + id] = 12 * K.MODES.indexOf(mode) + degree;
+    }
+  });
+  return out;
+}
+
+/**
  * Sort by onset then pitch (high first) and make the notes well-formed (a new
  * array; the input is not changed). Of notes sharing onset and pitch the
  * longest stays; a note overlapping the next of its pitch is cut to end where

@@ -10,7 +10,10 @@
 //
 // Steps run through web/src/stepper.js on tfjs-core ops alone, to keep the
 // browser bundle small: the caller registers a backend (the site: wasm; Node:
-// cpu).
+// cpu). A codec v2 network reads the song's key (its key table), may score
+// each note by its scale degree in that key (degree logits: network.degrees
+// 24) and may read how many bars the song has had (network.bar_rows 64);
+// Stepper.forCodec tells them apart, as trainer/stepper.py does.
 
 import { Codec } from "./codec.js";
 import { Stepper } from "./stepper.js";
@@ -32,7 +35,8 @@ async function getJson(url) {
  * A loaded model: reset() then step(tokenId) -> Float32Array of next-token
  * logits. Every tensor a step makes is freed before step returns; the weights
  * and the LSTM states live in the Stepper until dispose(). `network` is
- * model.json's description (converter/network.py).
+ * model.json's description (converter/network.py; `degrees` and `bar_rows` 0
+ * where it has none).
  */
 export class Composer {
   constructor(stepper, config, vocab, codec, network) {
@@ -67,7 +71,8 @@ export async function loadComposer(baseUrl) {
     getJson(`${base}vocab.json`), getJson(`${base}model.json`)]);
   checkConfig(config, vocab);
   const codec = new Codec(vocab);
-  const network = checkNetwork(modelJson, config, Boolean(codec.ranges.KEY));
+  const network = checkNetwork(modelJson, config, Boolean(codec.ranges.KEY),
+    codec.barId !== null);
   const weights = stepperWeights(network, await fetchWeights(base, modelJson, config.shards));
   return new Composer(Stepper.forCodec(weights, codec), config, vocab, codec, network);
 }
