@@ -48,13 +48,14 @@ def from_run(run_dir: Path) -> None:
 def from_export(folder: Path) -> None:
     """What ``auto`` makes of an export's own weights, against those weights."""
     from converter import storage as S
-    from converter.read import read_export, stepper_names
+    from converter import network as N
+    from converter.read import read_export
     from trainer.sampling import generate
     from trainer.stepper import Stepper
 
     export = read_export(folder)
     weights, network = export.weights, export.network
-    order = stepper_names(network["num_layers"], bool(network["key_rows"]))
+    order = list(N.shapes(network))  # every weight, in Stepper order
 
     def make_stepper(arrays):
         return Stepper.for_codec(arrays, export.codec)

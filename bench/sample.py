@@ -47,8 +47,7 @@ def main(argv=None):
     backend.configure()
     from trainer.codec import Codec
     from trainer.config import ModelConfig
-    from trainer.dataset import key_inputs
-    from trainer.model import build_model, inference_weights, load_trained
+    from trainer.model import build_model, inference_weights, load_trained, model_inputs
     from trainer.runs import RunDir
     from trainer.sampling import generate
     from trainer.stepper import Stepper
@@ -70,9 +69,7 @@ def main(argv=None):
     stateful = (time.perf_counter() - t0) / len(song) * 1000
 
     history = np.random.default_rng(0).integers(3, codec.size, args.window).astype(np.int32)
-    inputs = history[None]
-    if codec.version >= 2:  # the model's second input: the key at every step
-        inputs = [inputs, key_inputs(codec, history, 0, len(history))[None]]
+    inputs = model_inputs(codec, cfg, [history])  # tokens, and for v2 the key (and bar count)
     window_keras = per_token_ms(lambda: model.predict_on_batch(inputs), args.window_tokens)
     window_numpy = per_token_ms(lambda: stepper.run(history), args.window_tokens // 4)
 

@@ -133,13 +133,13 @@ def test_stateful_steps_equal_the_sequence_model(trained):
     from trainer.stepper import Stepper
 
     model = load_trained(RunDir(trained))
-    from trainer.dataset import key_inputs
-
     codec = RunDir(trained).codec()
     prefix = np.array([1, codec.key_id((7, "major")), codec.meter_id((4, 4)), codec.bar_id,
                        54, 94, 47, 94, 42, 94, 130, 56, 92, 45, 92], dtype=np.int32)
-    keys = key_inputs(codec, prefix, 0, len(prefix))
-    full = np.asarray(model.predict_on_batch((prefix[None], keys[None])))[0]
+    from trainer.model import model_inputs
+
+    full = np.asarray(model.predict_on_batch(
+        model_inputs(codec, RunDir(trained).config().model, [prefix])))[0]
     stepped = Stepper.for_codec(inference_weights(model), codec).run(prefix)
     np.testing.assert_allclose(stepped, full, rtol=1e-4, atol=1e-4)
     probs = [np.exp(z - z.max()) / np.exp(z - z.max()).sum() for z in (stepped, full)]

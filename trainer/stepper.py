@@ -51,6 +51,9 @@ class Stepper:
         if self.key_table is not None and key_tokens is None:
             raise ValueError("these weights condition on the key: give key_tokens "
                              "(Stepper.for_codec does)")
+        if self.key_table is not None and self.key_table.shape != (KEY_ROWS, w[0].shape[1]):
+            raise ValueError(f"the key table is shaped {self.key_table.shape}, not "
+                             f"{(KEY_ROWS, w[0].shape[1])}: weights and parts disagree")
         self.key_first, self.key_count = key_tokens if self.key_table is not None else (0, 0)
         self.embedding = w[0]
         self.layers = [tuple(w[i:i + 3]) for i in range(1, len(w) - 2, 3)]
@@ -63,8 +66,9 @@ class Stepper:
     def for_codec(cls, weights: list[np.ndarray], codec) -> Stepper:
         """A stepper of ``weights`` that reads the key from ``codec``'s KEY tokens.
 
-        For a v2 codec the weights end with the key table (3L + 4 arrays), or
-        with the key table and the degree kernel and bias (3L + 6).
+        For a v2 codec the weights end with the key table, then optionally the
+        degree kernel and bias (a 24-long last vector) and the bar table (64
+        rows of the embedding's width), told apart by their shapes.
         """
         keys = codec.ranges.get("KEY")
         if not keys:
