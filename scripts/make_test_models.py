@@ -114,7 +114,10 @@ def main(argv=None) -> None:
         train(RunConfig(
             data=DataConfig(data_dir=args.out / "data", cache_dir=args.out / "cache"),
             codec=CodecConfig(steps_per_beat=STEPS_PER_BEAT, vocab_version=version),
-            model=ModelConfig(rnn_size=24, num_layers=2, embedding_size=12),
+            # the v2 test model takes every input a v2 network can (the bar count
+            # too, which the shipped models leave out), so the loaders meet them all
+            model=ModelConfig(rnn_size=24, num_layers=2, embedding_size=12,
+                              bar_input=version >= 2),
             train=TrainConfig(run_dir=args.out / name, epochs=2, window_size=32,
                               batch_size=4)))
     for quantize in QUANTIZE:

@@ -52,7 +52,7 @@ def test_inference_weights_reproduce_the_keras_model(independent, tmp_path, code
                                                       (True, True)])
 def test_a_v2_model_without_degrees_or_bar_count_steps_as_keras_does(no_degrees, no_bar_input):
     cfg = ModelConfig(rnn_size=16, embedding_size=8, no_degrees=no_degrees,
-                      no_bar_input=no_bar_input)
+                      bar_input=not no_bar_input)
     model = build_model(V2, cfg)
     for w in model.weights:
         w.assign(np.random.default_rng(1).normal(0, 0.1, w.shape).astype("float32"))

@@ -96,8 +96,9 @@ class ModelConfig:
                                             "pitch classes and octaves)")
     no_degrees: bool = _opt(False, "v2: no scale-degree logits (each NOTE scored also by its "
                                    "degree in the song's key)")
-    no_bar_input: bool = _opt(False, "v2: no bar-count input (how many bars the song has "
-                                     "had, fed at every step)")
+    bar_input: bool = _opt(False, "v2: also feed the bar count (how many bars the song has "
+                                  "had) at every step (measured on the chorales: songs end "
+                                  "too soon, test NLL per note 2.753 against 2.721 without)")
 
     def __post_init__(self):
         _check(1 <= self.rnn_size <= 8192, "rnn_size", "must be 1..8192")
@@ -191,7 +192,7 @@ class RunConfig:
             d = {**d, "train": {**d["train"], "test_fraction": 0.0}}  # before the test split
         if "model" in d and "no_degrees" not in d["model"]:
             # written before these inputs existed: the network has neither
-            d = {**d, "model": {**d["model"], "no_degrees": True, "no_bar_input": True}}
+            d = {**d, "model": {**d["model"], "no_degrees": True}}
         if "codec" in d and "vocab_version" not in d["codec"]:
             # written before codec version 2: such runs use notes-only tokens
             d = {**d, "codec": {**d["codec"], "vocab_version": 1}}

@@ -83,8 +83,8 @@ def inference_weights(model: keras.Model) -> list[np.ndarray]:
 
 
 def bar_input(codec: Codec, cfg: ModelConfig) -> bool:
-    """Whether the network takes the bar count (v2 with BAR tokens, unless turned off)."""
-    return codec.version >= 2 and codec.bar_id is not None and not cfg.no_bar_input
+    """Whether the network takes the bar count (v2 with BAR tokens, when asked for)."""
+    return codec.version >= 2 and codec.bar_id is not None and cfg.bar_input
 
 
 def model_inputs(codec: Codec, cfg: ModelConfig, songs) -> tuple | np.ndarray:
