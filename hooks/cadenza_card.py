@@ -55,8 +55,14 @@ def about(c: dict, t: dict, evaluation: dict | None, previous: dict | None) -> l
     if version >= 2 or previous:
         rows.append(["what changed", changes(version, previous)])
     rows += seen(c, t, version)
+    model = settings["model"]
     key_table = (f"; a key embedding (25 × {c['model']['embedding_size']}) added to every "
                  "token's" if version >= 2 else "")
+    if version >= 2 and not model.get("no_degrees", True):
+        key_table += ("; degree logits (each note also scored by its scale degree in the key, "
+                      "one set of weights for all 24 keys)")
+    if version >= 2 and model.get("bar_input"):
+        key_table += "; the bar count as an input at every step"
     rows += [
         ["network", f"embedding {c['model']['embedding_size']}, {c['model']['num_layers']} "
                     f"LSTM layers × {c['model']['rnn_size']} units, "
@@ -92,7 +98,11 @@ def changes(version: int, previous: dict | None) -> str:
                      "meter and bar lines are tokens, so songs can be asked for in a key or "
                      "meter")
         parts.append("the key is an input at every step (an embedding of the song's key "
-                     "added to each token's), not only a token at the start")
+                     "added to each token's), not only a token at the start, and each note is "
+                     "also scored by its scale degree in that key")
+        parts.append("training windows that start mid-song first read some tokens without loss "
+                     "(burn-in), so their predictions start from a warm state as generation's "
+                     "do")
     elif version == old:
         parts.append(f"the same token language (v{version}) as the model it replaces")
     if previous:
