@@ -52,11 +52,11 @@ def test_folder_holds_exactly_the_export_files(exports, trained):
     assert model["network"] == {"name": "cadenza_lstm_step", "cell": "lstm", "gates": "ifco",
                                 "vocab_size": config["vocab_size"], "embedding_size": 16,
                                 "num_layers": 2, "rnn_size": 32, "key_rows": 25, "degrees": 24,
-                                "bar_rows": 64}
+                                "bar_rows": 0}  # the bar count is an input only on request
     stored = [w["name"] for g in model["weightsManifest"] for w in g["weights"]]
-    assert stored == stepper_names(2, keyed=True, degrees=True, bars=True)
-    assert stored[-4:] == ["key_embedding/embeddings", "degree_logits/kernel",
-                           "degree_logits/bias", "bar_embedding/embeddings"]
+    assert stored == stepper_names(2, keyed=True, degrees=True, bars=False)
+    assert stored[-3:] == ["key_embedding/embeddings", "degree_logits/kernel",
+                           "degree_logits/bias"]
 
 
 def test_an_export_is_a_model_folder_evaluate_and_sample_take(exports, trained):
@@ -67,8 +67,8 @@ def test_an_export_is_a_model_folder_evaluate_and_sample_take(exports, trained):
         (trained / "split.json").read_text())
     assert loaded.split["test"]  # evaluate finds its test songs
     assert loaded.conditioning["meters"]
-    # in Stepper order: the key table, degree kernel and bias, the bar-count table
-    assert [w.shape for w in loaded.weights[-4:]] == [(25, 16), (32, 24), (24,), (64, 16)]
+    # in Stepper order: the key table, degree kernel and bias (no bar-count table by default)
+    assert [w.shape for w in loaded.weights[-3:]] == [(25, 16), (32, 24), (24,)]
 
 
 def test_parity_file_is_a_fixed_prime_with_probabilities(exports):
