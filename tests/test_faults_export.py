@@ -7,7 +7,7 @@
   page shows the reason;
 * case 12: the share-link measurement across wasm SIMD / threads.
 
-The reader cases damage copies of a shipped model, as it is (export format 1:
+The reader cases damage copies of the v1 chorales model as it shipped (export format 1:
 a tfjs Layers model.json) and rewritten as the converter now writes it (format
 2: converter/network.py), or codec v2 exports of random weights (a key table,
 with or without degree logits and the bar count), and need no training.
@@ -33,7 +33,9 @@ from converter.weights import byte_size, storage_of, write
 from trainer.errors import CadenzaError
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = ROOT / "site" / "models" / "chorales"
+# The chorales model as it shipped before codec v2 (export format 1), kept as a fixture
+# (the same bytes git already holds): the reader cases damage copies of it.
+SHIPPED = ROOT / "tests" / "fixtures" / "export-format-1"
 SHARD = "group1-shard1of1.bin"
 
 
