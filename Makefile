@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 RUN_DIR ?= runs/chorales
 # The shipped chorales recipe (site/models/chorales/config.json has its exact command).
-TRAIN_FLAGS ?= --transpose 2
+TRAIN_FLAGS ?= --transpose 2 --test-songs trainer/splits/chorales-v1.json
 
 .PHONY: run test setup system-deps site examples lock
 

@@ -151,10 +151,11 @@ def test_jax_backend_trains_and_its_weights_load_under_tensorflow(chorales, cach
     run = tmp_path / "jax"
     cli("train", "--data-dir", chorales, "--run-dir", run, "--epochs", 1, *TINY,
         env={"KERAS_BACKEND": "jax"})
-    prefix = "[[1, 54, 94, 47, 94, 130, 56, 92]]"
+    prefix = "[1, 140, 165, 174, 54, 94, 47, 94, 130, 56, 92]"  # BOS KEY METER BAR notes
     probe = ("import sys, numpy as np; from trainer import backend; backend.configure();"
-             "from trainer.model import load_trained; from trainer.runs import RunDir;"
-             f"m = load_trained(RunDir(sys.argv[1])); x = np.array({prefix}, np.int32);"
+             "from trainer.model import load_trained, model_inputs; from trainer.runs import "
+             "RunDir; r = RunDir(sys.argv[1]); m = load_trained(r);"
+             f"x = model_inputs(r.codec(), r.config().model, [np.array({prefix}, np.int32)]);"
              "np.save(sys.argv[2], np.asarray(m.predict_on_batch(x)))")
     for backend_name in ("jax", "tensorflow"):
         subprocess.run([sys.executable, "-c", probe, str(run), str(tmp_path / backend_name)],
