@@ -79,8 +79,10 @@ def model_examples(folder: Path, out_dir: Path, spec: ExampleSpec, tempo: float)
             for _try in range(MAX_TRIES):
                 notes, meta, _ = compose(stepper, codec, [codec.bos_id], spec.notes,
                                          temperature, 0, spec.top_p, seed, key_id, meter_id)
-                notes = cut(notes, spec.max_seconds * steps_per_second)
-                seconds = float((notes[:, 0] + notes[:, 1]).max() / steps_per_second) \
+                pad = midi_io.pickup_pad(meta, codec.config.steps_per_beat) if meta else 0
+                notes = cut(notes, spec.max_seconds * steps_per_second - pad)
+                # the written file starts with the rest that pads a pickup to a whole bar
+                seconds = float((pad + notes[:, 0] + notes[:, 1]).max() / steps_per_second) \
                     if len(notes) else 0.0
                 seed += 1
                 if seconds >= spec.min_seconds:

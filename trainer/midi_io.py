@@ -224,6 +224,15 @@ def write_midi(notes: np.ndarray, path: Path, steps_per_beat: int,
         tmp.unlink(missing_ok=True)
 
 
+def pickup_pad(meta, steps_per_beat: int) -> int:
+    """Steps of rest :func:`write_midi` puts before a song with a pickup (0 without one)."""
+    from trainer.keys import bar_steps
+
+    bar = bar_steps(meta.meter, steps_per_beat) if meta.meter != "other" else None
+    first = meta.bars[0][0] if meta.bars else 0
+    return (bar - first) % bar if bar and first else 0
+
+
 def _write_meta(pm, meta, steps_per_beat: int, seconds_per_step: float) -> int:
     """Add the key signature and the time signatures; return the steps of rest that
     pad a pickup to a whole bar, so the file's bar lines fall where the song's do."""
@@ -232,9 +241,7 @@ def _write_meta(pm, meta, steps_per_beat: int, seconds_per_step: float) -> int:
     tonic, mode = meta.key
     pm.key_signature_changes.append(
         pretty_midi.KeySignature(int(tonic) + (12 if mode == "minor" else 0), 0.0))
-    bar = bar_steps(meta.meter, steps_per_beat) if meta.meter != "other" else None
-    first = meta.bars[0][0] if meta.bars else 0
-    pad = (bar - first) % bar if bar and first else 0
+    pad = pickup_pad(meta, steps_per_beat)
     current = None
     for step, meter in [(-pad, meta.meter), *meta.bars]:
         if meter != current and meter != "other":
