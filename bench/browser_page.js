@@ -22,7 +22,8 @@ const WINDOW = 100;
  * The weights are the Stepper's own tensors (trainer/stepper.py's
  * arithmetic: Keras gate order i, f, c, o, sigmoid gates, tanh); a key table
  * adds, at each position, the row of the last KEY token read so far (the
- * last row before any).
+ * last row before any), a bar-count table the row of the BARs read so far,
+ * and degree logits each NOTE's scale-degree score in the last key read.
  */
 function windowedLogits(stepper, tokens) {
   return tf.tidy(() => {
@@ -37,6 +38,11 @@ function windowedLogits(stepper, tokens) {
       });
       x = tf.add(x, tf.gather(stepper.keyTable, tf.tensor1d(rows, "int32")));
     }
+    if (stepper.barTable) { // the bar count: BAR tokens read so far, this one included
+      let bars = 0;
+      const counts = tokens.map((t) => (bars = Math.min(bars + (t === stepper.barId), 63)));
+      x = tf.add(x, tf.gather(stepper.barTable, tf.tensor1d(counts, "int32")));
+    }
     for (const { kernel, recurrent, bias, units } of stepper.lstms) {
       const inputs = tf.unstack(tf.add(tf.matMul(x, kernel), bias)); // [4 * units] per position
       let h = tf.zeros([1, units]), c = tf.zeros([1, units]);
@@ -48,8 +54,19 @@ function windowedLogits(stepper, tokens) {
       });
       x = tf.concat(hs, 0); // [positions, units]
     }
-    return tf.add(tf.matMul(tf.slice(x, [tokens.length - 1, 0], [1, -1]), stepper.kernel),
-      stepper.bias);
+    const last = tf.slice(x, [tokens.length - 1, 0], [1, -1]);
+    let logits = tf.add(tf.matMul(last, stepper.kernel), stepper.bias);
+    if (stepper.degreeIndex) { // each NOTE's scale degree in the last key read
+      let key = stepper.keyRows - 1;
+      for (const t of tokens) {
+        if (t - stepper.keyFirst >= 0 && t - stepper.keyFirst < stepper.keyCount) key = t - stepper.keyFirst;
+      }
+      const scores = tf.concat([tf.add(tf.matMul(last, stepper.degreeKernel), stepper.degreeBias),
+        tf.zeros([1, 1])], 1);
+      const columns = tf.reshape(tf.gather(stepper.degreeIndex, tf.tensor1d([key], "int32")), [-1]);
+      logits = tf.add(logits, tf.gather(scores, columns, 1));
+    }
+    return logits;
   });
 }
 
