@@ -21,6 +21,8 @@ import pretty_midi
 import pytest
 
 from conftest import PHRASE, write_song
+from trainer.codec import Meta
+from trainer.midi_io import pickup_pad
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from headless import FLAGS, BrowserNotFound, find_browser, serve  # noqa: E402
@@ -165,8 +167,15 @@ def test_downloaded_midi_holds_the_notes_shown(page, base, tmp_path):
     step = 60 / song["settings"]["tempo"] / song["stepsPerBeat"]
     got = sorted((round(n.start / step), round((n.end - n.start) / step), n.pitch)
                  for inst in midi.instruments for n in inst.notes)
-    shown = sorted((n["start"], n["duration"], n["pitch"]) for n in song["notes"])
+    meta = song.get("meta")  # a pickup is padded with rest to a whole bar in the file
+    pad = pickup_pad(Meta.from_json(meta), song["stepsPerBeat"]) if meta else 0
+    shown = sorted((n["start"] + pad, n["duration"], n["pitch"]) for n in song["notes"])
     assert got == shown
+    if meta:  # the file states the song's key (and its meter, unless "other")
+        assert len(midi.key_signature_changes) == 1
+        if meta["meter"] != "other":
+            assert [(t.numerator, t.denominator) for t in midi.time_signature_changes][:1] \
+                == [tuple(meta["meter"])]
 
 
 def test_wav_download_is_a_rendered_song(page, base, tmp_path):
@@ -502,7 +511,13 @@ def test_text_alternative_legend_and_history(page, base):
     song = generate(page, seed=5, length=40)
     generate(page, seed=6, length=40)
     summary = page.text_content("[data-cz=summary]")
-    assert "key: unknown / meter: 4/4 assumed" in summary and "40 notes" in summary
+    assert "40 notes" in summary
+    meta = page.evaluate("window.cadenza.song()").get("meta")
+    if meta:  # a v2 model: the key and meter the song states
+        assert "key: " in summary and (" major" in summary or " minor" in summary)
+        assert "assumed" not in summary and "unknown" not in summary
+    else:
+        assert "key: unknown / meter: 4/4 assumed" in summary
     end = max(n["start"] + n["duration"] for n in song["notes"])
     assert page.locator("[data-cz=bars] li").count() >= 1
     assert "melody" in page.inner_text(".cz-legend") and "prime" in page.inner_text(".cz-legend")
@@ -512,7 +527,10 @@ def test_text_alternative_legend_and_history(page, base):
     assert "seed=5" in items.nth(1).locator("a").get_attribute("href")
     items.nth(1).locator("button").click()
     assert page.evaluate("window.cadenza.song()")["notes"] == song["notes"]
-    assert page.locator("[data-cz=bars] li").count() == -(-end // 16)  # 4/4 bars of 16 steps
+    if song.get("meta"):  # its own bar lines (a pickup is a bar of its own)
+        assert page.locator("[data-cz=bars] li").count() >= len(song["meta"]["bars"])
+    else:
+        assert page.locator("[data-cz=bars] li").count() == -(-end // 16)  # 4/4 assumed
 
 
 def test_sheet_music_and_abc_download_of_a_melody(page, base):
@@ -526,8 +544,10 @@ def test_sheet_music_and_abc_download_of_a_melody(page, base):
         page.click("[data-cz=abc]")
     abc = Path(download.value.path()).read_text()
     assert download.value.suggested_filename == "cadenza-folk-7.abc"
-    assert abc.startswith("X:1\n") and "\nM:4/4\n" in abc and "\nL:1/16\n" in abc
-    assert "\nK:C\n" in abc and "V:2" not in abc  # one staff for a melody
+    meter = song.get("meta", {}).get("meter", [4, 4])
+    stated = "none" if meter == "other" else f"{meter[0]}/{meter[1]}"
+    assert abc.startswith("X:1\n") and f"\nM:{stated}\n" in abc and "\nL:1/16\n" in abc
+    assert "\nK:" in abc and "V:2" not in abc  # one staff for a melody
 
 
 def test_phone_layout_shows_generate_and_the_roll_in_two_rows(browser, base):
