@@ -220,7 +220,7 @@ class Grammar:
 def generate(step: Callable[[int], np.ndarray], codec: Codec, prime, max_notes: int,
              temperature: float, top_k: int, top_p: float, seed: int,
              max_tokens: int | None = None, key: int | None = None,
-             meter: int | None = None) -> np.ndarray:
+             meter: int | None = None, constraint=None) -> np.ndarray:
     """New token ids (``int32``) continuing ``prime``. JS: ``generate``.
 
     ``step(token_id)`` feeds one token to a model (already reset by the caller)
@@ -233,6 +233,10 @@ def generate(step: Callable[[int], np.ndarray], codec: Codec, prime, max_notes: 
     notes (the prime's included) or ``max_tokens`` new tokens (default
     ``TOKENS_PER_NOTE * max_notes``); else feed the token to ``step`` and
     repeat. ``step`` is never called on the last returned token.
+
+    ``constraint`` (a :class:`trainer.harmony.Constraint`, or None) is fed
+    every token the grammar is, and its ``mask(grammar mask)`` replaces the
+    grammar's mask.
     """
     prime = [int(t) for t in prime]
     if not prime or prime[0] != codec.bos_id or codec.eos_id in prime:
@@ -241,14 +245,18 @@ def generate(step: Callable[[int], np.ndarray], codec: Codec, prime, max_notes: 
     rng, grammar, out = Mulberry32(seed), Grammar(codec, key, meter), []
     for token in prime:
         grammar.advance(token)
+        if constraint is not None:
+            constraint.advance(token)
         logits = step(token)
     while grammar.notes < max_notes and len(out) < max_tokens:
         if out:  # not fed after the last token: nothing would read its logits
             logits = step(out[-1])
-        token = sample_token(logits, temperature, top_k, top_p, rng, grammar.mask(),
-                             keep=codec.eos_id)
+        mask = grammar.mask() if constraint is None else constraint.mask(grammar.mask())
+        token = sample_token(logits, temperature, top_k, top_p, rng, mask, keep=codec.eos_id)
         if token == codec.eos_id:
             break
         out.append(token)
         grammar.advance(token)
+        if constraint is not None:
+            constraint.advance(token)
     return np.asarray(out, dtype=np.int32)
