@@ -38,7 +38,7 @@ from trainer.display import shown
 from trainer.errors import CadenzaError
 from trainer.loading import load
 from trainer.ngram import KneserNey
-from trainer.runs import RunDir
+from trainer.runs import RunDir, write_json
 from trainer.stepper import Stepper
 
 BUCKETS = ((0, 256), (256, 512), (512, 1024), (1024, None))
@@ -120,9 +120,7 @@ def evaluate(cfg: EvalConfig) -> dict:
                       "evaluation.json")
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_text(json.dumps(result, indent=1, default=_plain) + "\n")
-        tmp.replace(out)
+        write_json(out, result, default=_plain)
     print(report(result))
     return result
 
@@ -271,9 +269,16 @@ def steering(cfg, stepper, codec, parts, human, spb) -> dict:
                      for n, meta, _ in songs if len(meta.bars)]
         humans = [mm.onset_profile(s.notes, s.meta.bar_starts(), bar)
                   for s in test if s.meta.meter == meter and len(s.meta.bars)]
+        taught = [mm.onset_profile(s.notes, s.meta.bar_starts(), bar)
+                  for s in parts["train"] if s.meta.meter == meter and len(s.meta.bars)]
         meters_out.append({"meter": K.meter_name(meter), "human_songs": len(humans),
                            "overlap": mm.meter_adherence(generated, humans) if generated
-                           and humans else 0.0})
+                           and humans else 0.0,
+                           # the training songs of the meter against the same test songs:
+                           # what a model that renders its training songs' profile reaches
+                           "training_songs": len(taught),
+                           "training_overlap": mm.meter_adherence(taught, humans)
+                           if taught and humans else 0.0})
     return {"keys": keys_out,
             "key_agreement": float(np.mean([k["agreement"] for k in keys_out])),
             "scale_consistency": float(np.mean([k["scale_consistency"] for k in keys_out])),
@@ -355,7 +360,8 @@ def report(r: dict) -> str:
                   f"scale consistency in the requested key {req['scale_consistency']:.3f} "
                   f"(human test songs in their own key: {req['human_scale_consistency']:.3f})",
                   "requested meters, onset-position overlap with the human test songs: "
-                  + (", ".join(f"{m['meter']} {m['overlap']:.3f} ({m['human_songs']} human)"
+                  + (", ".join(f"{m['meter']} {m['overlap']:.3f} ({m['human_songs']} human; "
+                               f"training songs {m.get('training_overlap', math.nan):.3f})"
                                for m in req["meters"]) or "none known")]
     lines += ["", "checks:"]
     for figure, c in r["checks"].items():

@@ -97,17 +97,7 @@ class RunDir:
 
     def write_json(self, name: str, obj) -> None:
         """Write ``name`` whole or not at all (a full disk leaves no temporary file)."""
-        path = self.path / name
-        tmp = path.with_name(f".{path.name}.tmp")
-        try:
-            tmp.write_text(json.dumps(obj, indent=1) + "\n")
-            fsync(tmp)
-            os.replace(tmp, path)
-        except OSError as e:
-            e.filename = e.filename or str(path)  # a failed write() names no file
-            raise
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_json(self.path / name, obj)
 
     def config(self) -> RunConfig:
         self.check_folder()
@@ -225,3 +215,19 @@ def _check_vocab(run: RunDir, codec: Codec) -> None:
     if run.vocab_path.exists() and run.codec() != codec:
         raise CadenzaError(f"{run.path} belongs to a different vocabulary "
                            f"({run.vocab_path} differs from these codec settings)")
+
+
+def write_json(path: Path, obj, default=None) -> None:
+    """Write ``obj`` as JSON to ``path`` whole or not at all: a temporary file, then a
+    rename (a full disk leaves no temporary file). ``default`` as for ``json.dumps``."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(json.dumps(obj, indent=1, default=default) + "\n")
+        fsync(tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        e.filename = e.filename or str(path)  # a failed write() names no file
+        raise
+    finally:
+        tmp.unlink(missing_ok=True)
