@@ -12,6 +12,8 @@ HANDLERS = {  # command -> module whose ``command(given)`` runs it (imported laz
     "train": "trainer.train",
     "sample": "trainer.generate",
     "evaluate": "trainer.evaluate",
+    "harmonize": "trainer.harmonize",
+    "evaluate-harmony": "trainer.evaluate_harmony",
 }
 
 

@@ -13,8 +13,8 @@ import shlex
 import typing
 from pathlib import Path
 
-from trainer.config import (CodecConfig, DataConfig, EvalConfig, ModelConfig, SampleConfig,
-                            TrainConfig)
+from trainer.config import (CodecConfig, DataConfig, EvalConfig, HarmonizeConfig,
+                            HarmonyEvalConfig, ModelConfig, SampleConfig, TrainConfig)
 from trainer.errors import CadenzaError
 
 COMMANDS: dict[str, tuple[str, tuple[type, ...]]] = {
@@ -24,6 +24,11 @@ COMMANDS: dict[str, tuple[str, tuple[type, ...]]] = {
     "sample": ("compose songs with a trained run", (SampleConfig,)),
     "evaluate": ("score a trained run against held-out songs and an n-gram baseline",
                  (EvalConfig,)),
+    "harmonize": ("harmonize a melody: it stays the top voice, the model writes the parts "
+                  "beneath it (to continue a melody instead, use sample --prime-file)",
+                  (HarmonizeConfig,)),
+    "evaluate-harmony": ("harmonize the top line of each test song and compare with the "
+                         "song's own harmony", (HarmonyEvalConfig,)),
 }
 
 

@@ -2,6 +2,8 @@
 
 Each song is one stateful pass: the prime (``BOS``, or the start of a real
 MIDI file) is fed once, then one LSTM step per new token. A seed names a song.
+A harmonization is such a pass too, held by :class:`trainer.harmony.Constraint`
+to a melody read from a file (:func:`melody_file`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from trainer import midi_io
+from trainer import harmony as H
 from trainer.codec import Codec, Meta
 from trainer.errors import CadenzaError
 from trainer.sampling import generate
@@ -56,6 +59,58 @@ def prime_tokens(codec: Codec, prime_file: Path | None, prime_notes: int) -> np.
         last = int(head[:, 0].max())
         meta = Meta(meta.key, meta.meter, tuple(b for b in meta.bars if b[0] <= last))
     return codec.encode(head, meta)[:-1]
+
+
+def check_harmonizer(codec: Codec, where: str) -> None:
+    """Raise :class:`CadenzaError` unless the model of folder ``where`` can harmonize:
+    a polyphonic codec v2 model with bar lines."""
+    if codec.config.mono:
+        raise CadenzaError(f"{where} writes one line (a melody model): it cannot harmonize, "
+                           "only continue a melody (sample --prime-file)")
+    if codec.version < 2 or codec.bar_id is None:
+        kind = f"a version-{codec.version} model" if codec.version < 2 else "a model without bars"
+        raise CadenzaError(f"{where} is {kind}: harmonizing needs a codec v2 model with bar "
+                           "lines, such as site/models/chorales")
+
+
+def read_melody(path: Path, track: int = 0) -> midi_io.RawSong:
+    """The raw notes of a melody file's non-drum ``track`` (from 1; 0: every one).
+    Raises :class:`CadenzaError` naming the file for one that cannot be read or
+    holds no usable notes."""
+    try:
+        return midi_io.read_song(path, track=track)
+    except midi_io.UnusableMidi as e:
+        raise CadenzaError(f"--melody-file {path}: {e}") from None
+    except OSError as e:
+        raise CadenzaError(f"--melody-file {path}: cannot read it ({e.strerror})") from None
+
+
+def melody_of_file(codec: Codec, raw: midi_io.RawSong, path: Path, key=None, meter=None,
+                   length: int | None = None) -> H.Melody:
+    """The :class:`trainer.harmony.Melody` of a file read by :func:`read_melody`: the
+    top line of its notes, in ``key`` and ``meter`` (values as :mod:`trainer.keys`
+    parses them; None: the file's, see :func:`trainer.harmony.melody_line`).
+    Raises :class:`CadenzaError` naming ``path`` for a melody with no notes or
+    with more than ``length``."""
+    try:
+        melody = H.melody_line(codec, raw.notes, raw.meters, raw.key, key, meter)
+    except CadenzaError as e:
+        raise CadenzaError(f"--melody-file {path}: {e}") from None
+    if length is not None and len(melody.notes) > length:
+        raise CadenzaError(f"--melody-file {path}: the melody has {len(melody.notes)} notes, "
+                           f"more than --length {length}; raise --length or shorten it")
+    return melody
+
+
+def harmonize_melody(stepper: Stepper, codec: Codec, melody: H.Melody, temperature: float,
+                     top_k: int, top_p: float, seed: int):
+    """``(notes, meta, constraint)`` of ``melody`` harmonized in one stateful pass:
+    the melody is the top voice, note for note; ``constraint.fallbacks`` counts
+    the steps where the model's grammar and the melody's mask shared no token."""
+    stepper.reset()
+    ids, constraint = H.harmonize(stepper.step, codec, melody, temperature, top_k, top_p, seed)
+    notes, meta = codec.decode_song(ids)
+    return notes, meta, constraint
 
 
 def song_seconds(notes: np.ndarray, steps_per_beat: int, tempo: float) -> float:

@@ -237,6 +237,70 @@ class SampleConfig:
 
 
 @dataclass(frozen=True)
+class HarmonizeConfig:
+    """How to harmonize a melody with a trained polyphonic v2 model."""
+
+    run_dir: Path = _opt(None, "trained run folder, or an exported model folder such as "
+                               "site/models/chorales", required=True)
+    melody_file: Path = _opt(None, "MIDI file whose top line is the melody (to continue a "
+                                   "melody instead, use sample --prime-file)", required=True)
+    out_dir: Path = _opt(None, "folder for the harmony-<seed>.mid files", required=True)
+    track: int = _opt(0, "take the melody from this non-drum track only, counted from 1 in "
+                         "the order the file holds them (0: the top line of every non-drum "
+                         "track)")
+    key: str = _opt("any", "key of the harmony, e.g. D:minor or Bb:major (any: the file's "
+                           "key signature where the melody agrees, else estimated from it)")
+    meter: str = _opt("any", "meter of the harmony, e.g. 6/8 or 4/4 (any: the file's time "
+                             "signatures, 4/4 without)")
+    num_files: int = _opt(1, "harmonizations to write")
+    length: int = _opt(512, "longest melody, in notes: a longer one is refused")
+    temperature: float = _opt(C.TEMPERATURE, "divide logits by T; 0 picks the most likely token")
+    top_k: int = _opt(C.TOP_K, "keep only the K most likely tokens (0: all)")
+    top_p: float = _opt(C.TOP_P, "keep the smallest set of tokens whose probability reaches P")
+    seed: int = _opt(0, "random seed; harmonization i uses seed+i")
+    tempo: float = _opt(C.TEMPO_BPM, "tempo of the written files, in BPM")
+    instrument: str = _opt(C.INSTRUMENT, "General MIDI instrument name of the written files")
+    checkpoint: str = _opt("best", "which checkpoint to load", choices=("best", "last"))
+
+    def __post_init__(self):
+        _check(self.track >= 0, "track", "must be >= 0 (0: every non-drum track)")
+        _check_choice(self.key, "key")
+        _check_choice(self.meter, "meter")
+        _check(self.num_files >= 1, "num_files", "must be >= 1")
+        _check(self.length >= 1, "length", "must be >= 1")
+        _check(0 <= self.temperature < math.inf, "temperature", "must be a finite number >= 0")
+        _check(self.top_k >= 0, "top_k", "must be >= 0")
+        _check(0 < self.top_p <= 1, "top_p", "must be in (0, 1]")
+        _check(10 <= self.tempo <= 400, "tempo", "must be 10..400 BPM")
+        _check(0 <= self.seed <= C.MAX_SEED + 1 - self.num_files, "seed",
+               f"must be 0..{C.MAX_SEED + 1 - self.num_files} (harmonization i uses seed + i)")
+
+
+@dataclass(frozen=True)
+class HarmonyEvalConfig:
+    """How to score a model's harmonizations of its test songs' top lines."""
+
+    run_dir: Path = _opt(None, "trained run folder, or an exported model folder",
+                         required=True)
+    split: Path | None = _opt(None, "split.json naming the train, validation and test songs "
+                                    "(default: the model's own)")
+    num_songs: int = _opt(0, "harmonize only the first N test songs (0: all)")
+    temperature: float = _opt(C.TEMPERATURE, "sampling temperature")
+    top_p: float = _opt(C.TOP_P, "nucleus sampling threshold")
+    seed: int = _opt(0, "random seed; test song i uses seed+i")
+    out: Path | None = _opt(None, "where to write harmony.json (default: into the model "
+                                  "folder, a run's or an export's; an export lists it among "
+                                  "its files)")
+
+    def __post_init__(self):
+        _check(self.num_songs >= 0, "num_songs", "must be >= 0 (0: all)")
+        _check(0 <= self.temperature < math.inf, "temperature", "must be a finite number >= 0")
+        _check(0 < self.top_p <= 1, "top_p", "must be in (0, 1]")
+        _check(0 <= self.seed <= C.MAX_SEED - 100_000, "seed",
+               f"must be 0..{C.MAX_SEED - 100_000} (test songs use seeds from it up)")
+
+
+@dataclass(frozen=True)
 class EvalConfig:
     """How to evaluate a trained run against its held-out songs."""
 

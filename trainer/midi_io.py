@@ -55,13 +55,20 @@ def parse_midi(data: bytes, programs: tuple[int, ...] = ()) -> np.ndarray:
     return parse_song(data, programs).notes
 
 
-def read_song(path: Path, programs: tuple[int, ...] = ()) -> RawSong:
-    """:func:`read_midi` with the file's time and key signatures."""
-    return parse_song(Path(path).read_bytes(), programs)
+def read_song(path: Path, programs: tuple[int, ...] = (), track: int = 0) -> RawSong:
+    """:func:`read_midi` with the file's time and key signatures; ``track`` (from 1)
+    keeps only that non-drum track (0: every one, see :func:`parse_song`)."""
+    return parse_song(Path(path).read_bytes(), programs, track)
 
 
-def parse_song(data: bytes, programs: tuple[int, ...] = ()) -> RawSong:
-    """:func:`read_song` of a file's bytes."""
+def parse_song(data: bytes, programs: tuple[int, ...] = (), track: int = 0) -> RawSong:
+    """:func:`read_song` of a file's bytes.
+
+    The non-drum tracks are counted from 1 in the order the file holds them;
+    a track that mixes several channels or programs counts once for each
+    (pretty_midi's instruments), and one without notes does not count. A
+    ``track`` beyond them raises :class:`UnusableMidi` naming how many there are.
+    """
     if not data:
         raise UnusableMidi("empty file")
     if not data.startswith(b"MThd"):
@@ -87,6 +94,13 @@ def parse_song(data: bytes, programs: tuple[int, ...] = ()) -> RawSong:
         raise UnusableMidi(f"absurd tempo {bad:.6g} BPM")
     pitched = [i for i in pm.instruments if not i.is_drum]
     chosen = [i for i in pitched if not programs or i.program in programs]
+    tracks = [i for i in chosen if i.notes]
+    if track and tracks:  # without any notes the file is refused below, for that
+        if track > len(tracks):
+            raise UnusableMidi(f"there is no track {track}: the file has {len(tracks)} "
+                               f"non-drum track{'s' if len(tracks) != 1 else ''} with notes"
+                               + (f", numbered 1 to {len(tracks)}" if len(tracks) > 1 else ""))
+        chosen = [tracks[track - 1]]
     if not chosen:
         if pm.instruments and not pitched:
             raise UnusableMidi("drums only")
