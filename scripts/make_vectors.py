@@ -2,7 +2,8 @@
 
 Run ``.venv/bin/python scripts/make_vectors.py`` after changing
 ``trainer/codec.py``, ``trainer/keys.py``, ``trainer/sampling.py``,
-``trainer/pitch_layers.py`` (``degree_index``) or ``converter/weights.py``.
+``trainer/harmony.py``, ``trainer/pitch_layers.py`` (``degree_index``) or
+``converter/weights.py``.
 ``tests/test_vectors.py`` rebuilds these files in memory and fails while the
 committed ones differ; ``tests/js/*.test.mjs`` check every case against
 ``web/src/``. Each file holds codec v1 cases (codecs pinned to
@@ -26,6 +27,7 @@ from trainer import keys as K
 from trainer.codec import Codec
 from trainer.config import CodecConfig
 from trainer.errors import CadenzaError
+from trainer.harmony import FINAL_VOICES, Constraint, harmonize, melody_line
 from trainer.sampling import (TOKENS_PER_NOTE, Grammar, Mulberry32, candidates, generate,
                               sample_token)
 
@@ -527,6 +529,151 @@ def check_margins(codec: Codec, rows, prime, out, max_notes, t, k, top_p, seed,
     return "eos"
 
 
+# Melodies as midifile.js readSong gives them: name -> (notes (start, end in beats, pitch),
+# time signatures (beat, n, d), key signature, requested key, requested meter).
+MELODIES = {
+    "one note": ([(0, 2, 67)], [], None, None, None),
+    "one long note in a pickup": ([(3, 11, 72), (3, 5, 60)], [(0, 4, 4)], None, None, None),
+    "notes tied over bar lines": ([(0, 3, 72), (3, 7, 74), (7, 9.5, 71), (9.5, 16, 72),
+                                   (0, 8, 60), (8, 16, 55)], [(0, 4, 4)], (0, "major"), None,
+                                  None),
+    "rests": ([(0, 1, 69), (2, 2.5, 71), (4, 5, 72), (7.5, 8, 74), (8, 12, 72)], [(0, 3, 4)],
+              None, None, None),
+    "outside the piano, folded": ([(0, 1, 12), (1, 2, 118), (2, 3, 127), (3, 4, 20.5),
+                                   (4, 6, 108.5), (6, 8, 5)], [(0, 4, 4)], None, None, None),
+    "outside the training range": ([(0, 1, 100), (1, 2, 104), (2, 4, 98), (4, 5, 28),
+                                    (5, 6, 24), (6, 8, 22)], [(0, 3, 4)], None, None, None),
+    "6/8 jig with a pickup": ([(0, 0.5, 62), (0.5, 2, 67), (2, 2.5, 71), (2.5, 3.5, 69),
+                               (3.5, 5, 67), (5, 5.5, 74), (5.5, 8, 71)], [(-0.5, 6, 8)],
+                              (7, "major"), None, None),
+    "meter change 3/4 to 4/4": ([(0, 1, 64), (1, 2, 65), (2, 3, 67), (3, 5, 69), (5, 7, 67),
+                                 (7, 11, 72), (11, 12, 71)], [(0, 3, 4), (3, 4, 4)], None,
+                                None, None),
+    "asked key and 3/4": ([(0.5, 1, 62), (1, 2, 65), (2, 3, 69), (3, 6, 74), (6, 7, 73),
+                           (7, 9, 74)], [(0, 4, 4)], None, (2, "minor"), (3, 4)),
+    "asked meter other": ([(0, 1, 60), (1, 2, 62), (2, 3, 64), (3, 4, 65), (4, 9, 67)], [],
+                          None, None, K.OTHER),
+    "inner voice above the tune": ([(0, 2, 72), (0, 4, 60), (1, 1.5, 76), (2, 4, 71),
+                                    (2, 3, 74), (4, 6, 72), (5, 6, 79)], [(0, 4, 4)], None,
+                                   None, None),
+}
+MELODY_METERS = [(4, 4), (3, 4), (6, 8)]
+
+
+def random_melody(seed: int):
+    """A melody of 2..24 notes as readSong gives it: a line with rests, long notes,
+    overlaps and off-grid times, notes under it (and now and then above it), pitches
+    now and then outside the training range or the piano, a pickup, a meter change."""
+    rng = np.random.default_rng(seed)
+    meter = MELODY_METERS[seed % 3]
+    beats = meter[0] * 4 / meter[1]
+    meters = [] if meter == (4, 4) and seed % 2 else [(0.0, *meter)]
+    if seed % 5 == 0:
+        meters.append((float(beats * int(rng.integers(1, 3))), *MELODY_METERS[(seed + 1) % 3]))
+    t = float(rng.choice([0, 0, 0.5, 1, 2, beats - 1]))
+    pitch, notes = int(rng.integers(60, 80)), []
+    for _ in range(int(rng.integers(2, 25))):
+        dur = float(rng.choice([0.25, 0.5, 0.5, 1, 1, 1, 1.5, 2, 3, 4, 6, 9]))
+        pitch = int(np.clip(pitch + rng.integers(-5, 6), 50, 90))
+        p = float(pitch)
+        if rng.random() < 0.08:
+            p = float(rng.choice([3, 10, 17, 20, 111, 115, 121, 127]))  # off the piano
+        elif rng.random() < 0.08:
+            p = float(rng.choice([23, 27, 33, 96, 101, 105]))  # off the training range
+        jitter = float(rng.choice([0, 0, 0, 0.03, -0.04]))
+        end = t + dur + float(rng.choice([0, 0, 0, 0.2, -0.1]))  # legato, detached
+        notes.append((round(t + jitter, 3), round(end, 3), p))
+        if rng.random() < 0.5:  # a note beneath
+            notes.append((t, t + float(rng.choice([dur, 2 * dur, 0.5])), p - rng.integers(3, 20)))
+        if rng.random() < 0.1:  # an inner voice crossing above for a moment
+            notes.append((t + dur / 2, t + dur, p + 2))
+        t += dur + (float(rng.choice([0.5, 1, 1.5])) if rng.random() < 0.2 else 0)
+    file_key = None if seed % 3 else K.KEYS[int(rng.integers(24))]
+    key = K.KEYS[int(rng.integers(24))] if seed % 7 == 3 else None
+    asked = {4: (3, 4), 9: (6, 8), 13: (4, 4), 17: K.OTHER}.get(seed % 20)
+    return notes, meters, file_key, key, asked
+
+
+def harmonize_tables(g) -> dict:
+    """Logit tables standing in for a model: one-step memories of the token fed."""
+    tables = {"dense": np.round(g.normal(0, 2, (7, V2.size)), 3),
+              "shifty": np.round(g.normal(0, 1.5, (5, V2.size)), 3)}
+    first, count, _ = V2.ranges["SHIFT"]
+    tables["shifty"][:, first:first + count] += 2.5  # rests between the notes beneath
+    tables["dense"][:, V2.eos_id] = 1.0
+    return tables
+
+
+def harmonize_vectors() -> dict:
+    """melody_line of readSong-shaped songs and harmonize() of each under a logit table."""
+    tables = harmonize_tables(np.random.default_rng(13))
+    songs = [(name, *m) for name, m in MELODIES.items()]
+    songs += [(f"random {s}", *random_melody(s)) for s in range(900, 945)]
+    settings = [("dense", 1.0, 0, 1.0), ("shifty", 1.0, 0, 0.9), ("dense", 0.8, 8, 1.0),
+                ("shifty", 1.2, 0, 1.0), ("dense", 1.0, 0, 0.95), ("shifty", 0, 0, 1.0)]
+    cases = []
+    for i, (name, raw, meters, file_key, key, meter) in enumerate(songs):
+        table, t, k, top_p = settings[i % len(settings)]
+        raw = [[float(x) for x in r] for r in raw]
+        melody = melody_line(V2, np.asarray(raw), meters, file_key, key, meter)
+        if key is None:
+            check_key_margin(melody.notes, name)
+        rows = tables[table]
+        ids, constraint = harmonize(lambda token, rows=rows: rows[token % len(rows)], V2,
+                                    melody, t, k, top_p, seed=i)
+        check_harmony(rows, melody, ids.tolist(), t, k, top_p, i, constraint.fallbacks)
+        cases.append({"name": name, "song": {"notes": raw, "meters": [list(m) for m in meters],
+                                             "key": file_key and list(file_key)},
+                      "key": key and list(key), "meter": meter if meter in (None, K.OTHER) else list(meter),
+                      "melody": {"notes": melody.notes.tolist(), "meta": melody.meta.to_json(),
+                                 "folded": melody.folded},
+                      "table": table, "temperature": t, "top_k": k, "top_p": top_p, "seed": i,
+                      "ids": ids.tolist(), "fallbacks": constraint.fallbacks})
+    return {"rule": "logits = tables[table][token % len(tables[table])] for the token fed",
+            "vocab": V2.to_json(), "final_voices": FINAL_VOICES,
+            "tables": {k: v.tolist() for k, v in tables.items()}, "cases": cases,
+            "errors": harmonize_errors()}
+
+
+def check_harmony(rows, melody, ids, t, k, top_p, seed, fallbacks) -> None:
+    """Replay a harmonize() run: refuse a draw near a boundary, a fallback, and a run that
+    did not end by drawing EOS."""
+    grammar, constraint, rng = Grammar(V2), Constraint(V2, melody), Mulberry32(seed)
+    out = ids[1:]
+    for token in ids[:1]:
+        grammar.advance(token)
+        constraint.advance(token)
+    for i, token in enumerate([ids[0], *out]):
+        mask = constraint.mask(grammar.mask())
+        u = rng.random() if t > 0 else None
+        if t > 0 and margin(rows[token % len(rows)], t, k, top_p, mask, u, V2.eos_id) < MARGIN:
+            raise ValueError(f"harmonize case seed {seed}: draw {i} lies on a boundary")
+        if i < len(out):
+            grammar.advance(out[i])
+            constraint.advance(out[i])
+        elif not mask[V2.eos_id]:
+            raise ValueError(f"harmonize case seed {seed} did not end at EOS")
+    if fallbacks or constraint.fallbacks:
+        raise ValueError(f"harmonize case seed {seed}: the Constraint fell back")
+
+
+def harmonize_errors() -> list[dict]:
+    """The messages for a melody with no notes and for codecs that cannot harmonize."""
+    out = []
+    for name, codec, raw in (("no notes", V2, []), ("every note before the start", V2,
+                                                     [[-1.0, 1.0, 60.0]]),
+                             ("mono codec", V2_MONO, [[0.0, 1.0, 60.0]]),
+                             ("no bars", V2_NO_BARS, [[0.0, 1.0, 60.0]])):
+        try:
+            Constraint(codec, melody_line(codec, np.asarray(raw).reshape(-1, 3)))
+        except CadenzaError as e:
+            out.append({"name": name, "vocab": codec.to_json(), "song": {
+                "notes": raw, "meters": [], "key": None}, "error": str(e)})
+        else:
+            raise ValueError(f"harmonize error case {name!r} raised nothing")
+    return out
+
+
 KEY_SPELLINGS = ["D:minor", "D minor", "Dm", "dm", "f#:major", "F# maj", "Ador", "Bb", "bbm",
                  "Eb:minor", "C#", "Db:dorian", "G mixolydian", "e_phrygian", "B#:locrian",
                  "Cb lydian", " a  aeolian ", "any", "ANY", "H:major", "D:", "D:majorish", "",
@@ -636,7 +783,8 @@ def build() -> dict[str, str]:
     """File name -> the text it must hold."""
     parts = {"codec_decode": codec_decode, "codec_encode": codec_encode,
              "sampler": sampler, "generate": generate_vectors, "keys": keys_vectors,
-             "midi": midi_vectors, "weights": weight_vectors}
+             "midi": midi_vectors, "weights": weight_vectors,
+             "harmonize": harmonize_vectors}
     return {f"{name}.json": dumps(make()) + "\n" for name, make in parts.items()}
 
 

@@ -17,7 +17,8 @@ melody fits its token language as the first note of each of its onsets. The
   before the melody's end);
 - ``EOS`` only once the melody's last note is in, and the last onset holds a
   chord of at least ``final_voices`` notes (fewer only where no pitch is left
-  below).
+  below the melody); while it is short, a pitch is offered only where enough
+  pitches are left below it for the notes still to come.
 
 Where the Grammar and the Constraint together would allow nothing (their
 rules are written to make that impossible, and the shared vectors check it),
@@ -270,8 +271,11 @@ class Constraint:
         chord_open = (done and self.time == self.melody[-1][0]
                       and self._step_notes < self.final_voices
                       and allowed[kind["NOTE"].start:kind["NOTE"].stop].any())
-        if chord_open:
-            return allowed  # the final chord is not full yet
+        if chord_open:  # the final chord is not full yet: leave room below for the rest
+            need = self.final_voices - self._step_notes  # notes still to come, this one's too
+            if top - low_pitch >= need:
+                allowed[kind["NOTE"].start:kind["NOTE"].start + need - 1] = False
+            return allowed
         limit = self.melody[self.next_note][0] if not done else self.end - 1
         if self.next_bar < len(self.bars):
             limit = min(limit, self.bars[self.next_bar][0])

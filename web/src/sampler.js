@@ -89,11 +89,13 @@ export function sampleToken(logits, options, rng, mask = null, keep = null) {
  * at EOS (not returned); else append, advance the grammar and call
  * onToken(id); stop once the grammar counts maxNotes notes (the prime's
  * included) or maxTokens new tokens (default TOKENS_PER_NOTE * maxNotes);
- * else feed the token to step.
+ * else feed the token to step. options.constraint (a harmony.js Constraint,
+ * or null) is fed every token the grammar is, and its mask(grammar mask)
+ * replaces the grammar's mask.
  */
 export function generate(step, codec, prime, options) {
   const { maxNotes, temperature = 1, topK = 0, topP = 1, seed = 0, onToken,
-    key = null, meter = null } = options;
+    key = null, meter = null, constraint = null } = options;
   const maxTokens = options.maxTokens ?? TOKENS_PER_NOTE * maxNotes;
   if (!Number.isInteger(maxNotes) || !Number.isInteger(maxTokens)) {
     throw new RangeError("maxNotes and maxTokens must be integers");
@@ -106,14 +108,17 @@ export function generate(step, codec, prime, options) {
   let logits;
   for (const id of prime) {
     grammar.advance(id);
+    constraint?.advance(id);
     logits = step(id);
   }
   while (grammar.notes < maxNotes && out.length < maxTokens) {
     if (out.length) logits = step(out[out.length - 1]); // never fed after the last token
-    const id = sampleToken(logits, sampling, rng, grammar.mask(), codec.eosId);
+    const mask = constraint ? constraint.mask(grammar.mask()) : grammar.mask();
+    const id = sampleToken(logits, sampling, rng, mask, codec.eosId);
     if (id === codec.eosId) break;
     out.push(id);
     grammar.advance(id);
+    constraint?.advance(id);
     onToken?.(id);
   }
   return out;
