@@ -622,9 +622,10 @@ def harmonize_vectors() -> dict:
         ids, constraint = harmonize(lambda token, rows=rows: rows[token % len(rows)], V2,
                                     melody, t, k, top_p, seed=i)
         check_harmony(rows, melody, ids.tolist(), t, k, top_p, i, constraint.fallbacks)
-        cases.append({"name": name, "song": {"notes": raw, "meters": [list(m) for m in meters],
-                                             "key": file_key and list(file_key)},
-                      "key": key and list(key), "meter": meter if meter in (None, K.OTHER) else list(meter),
+        song = {"notes": raw, "meters": [list(m) for m in meters],
+                "key": file_key and list(file_key)}
+        cases.append({"name": name, "song": song, "key": key and list(key),
+                      "meter": meter if meter in (None, K.OTHER) else list(meter),
                       "melody": {"notes": melody.notes.tolist(), "meta": melody.meta.to_json(),
                                  "folded": melody.folded},
                       "table": table, "temperature": t, "top_k": k, "top_p": top_p, "seed": i,
@@ -636,23 +637,22 @@ def harmonize_vectors() -> dict:
 
 
 def check_harmony(rows, melody, ids, t, k, top_p, seed, fallbacks) -> None:
-    """Replay a harmonize() run: refuse a draw near a boundary, a fallback, and a run that
-    did not end by drawing EOS."""
-    grammar, constraint, rng = Grammar(V2), Constraint(V2, melody), Mulberry32(seed)
-    out = ids[1:]
-    for token in ids[:1]:
-        grammar.advance(token)
-        constraint.advance(token)
-    for i, token in enumerate([ids[0], *out]):
-        mask = constraint.mask(grammar.mask())
-        u = rng.random() if t > 0 else None
-        if t > 0 and margin(rows[token % len(rows)], t, k, top_p, mask, u, V2.eos_id) < MARGIN:
+    """Replay a harmonize() run: each draw gives the next id, and EOS after the last; refuse
+    a draw near a boundary and a fallback."""
+    grammar, constraint = Grammar(V2), Constraint(V2, melody)
+    rng, again = Mulberry32(seed), Mulberry32(seed)
+    grammar.advance(ids[0])  # BOS, the prime
+    constraint.advance(ids[0])
+    for i, fed in enumerate(ids):  # the token fed before each draw
+        logits, mask = rows[fed % len(rows)], constraint.mask(grammar.mask())
+        drawn = sample_token(logits, t, k, top_p, again, mask, keep=V2.eos_id)
+        if t > 0 and margin(logits, t, k, top_p, mask, rng.random(), V2.eos_id) < MARGIN:
             raise ValueError(f"harmonize case seed {seed}: draw {i} lies on a boundary")
-        if i < len(out):
-            grammar.advance(out[i])
-            constraint.advance(out[i])
-        elif not mask[V2.eos_id]:
-            raise ValueError(f"harmonize case seed {seed} did not end at EOS")
+        if drawn != (ids[i + 1] if i + 1 < len(ids) else V2.eos_id):
+            raise ValueError(f"harmonize case seed {seed}: draw {i} is not the run's")
+        if i + 1 < len(ids):
+            grammar.advance(ids[i + 1])
+            constraint.advance(ids[i + 1])
     if fallbacks or constraint.fallbacks:
         raise ValueError(f"harmonize case seed {seed}: the Constraint fell back")
 
