@@ -7,11 +7,13 @@ codec v2 model, which keys and meters its training songs had
 optionally ``previous``, the evaluation of the model it replaces on the same
 test songs (:mod:`cadenza_evaluation` renders both). An export made before
 ``python -m trainer evaluate`` ran says so instead of showing an evaluation.
+A harmony.json beside them adds the harmonizing figures (:mod:`cadenza_harmony`).
 """
 
 from __future__ import annotations
 
 import cadenza_evaluation
+import cadenza_harmony
 from cadenza_models import number, table
 
 LANGUAGES = {1: "v1: notes, durations and time shifts only",
@@ -33,6 +35,7 @@ def card(model: dict) -> str:
         f"## {model['name']}",
         table(["about the model", "value"], about(c, t, evaluation, metrics.get("previous"))),
         cadenza_evaluation.section(model["name"], evaluation, metrics.get("previous")),
+        *filter(None, [cadenza_harmony.section(model["name"], model.get("harmony"))]),
         "To make this model again:\n\n```sh\n" + "\n".join(
             c["training"]["commands"][k] for k in ("train", "evaluate", "export")) + "\n```",
     ])

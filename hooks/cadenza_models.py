@@ -1,7 +1,8 @@
 """The shipped models, as the site shows them: read from their export folders.
 
 An export folder (``python -m converter``) under ``site/models/<name>/``
-holds config.json (type ``cadenza-lstm``), metrics.json and the weights.
+holds config.json (type ``cadenza-lstm``), metrics.json and the weights, and
+may hold harmony.json (``python -m trainer evaluate-harmony``).
 Everything here is a function of those files: the ``models/index.json`` the
 browser reads, the model table, the model card and the training curves
 (from ``metrics.json``'s per-epoch ``history`` when the export has one).
@@ -37,8 +38,20 @@ def discover(models_dir: Path) -> list[dict]:
         if config.get("type") != TYPE:
             log.warning(f"{folder}/config.json is not a {TYPE} model; skipped")
             continue
-        models.append({"name": folder.name, "config": config, "metrics": metrics})
+        models.append({"name": folder.name, "config": config, "metrics": metrics,
+                       "harmony": _optional(folder / "harmony.json")})
     return models
+
+
+def _optional(path: Path) -> dict | None:
+    """A JSON file the folder may hold (harmony.json); a broken one is warned about."""
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        log.warning(f"{path} is unreadable ({e}); the model card leaves it out")
+        return None
 
 
 def index(models: list[dict]) -> dict:

@@ -200,3 +200,22 @@ def test_an_export_lists_its_harmony_json_and_stays_an_export(tmp_path):
     assert {k: v for k, v in listed.items() if k != "files"} == \
         {k: v for k, v in config.items() if k != "files"}
     assert not list_in_export(folder, "harmony.json")  # listed once
+
+
+def test_the_model_card_shows_the_shipped_harmony_json():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "hooks"))
+    import cadenza_card
+    import cadenza_models
+
+    models = {m["name"]: m for m in cadenza_models.discover(ROOT / "site" / "models")}
+    harmony = json.loads((CHORALES / "harmony.json").read_text())
+    card = cadenza_card.card(models["chorales"])
+    section = card[card.index("### Harmonizing with chorales"):card.index("To make this model")]
+    ours, human = harmony["ours"], harmony["human"]
+    assert (f"| {ours['voices_per_onset']:.3f} | {human['voices_per_onset']:.3f} |"
+            in section)
+    assert f"| {ours['outer_parallels_per_100']:.3f} |" in section
+    assert harmony["command"] in section and "**fail**" not in section
+    assert "Harmonizing" not in cadenza_card.card(models["folk"])
