@@ -81,6 +81,15 @@ def test_track_picks_the_melody_and_a_missing_track_names_how_many(tmp_path):
     assert not (tmp_path / "b").exists()
 
 
+def test_a_note_above_the_piano_is_folded_into_it_and_said_so(tmp_path):
+    high = [(s, e, p + 48 if i == 3 else p) for i, (s, e, p) in enumerate(MELODY)]  # C9
+    melody = write_song(tmp_path / "high.mid", high)
+    proc = harmonize("--run-dir", CHORALES, "--melody-file", melody, "--out-dir", tmp_path)
+    assert "note: 1 melody note(s) outside A0..C8 moved by octaves" in proc.stdout
+    line = top_line_of(tmp_path / "harmony-0000.mid")
+    assert line[3, 2] == 108 and np.array_equal(line, top_line_of(melody))  # C8
+
+
 def test_a_melody_model_only_continues_and_a_v1_model_cannot_harmonize(tmp_path):
     melody = write_song(tmp_path / "melody.mid", MELODY)
     one_error(harmonize("--run-dir", FOLK, "--melody-file", melody, "--out-dir", tmp_path / "o",
