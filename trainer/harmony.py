@@ -178,8 +178,10 @@ class Constraint:
             out.append((int(step), self.codec.meter_id(m) if m != meter else None))
             meter = m
         bar = self.codec.bar_steps(meter)
-        if bar is not None and out:  # past the last onset the grid goes on to the end
-            t = out[-1][0] + bar
+        if bar is not None:  # past the last onset the grid goes on to the end
+            # A melody wholly in a pickup states no bar line: the first comes where
+            # the Grammar needs it at the latest, one bar in.
+            t = out[-1][0] + bar if out else bar
             while t < self.end:
                 out.append((t, None))
                 t += bar
@@ -312,7 +314,7 @@ def harmonize(step, codec: Codec, melody: Melody, temperature: float, top_k: int
 
     constraint = Constraint(codec, melody, final_voices)
     max_notes = (C.PIANO_HIGH - C.PIANO_LOW + 1) * melody.end + 1
-    max_tokens = 2 * max_notes + melody.end + len(constraint.bars) + 3
+    max_tokens = 2 * max_notes + melody.end + 2 * len(constraint.bars) + 3  # BAR, METER
     new = generate(step, codec, [codec.bos_id], max_notes, temperature, top_k, top_p, seed,
                    max_tokens=max_tokens, constraint=constraint)
     if constraint.next_note < len(constraint.melody):

@@ -155,8 +155,12 @@ export class Constraint {
       meter = m;
     }
     const bar = this.codec.barSteps(meter);
-    if (bar !== null && out.length) { // past the last onset the grid goes on to the end
-      for (let t = out.at(-1)[0] + bar; t < this.end; t += bar) out.push([t, null]);
+    if (bar !== null) { // past the last onset the grid goes on to the end
+      // A melody wholly in a pickup states no bar line: the first comes where
+      // the Grammar needs it at the latest, one bar in.
+      for (let t = out.length ? out.at(-1)[0] + bar : bar; t < this.end; t += bar) {
+        out.push([t, null]);
+      }
     }
     return out;
   }
@@ -298,7 +302,7 @@ export function harmonize(step, codec, melody, { temperature = 1, topK = 0, topP
   onToken = null, finalVoices = FINAL_VOICES } = {}) {
   const constraint = new Constraint(codec, melody, finalVoices);
   const maxNotes = (PIANO_HIGH - PIANO_LOW + 1) * constraint.end + 1;
-  const maxTokens = 2 * maxNotes + constraint.end + constraint.bars.length + 3;
+  const maxTokens = 2 * maxNotes + constraint.end + 2 * constraint.bars.length + 3; // BAR, METER
   const ids = generate(step, codec, [codec.bosId], { maxNotes, maxTokens, temperature, topK,
     topP, seed, onToken, constraint });
   if (constraint.nextNote < constraint.melody.length) {
