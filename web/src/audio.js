@@ -6,6 +6,8 @@
 // pointer or key press in a widget, or Play), not with the page, so that it
 // costs the page's first load nothing; the AudioContext is made and resumed
 // in that gesture, and the samples are fetched and decoded from then on.
+// noteOn / noteOff sound the keys played (the melody input); click is the
+// recording's metronome, a short tone on the same AudioContext.
 
 import { siteUrl } from "./paths.js";
 import { reason } from "./reason.js";
@@ -18,6 +20,11 @@ let native = null; // the AudioContext, made in a gesture
 let tone = null; // Promise<the tone module>, its context set to native
 let samples = null; // Promise<{noteName: ToneAudioBuffer}>
 let sampler = null;
+let keys = null; // Promise<the live Sampler> for the keys played
+const down = new Set(); // pitches held on a keyboard
+let sounded = 0; // notes the keys sounded (tests read it)
+const CLICK_S = 0.03;
+const CLICK_HZ = { accent: 1760, beat: 1320 };
 
 /** Throws the page's "no audio" error when this browser has no Web Audio. */
 function checkWebAudio() {
@@ -123,4 +130,53 @@ export async function renderWav(notes, timing) {
     for (const e of all) offline.triggerAttackRelease(e.note, e.duration, e.time, VELOCITY);
   }, seconds + RELEASE_S + 0.2, 1, 44100);
   return encodeWav(buffer.get());
+}
+
+/** Tone's name of a MIDI pitch: 61 -> "C#4". */
+function noteName(pitch) {
+  const names = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
+  return `${names[pitch % 12]}${Math.floor(pitch / 12) - 1}`;
+}
+
+/**
+ * Sound pitch on the piano now, until noteOff(pitch); call it in the key's
+ * gesture. The first note waits for the samples (later ones start at once);
+ * a key let go before then still sounds briefly. Rejects with "no audio: ...".
+ */
+export function noteOn(pitch) {
+  down.add(pitch);
+  keys ??= livePiano().then(({ piano }) => piano);
+  keys.catch(() => { keys = null; });
+  return keys.then((piano) => {
+    piano.triggerAttack(noteName(pitch), undefined, VELOCITY);
+    sounded += 1;
+    if (!down.has(pitch)) piano.triggerRelease(noteName(pitch), "+0.15");
+  });
+}
+
+export function noteOff(pitch) {
+  down.delete(pitch);
+  keys?.then((piano) => piano.triggerRelease(noteName(pitch)), () => {});
+}
+
+/** How many notes the keys have sounded since the page loaded. */
+export function soundedNotes() {
+  return sounded;
+}
+
+/**
+ * A metronome click (accented: the first beat of a bar) at atMs on
+ * performance.now()'s clock; silent until a gesture made the AudioContext.
+ */
+export function click(accent, atMs) {
+  if (!native || native.state !== "running") return;
+  const when = Math.max(native.currentTime, native.currentTime + (atMs - performance.now()) / 1000);
+  const tone = native.createOscillator();
+  const gain = native.createGain();
+  tone.frequency.value = accent ? CLICK_HZ.accent : CLICK_HZ.beat;
+  gain.gain.setValueAtTime(accent ? 0.5 : 0.3, when);
+  gain.gain.exponentialRampToValueAtTime(0.001, when + CLICK_S);
+  tone.connect(gain).connect(native.destination);
+  tone.start(when);
+  tone.stop(when + CLICK_S);
 }

@@ -1,4 +1,5 @@
-// The page's side of worker.js: one worker per page load, one song at a time.
+// The page's side of worker.js: one worker per page load, one song at a time
+// (composed or harmonized).
 //
 // The worker lives at module level, so its loaded models survive instant
 // navigation between pages. cancel() terminates it (see worker.js for why);
@@ -49,17 +50,27 @@ function stopWorker() {
   worker = null;
 }
 
-/**
- * Generate one song; resolves with the worker's "done" message. request is
- * the worker's "generate" message without type and id; onMessage sees the
- * "loaded" and "progress" messages. A second call cancels the first.
- */
-export function compose(request, onMessage) {
+function run(type, request, onMessage) {
   if (job) cancel();
   return new Promise((resolve, reject) => {
     job = { id: nextId++, resolve, reject, onMessage };
-    getWorker().postMessage({ type: "generate", id: job.id, ...request });
+    getWorker().postMessage({ type, id: job.id, ...request });
   });
+}
+
+/**
+ * Generate one song; resolves with the worker's "done" message. request is
+ * the worker's "generate" message without type and id; onMessage sees the
+ * "loaded" and "progress" messages. A second call (of this or harmonize)
+ * cancels the first.
+ */
+export function compose(request, onMessage) {
+  return run("generate", request, onMessage);
+}
+
+/** Harmonize a melody, as compose() does a song: request is the "harmonize" message's. */
+export function harmonize(request, onMessage) {
+  return run("harmonize", request, onMessage);
 }
 
 /** Start loading a model (an export folder URL) before it is needed. */

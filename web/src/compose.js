@@ -6,17 +6,24 @@
 // returns the song on screen (with `meta`, the key, meter and bars a codec v2
 // model's tokens state) and window.cadenza.player the transport. The Key and
 // Meter menus (choices.js) become the Grammar's requests in the worker.
+// melodyin.js wires the melody input; its Harmonize and Continue run
+// generate({mode}) with the melody (melody.js): a song made from it carries
+// mode and melody (its notes in the song's steps, the top voice) and has no
+// share link. window.cadenza.melody() is the melody now.
 
 import * as audio from "./audio.js";
 import { toAbc } from "./abc.js";
 import { loadExamples, loadModels } from "./catalog.js";
 import { menuGroups, menuNote, modelChoices } from "./choices.js";
-import { cancel, Cancelled, compose, preload } from "./client.js";
+import { cancel, Cancelled, compose, harmonize, preload } from "./client.js";
+import * as melodies from "./melody.js";
+import { mountMelody } from "./melodyin.js";
 import { readSong, writeMidi } from "./midifile.js";
-import { describe } from "./music.js";
+import { describe, songEnd } from "./music.js";
 import { siteUrl } from "./paths.js";
 import { PianoRoll } from "./pianoroll.js";
 import { reason } from "./reason.js";
+import { parseKey, parseMeter } from "./keys.js";
 import { ANY, fromHash, linkChanges, modelVersion, randomSeed, readForm, toHash,
   writeForm } from "./settings.js";
 import { bindTransport } from "./transport.js";
@@ -36,11 +43,12 @@ export function mount(root) {
     { tempoInput: form.elements.tempo });
   const show = (song, opts = {}) => showSong(view, roll, page, song, opts);
 
-  const generate = async ({ play = false } = {}) => {
+  const generate = async ({ play = false, mode = "compose" } = {}) => {
     transport.stop();
     view.error(null);
     view.notice(null);
     const settings = readForm(form);
+    const melody = mode === "compose" ? null : melodies.current();
     const { key, meter, ...numbers } = settings; // a menu that is off keeps its choice
     writeForm(form, numbers); // show the clamped values that are used
     const model = page.models.find((m) => m.name === settings.model);
@@ -56,24 +64,30 @@ export function mount(root) {
     page.linkVersion = null;
     const live = (msg) => ({ notes: msg.notes, meta: msg.meta, tokens: msg.tokens,
       primeNotes: msg.primeNotes, settings: { ...settings, version },
-      stepsPerBeat: model.steps_per_beat, mono: model.mono, model: model.name });
+      stepsPerBeat: model.steps_per_beat, mono: model.mono, model: model.name,
+      ...(melody && { mode, melody: msg.melody ?? msg.notes.slice(0, msg.primeNotes) }) });
+    const request = { model: siteUrl(model.path), temperature: settings.temperature,
+      topP: settings.topP, seed: settings.seed, key: settings.key === ANY ? null : settings.key,
+      meter: settings.meter === ANY ? null : settings.meter };
     try {
-      const prime = await primeNotes(settings, page);
+      const prime = melody ? melodies.toSong(melody, melodyFrame(melody, settings))
+        : await primeNotes(settings, page);
       stage = "load";
-      const song = await compose({ model: siteUrl(model.path), prime, primeNotes: PRIME_NOTES,
-        maxNotes: settings.length, temperature: settings.temperature, topP: settings.topP,
-        seed: settings.seed, key: settings.key === ANY ? null : settings.key,
-        meter: settings.meter === ANY ? null : settings.meter }, (msg) => {
+      const onMessage = (msg) => {
         if (msg.type === "loaded") {
           stage = "compose";
           version = modelVersion(msg.config);
-          view.status(`Composing with ${model.name} (${msg.backend}): at most ` +
-            `${settings.length} notes; the model may end sooner…`, "generating");
+          view.status(mode === "harmonize"
+            ? `Harmonizing your melody of ${melody.notes.length} notes with ${model.name} ` +
+              `(${msg.backend})…`
+            : `Composing with ${model.name} (${msg.backend}): at most ` +
+              `${settings.length} notes; the model may end sooner…`, "generating");
         } else if (msg.type === "progress") {
           page.live = live(msg);
-          view.progress(msg.notes.length / settings.length);
+          view.progress(mode === "harmonize" ? songEnd(msg.notes) / songEnd(msg.melody)
+            : msg.notes.length / settings.length);
           roll.draw(msg.notes, { stepsPerBeat: model.steps_per_beat, prime: msg.primeNotes,
-            song: { meta: msg.meta }, follow: !play });
+            yours: yoursOf(page.live), song: { meta: msg.meta }, follow: !play });
           if (play && !streaming && msg.notes.length) {
             page.song = page.live;
             view.streaming();
@@ -84,20 +98,26 @@ export function mount(root) {
             transport.feed(page.live, false);
           }
         }
-      });
+      };
+      const song = await (mode === "harmonize"
+        ? harmonize({ ...request, melody: prime, meter: request.meter ??
+          (melody.meter === "other" ? "other" : null) }, onMessage)
+        : compose({ ...request, prime, maxNotes: settings.length,
+          primeNotes: melody ? melody.notes.length : PRIME_NOTES }, onMessage));
       const done = { ...live(song), ms: song.ms, backend: song.backend,
         numTensors: song.numTensors };
       page.song = page.live = done;
       if (streaming) await streaming;
       if (streaming) transport.feed(done, true);
-      const note = [done.notes.length < settings.length
-        ? `The model ended the song after ${done.notes.length} of at most ${settings.length} ` +
-          "notes." : "",
+      const note = [mode === "harmonize" ? harmonizedNote(done, song)
+        : done.notes.length < settings.length
+          ? `The model ended the song after ${done.notes.length} of at most ` +
+            `${settings.length} notes.` : "",
       linked && linked !== version
         ? `The link was made with another version of ${model.name}, so this is another song.`
         : ""].filter(Boolean).join(" ");
       show(done, { rewind: !streaming, note });
-      history.unshift({ song: done, link: shareLink(done.settings) });
+      history.unshift({ song: done, link: done.mode ? null : shareLink(done.settings) });
       showHistory(view, page, show, form);
     } catch (e) {
       if (e instanceof Cancelled) cancelled(view, roll, page, transport);
@@ -113,6 +133,9 @@ export function mount(root) {
     try { audio.unlock().catch(() => {}); } catch { /* reported when Play is pressed */ }
     generate({ play });
   };
+  const panel = mountMelody(view, roll, { page, form, transport,
+    run: ({ mode }) => generate({ mode }) });
+  page.melodyPanel = panel;
   on("generate", "click", () => start(false));
   on("play-generate", "click", () => start(true));
   form.addEventListener("submit", (event) => {
@@ -131,11 +154,14 @@ export function mount(root) {
     view.status("Ready.", "idle");
     preloadModel(form, page);
     showChoices(view, form, page);
+    panel.refresh();
   });
   form.elements.tempo.addEventListener("change", () => { // tempo only changes playback
     if (!page.song) return;
     page.song.settings = { ...page.song.settings, tempo: readForm(form).tempo };
-    if (!page.song.cancelled) view.get("share").value = shareLink(page.song.settings);
+    if (!page.song.cancelled && !page.song.mode) {
+      view.get("share").value = shareLink(page.song.settings);
+    }
   });
   on("prime", "change", () => {
     view.showUpload(form.elements.prime.value === "upload");
@@ -156,10 +182,13 @@ export function mount(root) {
   on("notation", "toggle", () => showNotation(view, page.song, form));
 
   window.cadenza = { song: () => page.song, settings: () => readForm(form), generate,
-    player: transport.player, history: () => history.map((h) => h.link) };
+    player: transport.player, history: () => history.map((h) => h.link),
+    melody: melodies.current, sounded: audio.soundedNotes };
   audio.warmUpOn(root);
+  if (melodies.current().notes.length) panel.show();
   setUp(view, form, page, generate).then(() => showHistory(view, page, show, form));
   return () => {
+    panel.unmount();
     transport.stop();
     if (root.dataset.state === "generating") cancel();
     if (window.cadenza?.generate === generate) delete window.cadenza;
@@ -170,18 +199,23 @@ export function mount(root) {
 function showSong(view, roll, page, song, { rewind = false, note = "", link } = {}) {
   page.song = song;
   const text = describe(song);
+  const ours = song.mode ? ` Your melody is ${song.mode === "harmonize" ? "its top voice"
+    : "its start"}: ${song.melody.length} notes.` : "";
   roll.draw(song.notes, { stepsPerBeat: song.stepsPerBeat, prime: song.primeNotes, song, rewind,
-    label: `Piano roll: ${text.summary}` });
-  view.done(song, link ?? (song.cancelled ? "" : shareLink(song.settings)), note);
-  if (song.cancelled) view.set("share", (el) => { el.disabled = true; });
-  view.set("copy", (el) => { el.disabled = !!song.cancelled; });
-  view.set("summary", (el) => { el.textContent = text.summary; });
+    yours: yoursOf(song), label: `Piano roll: ${text.summary}${ours}` });
+  const linkless = song.cancelled || song.mode;
+  view.done(song, link ?? (linkless ? "" : shareLink(song.settings)), note);
+  if (linkless) view.set("share", (el) => { el.disabled = true; });
+  view.set("copy", (el) => { el.disabled = !!linkless; });
+  view.set("summary", (el) => { el.textContent = `${text.summary}${ours}`; });
   view.set("bars", (el) => el.replaceChildren(...text.bars.map((line) =>
     Object.assign(document.createElement("li"), { textContent: line }))));
   view.set("share-note", (el) => {
-    el.hidden = song.settings.prime !== "upload";
-    el.textContent = "Your MIDI file does not travel in the link: opened elsewhere, the " +
-      "link composes from nothing, so another song.";
+    el.hidden = song.settings.prime !== "upload" && !song.mode;
+    el.textContent = song.mode ? "Your melody does not travel in a link, so a song made from " +
+      "it has none; download it instead."
+      : "Your MIDI file does not travel in the link: opened elsewhere, the link composes " +
+        "from nothing, so another song.";
   });
   showNotation(view, song, view.get("form"));
 }
@@ -234,17 +268,22 @@ function showHistory(view, page, show, form) {
     open.setAttribute("aria-label", `Show ${song.model}, seed ${song.settings.seed}`);
     open.addEventListener("click", async () => {
       writeForm(form, song.settings);
-      show(song, { rewind: true, link });
+      show(song, { rewind: true, link: link ?? "" });
       view.get("roll").focus();
       await showChoices(view, form, page); // that song's model's menus, then its choices
       writeForm(form, { key: song.settings.key, meter: song.settings.meter });
     });
-    const a = Object.assign(document.createElement("a"), { href: link,
-      textContent: "share link" });
-    a.setAttribute("aria-label", `share link of ${song.model}, seed ${song.settings.seed}`);
     const { seed, temperature } = song.settings;
-    item.append(`${song.model} · seed ${seed} · T ${temperature} · ${song.notes.length} notes `,
-      open, " ", a);
+    const made = song.mode ? ` · ${song.mode === "harmonize" ? "harmonized" : "continued"} ` +
+      "melody" : "";
+    item.append(`${song.model}${made} · seed ${seed} · T ${temperature} · ` +
+      `${song.notes.length} notes `, open);
+    if (link) {
+      const a = Object.assign(document.createElement("a"), { href: link,
+        textContent: "share link" });
+      a.setAttribute("aria-label", `share link of ${song.model}, seed ${song.settings.seed}`);
+      item.append(" ", a);
+    }
     return item;
   })));
 }
@@ -311,6 +350,7 @@ async function showChoices(view, form, page) {
     meter: menuGroups("meter", choices.conditioning) }
     : { key: menuGroups("key", null).slice(0, 1), meter: menuGroups("meter", null).slice(0, 1) };
   view.choiceMenus(groups, { off: !v2 || primed, note: menuNote(model?.name, choices, primed) });
+  page.melodyPanel?.refresh();
 }
 
 /** What a link asked for that the form could not take: a key or meter of a v1 model or a prime. */
@@ -381,7 +421,38 @@ async function renderWav(view, song, tempo) {
 }
 
 function fileName(song) {
-  return `cadenza-${song.settings.model}-${song.settings.seed}`;
+  const made = song.mode ? `${song.mode === "harmonize" ? "harmonized" : "continued"}-` : "";
+  return `cadenza-${song.settings.model}-${made}${song.settings.seed}`;
+}
+
+/**
+ * The meter a melody goes to the worker in as a prime: the Meter menu's, else
+ * its own; its key: the Key menu's, else its own (a file's, or none).
+ */
+function melodyFrame(melody, settings) {
+  if (settings.key !== ANY) melody.key = parseKey(settings.key);
+  return settings.meter === ANY ? melody.meter : parseMeter(settings.meter);
+}
+
+/** Indices of the song's notes that are the user's melody (a Set), or null. */
+function yoursOf(song) {
+  if (!song?.mode) return null;
+  const wanted = new Set(song.melody.map((n) => `${n.start},${n.duration},${n.pitch}`));
+  const found = new Set();
+  song.notes.forEach((n, i) => {
+    if (wanted.has(`${n.start},${n.duration},${n.pitch}`)) found.add(i);
+  });
+  return found;
+}
+
+/** The status note of a harmonized song: what is the melody's, what moved, what fell back. */
+function harmonizedNote(done, message) {
+  const n = done.melody.length;
+  return [`Your melody of ${n} notes is the top voice; the model wrote the ` +
+    `${done.notes.length - n} notes beneath it.`,
+  message.folded ? `${message.folded} melody notes were moved by octaves onto the piano.` : "",
+  message.fallbacks ? `At ${message.fallbacks} steps the constraint overrode the grammar.`
+    : ""].filter(Boolean).join(" ");
 }
 
 function shareLink(settings) {

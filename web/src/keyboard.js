@@ -155,12 +155,9 @@ export function pianoKeys(box, { noteOn, noteOff }) {
       button.dataset.pitch = String(pitch);
       button.setAttribute("aria-label", pitchName(pitch));
       button.style.setProperty("--cz-at", String(black ? white : white++));
-      const letter = LETTERS[i];
-      button.replaceChildren(...[letter && Object.assign(document.createElement("span"),
-        { className: "cz-key-letter", textContent: letter }),
-      i % 12 === 0 && Object.assign(document.createElement("span"),
-        { className: "cz-key-name", textContent: pitchName(pitch) })].filter(Boolean));
-      for (const span of button.children) span.setAttribute("aria-hidden", "true");
+      // drawn by CSS (::before, ::after), so that the name is the pitch's alone
+      button.dataset.letter = LETTERS[i] ?? "";
+      button.dataset.name = i % 12 === 0 ? pitchName(pitch) : "";
     });
   };
   return {

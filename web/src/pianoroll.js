@@ -3,7 +3,9 @@
 // song's bars, music.js: a v2 song's pickup, meter changes and bar lines;
 // 4/4 for v1), bar lines cross the roll. It grows as notes
 // stream in and follows them or the playhead; the notes sounding at the
-// playhead light up on an overlay. Dragging across it selects a range
+// playhead light up on an overlay. The user's melody (recorded, uploaded,
+// an example's; the top voice of a harmonized song) has a colour of its own,
+// as the prime has. Dragging across it selects a range
 // (onSelect), a click seeks (onSeek); arrow keys move the playhead by a bar.
 // Colours come from CSS custom properties, so it follows the light/dark palette.
 
@@ -53,13 +55,14 @@ export class PianoRoll {
 
   /**
    * Redraw with notes [{start, duration, pitch}]; the first `prime` are the
-   * prime; song holds a v2 song's meta (its bars) when the codec gives one.
+   * prime; `yours` (a Set of indices, or null) the user's melody; song holds
+   * a v2 song's meta (its bars) when the codec gives one, or a meter ("3/4").
    * follow: scroll to the newest notes; rewind: scroll to the start.
    */
-  draw(notes, { stepsPerBeat, prime = 0, song = null, follow = false, rewind = false,
-    label = "" }) {
+  draw(notes, { stepsPerBeat, prime = 0, yours = null, song = null, follow = false,
+    rewind = false, label = "" }) {
     Object.assign(this, { notes, stepsPerBeat, prime });
-    this.last = { stepsPerBeat, prime, song, label };
+    this.last = { stepsPerBeat, prime, yours, song, label };
     const end = songEnd(notes);
     const steps = barLines(song, stepsPerBeat, end + stepsPerBeat * 4).at(-1).end;
     this.stepPx = Math.min(STEP_PX, MAX_WIDTH / steps);
@@ -74,7 +77,8 @@ export class PianoRoll {
     const melody = melodyIndices(notes, prime);
     const color = this.colors();
     notes.forEach((n, i) => {
-      ctx.fillStyle = i < prime ? color.prime : melody.has(i) ? color.melody : color.note;
+      ctx.fillStyle = yours?.has(i) ? color.yours : i < prime ? color.prime
+        : melody.has(i) ? color.melody : color.note;
       this.fillNote(ctx, n);
     });
     this.drawKeys(height);
@@ -88,6 +92,7 @@ export class PianoRoll {
     const css = getComputedStyle(this.box);
     const get = (name) => css.getPropertyValue(name).trim();
     return { prime: get("--cz-prime"), melody: get("--cz-melody"), note: get("--cz-note"),
+      yours: get("--cz-yours"),
       grid: get("--cz-grid"), bar: get("--cz-bar"), text: get("--cz-text"),
       lit: get("--cz-lit"), key: get("--cz-key"), blackKey: get("--cz-black-key") };
   }

@@ -41,7 +41,8 @@ export class View {
 
   /**
    * While busy: Generate becomes Cancel (keeping the focus where it was), the
-   * settings are locked and the bar shows; after, the bar stays where the song ended.
+   * settings and the melody's controls are locked (its keyboard still plays)
+   * and the bar shows; after, the bar stays where the song ended.
    */
   busy(on) {
     const focused = ["generate", "play-generate", "cancel"]
@@ -49,6 +50,7 @@ export class View {
     for (const name of ["generate", "play-generate"]) this.set(name, (el) => { el.hidden = on; });
     this.set("cancel", (el) => { el.hidden = !on; });
     this.set("settings", (el) => { el.disabled = on; });
+    this.set("melody-controls", (el) => { el.disabled = on; }); // Record, Harmonize, ...: later
     if (on) {
       this.set("progress", (el) => { el.hidden = false; el.removeAttribute("value"); });
       this.status("Loading the model…", "generating");

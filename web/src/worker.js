@@ -13,10 +13,23 @@
 //           at the first note, then at most every PROGRESS_MS
 //      {type: "done", id, notes, meta, tokens, primeNotes, ms, numTensors, backend}
 //      {type: "error", id, message}
+// In:  {type: "harmonize", id, model, melody (a read MIDI file, as for
+//       "generate"'s prime: its top line is the melody), key ("D:minor") and
+//       meter ("6/8", "other"): the melody's, null to keep the file's (its
+//       time signatures, 4/4 without) and estimate the key from the melody;
+//       temperature, topP, seed}
+// Out: "loaded", "progress" and "done" as for "generate", primeNotes 0,
+//      each with melody: the melody's notes {start, duration, pitch} in the
+//      song's steps (harmony.js melodyLine: every one is a note of the song,
+//      its top voice); "done" adds folded (melody notes moved by octaves into
+//      the piano's range) and fallbacks (steps where the Constraint set the
+//      Grammar aside); "error" as for "generate" (a mono or v1 model, a
+//      melody with no notes).
 // notes are decoded {start, duration, pitch} in grid steps, prime included;
 // meta is Codec.decodeMeta of the tokens (key, meter, bars; null for a v1
 // model); tokens are the ids from BOS on. A song is a pure function of
-// (model, prime, maxNotes, temperature, topP, seed, key, meter). A v2 prime
+// (model, prime, maxNotes, temperature, topP, seed, key, meter), a
+// harmonized one of (model, melody, key, meter, temperature, topP, seed). A v2 prime
 // states its own key and meter (its file's): requests apply to songs that
 // start from nothing. Cancelling is terminate():
 // generate() is synchronous, and the shared flag that could stop it needs
@@ -25,6 +38,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { KIND } from "./codec.js";
+import { harmonize, melodyLine } from "./harmony.js";
 import { parseKey, parseMeter } from "./keys.js";
 import { loadComposer } from "./model.js";
 import { generate } from "./sampler.js";
@@ -87,42 +101,82 @@ function requests(codec, { key, meter }, primed) {
   return { key: k ? codec.keyId(k) : null, meter: m ? codec.meterId(m) : null };
 }
 
-async function compose(msg) {
-  const { id } = msg;
-  const t0 = performance.now();
+/** The model of msg, loaded; posts "loaded". */
+async function load(msg, t0) {
   const model = await composer(msg.model);
-  self.postMessage({ type: "loaded", id, config: model.config, backend: await backend,
+  self.postMessage({ type: "loaded", id: msg.id, config: model.config, backend: await backend,
     ms: performance.now() - t0 });
+  return model;
+}
+
+/**
+ * onToken for a song growing from `tokens` (mutated): posts "progress" with
+ * extra at the first note, then at most every PROGRESS_MS.
+ */
+function progress(codec, id, tokens, extra) {
+  let last = performance.now(), shown = false;
+  return (t) => {
+    tokens.push(t);
+    const firstNote = !shown && codec.kind[t] === KIND.DUR; // a DUR may complete the first note
+    if (!firstNote && performance.now() - last < PROGRESS_MS) return;
+    const { notes, meta } = codec.decodeSong(tokens);
+    shown ||= notes.length > 0;
+    last = performance.now();
+    self.postMessage({ type: "progress", id, notes, meta, tokens: tokens.length, ...extra });
+  };
+}
+
+/** Posts "done" for the song of tokens, with extra. */
+async function done(codec, id, tokens, t0, extra) {
+  const { notes, meta } = codec.decodeSong(tokens);
+  self.postMessage({ type: "done", id, notes, meta, tokens, ms: performance.now() - t0,
+    numTensors: tf.memory().numTensors, backend: await backend, ...extra });
+}
+
+async function compose(msg) {
+  const t0 = performance.now();
+  const model = await load(msg, t0);
   const { codec } = model;
   const prime = primeIds(codec, msg.prime, msg.primeNotes);
   const tokens = prime.ids.slice();
-  let last = performance.now(), shown = false;
   model.reset();
   generate((t) => model.step(t), codec, prime.ids, {
     maxNotes: msg.maxNotes, temperature: msg.temperature, topP: msg.topP, seed: msg.seed,
     ...requests(codec, msg, prime.notes > 0),
-    onToken(t) {
-      tokens.push(t);
-      const firstNote = !shown && codec.kind[t] === KIND.DUR; // a DUR may complete the first note
-      if (!firstNote && performance.now() - last < PROGRESS_MS) return;
-      const { notes, meta } = codec.decodeSong(tokens);
-      shown ||= notes.length > 0;
-      last = performance.now();
-      self.postMessage({ type: "progress", id, notes, meta, tokens: tokens.length,
-        primeNotes: prime.notes });
-    },
+    onToken: progress(codec, msg.id, tokens, { primeNotes: prime.notes }),
   });
   model.reset();
-  const { notes, meta } = codec.decodeSong(tokens);
-  self.postMessage({ type: "done", id, notes, meta, tokens, primeNotes: prime.notes,
-    ms: performance.now() - t0, numTensors: tf.memory().numTensors, backend: await backend });
+  await done(codec, msg.id, tokens, t0, { primeNotes: prime.notes });
 }
+
+async function harmonizeMelody(msg) {
+  const t0 = performance.now();
+  const model = await load(msg, t0);
+  const { codec } = model;
+  const line = melodyLine(codec, msg.melody, { key: msg.key ? parseKey(msg.key) : null,
+    meter: msg.meter ? parseMeter(msg.meter) : null });
+  const tokens = [codec.bosId];
+  const extra = { primeNotes: 0, melody: line.notes };
+  model.reset();
+  let result;
+  try {
+    result = harmonize((t) => model.step(t), codec, line, { temperature: msg.temperature,
+      topP: msg.topP, seed: msg.seed, onToken: progress(codec, msg.id, tokens, extra) });
+  } finally {
+    model.reset();
+  }
+  await done(codec, msg.id, Array.from(result.ids), t0,
+    { ...extra, folded: line.folded, fallbacks: result.fallbacks });
+}
+
+const JOBS = { generate: compose, harmonize: harmonizeMelody };
 
 self.onmessage = async ({ data }) => {
   if (data?.type === "load") composer(data.model).catch(() => {});
-  if (data?.type !== "generate") return;
+  const job = JOBS[data?.type];
+  if (!job) return;
   try {
-    await compose(data);
+    await job(data);
   } catch (e) {
     self.postMessage({ type: "error", id: data.id, message: e?.message ?? String(e) });
   }
