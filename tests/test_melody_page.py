@@ -110,7 +110,16 @@ def test_record_with_the_computer_keys_then_harmonize_play_and_download(page, ba
     assert all(2 <= b - a <= 6 for a, b in zip(starts, starts[1:])), starts
     assert "8 notes" in page.inner_text(STATUS)
     assert roll_colours(page)["mine"] > 0  # the melody on the roll while nothing else is
+    assert page.evaluate("document.getElementById('__search').checked") is False  # S, F kept
+    sounded = page.evaluate("window.cadenza.sounded()")
+    assert sounded >= len(TUNE)
+    page.focus("input[name=temperature]")  # keys typed into a field stay there
+    page.keyboard.press("a")
+    page.keyboard.press("s")
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.cadenza.sounded()") == sounded
 
+    page.fill("input[name=temperature]", "1")
     page.fill("input[name=seed]", "3")
     page.click("[data-cz=harmonize]")
     song = settle(page)
@@ -221,6 +230,25 @@ def test_bad_input_is_named_and_the_melody_is_kept(page, base, tmp_path):
     page.wait_for_function(f"document.querySelector('{COMPOSE}')?.dataset.state === 'idle'")
     assert page.evaluate("window.cadenza.melody()") == kept
     assert roll_colours(page)["mine"] > 0  # back on the roll
+    assert page.recorder.errors == []
+
+
+def test_an_examples_top_line_is_a_melody(page, base, site):
+    open_compose(page, base)
+    choose(page, "chorales")
+    menu = page.eval_on_selector_all("[data-cz=melody-example] option",
+                                     "os => os.map(o => [o.value, o.textContent])")
+    assert len(menu) > 1 and menu[0][0] == ""
+    value, title = menu[1]
+    page.select_option("[data-cz=melody-example]", value)
+    status_starts(page, "Your melody: ")
+    melody = page.evaluate("window.cadenza.melody()")
+    assert melody["source"] == title and len(melody["notes"]) > 8
+    starts = [n["start"] for n in melody["notes"]]
+    assert starts == sorted(set(starts))  # one voice
+    assert all(a["start"] + a["duration"] <= b["start"]
+               for a, b in zip(melody["notes"], melody["notes"][1:]))
+    assert page.input_value("[data-cz=melody-example]") == ""  # ready to choose again
     assert page.recorder.errors == []
 
 

@@ -134,7 +134,6 @@ export function mountMelody(view, roll, { page, form, transport, run }) {
       offset: store.nextBar(base), click: el("metronome").checked ? audio.click : null,
       onChange: take });
     el("record").textContent = "Stop";
-    el("record").setAttribute("aria-pressed", "true");
     recorder.start();
     frame = requestAnimationFrame(follow);
   };
@@ -149,7 +148,6 @@ export function mountMelody(view, roll, { page, form, transport, run }) {
       source: base.source && base.source !== "recorded" ? `${base.source}, then recorded`
         : "recorded" });
     el("record").textContent = "Record";
-    el("record").setAttribute("aria-pressed", "false");
     show();
     status(describeMelody(store.current(), `Stopped: ${notes.length} notes recorded. `));
   };
