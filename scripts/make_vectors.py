@@ -155,7 +155,7 @@ def degree_table(codec: Codec) -> list[list[int]]:
     from trainer import backend
 
     backend.configure()  # pitch_layers imports keras
-    from trainer.pitch_layers import degree_index
+    from trainer.codec import degree_index
 
     return degree_index(codec).tolist()
 

@@ -504,3 +504,17 @@ def normalise(notes: np.ndarray, mono: bool = False) -> np.ndarray:
     p[:-1, DUR] = np.minimum(p[:-1, DUR], room)
     notes[by_pitch] = p
     return np.ascontiguousarray(notes)
+
+
+def degree_index(codec: Codec) -> np.ndarray:
+    """``(25, vocab)``: for key row ``k`` (0..23, in the order of :data:`trainer.keys.KEYS`)
+    and a ``NOTE`` token of pitch ``p``, the scale degree column ``12 * mode + (p - tonic) %
+    12`` of the degree logits; 24 (a column of zeros) for other tokens and for row 24 (no
+    key read yet). Used by :class:`trainer.pitch_layers.KeyDegrees` and the Steppers (JS:
+    ``degreeIndex``); here, apart from Keras, so composing loads no TensorFlow."""
+    pitch = codec.pitch_of(np.arange(codec.size))
+    out = np.full((len(K.KEYS) + 1, codec.size), len(K.KEYS), dtype=np.int32)
+    for row, (tonic, mode) in enumerate(K.KEYS):
+        note = pitch >= 0
+        out[row, note] = 12 * K.MODES.index(mode) + (pitch[note] - tonic) % 12
+    return out

@@ -16,6 +16,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from trainer.codec import degree_index  # noqa: F401  (the layers' index, kept importable here)
+
 
 def _groups(token_pitch) -> tuple[np.ndarray, np.ndarray]:
     """Pitch-class index (12 for non-NOTE tokens) and octave index (0 for them)."""
@@ -100,21 +102,6 @@ class PitchLogits(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "token_pitch": self.token_pitch}
-
-
-def degree_index(codec) -> np.ndarray:
-    """``(25, vocab)``: for key row ``k`` (0..23, in the order of :data:`trainer.keys.KEYS`)
-    and a ``NOTE`` token of pitch ``p``, the scale degree column ``12 * mode + (p - tonic) %
-    12`` of the degree logits; 24 (a column of zeros) for other tokens and for row 24 (no
-    key read yet)."""
-    from trainer import keys as K
-
-    pitch = codec.pitch_of(np.arange(codec.size))
-    out = np.full((len(K.KEYS) + 1, codec.size), len(K.KEYS), dtype=np.int32)
-    for row, (tonic, mode) in enumerate(K.KEYS):
-        note = pitch >= 0
-        out[row, note] = 12 * K.MODES.index(mode) + (pitch[note] - tonic) % 12
-    return out
 
 
 @keras.saving.register_keras_serializable("cadenza")

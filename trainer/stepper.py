@@ -29,7 +29,7 @@ class Stepper:
     each step is the token's embedding plus the row of the song's key (row
     24 until a ``KEY`` token has been read). ``key_tokens`` (the first
     ``KEY`` id and the count, :meth:`for_codec` passes them) says which ids
-    set it. With ``degree_index`` (:func:`trainer.pitch_layers.degree_index`)
+    set it. With ``degree_index`` (:func:`trainer.codec.degree_index`)
     the weights end with the degree kernel and bias: each ``NOTE`` logit
     gains the logit of its scale degree in the key read. With ``bar_id`` they
     end with the bar-count table ``(64, embedding)`` after those: the input
@@ -73,7 +73,7 @@ class Stepper:
         keys = codec.ranges.get("KEY")
         if not keys:
             return cls(weights)
-        from trainer.pitch_layers import degree_index
+        from trainer.codec import degree_index
 
         width = np.shape(weights[0])[1]
         rest = list(weights)
