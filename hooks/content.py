@@ -14,7 +14,7 @@ Each build reads the export folders under ``site/models/`` and
     <!-- cadenza:first-example -->   the first example, or nothing
     <!-- cadenza:tokens -->          a phrase encoded token by token
     <!-- cadenza:vocabulary -->      the default vocabulary's token kinds and ids
-    <!-- cadenza:flags COMMAND -->   ``--help`` of prepare/train/sample/evaluate/converter
+    <!-- cadenza:flags COMMAND -->   ``--help`` of prepare/train/sample/harmonize/evaluate/evaluate-harmony/converter
 
 An unknown marker stops the build.
 """
@@ -33,7 +33,7 @@ import cadenza_models
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
 
-MARKER = re.compile(r"<!-- cadenza:([a-z-]+)(?: ([a-z]+))? -->")
+MARKER = re.compile(r"<!-- cadenza:([a-z-]+)(?: ([a-z-]+))? -->")
 shipped = {"models": [], "examples": None}  # read afresh by every build
 
 

@@ -1,9 +1,9 @@
 """Every command is quiet: no C++, absl or CUDA start-up lines, under either backend.
 
 Each backend runs the whole chain once, as a user would (prepare, train,
-sample, evaluate, export, and a bad flag), on a tiny model; every command's
-stdout and stderr together must hold no line of start-up noise, and our own
-``error:`` line must still get through.
+sample, evaluate, export, sample and harmonize from the export, and a bad
+flag), on a tiny model; every command's stdout and stderr together must hold
+no line of start-up noise, and our own ``error:`` line must still get through.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -24,7 +25,8 @@ NOISE = re.compile("|".join([
     r"^WARNING:tensorflow", r"GRPC", r"rebuild TensorFlow",
 ]), re.MULTILINE)
 BACKENDS = ["tensorflow", "jax"]
-COMMANDS = ["prepare", "train", "sample", "evaluate", "converter", "bad flag"]
+COMMANDS = ["prepare", "train", "sample", "evaluate", "converter", "sample export",
+            "harmonize export", "bad flag"]
 
 
 def noise(text: str) -> list[str]:
@@ -49,6 +51,12 @@ def outputs(chorales, cache, tmp_path_factory):
             "evaluate": ("evaluate", "--run-dir", run, "--num-samples", 1, "--free-samples", 1,
                          "--length", 10, "--max-ngram-order", 3),
             "converter": ("--run-dir", run, "--out", work / "export"),
+            # composing from an export folder loads no Keras at all
+            "sample export": ("sample", "--run-dir", work / "export", "--out-dir",
+                              work / "songs-export", "--num-files", 1, "--length", 10),
+            "harmonize export": ("harmonize", "--run-dir", work / "export", "--melody-file",
+                                 sorted(Path(chorales).glob("*.mid"))[0], "--out-dir",
+                                 work / "harmony"),
             "bad flag": ("train", "--run-dir", run, "--rnn-size", -4),
         }
         for command, args in steps.items():
