@@ -22,7 +22,6 @@ Writes ``evaluation.json`` (into the run folder, or ``--out``) and prints a repo
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import Counter
@@ -34,9 +33,7 @@ from trainer import music_metrics as mm
 from trainer.composing import compose
 from trainer.config import EvalConfig
 from trainer.corpus import prepare, split_songs
-from trainer.display import shown
-from trainer.errors import CadenzaError
-from trainer.loading import load
+from trainer.loading import load, test_split
 from trainer.ngram import KneserNey
 from trainer.runs import RunDir, write_json
 from trainer.stepper import Stepper
@@ -72,7 +69,7 @@ def evaluate(cfg: EvalConfig) -> dict:
     t0 = time.perf_counter()
     loaded = load(cfg.run_dir)
     codec = loaded.codec
-    split = _read_split(cfg, loaded)
+    split = test_split(loaded, cfg.split)
     corpus = prepare(loaded.config.data, codec)
     parts = split_songs(corpus, split)
     tokens = {p: [codec.encode(s.notes, s.meta) for s in songs] for p, songs in parts.items()}
@@ -120,30 +117,9 @@ def evaluate(cfg: EvalConfig) -> dict:
                       "evaluation.json")
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        write_json(out, result, default=_plain)
+        write_json(out, result)
     print(report(result))
     return result
-
-
-def _plain(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-def _read_split(cfg: EvalConfig, loaded) -> dict:
-    if cfg.split is not None:
-        try:
-            split = json.loads(cfg.split.read_text())
-        except (OSError, ValueError) as e:
-            raise CadenzaError(f"--split {shown(cfg.split)}: cannot read it ({e})") from None
-    else:
-        split = loaded.split
-    if not isinstance(split, dict) or not split.get("test"):
-        raise CadenzaError(f"{shown(cfg.run_dir)} has no test split (it was trained before "
-                           "the train/validation/test split); give --split with a split.json "
-                           "that names test songs it never trained on")
-    return split
 
 
 def _song(notes, ids, meta):

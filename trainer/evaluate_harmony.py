@@ -17,7 +17,7 @@ from trainer.composing import check_harmonizer
 from trainer.config import HarmonyEvalConfig
 from trainer.corpus import prepare, split_songs
 from trainer.display import shown
-from trainer.loading import is_export, load
+from trainer.loading import is_export, load, test_split
 from trainer.runs import RunDir
 from trainer.stepper import Stepper
 
@@ -42,8 +42,7 @@ def evaluate(cfg: HarmonyEvalConfig) -> dict:
     loaded = load(cfg.run_dir)
     codec = loaded.codec
     check_harmonizer(codec, shown(loaded.path))
-    split = he.read_split(cfg.split) if cfg.split is not None else loaded.split
-    he.held_out(split, cfg.run_dir)
+    split = test_split(loaded, cfg.split)
     songs = split_songs(prepare(loaded.config.data, codec, log=lambda _: None), split)["test"]
     songs = songs[:cfg.num_songs] if cfg.num_songs else songs
     stepper = Stepper.for_codec(loaded.weights, codec)

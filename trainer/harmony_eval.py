@@ -23,8 +23,7 @@ from trainer import harmony as H
 from trainer import harmony_metrics as hm
 from trainer.codec import START
 from trainer.composing import harmonize_melody
-from trainer.display import shown
-from trainer.errors import CadenzaError
+from trainer.runs import write_json
 
 MIN_VOICES = 3.0
 ROWS = (  # (figure of harmony_metrics.pooled, label, format)
@@ -35,22 +34,6 @@ ROWS = (  # (figure of harmony_metrics.pooled, label, format)
     ("added_between_onsets", "share of added notes between melody onsets", ".3f"),
     ("added_scale_consistency", "scale consistency of added notes (song's key)", ".3f"),
 )
-
-
-def held_out(split: dict | None, where) -> list[str]:
-    """The test song names of a split, or :class:`CadenzaError` if it has none."""
-    if not isinstance(split, dict) or not split.get("test"):
-        raise CadenzaError(f"{shown(where)} has no test split (it was trained before the "
-                           "train/validation/test split); give --split with a split.json that "
-                           "names test songs it never trained on")
-    return split["test"]
-
-
-def read_split(path: Path) -> dict:
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as e:
-        raise CadenzaError(f"--split {shown(path)}: cannot read it ({e})") from None
 
 
 def reference(notes: np.ndarray) -> np.ndarray:
@@ -121,15 +104,7 @@ def report(r: dict) -> str:
 def write(path: Path, result: dict) -> None:
     """Write ``result`` as JSON, whole or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(result, indent=1, default=_plain) + "\n")
-    tmp.replace(path)
-
-
-def _plain(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"{type(value).__name__} is not JSON")
+    write_json(path, result)
 
 
 def list_in_export(folder: Path, name: str) -> bool:

@@ -111,3 +111,20 @@ def requests(loaded: Loaded, key: str, meter: str, log=print) -> tuple[int | Non
             "in that meter")
     return (codec.key_id(key_value) if key_value else None,
             codec.meter_id(meter_value) if meter_value else None)
+
+
+def test_split(loaded: Loaded, split_file: Path | None = None) -> dict:
+    """The split whose test songs a model is scored on: ``split_file`` (``--split``),
+    else the model's own ``split.json``. CadenzaError if it cannot be read or names
+    no test songs."""
+    split = loaded.split
+    if split_file is not None:
+        try:
+            split = json.loads(Path(split_file).read_text())
+        except (OSError, ValueError) as e:
+            raise CadenzaError(f"--split {shown(split_file)}: cannot read it ({e})") from None
+    if not isinstance(split, dict) or not split.get("test"):
+        raise CadenzaError(f"{shown(loaded.path)} has no test split (it was trained before "
+                           "the train/validation/test split); give --split with a split.json "
+                           "that names test songs it never trained on")
+    return split

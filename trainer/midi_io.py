@@ -250,8 +250,6 @@ def pickup_pad(meta, steps_per_beat: int) -> int:
 def _write_meta(pm, meta, steps_per_beat: int, seconds_per_step: float) -> int:
     """Add the key signature and the time signatures; return the steps of rest that
     pad a pickup to a whole bar, so the file's bar lines fall where the song's do."""
-    from trainer.keys import bar_steps
-
     tonic, mode = meta.key
     pm.key_signature_changes.append(
         pretty_midi.KeySignature(int(tonic) + (12 if mode == "minor" else 0), 0.0))

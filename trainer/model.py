@@ -18,10 +18,10 @@ from keras import layers
 
 from trainer import constants as C
 from trainer.checkpoints import damage
-from trainer.codec import Codec
+from trainer.codec import Codec, degree_index
 from trainer.config import ModelConfig, TrainConfig
 from trainer.errors import CadenzaError
-from trainer.pitch_layers import KeyDegrees, PitchEmbedding, PitchLogits, degree_index
+from trainer.pitch_layers import KeyDegrees, PitchEmbedding, PitchLogits
 from trainer.stepper import BAR_ROWS, KEY_ROWS
 
 

@@ -16,8 +16,6 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from trainer.codec import degree_index  # noqa: F401  (the layers' index, kept importable here)
-
 
 def _groups(token_pitch) -> tuple[np.ndarray, np.ndarray]:
     """Pitch-class index (12 for non-NOTE tokens) and octave index (0 for them)."""

@@ -217,13 +217,13 @@ def _check_vocab(run: RunDir, codec: Codec) -> None:
                            f"({run.vocab_path} differs from these codec settings)")
 
 
-def write_json(path: Path, obj, default=None) -> None:
+def write_json(path: Path, obj) -> None:
     """Write ``obj`` as JSON to ``path`` whole or not at all: a temporary file, then a
-    rename (a full disk leaves no temporary file). ``default`` as for ``json.dumps``."""
+    rename (a full disk leaves no temporary file). numpy scalars become numbers."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_text(json.dumps(obj, indent=1, default=default) + "\n")
+        tmp.write_text(json.dumps(obj, indent=1, default=_plain) + "\n")
         fsync(tmp)
         os.replace(tmp, path)
     except OSError as e:
@@ -231,3 +231,11 @@ def write_json(path: Path, obj, default=None) -> None:
         raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _plain(value):
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON")

@@ -157,7 +157,7 @@ class Grammar:
             raise ValueError(f"token id {token_id} is outside the vocabulary "
                              f"(0..{self.codec.size - 1})")
         note_first, _, low_pitch = self.codec.ranges["NOTE"]
-        after_bar, self._after_bar = self._after_bar, False
+        self._after_bar = False
         if token_id in self._kind["NOTE"]:
             self._pending = token_id - note_first + low_pitch
         elif token_id in self._kind["DUR"] and self._pending is not None:
