@@ -3,7 +3,7 @@
 Each song is one stateful pass: the prime (``BOS``, or the start of a real
 MIDI file) is fed once, then one LSTM step per new token. A seed names a song.
 A harmonization is such a pass too, held by :class:`trainer.harmony.Constraint`
-to a melody read from a file (:func:`melody_file`).
+to a melody read from a file (:func:`melody_of_file`).
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer import midi_io
 from trainer import harmony as H
+from trainer import keys as K
+from trainer import midi_io
 from trainer.codec import Codec, Meta
 from trainer.errors import CadenzaError
 from trainer.sampling import generate
@@ -117,3 +118,8 @@ def song_seconds(notes: np.ndarray, steps_per_beat: int, tempo: float) -> float:
     if not len(notes):
         return 0.0
     return float((notes[:, 0] + notes[:, 1]).max()) / steps_per_beat * 60 / tempo
+
+
+def describe(meta: Meta) -> str:
+    """A song's key and meter as the commands print them: ``G major, 3/4``."""
+    return f"{K.key_name(meta.key).replace(':', ' ')}, {K.meter_name(meta.meter)}"

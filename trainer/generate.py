@@ -7,7 +7,7 @@ seed ``seed + i``, so a seed names a song.
 from __future__ import annotations
 
 from trainer import midi_io
-from trainer.composing import compose, prime_tokens, song_seconds
+from trainer.composing import compose, describe, prime_tokens, song_seconds
 from trainer.config import SampleConfig
 from trainer.display import shown
 from trainer.errors import CadenzaError
@@ -45,10 +45,3 @@ def command(given: dict) -> int:
               f"{song_seconds(notes, spb, cfg.tempo):.1f} s{stated}, "
               f"{len(set(notes[:, 1].tolist()))} distinct durations")
     return 0
-
-
-def describe(meta) -> str:
-    from trainer import keys as K
-
-    key = K.key_name(meta.key).replace(":", " ")
-    return f"{key}, {K.meter_name(meta.meter)}"

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from trainer import keys as K
 from trainer import midi_io
-from trainer.composing import (check_harmonizer, harmonize_melody, melody_of_file, read_melody,
-                               song_seconds)
+from trainer.composing import (check_harmonizer, describe, harmonize_melody, melody_of_file,
+                               read_melody, song_seconds)
 from trainer.config import HarmonizeConfig
 from trainer.display import shown
 from trainer.errors import CadenzaError
-from trainer.generate import describe
 from trainer.harmony_metrics import voices_per_onset
 from trainer.loading import load, requests
 from trainer.runs import RunDir
