@@ -199,6 +199,21 @@ class RunConfig:
         return cls(**{name: from_dict(hints[name], d.get(name, {})) for name in parts})
 
 
+def _check_sampling(cfg) -> None:
+    """The sampling settings ``sample`` and ``harmonize`` share."""
+    _check(0 <= cfg.temperature < math.inf, "temperature", "must be a finite number >= 0")
+    _check(cfg.top_k >= 0, "top_k", "must be >= 0")
+    _check(0 < cfg.top_p <= 1, "top_p", "must be in (0, 1]")
+
+
+def _check_files(cfg, what: str) -> None:
+    """The tempo and seeds of the files ``sample`` and ``harmonize`` write (``what`` i
+    uses seed + i)."""
+    _check(10 <= cfg.tempo <= 400, "tempo", "must be 10..400 BPM")
+    _check(0 <= cfg.seed <= C.MAX_SEED + 1 - cfg.num_files, "seed",
+           f"must be 0..{C.MAX_SEED + 1 - cfg.num_files} ({what} i uses seed + i)")
+
+
 @dataclass(frozen=True)
 class SampleConfig:
     """How to compose songs from a trained run."""
@@ -227,13 +242,9 @@ class SampleConfig:
         _check_choice(self.key, "key")
         _check_choice(self.meter, "meter")
         _check(self.length >= 1, "length", "must be >= 1")
-        _check(0 <= self.temperature < math.inf, "temperature", "must be a finite number >= 0")
-        _check(self.top_k >= 0, "top_k", "must be >= 0")
-        _check(0 < self.top_p <= 1, "top_p", "must be in (0, 1]")
+        _check_sampling(self)
         _check(self.prime_notes >= 1, "prime_notes", "must be >= 1")
-        _check(10 <= self.tempo <= 400, "tempo", "must be 10..400 BPM")
-        _check(0 <= self.seed <= C.MAX_SEED + 1 - self.num_files, "seed",
-               f"must be 0..{C.MAX_SEED + 1 - self.num_files} (song i uses seed + i)")
+        _check_files(self, "song")
 
 
 @dataclass(frozen=True)
@@ -268,12 +279,8 @@ class HarmonizeConfig:
         _check_choice(self.meter, "meter")
         _check(self.num_files >= 1, "num_files", "must be >= 1")
         _check(self.length >= 1, "length", "must be >= 1")
-        _check(0 <= self.temperature < math.inf, "temperature", "must be a finite number >= 0")
-        _check(self.top_k >= 0, "top_k", "must be >= 0")
-        _check(0 < self.top_p <= 1, "top_p", "must be in (0, 1]")
-        _check(10 <= self.tempo <= 400, "tempo", "must be 10..400 BPM")
-        _check(0 <= self.seed <= C.MAX_SEED + 1 - self.num_files, "seed",
-               f"must be 0..{C.MAX_SEED + 1 - self.num_files} (harmonization i uses seed + i)")
+        _check_sampling(self)
+        _check_files(self, "harmonization")
 
 
 @dataclass(frozen=True)

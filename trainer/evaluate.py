@@ -33,9 +33,9 @@ from trainer import music_metrics as mm
 from trainer.composing import compose
 from trainer.config import EvalConfig
 from trainer.corpus import prepare, split_songs
-from trainer.loading import load, test_split
+from trainer.loading import is_export, load, test_split
 from trainer.ngram import KneserNey
-from trainer.runs import RunDir, write_json
+from trainer.runs import RunDir, run_locked, write_json
 from trainer.stepper import Stepper
 
 BUCKETS = ((0, 256), (256, 512), (512, 1024), (1024, None))
@@ -51,16 +51,8 @@ COPY_RATIO = 1.5
 
 def command(given: dict) -> int:
     cfg = EvalConfig(**given[EvalConfig])
-    run = RunDir(cfg.run_dir)
-    run.check_folder()
-    from trainer.loading import is_export
-
-    if is_export(cfg.run_dir):
-        evaluate(cfg)
-        return 0
-    run.config()  # refuse a folder without a run before creating or locking anything
-    with run.lock():
-        evaluate(cfg)
+    RunDir(cfg.run_dir).check_folder()
+    run_locked(cfg.run_dir, lambda: evaluate(cfg), lock=not is_export(cfg.run_dir))
     return 0
 
 

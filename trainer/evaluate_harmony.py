@@ -18,7 +18,7 @@ from trainer.config import HarmonyEvalConfig
 from trainer.corpus import prepare, split_songs
 from trainer.display import shown
 from trainer.loading import is_export, load, test_split
-from trainer.runs import RunDir
+from trainer.runs import RunDir, run_locked
 from trainer.stepper import Stepper
 
 FILE = "harmony.json"
@@ -26,14 +26,9 @@ FILE = "harmony.json"
 
 def command(given: dict) -> int:
     cfg = HarmonyEvalConfig(**given[HarmonyEvalConfig])
-    run = RunDir(cfg.run_dir)
-    run.check_folder()
-    if cfg.out is not None or is_export(cfg.run_dir):
-        evaluate(cfg)
-        return 0
-    run.config()  # refuse a folder without a run before locking anything
-    with run.lock():
-        evaluate(cfg)
+    RunDir(cfg.run_dir).check_folder()
+    run_locked(cfg.run_dir, lambda: evaluate(cfg),
+               lock=cfg.out is None and not is_export(cfg.run_dir))
     return 0
 
 

@@ -239,3 +239,15 @@ def _plain(value):
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def run_locked(path: Path, work, lock: bool = True):
+    """``work()`` holding the lock of the run folder ``path``; with ``lock`` False (an
+    export folder, or output written elsewhere) none is taken. A folder without a run
+    is refused before anything is locked."""
+    if not lock:
+        return work()
+    run = RunDir(path)
+    run.config()
+    with run.lock():
+        return work()
