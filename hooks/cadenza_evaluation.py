@@ -14,7 +14,7 @@ from __future__ import annotations
 import statistics
 
 from cadenza_models import number, table
-from trainer.evaluate import COPY_RATIO  # the one limit its checks do not record
+from trainer.evaluate import COPY_RATIO, MIN_METER_TEST_SONGS  # limits not in its checks
 
 
 def normalise(e: dict) -> dict:
@@ -222,8 +222,16 @@ def requests(e: dict) -> str:
     meters = r.get("meters") or []
     if meters:
         text += "\n\n" + table(
-            ["requested meter", "onset overlap with human songs", "human test songs"],
-            [[m["meter"], m.get("overlap"), m.get("human_songs")] for m in meters])
+            ["requested meter", "onset overlap with human songs", "human test songs",
+             "training songs' overlap with them"],
+            [[m["meter"], m.get("overlap"), m.get("human_songs"), m.get("training_overlap")]
+             for m in meters])
+        few = [m["meter"] for m in meters if m.get("human_songs", 0) < MIN_METER_TEST_SONGS]
+        if few:
+            text += (f"\n\n{', '.join(few)}: fewer than {MIN_METER_TEST_SONGS} human test "
+                     "songs, too few for a profile of the meter (the training songs' overlap "
+                     "beside it shows how far one tune's habits are from the meter's), so "
+                     "reported but not checked.")
     return text
 
 

@@ -219,6 +219,18 @@ def test_model_card_of_a_v2_model_alone(tmp_path):
     assert "| result |" in text and "| check | value | target | result |" in text
 
 
+def test_model_card_says_which_meters_are_reported_but_not_checked(tmp_path):
+    e = evaluation()
+    e["requests"]["meters"] = [{"meter": "6/8", "human_songs": 55, "overlap": 0.954,
+                                "training_overlap": 0.989},
+                               {"meter": "3/8", "human_songs": 1, "overlap": 0.651,
+                                "training_overlap": 0.607}]
+    export_folder(tmp_path, "v2", version=2, evaluation=e)
+    [text] = map(cadenza_card.card, cadenza_models.discover(tmp_path))
+    assert "| 6/8 | 0.954 | 55 | 0.989 |" in text and "| 3/8 | 0.651 | 1 | 0.607 |" in text
+    assert "3/8: fewer than 5 human test songs" in text and "6/8: fewer" not in text
+
+
 @pytest.mark.parametrize("case", ["v1", "none", "v2", "v2 with v1"])
 def test_model_card_tables_have_no_empty_header_cells(tmp_path, case):
     kwargs = {"v1": dict(evaluation=V1_EVALUATION), "none": {},
