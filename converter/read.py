@@ -31,7 +31,7 @@ import numpy as np
 
 from converter import network as N
 from converter.folder import READABLE, TYPE
-from converter.network import NetworkError, stepper_names  # noqa: F401  (callers import it here)
+from converter.network import NetworkError
 from converter.weights import WeightError, dequantise
 from trainer.codec import Codec
 from trainer.errors import CadenzaError

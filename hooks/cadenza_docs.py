@@ -108,7 +108,7 @@ def vocabulary() -> str:
                  f"`{codec.describe(first)}` … `{codec.describe(first + count - 1)}`")
         ids = str(first) if count == 1 else f"{first}–{first + count - 1}"
         rows.append(f"| {names} | {ids} | {count} | {KIND_MEANINGS[kind]} |")
-    return (f"| tokens | ids | count | meaning |\n|---|---|---|---|\n" + "\n".join(rows)
+    return ("| tokens | ids | count | meaning |\n|---|---|---|---|\n" + "\n".join(rows)
             + f"\n\n{codec.size} tokens in all (codec version {codec.version}).")
 
 
