@@ -33,7 +33,10 @@ against the Keras model (every input of a v2 model: tokens, key and bar
 count), and the written (possibly quantised) weights are read back (by
 converter/read.py, as the browser reads them) and checked again. An existing ``--out`` is replaced
 only when it holds nothing but the files its own export listed, and only once
-the new folder is complete.
+the new folder is complete. Files measured on the weights that a later command
+added to the previous export (``harmony.json``, by ``evaluate-harmony``) are
+carried into the new one when its weights are byte for byte the same, and
+otherwise dropped with a line saying how to measure them again.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ import numpy as np
 
 from converter import network as N
 from converter import storage as S
-from converter.folder import check_replaceable
+from converter.folder import check_replaceable, listed_files, read_config
 from converter.read import manifest_weights
 from converter.record import (conditioning, describe, headline, metrics_file,  # noqa: F401
                               read_previous, weights_record)
@@ -60,6 +63,9 @@ from trainer.errors import CadenzaError
 from trainer.runs import RunDir
 
 PARITY_STEPS = 32
+# Files other commands add to an export, valid only for the weights they measured,
+# with the command that measures them again.
+CARRIED = {"harmony.json": "python -m trainer evaluate-harmony --run-dir {out}"}
 MAX_ABS_DIFF, MAX_KL = 1e-4, S.MAX_KL  # float32 must match; quantised may drift this much
 
 
@@ -133,6 +139,7 @@ def export(cfg: ExportConfig) -> dict:
             record = weights_record(cfg.quantize, choice.storage, back, kls, songs)
             config = describe(run, rc, codec, cfg, tmp, drift, record, counts,
                               PARITY_STEPS)  # lists the files above
+            dropped = carry(out, tmp, config)
             _write(tmp / "config.json", config)
             tmp.chmod(0o755)  # mkdtemp makes it private; the site serves it
             replace(out, tmp)
@@ -140,7 +147,29 @@ def export(cfg: ExportConfig) -> dict:
         raise CadenzaError(f"--out {out}: cannot write the export ({e.strerror or e}); "
                            "a previous export there is unchanged") from None
     print(f"exported {weights_path} to {out}: {headline(cfg.quantize, config)}")
+    for name in dropped:
+        print(f"note: the previous export's {name} was not carried over (other weights); "
+              f"measure it again: {CARRIED[name].format(out=out)}")
     return config
+
+
+def carry(out: Path, new: Path, config: dict) -> list[str]:
+    """Copy the :data:`CARRIED` files of the export at ``out`` into the new folder
+    ``new`` and list them in its ``config`` where both exports hold the same weights
+    (the same shards, byte for byte); return the names of those left behind."""
+    listed = listed_files(out) or set()
+    old = read_config(out) or {}
+    same = bool(old.get("shards")) and old.get("shards") == config.get("shards")
+    dropped = []
+    for name in sorted(set(CARRIED) & listed):
+        if not (out / name).is_file():
+            continue
+        if same:
+            shutil.copyfile(out / name, new / name)
+            config["files"] = sorted(set(config["files"]) | {name})
+        else:
+            dropped.append(name)
+    return dropped
 
 
 def probabilities(model, codec, cfg, tokens) -> np.ndarray:

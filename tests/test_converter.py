@@ -144,6 +144,25 @@ def test_reexport_replaces_an_export_folder(exports, trained, tmp_path):
     assert json.loads((folder / "config.json").read_text())["quantization"] == "uint8"
 
 
+def test_reexport_carries_harmony_json_only_for_the_same_weights(exports, trained, tmp_path):
+    from trainer.harmony_eval import list_in_export
+
+    folder = tmp_path / "again"
+    shutil.copytree(exports / "float16", folder)
+    (folder / "harmony.json").write_text('{"measured": "these weights"}')
+    assert list_in_export(folder, "harmony.json")
+    proc = cli("--run-dir", trained, "--out", folder, "--quantize", "float16", module="converter")
+    assert "not carried" not in proc.stdout
+    assert json.loads((folder / "harmony.json").read_text()) == {"measured": "these weights"}
+    assert "harmony.json" in json.loads((folder / "config.json").read_text())["files"]
+    proc = cli("--run-dir", trained, "--out", folder, "--quantize", "uint8", module="converter")
+    assert ("note: the previous export's harmony.json was not carried over (other weights); "
+            f"measure it again: python -m trainer evaluate-harmony --run-dir {folder}") \
+        in proc.stdout
+    assert not (folder / "harmony.json").exists()
+    assert "harmony.json" not in json.loads((folder / "config.json").read_text())["files"]
+
+
 def test_bad_input_is_one_line_and_deletes_nothing(trained, tmp_path):
     precious = tmp_path / "precious"
     precious.mkdir()
