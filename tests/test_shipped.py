@@ -54,10 +54,8 @@ def test_model_reproduces_its_parity_file_in_numpy(folder):
     assert codec.size == config["vocab_size"]
 
 
-# Checks a shipped model is known to fail (the README and the closing note say why):
-# folk's 3/8 has six training songs and one test song to compare with, which those six
-# overlap by only 0.61 themselves.
-KNOWN_FAILS = {"folk": {"meter 3/8"}}
+# Checks a shipped model is known to fail (the README and the closing note say why).
+KNOWN_FAILS: dict[str, set[str]] = {}
 
 
 @pytest.mark.parametrize("folder", shipped(), ids=SHIPPED)
