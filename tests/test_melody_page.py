@@ -233,6 +233,31 @@ def test_bad_input_is_named_and_the_melody_is_kept(page, base, tmp_path):
     assert page.recorder.errors == []
 
 
+def test_a_files_meter_changes_go_into_the_harmony(page, base, tmp_path):
+    tune = [(i, i + 1, (60, 64, 67, 65, 62)[i % 5]) for i in range(14)]  # 14 crotchets
+    path = write_song(tmp_path / "changes.mid", tune)
+    midi = pretty_midi.PrettyMIDI(str(path))
+    midi.time_signature_changes = [pretty_midi.TimeSignature(3, 4, 0.0),  # 2 bars of 3/4,
+                                   pretty_midi.TimeSignature(4, 4, midi.tick_to_time(6 * 480))]
+    midi.write(str(path))  # then 4/4 from beat 6
+    open_compose(page, base)
+    choose(page, "chorales")
+    page.set_input_files("[data-cz=melody-file]", str(path))
+    status_starts(page, "Your melody: 14 notes in 3/4, then 4/4")
+    melody = page.evaluate("window.cadenza.melody()")
+    assert melody["meter"] == [3, 4] and melody["changes"] == [[24, [4, 4]]]
+    lines = page.eval_on_selector_all("[data-cz=bars] li", "ls => ls.map(l => l.textContent)")
+    bar4 = next(line for line in lines if line.startswith("Bar 4: "))
+    assert "at beat 4 " in bar4 and "at beat 5 " not in bar4  # 4/4 bars from step 24
+    page.fill("input[name=seed]", "2")
+    page.click("[data-cz=harmonize]")
+    song = settle(page)
+    bars = [(b, m if m == "other" else f"{m[0]}/{m[1]}") for b, m in song["meta"]["bars"]]
+    assert bars[:4] == [(0, "3/4"), (12, "3/4"), (24, "4/4"), (40, "4/4")], bars
+    assert sounding_above(song) == []
+    assert page.recorder.errors == []
+
+
 def test_an_examples_top_line_is_a_melody(page, base, site):
     open_compose(page, base)
     choose(page, "chorales")

@@ -132,6 +132,32 @@ test("a recorded melody is its own top line: melodyLine keeps every note, a pick
   store.clear();
 });
 
+test("a melody's meter changes go to the worker, into the harmony's bar lines", () => {
+  const vocab = JSON.parse(readFileSync(new URL("../../site/models/chorales/vocab.json",
+    import.meta.url)));
+  const codec = new Codec(vocab);
+  // A file's bar lines: 3/4 from 0, 4/4 from 24, a bar of "other", then 4/4 again.
+  const bars = [[0, [3, 4]], [12, [3, 4]], [24, [4, 4]], [40, "other"], [47, [4, 4]]];
+  assert.deepEqual(store.meterChanges([3, 4], bars, 0), [[24, [4, 4]]]);
+  assert.deepEqual(store.meterChanges([3, 4], bars, 4), [[28, [4, 4]]]);
+  assert.deepEqual(store.meterChanges("other", bars), []);
+  const notes = [0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44].map((start, i) =>
+    ({ start, duration: 4, pitch: 60 + (i % 5) }));
+  store.replace({ notes, stepsPerBeat: 4, meter: [3, 4], changes: [[24, [4, 4]]], key: null });
+  assert.deepEqual(store.lastMeter(), [4, 4]);
+  assert.equal(store.nextBar(), 56); // 4/4 bars from step 24: 24, 40, 56
+  assert.deepEqual(store.barsOf(), [[0, [3, 4]], [12, [3, 4]], [24, [4, 4]], [40, [4, 4]]]);
+  const song = store.toSong();
+  assert.deepEqual(song.meters, [[0, 3, 4], [6, 4, 4]]);
+  assert.deepEqual(store.toSong(store.current(), [2, 4]).meters, [[0, 2, 4]]);
+  const line = melodyLine(codec, song);
+  assert.deepEqual(line.meta.bars.map(([b, m]) => [b, m.join("/")]),
+    [[0, "3/4"], [12, "3/4"], [24, "4/4"], [40, "4/4"]]);
+  store.replace({ meter: [6, 8], notes: [] }); // a new meter: no changes
+  assert.deepEqual(store.current().changes, []);
+  store.clear();
+});
+
 test("Web MIDI note on, note off and note on at velocity 0; other messages are not notes", () => {
   assert.deepEqual(noteEvent([0x90, 60, 100]), { on: true, pitch: 60 });
   assert.deepEqual(noteEvent([0x93, 61, 0]), { on: false, pitch: 61 });

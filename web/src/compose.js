@@ -427,11 +427,12 @@ function fileName(song) {
 
 /**
  * The meter a melody goes to the worker in as a prime: the Meter menu's, else
- * its own; its key: the Key menu's, else its own (a file's, or none).
+ * null (its own, with its changes); its key: the Key menu's, else its own (a
+ * file's, or none).
  */
 function melodyFrame(melody, settings) {
   if (settings.key !== ANY) melody.key = parseKey(settings.key);
-  return settings.meter === ANY ? melody.meter : parseMeter(settings.meter);
+  return settings.meter === ANY ? null : parseMeter(settings.meter);
 }
 
 /** Indices of the song's notes that are the user's melody (a Set), or null. */

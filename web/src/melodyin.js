@@ -75,7 +75,8 @@ export function mountMelody(view, roll, { page, form, transport, run }) {
     if (page.song) view.status("Ready: your melody is on the roll.", "idle");
     page.song = page.live = null;
     view.clearSong();
-    const song = { notes: shown, stepsPerBeat: m.stepsPerBeat, meter: meterName(m.meter) };
+    const song = { notes: shown, stepsPerBeat: m.stepsPerBeat, meter: meterName(m.meter),
+      ...(m.changes.length && { meta: { key: m.key, meter: m.meter, bars: store.barsOf(m) } }) };
     const text = describe(song);
     roll.draw(shown, { stepsPerBeat: m.stepsPerBeat, yours: new Set(shown.keys()), song,
       follow, rewind: !follow, label: `Piano roll: your melody, ${shown.length} notes` });
@@ -88,7 +89,8 @@ export function mountMelody(view, roll, { page, form, transport, run }) {
     if (!m.notes.length) return "No melody yet: press Record, or bring one from a file or an example.";
     const names = m.notes.slice(0, NAMED).map((n) => pitchName(n.pitch)).join(" ");
     return `${what}Your melody: ${m.notes.length} note${m.notes.length === 1 ? "" : "s"} in ` +
-      `${meterName(m.meter)}${m.source ? ` (${m.source})` : ""}: ${names}` +
+      `${meterName(m.meter)}${m.changes.length ? `, then ${m.changes.map(([, c]) =>
+        meterName(c)).join(", ")}` : ""}${m.source ? ` (${m.source})` : ""}: ${names}` +
       `${m.notes.length > NAMED ? " …" : "."}`;
   };
 
@@ -123,7 +125,8 @@ export function mountMelody(view, roll, { page, form, transport, run }) {
     const settings = readForm(form);
     base = store.current();
     const asked = settings.meter === ANY ? null : parseMeter(settings.meter);
-    const meter = base.notes.length ? base.meter : Array.isArray(asked) ? asked : [4, 4];
+    const meter = base.notes.length ? store.lastMeter(base) : Array.isArray(asked) ? asked
+      : [4, 4];
     if (!base.notes.length) {
       store.replace({ meter, stepsPerBeat: codec.params.steps_per_beat, key: null, source: "" });
       base = store.current();

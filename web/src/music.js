@@ -37,7 +37,7 @@ const valid = (meter) => meter?.beats > 0 && meter?.unit > 0;
 export function songFrame(song) {
   if (song?.meta) {
     return { meter: meterValue(song.meta.meter), meterAssumed: false,
-      key: keyLabel(song.meta.key) };
+      key: song.meta.key ? keyLabel(song.meta.key) : null };
   }
   const meter = meterValue(song?.meter);
   const given = valid(meter);
