@@ -83,6 +83,14 @@ def test_summary_counts_of_hand_made_songs():
         "keys: 0 from the file's key signature, 1 estimated from the notes (the file had none, "
         "or one the notes disagree with)", "meters: other 1", "keys found: C:major 1"]
     assert corpus_mod.describe_counts({}) == "none"
+    sixteenths = V2.quantise_song(np.array([[i / 4, (i + 1) / 4, 60] for i in range(8)]),
+                                  [(0, 1, 16)])[1]
+    assert [b for b, _ in sixteenths.bars] == list(range(8))
+    odd = Corpus("test", [Song("y", notes, meta, "file"), Song("z", notes, sixteenths, "file")])
+    assert odd.summary(V2).splitlines()[-1] == (
+        "bars shorter than a beat (time signatures such as 1/16) in 1 song, e.g. z: kept as "
+        "the file states them")
+    assert [corpus_mod.short_bars(song, 4) for song in odd.songs] == [0, 7]
 
 
 def test_split_with_a_test_fraction_is_by_song_and_reproducible():

@@ -74,10 +74,24 @@ class Corpus:
         if codec.version < 2:
             return line
         sources = Counter(s.key_source for s in self.songs)
-        return (f"{line}\nkeys: {sources['file']} from the file's key signature, "
+        text = (f"{line}\nkeys: {sources['file']} from the file's key signature, "
                 f"{sources['estimate']} estimated from the notes (the file had none, or one "
                 f"the notes disagree with)\nmeters: {describe_counts(meter_counts(self.songs))}"
                 f"\nkeys found: {describe_counts(key_counts(self.songs))}")
+        short = [s.name for s in self.songs if short_bars(s, codec.config.steps_per_beat)]
+        if short:
+            text += (f"\nbars shorter than a beat (time signatures such as 1/16) in "
+                     f"{len(short)} song{'' if len(short) == 1 else 's'}, e.g. {short[0]}: "
+                     "kept as the file states them")
+        return text
+
+
+def short_bars(song: Song, steps_per_beat: int) -> int:
+    """How many of a v2 song's bars (but its last) are shorter than a beat: the mark of
+    a time signature such as 1/16 or 3/16, which some MIDI files use for a pickup."""
+    if song.meta is None or len(song.meta.bars) < 2:
+        return 0
+    return int((np.diff([b for b, _ in song.meta.bars]) < steps_per_beat).sum())
 
 
 def meter_counts(songs) -> dict[str, int]:
