@@ -357,7 +357,10 @@ def test_axe_finds_no_violation_on_any_page(browser, base, viewport, scheme):
 
 def test_streaming_playback_sounds_before_the_song_is_composed(page, base):
     open_compose(page, base)
-    generate(page, seed=1, length=20)  # the model and the piano samples are loaded
+    generate(page, seed=1, length=20)  # the model is loaded
+    page.click("[data-cz=play]")  # and the piano samples (an idle machine composes the
+    page.wait_for_function("window.cadenza.player.state === 'playing'")  # next song in
+    page.click("[data-cz=stop]")  # about 0.6 s, which loading them would take too)
     page.fill("input[name=length]", "1500")
     page.evaluate("""() => {
       const root = document.querySelector('[data-cadenza=compose]');
