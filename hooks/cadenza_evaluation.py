@@ -14,7 +14,7 @@ from __future__ import annotations
 import statistics
 
 from cadenza_models import number, table
-from trainer.evaluate import COPY_RATIO, MIN_METER_TEST_SONGS  # limits not in its checks
+from trainer.evaluate import COPY_RATIO, MIN_METER_TEST_SONGS, meter_checked
 
 
 def normalise(e: dict) -> dict:
@@ -226,7 +226,7 @@ def requests(e: dict) -> str:
              "training songs' overlap with them"],
             [[m["meter"], m.get("overlap"), m.get("human_songs"), m.get("training_overlap")]
              for m in meters])
-        few = [m["meter"] for m in meters if m.get("human_songs", 0) < MIN_METER_TEST_SONGS]
+        few = [m["meter"] for m in meters if not meter_checked(m)]
         if few:
             text += (f"\n\n{', '.join(few)}: fewer than {MIN_METER_TEST_SONGS} human test "
                      "songs, too few for a profile of the meter (the training songs' overlap "

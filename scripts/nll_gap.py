@@ -3,7 +3,7 @@
     python scripts/nll_gap.py --run-dir A --against B [--split S] [--top N]
 
 ``A`` and ``B`` are run or export folders of any codec version (B may be a
-v1 model: ``git archive e222c10 site/models/folk | tar -x -C /tmp/v1`` gives
+v1 model: ``git archive e899eca^ site/models/folk | tar -x -C /tmp/v1`` gives
 the v1 folk model). The test songs are A's (or ``--split``'s), quantised by
 A's corpus preparation, and each model scores them in its own token language
 (a v1 model reads the notes only), from BOS as generation runs. Prints each
@@ -18,11 +18,10 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from trainer import keys as K
 from trainer.corpus import prepare, split_songs
 from trainer.errors import CadenzaError
+from trainer.evaluate import song_predictions
 from trainer.loading import load, test_split
 from trainer.stepper import Stepper
 
@@ -31,10 +30,7 @@ def song_kinds(loaded, song) -> dict[str, float]:
     """NLL (nats) of each token kind of one song as ``loaded`` encodes it."""
     codec = loaded.codec
     ids = codec.encode(song.notes, song.meta) if codec.version >= 2 else codec.encode(song.notes)
-    logits = Stepper.for_codec(loaded.weights, codec).run(ids[:-1]).astype(np.float64)
-    logits -= logits.max(-1, keepdims=True)
-    logits -= np.log(np.exp(logits).sum(-1, keepdims=True))
-    nll = -logits[np.arange(len(ids) - 1), ids[1:]]
+    nll, _ = song_predictions(Stepper.for_codec(loaded.weights, codec), ids)
     out: dict[str, float] = {}
     for token, n in zip(ids[1:], nll):
         kind = codec.tokens[token].split("_")[0]

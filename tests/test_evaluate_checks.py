@@ -19,7 +19,6 @@ def result(meters) -> dict:
 
 def meter(name, human_songs, overlap, training_overlap=0.9):
     return {"meter": name, "human_songs": human_songs, "overlap": overlap,
-            "checked": human_songs >= E.MIN_METER_TEST_SONGS,
             "training_songs": 50, "training_overlap": training_overlap}
 
 

@@ -248,7 +248,6 @@ def steering(cfg, stepper, codec, parts, human, spb) -> dict:
                            and humans else 0.0,
                            # the training songs of the meter against the same test songs:
                            # what a model that renders its training songs' profile reaches
-                           "checked": len(humans) >= MIN_METER_TEST_SONGS,
                            "training_songs": len(taught),
                            "training_overlap": mm.meter_adherence(taught, humans)
                            if taught and humans else 0.0})
@@ -261,6 +260,12 @@ def steering(cfg, stepper, codec, parts, human, spb) -> dict:
 
 
 # --- checks --------------------------------------------------------------------------
+def meter_checked(m: dict) -> bool:
+    """Whether a requested meter's overlap (an entry of ``requests.meters``) is checked:
+    it has at least :data:`MIN_METER_TEST_SONGS` human test songs."""
+    return m.get("human_songs", 0) >= MIN_METER_TEST_SONGS
+
+
 def checks(r: dict, corpus: str, path) -> dict:
     """Pass/fail of each acceptance figure (see the module docstring)."""
     music, out = r["music"], {}
@@ -289,7 +294,7 @@ def checks(r: dict, corpus: str, path) -> dict:
         out["requested_scale"] = {"generated": req["scale_consistency"], "at_least": floor,
                                   "ok": bool(req["scale_consistency"] >= floor)}
         for m in req["meters"]:
-            if m["human_songs"] < MIN_METER_TEST_SONGS:
+            if not meter_checked(m):
                 continue  # reported, not checked (see the module docstring)
             out[f"meter {m['meter']}"] = {"overlap": m["overlap"], "at_least": METER_OVERLAP,
                                           "ok": bool(m["overlap"] >= METER_OVERLAP)}
@@ -337,7 +342,7 @@ def report(r: dict) -> str:
                   "requested meters, onset-position overlap with the human test songs: "
                   + (", ".join(f"{m['meter']} {m['overlap']:.3f} ({m['human_songs']} human; "
                                f"training songs {m.get('training_overlap', math.nan):.3f}"
-                               + ("" if m["human_songs"] >= MIN_METER_TEST_SONGS else
+                               + ("" if meter_checked(m) else
                                   "; not checked: fewer than "
                                   f"{MIN_METER_TEST_SONGS} human test songs") + ")"
                                for m in req["meters"]) or "none known")]

@@ -45,9 +45,14 @@ export function clear() {
   melody.source = "";
 }
 
+/** Where the melody's last meter starts and what it is: [step, meter]. */
+function lastChange(m) {
+  return m.changes?.length ? m.changes.at(-1) : [0, m.meter];
+}
+
 /** The meter the melody ends in: its last change's, else its own. */
 export function lastMeter(m = melody) {
-  return m.changes?.length ? m.changes.at(-1)[1] : m.meter;
+  return lastChange(m)[1];
 }
 
 /**
@@ -69,7 +74,7 @@ export function barsOf(m = melody) {
 /** The step a new take starts at: the first bar line at or after the melody's end. */
 export function nextBar(m = melody) {
   const end = songEnd(m.notes);
-  const [from, meter] = m.changes?.length ? m.changes.at(-1) : [0, m.meter];
+  const [from, meter] = lastChange(m);
   const bar = meter === OTHER ? null : barSteps(meter, m.stepsPerBeat);
   return bar ? from + Math.max(0, Math.ceil((end - from) / bar)) * bar : end;
 }
