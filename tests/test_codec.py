@@ -491,3 +491,20 @@ def test_music21_export_pads_a_pickup_so_bar_lines_fall_where_the_scores_do(tmp_
     assert (meta.key, source, meta.meter) == ((7, "major"), "file", (3, 4))
     assert meta.bars == (((4, (3, 4)), (16, (3, 4))) if pickup
                          else ((0, (3, 4)), (12, (3, 4)), (24, (3, 4))))
+
+
+def test_music21_export_keeps_an_abc_tunes_opening_meter_after_an_overfull_bar(tmp_path):
+    # music21's ABC reader splits the 7/8 of bar 2 into 6/8 + 1/8 and puts the tune's
+    # one 6/8 TimeSignature object in bar 0 and again after the 1/8; a flat stream
+    # holds it once, at its last offset, so the file used to start in 4/4.
+    from music21 import converter
+
+    tune = converter.parse("X:1\nT:t\nM:6/8\nL:1/8\nK:D\nA|F2A d2f|a2f2 g2a|f3 d2|]\n",
+                           format="abc")
+    midi_io._write_notes(tune, tmp_path / "tune.mid")
+    song = midi_io.read_song(tmp_path / "tune.mid")
+    assert song.meters == ((0.0, 6, 8), (9.0, 1, 8), (9.5, 6, 8))  # the pickup padded to 3
+    _, meta, _ = V2.quantise_song(song.notes, song.meters, song.key)
+    assert meta.meter == (6, 8)
+    # a one-eighth pickup, then bar 2's extra eighth is a bar of its own
+    assert meta.bars == ((2, (6, 8)), (14, (6, 8)), (26, "other"), (28, (6, 8)))

@@ -328,7 +328,7 @@ def _write_notes(score, path: Path) -> None:
     writer starts the pickup at time 0). music21's MIDI writer also fails on
     about one ABC tune in five (a time signature "already found in this
     Stream")."""
-    from music21 import harmony, key, meter
+    from music21 import harmony, key
 
     try:
         score = score.expandRepeats()
@@ -350,8 +350,8 @@ def _write_notes(score, path: Path) -> None:
                    for a, b, p in beats]  # 120 BPM: a beat is half a second
     pm.instruments.append(track)
     seen = set()
-    for ts in flat.getElementsByClass(meter.TimeSignature):
-        at = 0.0 if float(ts.offset) == 0 else float(ts.offset) + pad
+    for offset, ts in _time_signatures(score):
+        at = 0.0 if offset == 0 else offset + pad
         n, d = int(ts.numerator), int(ts.denominator)
         if n < 1 or d < 1 or d & (d - 1):  # MIDI stores the denominator as a power of 2
             continue  # such a meter (an ABC tune's 1/12) is not written; the last one holds
@@ -368,6 +368,23 @@ def _write_notes(score, path: Path) -> None:
     tmp = path.with_suffix(".tmp")
     pm.write(str(tmp))
     tmp.replace(path)
+
+
+def _time_signatures(score) -> list[tuple[float, object]]:
+    """``(offset, TimeSignature)`` at the start of each measure of the score's first part
+    that has one, in time order.
+
+    Not ``score.flatten()``'s: music21's ABC reader puts one TimeSignature
+    object in several measures (the tune's own meter, again after a short
+    bar), and a flat stream holds an object once, at its last offset, so the
+    tune's opening meter went missing there (O'Neill's 165: 6/8 from beat 0
+    read as 4/4 until beat 19).
+    """
+    part = score.parts[0] if hasattr(score, "parts") and len(score.parts) else score
+    measures = list(part.getElementsByClass("Measure"))
+    if not measures:  # a stream without measures: its own time signatures
+        return [(float(ts.offset), ts) for ts in part.flatten().getElementsByClass("TimeSignature")]
+    return [(float(m.offset), m.timeSignature) for m in measures if m.timeSignature is not None]
 
 
 def _pickup_padding(score) -> float:
