@@ -201,17 +201,12 @@ def codec_encode() -> dict:
 # A melody in G major, two bars of 3/4 with a pickup of one beat (as a file pads it).
 WALTZ = [(2, 3, 62), (3, 5, 67), (5, 5.5, 71), (5.5, 6, 69), (6, 7, 67), (7, 8, 74),
          (8, 9, 71), (9, 10, 67), (9, 10, 55), (10, 11, 66), (11, 14, 67), (11, 14, 59)]
-# G major pentatonic, which the estimate puts in D major with G major a close second.
-PENTATONIC = [(i / 2, i / 2 + 0.5, p)
-              for i, p in enumerate((67, 69, 71, 74, 76, 74, 71, 69, 67, 62))]
 SONGS = {  # name: (raw notes, time signatures (beat, n, d), file key)
     "no signature": (PHRASE, [], None),
     "phrase in 3/4": (PHRASE, [(0, 3, 4)], None),
     "waltz with a pickup": (WALTZ, [(0, 3, 4)], (7, "major")),
     "pickup, key from the relative minor": (WALTZ, [(0, 3, 4)], (4, "minor")),
     "key signature that disagrees": (WALTZ, [(0, 3, 4)], (3, "major")),
-    "file key that fits nearly as well": (PENTATONIC, [], (7, "major")),
-    "file key that fits much worse": (PENTATONIC, [], (2, "minor")),
     "meter changes": (WALTZ, [(0, 3, 4), (5, 2, 4), (7, 3, 4)], None),
     "change off a bar line": (PHRASE, [(0, 4, 4), (1, 3, 4)], None),
     "late first signature": (PHRASE, [(6, 6, 8)], None),
@@ -248,7 +243,7 @@ def song_cases(codec: Codec) -> dict:
         meters = [list(m) for m in meters]
         notes, meta, source = codec.quantise_song(np.asarray(raw).reshape(-1, 3), meters,
                                                   file_key)
-        check_key_margin(notes, name, file_key)
+        check_key_margin(notes, name)
         ids = codec.encode(notes, meta)
         cases.append({"name": name, "raw": raw, "meters": meters,
                       "file_key": None if file_key is None else list(file_key),
@@ -264,16 +259,11 @@ def song_cases(codec: Codec) -> dict:
     return {"vocab": codec.to_json(), "cases": cases, "default_meta": default}
 
 
-def check_key_margin(notes, name: str, file_key=None) -> None:
-    """Refuse notes whose key estimate is within MARGIN of a tie, or of a file key's
-    choice turning on K.KEY_MARGIN (JS sums in another order)."""
-    c = K.key_correlations(notes)
-    r = np.sort(c)
+def check_key_margin(notes, name: str) -> None:
+    """Refuse notes whose key estimate is within MARGIN of a tie (JS sums in another order)."""
+    r = np.sort(K.key_correlations(notes))
     if len(notes) and r[-1] - r[-2] < MARGIN:
         raise ValueError(f"key estimate of {name!r} lies on a tie")
-    if len(notes) and file_key is not None \
-            and abs(r[-1] - c[K.KEYS.index(tuple(file_key))] - K.KEY_MARGIN) < MARGIN:
-        raise ValueError(f"the file key of {name!r} lies on the key margin")
 
 
 def margin(logits, temperature, top_k, top_p, mask, u, keep=None) -> float:
@@ -723,18 +713,11 @@ def keys_vectors() -> dict:
             est = K.estimate_key(notes)
             file_key = est if seed % 2 else ((est[0] + (9 if est[1] == "major" else 3)) % 12,
                                              "minor" if est[1] == "major" else "major")
-        elif seed % 5 == 1:  # the runner-up: within K.KEY_MARGIN of the estimate or not
-            file_key = K.KEYS[int(np.argsort(K.key_correlations(notes))[-2])]
-        check_key_margin(notes, f"choice {seed}", file_key)
         key, source = K.choose_key(file_key, notes)
         choices.append({"file_key": None if file_key is None else list(file_key),
                         "notes": notes.tolist(), "key": list(key), "source": source})
     if {c["source"] for c in choices} != {"file", "estimate"}:
         raise ValueError("choose_key cases must take the file's key and the estimate")
-    if not any(c["source"] == "file" and not K.same_signature(tuple(c["file_key"]),
-                                                              K.estimate_key(c["notes"]))
-               for c in choices):
-        raise ValueError("a choose_key case must take a file key by the margin")
     return {"keys": [K.key_name(k) for k in K.KEYS],
             "meters": [K.meter_name(m) for m in (*K.METERS, K.OTHER)],
             "parse_key": [parsed(K.parse_key, t) for t in KEY_SPELLINGS],

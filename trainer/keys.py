@@ -23,7 +23,6 @@ KEYS = tuple((t, m) for m in MODES for t in range(12))  # token order: 12 major,
 METERS = ((2, 4), (3, 4), (4, 4), (2, 2), (3, 8), (6, 8), (9, 8), (12, 8), (6, 4), (3, 2))
 OTHER = "other"
 DEFAULT_METER = (4, 4)
-KEY_MARGIN = 0.05  # how much worse than the estimate a file's key may fit and still be used
 
 # Krumhansl & Kessler (1982) probe-tone profiles, tonic first.
 KK_MAJOR = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
@@ -145,20 +144,13 @@ def scale_of(key: tuple[int, str]) -> np.ndarray:
 
 def choose_key(file_key: tuple[int, str] | None, notes) -> tuple[tuple[int, str], str]:
     """``(key, "file" | "estimate")``: the file's key signature where it agrees with the
-    estimate from the notes, else the estimate.
+    estimate from the notes (the same signature: equal, or its relative), else the estimate.
 
-    It agrees when it has the estimate's signature (equal, or its relative:
-    the estimator tells relative major and minor apart less well than the
-    file does, so the file's mode wins), or when the notes fit it nearly as
-    well as the estimate: its correlation at most :data:`KEY_MARGIN` below
-    the estimate's (two keys a fifth apart often fit a short tune alike).
+    A key signature is a set of sharps or flats; the estimator tells relative
+    major and minor apart less well than the file does, so on the same
+    signature the file's mode wins.
     """
-    correlations = key_correlations(notes)
-    best = int(np.argmax(correlations))
-    estimate = KEYS[best]
-    if file_key is not None:
-        key = (int(file_key[0]), str(file_key[1]))
-        if same_signature(key, estimate) \
-                or correlations[best] - correlations[KEYS.index(key)] <= KEY_MARGIN:
-            return key, "file"
+    estimate = estimate_key(notes)
+    if file_key is not None and same_signature(tuple(file_key), estimate):
+        return (int(file_key[0]), str(file_key[1])), "file"
     return estimate, "estimate"

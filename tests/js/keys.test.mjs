@@ -39,7 +39,7 @@ test("key estimates match Python's on every vector", () => {
   }
 });
 
-test("chooseKey takes the file's key where it shares the estimate's signature or fits nearly as well", () => {
+test("chooseKey takes the file's key only where it shares the estimate's signature", () => {
   for (const [i, c] of KEYS.choices.entries()) {
     assert.deepEqual(K.chooseKey(c.file_key, objects(c.notes)), { key: c.key, source: c.source },
       `case ${i}`);

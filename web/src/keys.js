@@ -15,8 +15,6 @@ export const METERS = [[2, 4], [3, 4], [4, 4], [2, 2], [3, 8], [6, 8], [9, 8], [
   [3, 2]];
 export const OTHER = "other";
 export const DEFAULT_METER = [4, 4];
-/** How much worse than the estimate a file's key may fit and still be used. */
-export const KEY_MARGIN = 0.05;
 /** METER_<i> stands for METER_VALUES[i]. */
 export const METER_VALUES = [...METERS, OTHER];
 
@@ -130,14 +128,10 @@ export function keyCorrelations(notes) {
 
 /** The Krumhansl-Schmuckler key of notes: [tonic, mode]; C major with no notes. */
 export function estimateKey(notes) {
-  return [...KEYS[argmax(keyCorrelations(notes))]];
-}
-
-/** The index of the first of equal maxima, as numpy's argmax. */
-function argmax(values) {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
-  return best;
+  const r = keyCorrelations(notes);
+  let best = 0; // the first of equal maxima, as numpy's argmax
+  for (let i = 1; i < r.length; i++) if (r[i] > r[best]) best = i;
+  return [...KEYS[best]];
 }
 
 /** Whether two keys share a key signature (equal, or relative major and minor). */
@@ -154,20 +148,13 @@ export function scaleOf([tonic, mode]) {
 
 /**
  * {key, source}: the file's key signature where it agrees with the estimate
- * from the notes, source "file"; else the estimate, source "estimate". It
- * agrees with the estimate's signature (on the same signature the file's
- * mode wins), or fits the notes nearly as well: its correlation at most
- * KEY_MARGIN below the estimate's. trainer/keys.py choose_key.
+ * from the notes (the same signature), source "file"; else the estimate,
+ * source "estimate". On the same signature the file's mode wins.
  */
 export function chooseKey(fileKey, notes) {
-  const correlations = keyCorrelations(notes);
-  const best = argmax(correlations);
-  const estimate = KEYS[best];
-  if (fileKey) {
-    const index = KEYS.findIndex(([t, m]) => t === fileKey[0] && m === fileKey[1]);
-    if (sameSignature(fileKey, estimate) || correlations[best] - correlations[index] <= KEY_MARGIN) {
-      return { key: [fileKey[0], fileKey[1]], source: "file" };
-    }
+  const estimate = estimateKey(notes);
+  if (fileKey && sameSignature(fileKey, estimate)) {
+    return { key: [fileKey[0], fileKey[1]], source: "file" };
   }
   return { key: estimate, source: "estimate" };
 }
