@@ -10,8 +10,6 @@ is named on the page and leaves the melody as it was.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pretty_midi
 import pytest
 
