@@ -135,3 +135,49 @@ def test_split_songs_takes_each_part_and_refuses_a_changed_corpus():
                     {"train": [], "validation": [], "test": "d"}):
         with pytest.raises(CadenzaError, match="split.json"):
             split_songs(corpus, damaged)
+
+
+def _fake_unit(corpus, unit, out_dir):
+    """Stands in for midi_io.export_unit: unit "a" and unit "b" both hold song "dup"
+    (as two O'Neill files hold one tune number), each with its own content; "b"
+    also fails on a song that "a" exports, and "a" fails on one that "b" exports."""
+    songs = {"a": [("dup", None), ("only_a", None), ("flaky", None), ("lost", "no notes")],
+             "b": [("dup", None), ("flaky", "music21 could not export it"),
+                   ("late", None), ("lost", "bad repeat")]}[unit]
+    for name, err in songs:
+        if err is None:
+            (out_dir / f"{name}.mid").write_text(f"{name} from {unit}")
+    return songs
+
+
+def test_a_song_in_two_export_units_comes_from_the_first_whatever_order_they_finish(
+        tmp_path, monkeypatch):
+    """The built-in export runs its units in parallel; where two hold a song of the same
+    name, the first unit in sorted order wins, also when the later one finishes first
+    (before, both wrote one file and the last writer won)."""
+    monkeypatch.setattr(corpus_mod.midi_io, "builtin_units", lambda corpus: ["a", "b"])
+    monkeypatch.setattr(corpus_mod.midi_io, "builtin_version", lambda: "test")
+
+    def backwards(corpus, units, staging, jobs, log):  # the later unit finishes first
+        for i in (1, 0):
+            (staging / f"{i:05d}").mkdir(parents=True)
+        for i in (1, 0):
+            yield i, _fake_unit(corpus, units[i], staging / f"{i:05d}")
+
+    monkeypatch.setattr(corpus_mod, "_export_all", backwards)
+    folder, failed = corpus_mod.builtin_folder("folk", tmp_path, 1, lambda line: None)
+    files = {p.name: p.read_text() for p in folder.iterdir()}
+    assert files == {"dup.mid": "dup from a", "only_a.mid": "only_a from a",
+                     "flaky.mid": "flaky from a", "late.mid": "late from b"}
+    assert failed == [("lost", "no notes")]  # the first unit's reason
+    assert not folder.with_name(folder.name + ".staging").exists()
+
+
+def test_settle_export_takes_a_later_units_song_where_the_first_failed(tmp_path):
+    dirs = [tmp_path / "u0", tmp_path / "u1"]
+    for d in dirs:
+        d.mkdir()
+    (dirs[1] / "x.mid").write_text("x from 1")
+    failed = corpus_mod.settle_export([[("x", "no notes")], [("x", None)]], dirs, tmp_path / "out")
+    assert failed == {}
+    assert (tmp_path / "out" / "x.mid").read_text() == "x from 1"

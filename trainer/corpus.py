@@ -14,6 +14,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import shutil
 import stat
 import sys
 import time
@@ -368,32 +369,71 @@ def builtin_folder(corpus: str, cache: Path, jobs: int, log) -> tuple[Path, list
     folder = cache / "corpora" / f"{corpus}-{midi_io.builtin_version()}"
     manifest = folder.with_name(folder.name + ".json")  # beside, so scan() never sees it
     if not manifest.exists():
-        folder.mkdir(parents=True, exist_ok=True)
         units = midi_io.builtin_units(corpus)
         log(f"exporting the built-in corpus '{corpus}' from music21 to {folder} (once)")
-        failed = {}
+        staging = folder.with_name(folder.name + ".staging")
+        for old in (staging, folder):  # an interrupted export's
+            shutil.rmtree(old, ignore_errors=True)
+        results = {}
         bar = tqdm(total=len(units), desc=f"exporting {corpus}", unit="unit", disable=None,
                    file=sys.stderr, leave=False)
         with bar:
-            for result in _export_all(corpus, units, folder, jobs, log):
-                failed.update({name: err for name, err in result if err})
+            for i, result in _export_all(corpus, units, staging, jobs, log):
+                results[i] = result
                 bar.update()
+        failed = settle_export([results[i] for i in range(len(units))],
+                               [staging / _unit_dir(i) for i in range(len(units))], folder)
+        shutil.rmtree(staging, ignore_errors=True)
         manifest.write_text(json.dumps({"units": len(units), "failed": failed}, indent=1))
     failed = json.loads(manifest.read_text())["failed"]
     return folder, sorted(failed.items())
 
 
-def _export_all(corpus: str, units: list[str], folder: Path, jobs: int, log):
-    """Yield :func:`midi_io.export_unit`'s result for each unit, in parallel when safe."""
+def _unit_dir(i: int) -> str:
+    return f"{i:05d}"
+
+
+def settle_export(results: list[list[tuple[str, str | None]]], unit_dirs: list[Path],
+                  folder: Path) -> dict[str, str]:
+    """Move each song's file from its unit's folder into ``folder``; return the failures.
+
+    ``results[i]`` is unit ``i``'s :func:`midi_io.export_unit` result, its files
+    in ``unit_dirs[i]``. Where several units hold a song of the same name (the
+    O'Neill collection has 171 tune numbers in two ABC files), the first unit
+    in sorted order that exported it wins, whatever order the workers finished
+    in; a song fails only where no unit exported it.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    done, failed = set(), {}
+    for result, unit_dir in zip(results, unit_dirs):
+        for name, err in result:
+            if name in done:
+                continue
+            if err:
+                failed.setdefault(name, err)
+                continue
+            (unit_dir / f"{name}.mid").replace(folder / f"{name}.mid")
+            done.add(name)
+            failed.pop(name, None)
+    return failed
+
+
+def _export_all(corpus: str, units: list[str], staging: Path, jobs: int, log):
+    """Yield ``(i, midi_io.export_unit's result)`` for each unit ``i``, exported into its
+    own folder under ``staging``, in parallel when safe."""
+    dirs = [staging / _unit_dir(i) for i in range(len(units))]
+    for d in dirs:
+        d.mkdir(parents=True)
     if not _spawn_is_safe(log):
-        for u in units:
-            yield midi_io.export_unit(corpus, u, folder)
+        for i, u in enumerate(units):
+            yield i, midi_io.export_unit(corpus, u, dirs[i])
         return
     with _pool(jobs) as pool:
-        futures = [pool.submit(midi_io.export_unit, corpus, u, folder) for u in units]
+        futures = {pool.submit(midi_io.export_unit, corpus, u, dirs[i]): i
+                   for i, u in enumerate(units)}
         for future in as_completed(futures):
             try:
-                yield future.result()
+                yield futures[future], future.result()
             except BrokenProcessPool as e:  # no manifest: the next run exports again
                 raise CadenzaError(f"exporting the built-in corpus '{corpus}' failed: a "
                                    f"music21 process died ({e}); run the command again")
