@@ -508,3 +508,17 @@ def test_music21_export_keeps_an_abc_tunes_opening_meter_after_an_overfull_bar(t
     assert meta.meter == (6, 8)
     # a one-eighth pickup, then bar 2's extra eighth is a bar of its own
     assert meta.bars == ((2, (6, 8)), (14, (6, 8)), (26, "other"), (28, (6, 8)))
+
+
+@pytest.mark.parametrize("k, stated", [("K:Ador", (9, "minor")), ("K:Gmix", (7, "major")),
+                                       ("K:Bm", (11, "minor")), ("K:HP", None)])
+def test_music21_export_writes_the_key_a_tune_states_and_no_bare_signature(tmp_path, k, stated):
+    # A stated key (tonic and mode; church modes by their third) is the song's key,
+    # which prepare uses as it is for the built-in corpora; a signature with no mode
+    # is not written, since a MIDI key signature would claim one (major).
+    from music21 import converter
+
+    tune = converter.parse(f"X:1\nT:t\nM:4/4\nL:1/4\n{k}\nA B c d|e d c B|A4|]\n",
+                           format="abc")
+    midi_io._write_notes(tune, tmp_path / "tune.mid")
+    assert midi_io.read_song(tmp_path / "tune.mid").key == stated

@@ -181,3 +181,17 @@ def test_settle_export_takes_a_later_units_song_where_the_first_failed(tmp_path)
     failed = corpus_mod.settle_export([[("x", "no notes")], [("x", None)]], dirs, tmp_path / "out")
     assert failed == {}
     assert (tmp_path / "out" / "x.mid").read_text() == "x from 1"
+
+
+def test_a_built_in_corpus_s_stated_key_is_used_where_the_notes_disagree(signed):
+    """music21's corpora state each song's real key (an ABC tune's K:, a chorale's key):
+    prepare uses it as it is; a folder's MIDI key signature must agree with the notes."""
+    data = (signed / "c_disagrees.mid").read_bytes()  # G major stated, D major notes
+    config = CodecConfig()
+    _, _, meta, source = corpus_mod.parse_bytes(data, config, ())
+    assert (meta.key, source) == ((2, "major"), "estimate")
+    _, _, meta, source = corpus_mod.parse_bytes(data, config, (), stated_keys=True)
+    assert (meta.key, source) == ((7, "major"), "file")
+    none = (signed / "d_none.mid").read_bytes()  # no key stated: the estimate still
+    assert corpus_mod.parse_bytes(none, config, (), stated_keys=True)[2:] == \
+        corpus_mod.parse_bytes(none, config, ())[2:]

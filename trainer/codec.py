@@ -186,7 +186,7 @@ class Codec:
         notes = np.stack([start, dur, pitch], axis=1).astype(np.int32)
         return normalise(notes, self.config.mono)
 
-    def quantise_song(self, raw: np.ndarray, meters=(), file_key=None):
+    def quantise_song(self, raw: np.ndarray, meters=(), file_key=None, stated_key=False):
         """``(notes, meta, key source)`` of a file's raw notes and time signatures.
 
         ``meters`` are the file's time signatures as ``(beat, n, d)``; with
@@ -196,7 +196,8 @@ class Codec:
         (leading silence dropped); bars before the first note are dropped, so a
         pickup is what comes before the first bar line. ``file_key`` is the
         file's key signature ``(tonic, mode)`` or None; it is used only where
-        it agrees with the estimate from the notes (:func:`trainer.keys.choose_key`).
+        it agrees with the estimate from the notes (:func:`trainer.keys.choose_key`),
+        or wherever it is given with ``stated_key`` (a built-in corpus's real key).
         """
         raw = np.asarray(raw, dtype=np.float64).reshape(-1, 3)
         spb = self.config.steps_per_beat
@@ -217,7 +218,7 @@ class Codec:
                 header = meter
             if step >= first:
                 kept.append((int(step - first), K.meter_token_value(meter)))
-        key, source = K.choose_key(file_key, notes)
+        key, source = K.choose_key(file_key, notes, stated_key)
         return notes, Meta(key, K.meter_token_value(header), tuple(kept)), source
 
     def default_meta(self, notes) -> Meta:

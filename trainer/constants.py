@@ -30,7 +30,7 @@ BUILTIN_CORPORA = ("chorales", "folk")
 DEFAULT_CORPUS = "chorales"
 CACHE_ENV = "CADENZA_CACHE"  # overrides the default cache folder
 PARSER_VERSION = 6  # bump when MIDI reading changes, to invalidate caches
-EXPORT_VERSION = 5  # bump when the built-in corpora's export changes, to export again
+EXPORT_VERSION = 6  # bump when the built-in corpora's export changes, to export again
 SERIAL_BELOW = 16  # parse fewer uncached files than this without a process pool
 
 # --- model and training ----------------------------------------------------

@@ -129,13 +129,15 @@ def prepare(data: DataConfig, codec: Codec, log=None) -> Corpus:
     else:
         folder, skipped, source = Path(data.data_dir), [], shown(data.data_dir)
     found = survey(folder)
+    stated = data.data_dir is None  # music21's corpora state their real keys
     fingerprint = json.dumps({"codec": codec.to_json()["params"], "programs": list(data.programs),
-                              "parser": C.PARSER_VERSION}, sort_keys=True).encode()
+                              "parser": C.PARSER_VERSION, "stated_keys": stated},
+                             sort_keys=True).encode()
     keys = {f: _content_key(f, fingerprint) for f in found.files}
     results = {f: _load_cached(cache, keys[f]) if keys[f] else None for f in found.files}
     todo = [f for f, r in results.items() if r is None]
     for f, key, result in _parse_all(todo, codec.config, data.programs, fingerprint,
-                                     data.resolved_jobs(), log):
+                                     data.resolved_jobs(), log, stated):
         if key and not (result[1] or "").startswith(CRASHED):  # a crash judges no file
             _store_cached(cache, key, result)
         results[f] = result
@@ -224,9 +226,12 @@ def _kind(path: Path) -> str:
             else "a block device" if stat.S_ISBLK(mode) else "not a file")
 
 
-def parse_bytes(data: bytes, codec_config: CodecConfig, programs: tuple[int, ...]):
+def parse_bytes(data: bytes, codec_config: CodecConfig, programs: tuple[int, ...],
+                stated_keys: bool = False):
     """``(notes, None, meta, key source)`` for the bytes of a usable MIDI file (meta and
-    source None for a v1 codec), ``(None, reason, None, None)`` otherwise."""
+    source None for a v1 codec), ``(None, reason, None, None)`` otherwise.
+    ``stated_keys``: the file's key signature is the song's real key (a built-in
+    corpus's export), not checked against the notes."""
     try:
         raw = midi_io.parse_song(data, programs)
     except midi_io.UnusableMidi as e:
@@ -237,28 +242,29 @@ def parse_bytes(data: bytes, codec_config: CodecConfig, programs: tuple[int, ...
     if codec.version < 2:
         notes, meta, source = codec.quantise(raw.notes), None, None
     else:
-        notes, meta, source = codec.quantise_song(raw.notes, raw.meters, raw.key)
+        notes, meta, source = codec.quantise_song(raw.notes, raw.meters, raw.key,
+                                                  stated_keys)
     if len(notes) == 0:
         return None, "no notes in the piano range", None, None
     return notes, None, meta, source
 
 
 def parse_task(path: Path, codec_config: CodecConfig, programs: tuple[int, ...],
-               fingerprint: bytes):
+               fingerprint: bytes, stated_keys: bool = False):
     """``(cache key, (notes, reason))``: the key is of exactly the bytes parsed."""
     try:
         data = path.read_bytes()
     except OSError as e:
         return None, (None, f"cannot read it ({e.strerror or e})", None, None)
-    return _key(data, fingerprint), parse_bytes(data, codec_config, programs)
+    return _key(data, fingerprint), parse_bytes(data, codec_config, programs, stated_keys)
 
 
-def _parse_all(files, codec_config, programs, fingerprint, jobs, log):
+def _parse_all(files, codec_config, programs, fingerprint, jobs, log, stated_keys=False):
     """Yield ``(file, cache key, (notes, reason))`` for every file, in parallel when
     worth it and safe; the files of a pool that broke are parsed again, serially."""
     bar = tqdm(total=len(files), desc="parsing MIDI", unit="file", disable=None,
                file=sys.stderr, leave=False)
-    args = (codec_config, programs, fingerprint)
+    args = (codec_config, programs, fingerprint, stated_keys)
     with bar:
         serial = files
         if len(files) >= C.SERIAL_BELOW and jobs > 1 and _spawn_is_safe(log):

@@ -142,14 +142,19 @@ def scale_of(key: tuple[int, str]) -> np.ndarray:
     return mask
 
 
-def choose_key(file_key: tuple[int, str] | None, notes) -> tuple[tuple[int, str], str]:
+def choose_key(file_key: tuple[int, str] | None, notes,
+               stated: bool = False) -> tuple[tuple[int, str], str]:
     """``(key, "file" | "estimate")``: the file's key signature where it agrees with the
     estimate from the notes (the same signature: equal, or its relative), else the estimate.
 
     A key signature is a set of sharps or flats; the estimator tells relative
     major and minor apart less well than the file does, so on the same
-    signature the file's mode wins.
+    signature the file's mode wins. ``stated``: the file's key is the song's
+    real key (music21's built-in corpora state tonic and mode: an ABC tune's
+    ``K:``, a chorale's key), used wherever there is one.
     """
+    if file_key is not None and stated:
+        return (int(file_key[0]), str(file_key[1])), "file"
     estimate = estimate_key(notes)
     if file_key is not None and same_signature(tuple(file_key), estimate):
         return (int(file_key[0]), str(file_key[1])), "file"

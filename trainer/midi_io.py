@@ -360,8 +360,8 @@ def _write_notes(score, path: Path) -> None:
             pm.time_signature_changes.append(
                 pretty_midi.TimeSignature(n, d, at / 2))
     keys = list(flat.getElementsByClass(key.KeySignature))
-    if keys:
-        k = keys[0] if isinstance(keys[0], key.Key) else keys[0].asKey()
+    if keys and isinstance(keys[0], key.Key):  # a bare signature states no mode: not written
+        k = keys[0]
         minor = k.mode in ("minor", "aeolian", "dorian", "phrygian", "locrian")
         pm.key_signature_changes.append(
             pretty_midi.KeySignature(k.tonic.pitchClass + 12 * minor, 0.0))
