@@ -183,9 +183,10 @@ def test_settle_export_takes_a_later_units_song_where_the_first_failed(tmp_path)
     assert (tmp_path / "out" / "x.mid").read_text() == "x from 1"
 
 
-def test_a_built_in_corpus_s_stated_key_is_used_where_the_notes_disagree(signed):
-    """music21's corpora state each song's real key (an ABC tune's K:, a chorale's key):
-    prepare uses it as it is; a folder's MIDI key signature must agree with the notes."""
+def test_a_stated_key_is_used_where_the_notes_disagree(signed):
+    """The folk corpus names each tune's key (its ABC K: line): prepare uses it as it
+    is; a folder's MIDI key signature, and a chorale's (a signature with a mode label),
+    must agree with the notes."""
     data = (signed / "c_disagrees.mid").read_bytes()  # G major stated, D major notes
     config = CodecConfig()
     _, _, meta, source = corpus_mod.parse_bytes(data, config, ())
@@ -195,3 +196,15 @@ def test_a_built_in_corpus_s_stated_key_is_used_where_the_notes_disagree(signed)
     none = (signed / "d_none.mid").read_bytes()  # no key stated: the estimate still
     assert corpus_mod.parse_bytes(none, config, (), stated_keys=True)[2:] == \
         corpus_mod.parse_bytes(none, config, ())[2:]
+
+
+@pytest.mark.parametrize("corpus, key", [("folk", (7, "major")), ("chorales", (2, "major"))])
+def test_prepare_takes_the_folk_corpus_s_keys_as_stated_and_checks_the_chorales(
+        signed, tmp_path, monkeypatch, corpus, key):
+    # The built-in export stood in for by the signed folder: c_disagrees states G major
+    # on D major notes.
+    monkeypatch.setattr(corpus_mod, "builtin_folder", lambda *a: (signed, []))
+    config = DataConfig(corpus=corpus, cache_dir=tmp_path / "cache", jobs=1)
+    songs = {s.name: s for s in corpus_mod.prepare(config, V2, log=lambda line: None).songs}
+    assert songs["c_disagrees.mid"].meta.key == key
+    assert songs["a_file_key.mid"].meta.key == (2, "major")  # agrees: the file's either way

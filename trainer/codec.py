@@ -197,7 +197,7 @@ class Codec:
         pickup is what comes before the first bar line. ``file_key`` is the
         file's key signature ``(tonic, mode)`` or None; it is used only where
         it agrees with the estimate from the notes (:func:`trainer.keys.choose_key`),
-        or wherever it is given with ``stated_key`` (a built-in corpus's real key).
+        or wherever it is given with ``stated_key`` (a source that names the key).
         """
         raw = np.asarray(raw, dtype=np.float64).reshape(-1, 3)
         spb = self.config.steps_per_beat

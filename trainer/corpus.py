@@ -129,7 +129,7 @@ def prepare(data: DataConfig, codec: Codec, log=None) -> Corpus:
     else:
         folder, skipped, source = Path(data.data_dir), [], shown(data.data_dir)
     found = survey(folder)
-    stated = data.data_dir is None  # music21's corpora state their real keys
+    stated = data.data_dir is None and data.corpus in midi_io.STATED_KEYS
     fingerprint = json.dumps({"codec": codec.to_json()["params"], "programs": list(data.programs),
                               "parser": C.PARSER_VERSION, "stated_keys": stated},
                              sort_keys=True).encode()

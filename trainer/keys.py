@@ -150,8 +150,8 @@ def choose_key(file_key: tuple[int, str] | None, notes,
     A key signature is a set of sharps or flats; the estimator tells relative
     major and minor apart less well than the file does, so on the same
     signature the file's mode wins. ``stated``: the file's key is the song's
-    real key (music21's built-in corpora state tonic and mode: an ABC tune's
-    ``K:``, a chorale's key), used wherever there is one.
+    real key (it comes from a source that names tonic and mode, such as an ABC
+    tune's ``K:``; :data:`trainer.midi_io.STATED_KEYS`), used wherever there is one.
     """
     if file_key is not None and stated:
         return (int(file_key[0]), str(file_key[1])), "file"
