@@ -158,11 +158,11 @@ def test_a_song_in_two_export_units_comes_from_the_first_whatever_order_they_fin
     monkeypatch.setattr(corpus_mod.midi_io, "builtin_units", lambda corpus: ["a", "b"])
     monkeypatch.setattr(corpus_mod.midi_io, "builtin_version", lambda: "test")
 
-    def backwards(corpus, units, staging, jobs, log):  # the later unit finishes first
+    def backwards(corpus, units, dirs, jobs, log):  # the later unit finishes first
         for i in (1, 0):
-            (staging / f"{i:05d}").mkdir(parents=True)
+            dirs[i].mkdir(parents=True)
         for i in (1, 0):
-            yield i, _fake_unit(corpus, units[i], staging / f"{i:05d}")
+            yield i, _fake_unit(corpus, units[i], dirs[i])
 
     monkeypatch.setattr(corpus_mod, "_export_all", backwards)
     folder, failed = corpus_mod.builtin_folder("folk", tmp_path, 1, lambda line: None)

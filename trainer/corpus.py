@@ -230,8 +230,8 @@ def parse_bytes(data: bytes, codec_config: CodecConfig, programs: tuple[int, ...
                 stated_keys: bool = False):
     """``(notes, None, meta, key source)`` for the bytes of a usable MIDI file (meta and
     source None for a v1 codec), ``(None, reason, None, None)`` otherwise.
-    ``stated_keys``: the file's key signature is the song's real key (a built-in
-    corpus's export), not checked against the notes."""
+    ``stated_keys``: the file's key signature is the song's real key (the export of a
+    corpus in :data:`midi_io.STATED_KEYS`), not checked against the notes."""
     try:
         raw = midi_io.parse_song(data, programs)
     except midi_io.UnusableMidi as e:
@@ -380,23 +380,19 @@ def builtin_folder(corpus: str, cache: Path, jobs: int, log) -> tuple[Path, list
         staging = folder.with_name(folder.name + ".staging")
         for old in (staging, folder):  # an interrupted export's
             shutil.rmtree(old, ignore_errors=True)
+        dirs = [staging / f"{i:05d}" for i in range(len(units))]
         results = {}
         bar = tqdm(total=len(units), desc=f"exporting {corpus}", unit="unit", disable=None,
                    file=sys.stderr, leave=False)
         with bar:
-            for i, result in _export_all(corpus, units, staging, jobs, log):
+            for i, result in _export_all(corpus, units, dirs, jobs, log):
                 results[i] = result
                 bar.update()
-        failed = settle_export([results[i] for i in range(len(units))],
-                               [staging / _unit_dir(i) for i in range(len(units))], folder)
+        failed = settle_export([results[i] for i in range(len(units))], dirs, folder)
         shutil.rmtree(staging, ignore_errors=True)
         manifest.write_text(json.dumps({"units": len(units), "failed": failed}, indent=1))
     failed = json.loads(manifest.read_text())["failed"]
     return folder, sorted(failed.items())
-
-
-def _unit_dir(i: int) -> str:
-    return f"{i:05d}"
 
 
 def settle_export(results: list[list[tuple[str, str | None]]], unit_dirs: list[Path],
@@ -424,10 +420,9 @@ def settle_export(results: list[list[tuple[str, str | None]]], unit_dirs: list[P
     return failed
 
 
-def _export_all(corpus: str, units: list[str], staging: Path, jobs: int, log):
+def _export_all(corpus: str, units: list[str], dirs: list[Path], jobs: int, log):
     """Yield ``(i, midi_io.export_unit's result)`` for each unit ``i``, exported into its
-    own folder under ``staging``, in parallel when safe."""
-    dirs = [staging / _unit_dir(i) for i in range(len(units))]
+    own folder ``dirs[i]``, in parallel when safe."""
     for d in dirs:
         d.mkdir(parents=True)
     if not _spawn_is_safe(log):
