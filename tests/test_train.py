@@ -225,3 +225,42 @@ def test_sample_and_evaluate_refuse_a_folder_without_a_run(tmp_path):
     proc = cli("sample", "--run-dir", tmp_path, "--out-dir", tmp_path / "o",
                "--instrument", "Kazoo", check=False)
     assert proc.returncode == 2 and "Kazoo" in proc.stderr
+
+
+def test_ema_checkpoints_hold_the_average_and_resume_trains_on_the_raw_weights(chorales, cache,
+                                                                               tmp_path):
+    import keras
+
+    from trainer.model import swap_average
+
+    run = tmp_path / "ema"
+    cli("train", "--data-dir", chorales, "--run-dir", run, "--epochs", 1, "--ema", 0.9, *TINY)
+    last = keras.models.load_model(run / "checkpoints" / "last-e0001.keras")
+    average = [keras.ops.convert_to_numpy(v) for v in last.trainable_weights]
+    raw = [keras.ops.convert_to_numpy(v) for v in last.optimizer._model_variables_moving_average]
+    assert any(not np.allclose(a, r) for a, r in zip(average, raw))  # the two differ
+    best = keras.models.load_model(run / "checkpoints" / "last-e0001.keras")
+    best.load_weights(run / "best.weights.h5")
+    assert all(np.array_equal(a, keras.ops.convert_to_numpy(b)) for a, b in zip(average, best.trainable_weights))
+    assert swap_average(last)  # what a resume does: the raw weights back in the model
+    assert all(np.array_equal(r, keras.ops.convert_to_numpy(v)) for r, v in zip(raw, last.trainable_weights))
+    out = cli("train", "--run-dir", run, "--resume", "--epochs", 2).stdout
+    assert "after epoch 1" in out
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    assert [r["epoch"] for r in rows] == ["1", "2"] and float(rows[1]["val_loss"]) < float(
+        rows[0]["val_loss"])
+    config = json.loads((run / "config.json").read_text())
+    assert config["train"]["ema"] == 0.9
+    plain = keras.models.load_model(run / "checkpoints" / "last-e0002.keras")
+    assert plain.optimizer.use_ema
+
+
+def test_without_ema_nothing_is_swapped(trained):
+    import keras
+
+    from trainer.model import swap_average
+
+    model = keras.models.load_model(trained / "checkpoints" / "last-e0001.keras")
+    before = [keras.ops.convert_to_numpy(v) for v in model.trainable_weights]
+    assert not swap_average(model)
+    assert all(np.array_equal(b, keras.ops.convert_to_numpy(v)) for b, v in zip(before, model.trainable_weights))

@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from trainer import constants as C
 from trainer.checkpoints import save_verified, weights_of
+from trainer.model import swap_average
 from trainer.runs import RunDir
 
 LOG_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate",
@@ -104,7 +105,12 @@ class EpochEnd(keras.callbacks.Callback):
         row = {**{k: logs.get(k) for k in LOG_FIELDS}, "epoch": epoch + 1, "learning_rate": lr,
                "tokens_per_second": round(targets / seconds), "seconds": round(seconds, 2)}
         s.update(epoch=epoch + 1, seconds=s["seconds"] + seconds, targets=s["targets"] + targets)
-        self._commit(s, improved, row)
+        swapped = swap_average(self.model)  # checkpoints hold the average, if one is kept
+        try:
+            self._commit(s, improved, row)
+        finally:
+            if swapped:
+                swap_average(self.model)
         if s["stopped"]:
             self.model.stop_training = True
         mark = " *" if improved else ""

@@ -137,6 +137,9 @@ class TrainConfig:
                                          "are taken): to compare runs on the same songs")
     transpose: int = _opt(C.TRANSPOSE, "augment each window by a random transposition "
                                        "of up to +-K semitones")
+    ema: float = _opt(0.0, "also keep an exponential moving average of the weights with "
+                           "this momentum per step (0: off): validation, early stopping, "
+                           "the best checkpoint and so evaluation and export use the average")
     seed: int = _opt(0, "random seed for the split, shuffling and initial weights")
     devices: int = _opt(0, "data-parallel devices (0: every visible GPU, else one "
                            "device; N>1 on a CPU-only machine splits the CPU)")
@@ -159,6 +162,7 @@ class TrainConfig:
         _check(0 <= self.test_fraction < 1 - self.val_fraction, "test_fraction",
                "must be in [0, 1 - val_fraction)")
         _check(0 <= self.transpose <= 12, "transpose", "must be 0..12")
+        _check(self.ema == 0 or 0.5 <= self.ema < 1, "ema", "must be 0 (off) or in [0.5, 1)")
         _check(self.devices >= 0, "devices", "must be >= 0")
         _check(0 <= self.seed <= C.MAX_SEED - self.epochs, "seed",
                f"must be 0..{C.MAX_SEED - self.epochs} (each epoch seeds with seed + epoch)")

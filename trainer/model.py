@@ -125,8 +125,25 @@ def learning_rate(cfg: TrainConfig, steps_per_epoch: int):
 def make_optimizer(cfg: TrainConfig, steps_per_epoch: int = 1) -> keras.optimizers.Optimizer:
     kinds = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
              "rmsprop": keras.optimizers.RMSprop, "sgd": keras.optimizers.SGD}
-    clip = {"global_clipnorm": cfg.grad_clip} if cfg.grad_clip else {}
-    return kinds[cfg.optimizer](learning_rate=learning_rate(cfg, steps_per_epoch), **clip)
+    extra = {"global_clipnorm": cfg.grad_clip} if cfg.grad_clip else {}
+    if cfg.ema:
+        extra.update(use_ema=True, ema_momentum=cfg.ema)
+    return kinds[cfg.optimizer](learning_rate=learning_rate(cfg, steps_per_epoch), **extra)
+
+
+def swap_average(model: keras.Model) -> bool:
+    """Exchange the model's weights with the optimizer's moving average of them (``--ema``);
+    False (and nothing done) when the optimizer keeps none. Checkpoints are written with
+    the average in the model, so the best weights are the average and a resumed run swaps
+    once after loading to train on from the raw weights."""
+    opt = model.optimizer
+    if not getattr(opt, "use_ema", False) or not hasattr(opt, "_model_variables_moving_average"):
+        return False
+    for var, average in zip(opt._trainable_variables, opt._model_variables_moving_average):
+        raw = keras.ops.convert_to_numpy(var)
+        var.assign(average)
+        average.assign(raw)
+    return True
 
 
 def compile_model(model: keras.Model, cfg: TrainConfig, steps_per_epoch: int = 1) -> keras.Model:

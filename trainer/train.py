@@ -57,6 +57,8 @@ def train(cfg: RunConfig) -> dict:
     Everything that can refuse the run (data, split, windows, devices, the
     checkpoint to resume from) is checked before the first file is written.
     """
+    import keras
+
     from trainer.callbacks import EpochEnd, Progress, fresh_state, settle
     from trainer.dataset import Windows
     from trainer.model import bar_input, build_model, compile_model
@@ -100,7 +102,8 @@ def train(cfg: RunConfig) -> dict:
         run.write_json("vocab.json", codec.to_json())
         run.write_json("split.json", split)
         settle(run, state)
-        callbacks = [Progress(t.epochs, len(train_data), train_data.epoch_targets),
+        callbacks = [*([keras.callbacks.SwapEMAWeights()] if t.ema else []),  # validate it
+                     Progress(t.epochs, len(train_data), train_data.epoch_targets),
                      EpochEnd(run, state, t.patience, train_data.epoch_targets,
                               halve_on_plateau=t.schedule == "plateau"),
                      *_tensorboard(run)]
@@ -129,6 +132,8 @@ def _resume_model(run: RunDir, state: dict):
     """
     import keras
 
+    from trainer.model import swap_average
+
     tried = []
     for candidate in (state, state.get("previous")):
         if not candidate or not candidate.get("checkpoint"):
@@ -155,6 +160,7 @@ def _resume_model(run: RunDir, state: dict):
         if state["best_epoch"] > candidate["best_epoch"] and damage(run.best_weights) is None:
             # best.weights.h5 already holds the newer best: keep its record with it
             candidate.update(best_val_loss=state["best_val_loss"], best_epoch=state["best_epoch"])
+    swap_average(model)  # saved with the average in the model: train on from the raw weights
     print(f"resuming {shown(run.path)} after epoch {candidate['epoch']}", flush=True)
     return model, candidate
 
