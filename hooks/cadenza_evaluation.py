@@ -93,6 +93,10 @@ def headline(e: dict, p: dict | None) -> str:
         change = "lower" if new < old else "higher"
         text += (f" This model's NLL per note is {percent(abs(1 - new / old))} {change} than "
                  f"the {version_label(p)} model's.")
+    old, new = ((ev["lstm"].get("grammar") or {}).get("nll_per_note") for ev in (p, e))
+    if old and new:
+        text += (f" As sampled (each under its own grammar) it is {new:.3f} nats per note "
+                 f"against {old:.3f}.")
     return text
 
 
@@ -108,8 +112,10 @@ def scores(e: dict, p: dict | None) -> str:
         if ev is None:
             continue
         prefix = f"{label} model: " if label else ""
-        for name, s in ((f"{prefix}LSTM", ev["lstm"]), (prefix + ngram_name(ev["ngram"]),
-                                                         ev["ngram"])):
+        sampled = ev["lstm"].get("grammar")
+        for name, s in ((f"{prefix}LSTM", ev["lstm"]),
+                        *([(f"{prefix}LSTM as sampled (grammar)", sampled)] if sampled else []),
+                        (prefix + ngram_name(ev["ngram"]), ev["ngram"])):
             rows.append([name, s.get("nll"), s.get("nll_per_note"), s.get("perplexity"),
                          s.get("accuracy")])
     header = [f"{e['part']} songs", "NLL per token (nats)", "NLL per note (nats)",
@@ -117,6 +123,11 @@ def scores(e: dict, p: dict | None) -> str:
     if all(r[2] is None for r in rows):  # evaluated before NLL per note existed
         header, rows = [h for i, h in enumerate(header) if i != 2], [r[:2] + r[3:] for r in rows]
     text = table(header, rows)
+    if any((ev or {}).get("lstm", {}).get("grammar") for ev in (e, p)):
+        text += ("\n\n\"As sampled\" restricts each step to the tokens the grammar allows "
+                 "there and renormalises: the probability with which sampling at T = 1 "
+                 "composes the song, so a token the codec determines (a BAR at its bar line, "
+                 "the DUR after a NOTE) costs nothing.")
     if p is not None and p.get("vocab_version") != e.get("vocab_version"):
         text += ("\n\nThe token languages differ (v2 spends tokens on KEY, METER and BAR), so "
                  "per-token figures do not compare across them; per-note figures do.")

@@ -6,7 +6,8 @@
 v1 model: ``git archive e899eca^ site/models/folk | tar -x -C /tmp/v1`` gives
 the v1 folk model). The test songs are A's (or ``--split``'s), quantised by
 A's corpus preparation, and each model scores them in its own token language
-(a v1 model reads the notes only), from BOS as generation runs. Prints each
+(a v1 model reads the notes only), from BOS as generation runs; with
+``--grammar`` each step is restricted to what that model's Grammar allows. Prints each
 model's NLL per note by token kind, then the ``N`` songs that cost A the most
 nats against B, with their key (and whether it came from the file or the
 estimate), meters and the gap by kind. Both models need the same grid.
@@ -26,11 +27,13 @@ from trainer.loading import load, test_split
 from trainer.stepper import Stepper
 
 
-def song_kinds(loaded, song) -> dict[str, float]:
-    """NLL (nats) of each token kind of one song as ``loaded`` encodes it."""
+def song_kinds(loaded, song, grammar: bool = False) -> dict[str, float]:
+    """NLL (nats) of each token kind of one song as ``loaded`` encodes it (``grammar``:
+    each step restricted to what the model's Grammar allows, as sampling is)."""
     codec = loaded.codec
     ids = codec.encode(song.notes, song.meta) if codec.version >= 2 else codec.encode(song.notes)
-    nll, _ = song_predictions(Stepper.for_codec(loaded.weights, codec), ids)
+    nll, _ = song_predictions(Stepper.for_codec(loaded.weights, codec), ids,
+                              codec if grammar else None)
     out: dict[str, float] = {}
     for token, n in zip(ids[1:], nll):
         kind = codec.tokens[token].split("_")[0]
@@ -38,9 +41,9 @@ def song_kinds(loaded, song) -> dict[str, float]:
     return out
 
 
-def gaps(a, b, songs) -> list[tuple[object, dict, dict]]:
+def gaps(a, b, songs, grammar: bool = False) -> list[tuple[object, dict, dict]]:
     """``(song, A's NLL by kind, B's)`` for every song."""
-    return [(s, song_kinds(a, s), song_kinds(b, s)) for s in songs]
+    return [(s, song_kinds(a, s, grammar), song_kinds(b, s, grammar)) for s in songs]
 
 
 def report(rows, top: int) -> str:
@@ -73,6 +76,8 @@ def main(argv=None) -> int:
     p.add_argument("--against", type=Path, required=True, help="model B (run or export)")
     p.add_argument("--split", type=Path, default=None, help="split.json (default: A's)")
     p.add_argument("--top", type=int, default=10, help="songs to list (default 10)")
+    p.add_argument("--grammar", action="store_true",
+                   help="score each step under the model's Grammar, as sampling draws")
     args = p.parse_args(argv)
     try:
         a, b = load(args.run_dir), load(args.against)
@@ -82,7 +87,7 @@ def main(argv=None) -> int:
                                "grids (steps per beat or mono): their notes differ")
         corpus = prepare(a.config.data, a.codec, log=lambda _: None)
         songs = split_songs(corpus, test_split(a, args.split))["test"]
-        print(report(gaps(a, b, songs), max(args.top, 0)))
+        print(report(gaps(a, b, songs, args.grammar), max(args.top, 0)))
     except CadenzaError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -75,3 +75,32 @@ def test_pitch_sharing_ties_octaves_together(codec):
     c4, c5, d4 = (codec.token_id("NOTE", p) for p in (60, 72, 62))
     np.testing.assert_array_equal(table[c4], table[c5])  # same pitch class
     assert not np.array_equal(table[c4], table[d4])
+
+
+@CODECS
+@pytest.mark.parametrize("independent, no_degrees, bar", [(False, False, False),
+                                                          (True, True, False),
+                                                          (False, False, True)])
+def test_set_inference_weights_gives_a_fresh_model_the_same_function(
+        independent, no_degrees, bar, codec, prefix):
+    from trainer.errors import CadenzaError
+    from trainer.model import set_inference_weights
+
+    cfg = ModelConfig(rnn_size=16, embedding_size=8, independent_pitches=independent,
+                      no_degrees=no_degrees, bar_input=bar)
+    source, fresh = build_model(codec, cfg), build_model(codec, cfg)
+    for w in source.weights:
+        w.assign(np.random.default_rng(1).normal(0, 0.2, w.shape).astype("float32"))
+    inputs = model_inputs(codec, cfg, [prefix])
+    before = keras.ops.convert_to_numpy(fresh(inputs))
+    set_inference_weights(fresh, inference_weights(source))
+    want = keras.ops.convert_to_numpy(source(inputs))
+    assert not np.allclose(before, want, atol=1e-3)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(fresh(inputs)), want, atol=1e-4)
+    with pytest.raises(CadenzaError, match="weight arrays"):
+        set_inference_weights(fresh, inference_weights(source)[:-1])
+    wider = build_model(codec, ModelConfig(rnn_size=20, embedding_size=8,
+                                           independent_pitches=independent,
+                                           no_degrees=no_degrees, bar_input=bar))
+    with pytest.raises(CadenzaError, match="shaped"):
+        set_inference_weights(wider, inference_weights(source))

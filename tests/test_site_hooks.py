@@ -370,3 +370,21 @@ def test_examples_have_sized_images_an_open_in_compose_link_and_unrepeated_capti
             "Open in Compose</a>") in html
     caption = html[html.index("<figcaption>"):html.index("</figcaption>")]
     assert caption.count("seed") == 1 and "temperature" not in caption and "model" not in caption
+
+
+def test_model_card_shows_the_nll_as_sampled_beside_the_raw_one(tmp_path):
+    ours, theirs = evaluation(), evaluation(1, nll_per_note=3.4, keys=False)
+    ours["lstm"]["grammar"] = {"nll": 1.25, "nll_per_note": 3.05, "perplexity": 3.49}
+    theirs["lstm"]["grammar"] = {"nll": 1.28, "nll_per_note": 3.1, "perplexity": 3.6}
+    export_folder(tmp_path, "v2", version=2, conditioning=CONDITIONING, evaluation=ours,
+                  previous=theirs)
+    [text] = map(cadenza_card.card, cadenza_models.discover(tmp_path))
+    assert "| LSTM as sampled (grammar) | 1.250 | 3.050 | 3.490 | - |" in text
+    assert "| v1 model: LSTM as sampled (grammar) | 1.280 | 3.100 | 3.600 | - |" in text
+    assert "As sampled (each under its own grammar) it is 3.050 nats per note against 3.100." \
+        in text
+    assert "costs nothing" in text
+    plain = tmp_path / "plain"
+    export_folder(plain, "v2", version=2, evaluation=evaluation())
+    [text] = map(cadenza_card.card, cadenza_models.discover(plain))
+    assert "as sampled" not in text.lower()

@@ -116,6 +116,7 @@ def test_evaluate_writes_both_nlls_and_the_music_table(trained, tmp_path):
     result = json.loads((run / "evaluation.json").read_text())
     assert result["lstm"]["nll"] > 0 and result["ngram"]["nll"] > 0
     assert result["lstm"]["nll_per_note"] > result["lstm"]["nll"]  # over 1 token per note
+    assert 0 < result["lstm"]["grammar"]["nll_per_note"] < result["lstm"]["nll_per_note"]
     assert result["ngram"]["order"] in (3, 4)
     assert [b["from"] for b in result["lstm"]["by_position"]] == [0, 256, 512, 1024]
     assert result["music"]["generated"]["songs"] == 3
@@ -264,3 +265,20 @@ def test_without_ema_nothing_is_swapped(trained):
     before = [keras.ops.convert_to_numpy(v) for v in model.trainable_weights]
     assert not swap_average(model)
     assert all(np.array_equal(b, keras.ops.convert_to_numpy(v)) for b, v in zip(before, model.trainable_weights))
+
+
+def test_init_from_starts_where_the_given_model_ends(trained, chorales, cache, tmp_path):
+    """--init-from: a fresh run starts from another model's weights (its first validation
+    loss is the source's best, not a random network's) and refuses a different network."""
+    source = json.loads((trained / "metrics.json").read_text())
+    run = tmp_path / "warm"
+    out = cli("train", "--data-dir", chorales, "--run-dir", run, "--epochs", 1, *TINY,
+              "--init-from", trained, "--learning-rate", 1e-6).stdout
+    assert "starting from the weights of" in out
+    assert json.loads((run / "config.json").read_text())["train"]["init_from"] == str(trained)
+    warm = json.loads((run / "metrics.json").read_text())["best_val_loss"]
+    assert abs(warm - source["best_val_loss"]) < 0.02, (warm, source["best_val_loss"])
+    bad = cli("train", "--data-dir", chorales, "--run-dir", tmp_path / "bad", "--epochs", 1,
+              *TINY, "--rnn-size", 20, "--init-from", trained, check=False)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --init-from")
+    assert len(bad.stderr.splitlines()) == 1

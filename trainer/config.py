@@ -140,6 +140,9 @@ class TrainConfig:
     ema: float = _opt(0.0, "also keep an exponential moving average of the weights with "
                            "this momentum per step (0: off): validation, early stopping, "
                            "the best checkpoint and so evaluation and export use the average")
+    init_from: Path | None = _opt(None, "start from the weights of this trained model (a run "
+                                        "or export folder with the same codec and network) "
+                                        "instead of random ones")
     seed: int = _opt(0, "random seed for the split, shuffling and initial weights")
     devices: int = _opt(0, "data-parallel devices (0: every visible GPU, else one "
                            "device; N>1 on a CPU-only machine splits the CPU)")

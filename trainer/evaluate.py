@@ -8,6 +8,10 @@ seen; choices use the validation songs. Figures:
   with different token languages compare on the same songs), perplexity and
   top-1 accuracy, for the LSTM and the best interpolated Kneser-Ney n-gram
   (order 3..8 and plain or transposed training songs, chosen on validation);
+  and the LSTM's NLL as sampled: each step restricted to what the Grammar
+  allows and renormalised, the probability with which sampling at T = 1
+  composes the song (a token the codec determines, such as a BAR at its bar
+  line, then costs nothing);
 - the LSTM's NLL per token by position in the song (0-255, 256-511,
   512-1023, 1024 on), which shows whether long generation drifts;
 - music composed with no length limit (when songs end, loops, repeated bars,
@@ -33,12 +37,14 @@ import numpy as np
 
 from trainer import keys as K
 from trainer import music_metrics as mm
+from trainer.codec import Codec
 from trainer.composing import compose
 from trainer.config import EvalConfig
 from trainer.corpus import prepare, split_songs
 from trainer.loading import is_export, load, test_split
 from trainer.ngram import KneserNey
 from trainer.runs import RunDir, run_locked, write_json
+from trainer.sampling import Grammar
 from trainer.stepper import Stepper
 
 BUCKETS = ((0, 256), (256, 512), (512, 1024), (1024, None))
@@ -71,10 +77,15 @@ def evaluate(cfg: EvalConfig) -> dict:
     tokens = {p: [codec.encode(s.notes, s.meta) for s in songs] for p, songs in parts.items()}
     stepper = Stepper.for_codec(loaded.weights, codec)
 
-    lstm_nll, lstm_hits = zip(*(song_predictions(stepper, t) for t in tokens["test"]))
+    logits = [stepper.run(t[:-1]) for t in tokens["test"]]
+    lstm_nll, lstm_hits = zip(*(predictions(z, t) for z, t in zip(logits, tokens["test"])))
     notes_test = sum(len(s.notes) for s in parts["test"])
     lstm = score(lstm_nll, lstm_hits, notes_test)
     lstm["by_position"] = by_position(lstm_nll)
+    as_sampled = [predictions(z, t, codec)[0] for z, t in zip(logits, tokens["test"])]
+    lstm["grammar"] = {k: v for k, v in score(as_sampled, lstm_hits, notes_test).items()
+                       if k != "accuracy"}
+    del logits
     transpose = loaded.config.train.transpose
     train_variants = transposed_variants(codec, tokens["train"], transpose)
     ngram = best_ngram(codec, train_variants, tokens["validation"], tokens["test"], notes_test,
@@ -127,13 +138,42 @@ def _song(notes, ids, meta):
 
 
 # --- likelihood ------------------------------------------------------------------
-def song_predictions(stepper: Stepper, song: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-target NLL (nats) and top-1 hits of one whole song, from BOS, as generation runs."""
-    logits = stepper.run(song[:-1]).astype(np.float64)
+def song_predictions(stepper: Stepper, song: np.ndarray,
+                     codec: Codec | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-target NLL (nats) and top-1 hits of one whole song, from BOS, as generation runs.
+
+    With ``codec``, each step's distribution is first restricted to the tokens
+    the :class:`trainer.sampling.Grammar` allows there (free key and meter) and
+    renormalised: the probability with which sampling at T = 1 composes exactly
+    this song. A token the codec determines (a ``BAR`` at its bar line, the
+    ``DUR`` after a ``NOTE``) then costs nothing, in any token language.
+    """
+    return predictions(stepper.run(song[:-1]), song, codec)
+
+
+def predictions(logits: np.ndarray, song: np.ndarray,
+                codec: Codec | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`song_predictions` from the logits after each of ``song[:-1]``."""
+    logits = np.asarray(logits, dtype=np.float64)
+    target = song[1:]
+    if codec is not None:
+        logits = np.where(grammar_masks(codec, song), logits, -np.inf)
     logp = logits - logits.max(-1, keepdims=True)
     logp -= np.log(np.exp(logp).sum(-1, keepdims=True))
-    target = song[1:]
-    return -logp[np.arange(len(target)), target], logits.argmax(-1) == target
+    nll = -logp[np.arange(len(target)), target]
+    if not np.isfinite(nll).all():
+        at = int(np.flatnonzero(~np.isfinite(nll))[0])
+        raise ValueError(f"token {at + 1} ({codec.tokens[int(target[at])]}) breaks the grammar")
+    return nll, logits.argmax(-1) == target
+
+
+def grammar_masks(codec: Codec, song: np.ndarray) -> np.ndarray:
+    """``(len(song) - 1, vocab)`` bool: what the Grammar allows after each prefix of ``song``."""
+    grammar, rows = Grammar(codec), []
+    for token in song[:-1]:
+        grammar.advance(int(token))
+        rows.append(grammar.mask())
+    return np.array(rows).reshape(len(rows), codec.size)
 
 
 def score(nll, hits, notes: int) -> dict:
@@ -314,6 +354,10 @@ def report(r: dict) -> str:
     for label, s in (("LSTM", lstm), (name, ngram)):
         lines.append(f"  {label:<28}{s['nll']:>10.4f}{s['nll_per_note']:>10.4f}"
                      f"{s['perplexity']:>12.3f}{s['accuracy']:>10.3f}")
+    if "grammar" in lstm:
+        g = lstm["grammar"]
+        lines.append(f"  {'LSTM as sampled (grammar)':<28}{g['nll']:>10.4f}"
+                     f"{g['nll_per_note']:>10.4f}{g['perplexity']:>12.3f}")
     lines += [f"  LSTM NLL per note is {100 * r['nll_per_note_reduction']:.1f}% lower than the "
               "n-gram's (order and variant chosen on validation)",
               "  LSTM NLL per token by position: " + ", ".join(

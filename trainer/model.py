@@ -82,6 +82,49 @@ def inference_weights(model: keras.Model) -> list[np.ndarray]:
     return [table, *lstms, *dense, *keys, *degrees, *bars]
 
 
+def set_inference_weights(model: keras.Model, weights: list[np.ndarray]) -> None:
+    """The inverse of :func:`inference_weights`: give ``model`` the plain network's weights.
+    A pitch-sharing layer takes the collapsed table (or kernel and bias) as its own and
+    zeros in its shared parts, which computes the same logits."""
+    weights = list(weights)
+    embed, out = model.get_layer("embedding"), model.get_layer("logits")
+    names = {layer.name for layer in model.layers}
+    lstms = [layer for layer in model.layers if isinstance(layer, layers.LSTM)]
+    expected = 1 + 3 * len(lstms) + 2 + ("key_embedding" in names) \
+        + 2 * ("degree_logits" in names) + ("bar_embedding" in names)
+    if len(weights) != expected:
+        raise CadenzaError(f"expected {expected} weight arrays for this network, got "
+                           f"{len(weights)}")
+
+    def take(n: int) -> list[np.ndarray]:
+        taken, weights[:n] = weights[:n], []
+        return taken
+
+    def plain(layer, values) -> None:
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if shapes != [np.shape(v) for v in values]:
+            raise CadenzaError(f"{layer.name}: weights shaped {[np.shape(v) for v in values]}, "
+                               f"the network's {shapes}")
+        layer.set_weights(values)
+
+    (table,) = take(1)
+    if isinstance(embed, PitchEmbedding):
+        plain(embed, [table, np.zeros(embed.by_class.shape), np.zeros(embed.by_octave.shape)])
+    else:
+        plain(embed, [table])
+    for layer in lstms:
+        plain(layer, take(3))
+    kernel, bias = take(2)
+    if isinstance(out, PitchLogits):
+        plain(out, [kernel, bias, np.zeros(out.class_kernel.shape), np.zeros(out.class_bias.shape),
+                    np.zeros(out.octave_kernel.shape), np.zeros(out.octave_bias.shape)])
+    else:
+        plain(out, [kernel, bias])
+    for name, n in (("key_embedding", 1), ("degree_logits", 2), ("bar_embedding", 1)):
+        if name in names:
+            plain(model.get_layer(name), take(n))
+
+
 def bar_input(codec: Codec, cfg: ModelConfig) -> bool:
     """Whether the network takes the bar count (v2 with BAR tokens, when asked for)."""
     return codec.version >= 2 and codec.bar_id is not None and cfg.bar_input

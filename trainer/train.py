@@ -97,6 +97,8 @@ def train(cfg: RunConfig) -> dict:
             backend.seed(t.seed + state["epoch"])
         else:
             model = compile_model(build_model(codec, cfg.model), t, len(train_data))
+            if t.init_from is not None:
+                initialise(model, cfg, t.init_from)
         run.path.mkdir(parents=True, exist_ok=True)  # library callers hold no lock that made it
         run.write_json("config.json", cfg.to_dict())  # the first write of a fresh run
         run.write_json("vocab.json", codec.to_json())
@@ -122,6 +124,26 @@ def train(cfg: RunConfig) -> dict:
     print(f"done in {time.perf_counter() - t0:.0f} s: best val_loss {state['best_val_loss']:.4f} "
           f"at epoch {state['best_epoch']}; run folder {shown(run.path)}")
     return metrics
+
+
+def initialise(model, cfg: RunConfig, source) -> None:
+    """Set ``model``'s weights to those of the trained model in ``source`` (``--init-from``).
+
+    Its codec and network must be this run's. The weights come in the plain
+    (Stepper) form, so the pitch-sharing tables take the collapsed table and
+    their shared parts start at zero: the same function, to the last bit.
+    """
+    from trainer.loading import load
+    from trainer.model import set_inference_weights
+
+    loaded = load(source)
+    if loaded.codec.to_json() != Codec(cfg.codec).to_json():
+        raise CadenzaError(f"--init-from {shown(source)}: its vocabulary differs from this run's")
+    if loaded.config.model != cfg.model:
+        raise CadenzaError(f"--init-from {shown(source)}: its network ({loaded.config.model}) "
+                           f"differs from this run's ({cfg.model})")
+    set_inference_weights(model, loaded.weights)
+    print(f"starting from the weights of {shown(loaded.source)}", flush=True)
 
 
 def _resume_model(run: RunDir, state: dict):
