@@ -51,6 +51,7 @@ def describe(run: RunDir, rc, codec, cfg, folder: Path, drift: dict, record: dic
             "data": split.get("source"),
             "train_songs": len(split.get("train", [])),
             "validation_songs": len(split.get("validation", [])),
+            **({"refit": True} if split.get("refit") else {}),
             "test_songs": len(split.get("test", [])),
             "checkpoint": cfg.checkpoint,
             "settings": rc.to_dict(),

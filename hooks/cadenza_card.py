@@ -87,6 +87,9 @@ def data(c: dict, t: dict, evaluation: dict | None) -> str:
         "test", t.get("test_songs")))
     text = (f"`{tr['data']}`: {tr['train_songs']} training songs, "
             f"{tr['validation_songs']} validation")
+    if tr.get("refit"):
+        text += (" (a refit: the network trained on both, for the epochs and learning rates "
+                 "that validation chose in the run it repeats)")
     if test:
         return text + f", {test} test (never trained on, never used for a choice)"
     return text + "; no test split (trained before it existed)"
@@ -139,6 +142,13 @@ def recipe(train: dict) -> str:
         text += f" ({train['schedule']} schedule)"
     if train.get("burn_in"):
         text += f", burn-in {train['burn_in']} tokens"
+    if train.get("ema"):
+        text += (f", a moving average of the weights (momentum {train['ema']} per step) "
+                 "validated, kept and exported")
+    if train.get("init_from"):
+        text += f", started from the weights of `{train['init_from']}`"
+    if train.get("refit"):
+        text += f", a refit of `{train['refit']}` on its training and validation songs"
     return text + f", transposition ±{train['transpose']}, seed {train['seed']}"
 
 

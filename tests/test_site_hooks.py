@@ -388,3 +388,14 @@ def test_model_card_shows_the_nll_as_sampled_beside_the_raw_one(tmp_path):
     export_folder(plain, "v2", version=2, evaluation=evaluation())
     [text] = map(cadenza_card.card, cadenza_models.discover(plain))
     assert "as sampled" not in text.lower()
+
+
+def test_model_card_names_a_weight_average_and_a_warm_start():
+    from cadenza_card import recipe
+
+    base = {"window_size": 384, "batch_size": 24, "optimizer": "adam", "learning_rate": 0.0005,
+            "schedule": "plateau", "transpose": 0, "seed": 0}
+    assert "moving average" not in recipe(base) and "started from" not in recipe(base)
+    text = recipe({**base, "ema": 0.995, "init_from": "runs/folk-v5-export"})
+    assert "a moving average of the weights (momentum 0.995 per step)" in text
+    assert "started from the weights of `runs/folk-v5-export`" in text

@@ -282,3 +282,39 @@ def test_init_from_starts_where_the_given_model_ends(trained, chorales, cache, t
               *TINY, "--rnn-size", 20, "--init-from", trained, check=False)
     assert bad.returncode == 2 and bad.stderr.startswith("error: --init-from")
     assert len(bad.stderr.splitlines()) == 1
+
+
+def test_refit_repeats_a_run_on_its_training_and_validation_songs(chorales, cache, tmp_path):
+    """--refit RUN: RUN's settings, split and learning rates for its best epoch count, on
+    its training and validation songs; the last epoch's weights are the ones kept."""
+    source = tmp_path / "source"
+    cli("train", "--data-dir", chorales, "--run-dir", source, "--epochs", 2, *TINY,
+        "--schedule", "plateau", "--learning-rate", 0.003, "--val-fraction", 0.25)
+    state = json.loads((source / "state.json").read_text())
+    refit = tmp_path / "refit"
+    out = cli("train", "--data-dir", chorales, "--run-dir", refit, "--refit", source).stdout
+    split = json.loads((refit / "split.json").read_text())
+    assert split["refit"] is True
+    assert {k: split[k] for k in ("train", "validation", "test")} == \
+        {k: v for k, v in json.loads((source / "split.json").read_text()).items()
+         if k in ("train", "validation", "test")}
+    config = json.loads((refit / "config.json").read_text())
+    assert config["train"]["refit"] == str(source) and config["train"]["epochs"] == \
+        state["best_epoch"]
+    assert config["model"] == json.loads((source / "config.json").read_text())["model"]
+    metrics = json.loads((refit / "metrics.json").read_text())
+    assert metrics["refit"] and metrics["train_songs"] == len(split["train"]) + \
+        len(split["validation"])
+    assert f"the {len(split['validation'])} validation songs among them" in out
+
+    def rates(run):
+        with open(run / "log.csv", newline="") as f:
+            return [float(r["learning_rate"]) for r in csv.DictReader(f)]
+    assert rates(refit) == rates(source)[:state["best_epoch"]]
+    refit_state = json.loads((refit / "state.json").read_text())
+    assert refit_state["best_epoch"] == refit_state["epoch"] == state["best_epoch"]
+    bad = cli("train", "--data-dir", chorales, "--run-dir", tmp_path / "bad", "--refit", source,
+              "--epochs", 5, check=False)
+    assert bad.returncode == 2 and "drop --epochs" in bad.stderr
+    again = cli("train", "--run-dir", tmp_path / "again", "--refit", refit, check=False)
+    assert again.returncode == 2 and "itself a refit" in again.stderr

@@ -75,10 +75,11 @@ class EpochEnd(keras.callbacks.Callback):
     """Checkpoints, logs, early stopping and plateau learning-rate halving."""
 
     def __init__(self, run: RunDir, state: dict, patience: int, epoch_targets,
-                 halve_on_plateau: bool = True):
+                 halve_on_plateau: bool = True, keep_last: bool = False):
         super().__init__()
         self.run, self.state, self.patience = run, state, patience
         self.halve_on_plateau = halve_on_plateau  # else the optimizer's schedule sets the LR
+        self.keep_last = keep_last  # a refit: every epoch's weights are the best, no stopping
         self.epoch_targets = epoch_targets  # epoch -> target tokens trained on
         self._trim_log(state["epoch"])
 
@@ -93,7 +94,7 @@ class EpochEnd(keras.callbacks.Callback):
         seconds = time.perf_counter() - self.t0
         s = dict(self.state)  # the state to commit; self.state stays the committed one
         lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-        improved = logs["val_loss"] < s["best_val_loss"]
+        improved = self.keep_last or logs["val_loss"] < s["best_val_loss"]
         s["wait"] = 0 if improved else s["wait"] + 1
         if s["wait"] >= self.patience:
             s["stopped"] = "early"
@@ -172,6 +173,17 @@ class EpochEnd(keras.callbacks.Callback):
             os.replace(tmp, self.run.log_csv)
         finally:
             tmp.unlink(missing_ok=True)
+
+
+class ReplayRates(keras.callbacks.Callback):
+    """Sets each epoch's learning rate from a list (a refit replays its source run's)."""
+
+    def __init__(self, rates: list[float]):
+        super().__init__()
+        self.rates = rates
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.optimizer.learning_rate.assign(self.rates[min(epoch, len(self.rates) - 1)])
 
 
 class Progress(keras.callbacks.Callback):

@@ -143,6 +143,11 @@ class TrainConfig:
     init_from: Path | None = _opt(None, "start from the weights of this trained model (a run "
                                         "or export folder with the same codec and network) "
                                         "instead of random ones")
+    refit: Path | None = _opt(None, "train again as the finished run REFIT did (its settings, "
+                                    "split, best epoch count and each epoch's learning rate, "
+                                    "all chosen on its validation songs), on its training and "
+                                    "validation songs together; the last epoch's weights are "
+                                    "kept, as nothing is left to validate on")
     seed: int = _opt(0, "random seed for the split, shuffling and initial weights")
     devices: int = _opt(0, "data-parallel devices (0: every visible GPU, else one "
                            "device; N>1 on a CPU-only machine splits the CPU)")

@@ -91,9 +91,13 @@ def evaluate(cfg: EvalConfig) -> dict:
     ngram = best_ngram(codec, train_variants, tokens["validation"], tokens["test"], notes_test,
                        range(3, cfg.max_ngram_order + 1))
 
-    index = mm.NgramIndex(train_variants[max(train_variants)])  # every transposition used
+    # what the network learnt from: a refit (train --refit) learnt the validation songs too
+    learnt = parts["train"] + (parts["validation"] if split.get("refit") else [])
+    learnt_variants = transposed_variants(
+        codec, tokens["train"] + (tokens["validation"] if split.get("refit") else []), transpose)
+    index = mm.NgramIndex(learnt_variants[max(learnt_variants)])  # every transposition used
     spb, max_dur = codec.config.steps_per_beat, codec.config.max_duration
-    reference = [s.notes for s in parts["train"]]
+    reference = [s.notes for s in learnt]
     human = [_song(s.notes, t, s.meta) for s, t in zip(parts["test"], tokens["test"])]
     free = [compose(stepper, codec, [codec.bos_id], FREE_NOTES, cfg.temperature, 0, cfg.top_p,
                     cfg.seed + i, max_tokens=MAX_FREE_TOKENS) for i in range(cfg.free_samples)]

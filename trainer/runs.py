@@ -28,6 +28,7 @@ from trainer import constants as C
 from trainer.checkpoints import fsync
 from trainer.codec import Codec
 from trainer.config import (CodecConfig, DataConfig, ModelConfig, RunConfig, TrainConfig)
+from trainer.display import shown
 from trainer.errors import CadenzaError
 
 # Settings a resumed run may change; every other one must match config.json.
@@ -165,7 +166,9 @@ def resolve_train_config(given: dict) -> RunConfig:
             raise CadenzaError(f"--resume: {', '.join(changed)} differ from {run.config_path}; "
                                "a resumed run keeps its data, vocabulary and model")
         return merged
-    cfg = RunConfig(**{name: cls(**given[cls]) for name, cls in sections.items()})
+    refit = given[TrainConfig].get("refit")
+    cfg = refit_config(given, refit) if refit else \
+        RunConfig(**{name: cls(**given[cls]) for name, cls in sections.items()})
     _check_vocab(run, Codec(cfg.codec))
     if run.has_run() and not _failed_start(run, cfg):
         raise CadenzaError(f"{run.path} already holds a run; pass --resume to continue it "
@@ -174,6 +177,51 @@ def resolve_train_config(given: dict) -> RunConfig:
         raise CadenzaError(f"{run.path} is not empty and is not a Cadenza run; "
                            "choose an empty or new --run-dir")
     return cfg
+
+
+REFIT_FLAGS = {"run_dir", "refit", "devices", "jobs", "cache_dir"}
+
+
+def refit_config(given: dict, source: Path) -> RunConfig:
+    """``--refit RUN``: RUN's settings, for RUN's best epoch count, into the new run folder."""
+    ref = RunDir(source)
+    saved = ref.config()
+    sections = {DataConfig: saved.data, CodecConfig: saved.codec, ModelConfig: saved.model,
+                TrainConfig: saved.train}
+    extra = sorted(f"--{k.replace('_', '-')}" for cls, flags in given.items()
+                   for k, v in flags.items()
+                   if k not in REFIT_FLAGS and getattr(sections[cls], k, v) != v)
+    if extra:
+        raise CadenzaError(f"--refit takes every setting from {shown(source)}: drop "
+                           f"{', '.join(extra)}")
+    if saved.train.refit:
+        raise CadenzaError(f"--refit {shown(source)}: that run is itself a refit; give the run "
+                           "whose validation chose its settings")
+    state = ref.read_json("state.json") or {}
+    if not state.get("best_epoch") or not refit_rates(ref, state["best_epoch"]):
+        raise CadenzaError(f"--refit {shown(source)}: it has no finished epoch with a "
+                           "validation loss and learning rate logged")
+    keep = {k: v for k, v in given[TrainConfig].items() if k in ("devices",)}
+    train = dataclasses.replace(saved.train, run_dir=Path(given[TrainConfig]["run_dir"]),
+                                refit=Path(source), epochs=int(state["best_epoch"]),
+                                resume=False, **keep)
+    data = dataclasses.replace(saved.data, **{k: v for k, v in given[DataConfig].items()
+                                              if k in ("jobs", "cache_dir")})
+    return dataclasses.replace(saved, data=data, train=train)
+
+
+def refit_rates(ref: RunDir, epochs: int) -> list[float]:
+    """The learning rate of each of the first ``epochs`` epochs of ``ref`` (its log.csv)."""
+    import csv
+
+    try:
+        with open(ref.log_csv, newline="") as f:
+            rows = {int(r["epoch"]): float(r["learning_rate"]) for r in csv.DictReader(f)
+                    if (r.get("epoch") or "").isdigit() and r.get("learning_rate")}
+    except (OSError, ValueError, KeyError):
+        return []
+    rates = [rows.get(e) for e in range(1, epochs + 1)]
+    return rates if all(r is not None for r in rates) else []
 
 
 def _failed_start(run: RunDir, cfg: RunConfig) -> bool:

@@ -18,7 +18,7 @@ from trainer.corpus import (Corpus, key_counts, meter_counts, prepare, split_nam
                             split_songs)
 from trainer.display import shown
 from trainer.errors import CadenzaError
-from trainer.runs import RunDir, resolve_train_config
+from trainer.runs import RunDir, refit_rates, resolve_train_config
 
 
 def command(given: dict) -> int:
@@ -59,7 +59,7 @@ def train(cfg: RunConfig) -> dict:
     """
     import keras
 
-    from trainer.callbacks import EpochEnd, Progress, fresh_state, settle
+    from trainer.callbacks import EpochEnd, Progress, ReplayRates, fresh_state, settle
     from trainer.dataset import Windows
     from trainer.model import bar_input, build_model, compile_model
 
@@ -67,6 +67,8 @@ def train(cfg: RunConfig) -> dict:
     corpus = prepare(cfg.data, codec)
     print(corpus.summary(codec), flush=True)
     split = run.read_json("split.json")
+    if split is None and t.refit:
+        split = {**RunDir(t.refit).read_json("split.json"), "refit": True}
     if split is None:
         train_names, val_names, test_names = split_names(
             [s.name for s in corpus.songs], t.val_fraction, t.seed, t.test_fraction,
@@ -74,6 +76,10 @@ def train(cfg: RunConfig) -> dict:
         split = {"source": corpus.source, "train": train_names, "validation": val_names,
                  "test": test_names}
     train_tokens, val_tokens = split_tokens(corpus, codec, split)
+    rates = None
+    if split.get("refit"):  # the validation songs are trained on too; their loss is reported
+        train_tokens = train_tokens + val_tokens
+        rates = refit_rates(RunDir(t.refit), t.epochs)
     state = run.read_json("state.json") or fresh_state()
     if state["stopped"] == "early" or state["epoch"] >= t.epochs:
         print(f"{shown(run.path)}: already finished at epoch {state['epoch']} "
@@ -105,20 +111,26 @@ def train(cfg: RunConfig) -> dict:
         run.write_json("split.json", split)
         settle(run, state)
         callbacks = [*([keras.callbacks.SwapEMAWeights()] if t.ema else []),  # validate it
+                     *([ReplayRates(rates)] if rates and t.schedule == "plateau" else []),
                      Progress(t.epochs, len(train_data), train_data.epoch_targets),
                      EpochEnd(run, state, t.patience, train_data.epoch_targets,
-                              halve_on_plateau=t.schedule == "plateau"),
+                              halve_on_plateau=t.schedule == "plateau" and not rates,
+                              keep_last=bool(rates)),
                      *_tensorboard(run)]
+        songs = len(split["train"]) + (len(split["validation"]) if rates else 0)
         print(f"training {model.count_params():,} parameters with {backend.describe()}: "
-              f"{len(split['train'])} songs ({train_data.targets():,} targets), "
-              f"{len(split['validation'])} for validation, "
-              f"{len(split.get('test', []))} kept for the test", flush=True)
+              f"{songs} songs ({train_data.targets():,} targets), "
+              + (f"the {len(split['validation'])} validation songs among them (a refit of "
+                 f"{shown(t.refit)} for its {t.epochs} epochs), " if rates else
+                 f"{len(split['validation'])} for validation, ")
+              + f"{len(split.get('test', []))} kept for the test", flush=True)
         t0 = time.perf_counter()
         model.fit(train_data, validation_data=val_data, epochs=t.epochs,
                   initial_epoch=state["epoch"], callbacks=callbacks, verbose=0)
     metrics = _metrics(cfg, state, model, train_data, val_data, split)
     if codec.version >= 2:
-        songs = split_songs(corpus, split)["train"]
+        parts = split_songs(corpus, split)
+        songs = parts["train"] + (parts["validation"] if split.get("refit") else [])
         metrics["conditioning"] = {"keys": key_counts(songs), "meters": meter_counts(songs)}
     run.write_json("metrics.json", metrics)
     print(f"done in {time.perf_counter() - t0:.0f} s: best val_loss {state['best_val_loss']:.4f} "
@@ -205,8 +217,10 @@ def _metrics(cfg, state, model, train_data, val_data, split) -> dict:
         "train_seconds": round(state["seconds"], 1),
         "tokens_per_second": round(state["targets"] / max(state["seconds"], 1e-9)),
         "parameters": model.count_params(),
-        "train_songs": len(split["train"]),
+        "train_songs": len(split["train"]) + (len(split["validation"]) if split.get("refit")
+                                              else 0),
         "val_songs": len(split["validation"]),
+        **({"refit": True} if split.get("refit") else {}),
         "test_songs": len(split.get("test", [])),
         "train_targets": train_data.targets(),
         "val_targets": val_data.targets(),
