@@ -30,6 +30,9 @@ def describe(run: RunDir, rc, codec, cfg, folder: Path, drift: dict, record: dic
     split = run.read_json("split.json") or {}
     trained_on = (run.read_json("metrics.json") or {}).get("backend", "unknown")
     shards = shard_records(folder)
+    from trainer.calibration import calibrated
+
+    calibration = calibrated(run) if cfg.checkpoint == "best" else None
     return {
         "type": TYPE,
         "format_version": FORMAT_VERSION,
@@ -52,19 +55,40 @@ def describe(run: RunDir, rc, codec, cfg, folder: Path, drift: dict, record: dic
             "train_songs": len(split.get("train", [])),
             "validation_songs": len(split.get("validation", [])),
             **({"refit": True} if split.get("refit") else {}),
+            **({"calibration": {k: v for k, v in calibration.items()
+                                if k not in ("weights", "best_weights_sha256")}}
+               if calibration else {}),
             "test_songs": len(split.get("test", [])),
             "checkpoint": cfg.checkpoint,
             "settings": rc.to_dict(),
             "backend": trained_on,
             "commands": {
-                "train": ("KERAS_BACKEND=jax " if trained_on.startswith("jax") else "")
-                + command_line("train", [rc.data, rc.codec, rc.model, rc.train]),
+                "train": train_commands(rc, trained_on),
+                **({"calibrate": f"python -m trainer calibrate --run-dir {rc.train.run_dir}"}
+                   if calibration else {}),
                 "evaluate": f"python -m trainer evaluate --run-dir {rc.train.run_dir}",
                 "export": f"python -m converter --run-dir {rc.train.run_dir} --out {cfg.out} "
                           f"--quantize {cfg.quantize}",
             },
         },
     }
+
+
+def train_commands(rc, trained_on: str) -> str:
+    """The command that trains the run; for a refit, the run it repeats and its
+    calibration first (a line each)."""
+    jax = "KERAS_BACKEND=jax " if trained_on.startswith("jax") else ""
+    if not rc.train.refit:
+        return jax + command_line("train", [rc.data, rc.codec, rc.model, rc.train])
+    source = RunDir(rc.train.refit)
+    ref = source.config()
+    ref_backend = (source.read_json("metrics.json") or {}).get("backend", "unknown")
+    lines = [train_commands(ref, ref_backend)]
+    if source.read_json("calibration.json"):
+        lines.append(f"python -m trainer calibrate --run-dir {rc.train.refit}")
+    lines.append(f"{jax}python -m trainer train --run-dir {rc.train.run_dir} "
+                 f"--refit {rc.train.refit}")
+    return "\n".join(lines)
 
 
 def conditioning(run: RunDir, rc, codec) -> dict | None:

@@ -37,7 +37,8 @@ def card(model: dict) -> str:
         cadenza_evaluation.section(model["name"], evaluation, metrics.get("previous")),
         *filter(None, [cadenza_harmony.section(model["name"], model.get("harmony"))]),
         "To make this model again:\n\n```sh\n" + "\n".join(
-            c["training"]["commands"][k] for k in ("train", "evaluate", "export")) + "\n```",
+            c["training"]["commands"][k] for k in ("train", "calibrate", "evaluate", "export")
+            if k in c["training"]["commands"]) + "\n```",
     ])
 
 
@@ -75,6 +76,8 @@ def about(c: dict, t: dict, evaluation: dict | None, previous: dict | None) -> l
                      f"loss {number(t.get('best_val_loss'))} at epoch {t.get('best_epoch')}, "
                      f"{t.get('train_seconds', 0):,.0f} s on {t.get('backend')}"],
         ["settings", recipe(train)],
+        *([["calibration", calibration(c["training"]["calibration"])]]
+          if c["training"].get("calibration") else []),
         ["in the browser", browser(c)],
     ]
     return rows
@@ -150,6 +153,16 @@ def recipe(train: dict) -> str:
     if train.get("refit"):
         text += f", a refit of `{train['refit']}` on its training and validation songs"
     return text + f", transposition ±{train['transpose']}, seed {train['seed']}"
+
+
+def calibration(record: dict) -> str:
+    """The softmax temperature baked into the weights, and where it was chosen."""
+    text = (f"softmax temperature {record['temperature']:.3f}, chosen on "
+            f"{record.get('chosen_on', 'the validation songs')}")
+    nll = record.get("validation_nll_per_note")
+    if nll:
+        text += f" (their NLL per note {nll['before']:.3f} → {nll['after']:.3f})"
+    return text + ", baked into the output weights: the logits as trained, divided by it"
 
 
 def browser(c: dict) -> str:

@@ -21,7 +21,7 @@ from mkdocs.exceptions import PluginError
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = {"prepare": ["trainer", "prepare"], "train": ["trainer", "train"],
             "sample": ["trainer", "sample"], "harmonize": ["trainer", "harmonize"],
-            "evaluate": ["trainer", "evaluate"],
+            "calibrate": ["trainer", "calibrate"], "evaluate": ["trainer", "evaluate"],
             "evaluate-harmony": ["trainer", "evaluate-harmony"], "converter": ["converter"]}
 NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 # (start, duration, pitch) in 16th-note steps, in C major: a one-beat pickup (G4),

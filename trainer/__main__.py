@@ -11,6 +11,7 @@ HANDLERS = {  # command -> module whose ``command(given)`` runs it (imported laz
     "prepare": "trainer.corpus_cli",
     "train": "trainer.train",
     "sample": "trainer.generate",
+    "calibrate": "trainer.calibration",
     "evaluate": "trainer.evaluate",
     "harmonize": "trainer.harmonize",
     "evaluate-harmony": "trainer.evaluate_harmony",

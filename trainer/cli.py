@@ -13,8 +13,9 @@ import shlex
 import typing
 from pathlib import Path
 
-from trainer.config import (CodecConfig, DataConfig, EvalConfig, HarmonizeConfig,
-                            HarmonyEvalConfig, ModelConfig, SampleConfig, TrainConfig)
+from trainer.config import (CalibrateConfig, CodecConfig, DataConfig, EvalConfig,
+                            HarmonizeConfig, HarmonyEvalConfig, ModelConfig, SampleConfig,
+                            TrainConfig)
 from trainer.errors import CadenzaError
 
 COMMANDS: dict[str, tuple[str, tuple[type, ...]]] = {
@@ -22,6 +23,8 @@ COMMANDS: dict[str, tuple[str, tuple[type, ...]]] = {
     "train": ("train the LSTM on a corpus",
               (DataConfig, CodecConfig, ModelConfig, TrainConfig)),
     "sample": ("compose songs with a trained run", (SampleConfig,)),
+    "calibrate": ("fit a trained run's softmax temperature on its validation songs and "
+                  "bake it into its best weights", (CalibrateConfig,)),
     "evaluate": ("score a trained run against held-out songs and an n-gram baseline",
                  (EvalConfig,)),
     "harmonize": ("harmonize a melody: it stays the top voice, the model writes the parts "

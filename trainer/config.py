@@ -320,6 +320,20 @@ class HarmonyEvalConfig:
 
 
 @dataclass(frozen=True)
+class CalibrateConfig:
+    """How to fit a trained run's softmax temperature on its validation songs."""
+
+    run_dir: Path = _opt(None, "trained run folder (a refit takes the temperature of the run "
+                               "it repeats)", required=True)
+    lowest: float = _opt(0.5, "lowest temperature searched")
+    highest: float = _opt(3.0, "highest temperature searched")
+
+    def __post_init__(self):
+        _check(0 < self.lowest < self.highest <= 100, "lowest",
+               "need 0 < --lowest < --highest <= 100")
+
+
+@dataclass(frozen=True)
 class EvalConfig:
     """How to evaluate a trained run against its held-out songs."""
 
