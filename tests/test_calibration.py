@@ -73,3 +73,27 @@ def test_a_refit_takes_the_temperature_of_the_run_it_repeats(chorales, cache, tm
     record = json.loads((refit / "calibration.json").read_text())
     assert record["temperature"] == t and record["source"] == str(source)
     np.testing.assert_allclose(logits_of(refit), before / t, rtol=1e-4, atol=1e-4)
+
+
+def test_a_refits_export_names_the_run_it_repeats_its_calibration_and_the_refit(tmp_path):
+    from pathlib import Path
+
+    from converter.record import train_commands
+    from trainer.config import RunConfig, TrainConfig
+
+    source = tmp_path / "source"
+    source.mkdir()
+    ref = RunConfig(train=TrainConfig(run_dir=source, epochs=12, ema=0.995,
+                                      init_from=Path("runs/v5")))
+    (source / "config.json").write_text(json.dumps(ref.to_dict(), default=str))
+    (source / "metrics.json").write_text(json.dumps({"backend": "jax on CPU"}))
+    refit = RunConfig(train=TrainConfig(run_dir=tmp_path / "refit", epochs=7, ema=0.995,
+                                        init_from=Path("runs/v5"), refit=source))
+    lines = train_commands(refit, "tensorflow on CPU").splitlines()
+    assert lines[0].startswith("KERAS_BACKEND=jax python -m trainer train ")
+    assert "--ema 0.995" in lines[0] and "--init-from runs/v5" in lines[0]
+    assert "--refit" not in lines[0] and len(lines) == 2
+    assert lines[1] == f"python -m trainer train --run-dir {tmp_path / 'refit'} --refit {source}"
+    (source / "calibration.json").write_text(json.dumps({"temperature": 1.1}))
+    lines = train_commands(refit, "tensorflow on CPU").splitlines()
+    assert lines[1] == f"python -m trainer calibrate --run-dir {source}" and len(lines) == 3

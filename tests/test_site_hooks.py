@@ -399,3 +399,19 @@ def test_model_card_names_a_weight_average_and_a_warm_start():
     text = recipe({**base, "ema": 0.995, "init_from": "runs/folk-v5-export"})
     assert "a moving average of the weights (momentum 0.995 per step)" in text
     assert "started from the weights of `runs/folk-v5-export`" in text
+
+
+def test_model_card_shows_a_calibration_and_its_command(tmp_path):
+    folder = export_folder(tmp_path, "cal", version=2, evaluation=evaluation())
+    config = json.loads((folder / "config.json").read_text())
+    config["training"]["calibration"] = {
+        "temperature": 1.1523, "chosen_on": "validation songs", "songs": 33,
+        "validation_nll_per_note": {"before": 1.948, "after": 1.927}}
+    config["training"]["commands"]["calibrate"] = "python -m trainer calibrate --run-dir runs/x"
+    (folder / "config.json").write_text(json.dumps(config))
+    [text] = map(cadenza_card.card, cadenza_models.discover(tmp_path))
+    assert ("| calibration | softmax temperature 1.152, chosen on validation songs (their NLL "
+            "per note 1.948 → 1.927)") in text
+    block = text.split("To make this model again:")[1]
+    assert block.index("trainer train") < block.index("trainer calibrate") \
+        < block.index("trainer evaluate")
