@@ -112,6 +112,7 @@ def evaluate(cfg: EvalConfig) -> dict:
     result = {
         "model": str(cfg.run_dir), "kind": loaded.kind, "vocab_version": codec.version,
         "songs": {p: len(v) for p, v in parts.items()},
+        **({"refit": True} if split.get("refit") else {}),
         "test_targets": int(sum(len(t) - 1 for t in tokens["test"])), "test_notes": notes_test,
         "lstm": lstm, "ngram": ngram,
         "nll_per_note_reduction": 1 - lstm["nll_per_note"] / ngram["nll_per_note"],
@@ -352,7 +353,8 @@ def report(r: dict) -> str:
     lines = [
         f"test songs ({r['songs']['test']} songs, {r['test_notes']:,} notes, "
         f"{r['test_targets']:,} targets; {r['songs']['train']} train, "
-        f"{r['songs']['validation']} validation):",
+        f"{r['songs']['validation']} validation"
+        + (", the network trained on both: a refit" if r.get("refit") else "") + "):",
         f"  {'':<28}{'NLL/token':>10}{'NLL/note':>10}{'perplexity':>12}{'accuracy':>10}",
     ]
     for label, s in (("LSTM", lstm), (name, ngram)):
