@@ -72,15 +72,23 @@ def about(c: dict, t: dict, evaluation: dict | None, previous: dict | None) -> l
                     f"LSTM layers × {c['model']['rnn_size']} units, "
                     f"dropout {settings['model']['dropout']}{key_table}"],
         ["parameters", t.get("parameters")],
-        ["training", f"{t.get('epochs_trained')} epochs ({t.get('stopped')}), best validation "
-                     f"loss {number(t.get('best_val_loss'))} at epoch {t.get('best_epoch')}, "
-                     f"{t.get('train_seconds', 0):,.0f} s on {t.get('backend')}"],
+        ["training", training(c, t)],
         ["settings", recipe(train)],
         *([["calibration", calibration(c["training"]["calibration"])]]
           if c["training"].get("calibration") else []),
         ["in the browser", browser(c)],
     ]
     return rows
+
+
+def training(c: dict, t: dict) -> str:
+    """Epochs, the best validation loss and time; a refit has no held-out loss to show."""
+    took = f"{t.get('train_seconds', 0):,.0f} s on {t.get('backend')}"
+    if c["training"].get("refit"):
+        return (f"{t.get('epochs_trained')} epochs as a refit (the run it repeats chose them on "
+                f"its validation songs, which this one trained on: no held-out loss), {took}")
+    return (f"{t.get('epochs_trained')} epochs ({t.get('stopped')}), best validation loss "
+            f"{number(t.get('best_val_loss'))} at epoch {t.get('best_epoch')}, {took}")
 
 
 def data(c: dict, t: dict, evaluation: dict | None) -> str:

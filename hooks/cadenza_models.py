@@ -116,8 +116,10 @@ def curves(models: list[dict]) -> str:
     parts = []
     for m in models:
         rows = history(m["metrics"]) or []
+        refit = (m["config"].get("training") or {}).get("refit")
+        val = "validation loss (songs it trained on: a refit)" if refit else "validation loss"
         series = {label: [(r["epoch"], r[key]) for r in rows if r.get(key) is not None]
-                  for key, label in (("loss", "training loss"), ("val_loss", "validation loss"))}
+                  for key, label in (("loss", "training loss"), ("val_loss", val))}
         series = {k: v for k, v in series.items() if v}
         parts.append(f"### {m['name']}\n")
         if not series:

@@ -415,3 +415,19 @@ def test_model_card_shows_a_calibration_and_its_command(tmp_path):
     block = text.split("To make this model again:")[1]
     assert block.index("trainer train") < block.index("trainer calibrate") \
         < block.index("trainer evaluate")
+
+
+def test_model_card_of_a_refit_shows_no_held_out_loss(tmp_path):
+    folder = export_folder(tmp_path, "refit", version=2, evaluation=evaluation())
+    config = json.loads((folder / "config.json").read_text())
+    config["training"]["refit"] = True
+    (folder / "config.json").write_text(json.dumps(config))
+    [text] = map(cadenza_card.card, cadenza_models.discover(tmp_path))
+    assert "3 epochs as a refit" in text and "no held-out loss" in text
+    assert "300 training songs, 33 validation (a refit: the network trained on both" in text
+    assert "best validation loss" not in text
+    metrics = json.loads((folder / "metrics.json").read_text())
+    metrics["training"]["history"] = {"epoch": [1, 2], "loss": [1.2, 1.1], "val_loss": [1.0, 0.9]}
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    assert "validation loss (songs it trained on: a refit)" in \
+        cadenza_models.curves(cadenza_models.discover(tmp_path))
