@@ -30,7 +30,7 @@ from trainer.runs import RunDir, write_json
 
 RAW = "best.raw.weights.h5"
 RECORD = "calibration.json"
-# output layers whose weights all scale the logits: (layer name, weight count)
+# the output layers: every weight of theirs scales the logits
 OUTPUT_LAYERS = ("logits", "degree_logits")
 
 
@@ -96,7 +96,8 @@ def calibrate(run: RunDir, lowest: float = 0.5, highest: float = 3.0) -> dict:
         shutil.copyfile(run.best_weights, raw)
     split = run.read_json("split.json") or {}
     refit = config.train.refit
-    model = load_trained_from(run, raw, load_trained)
+    model = load_trained(run, "best")
+    model.load_weights(raw)
     record = {"weights": RAW}
     if refit:
         source = RunDir(refit).read_json(RECORD)
@@ -111,8 +112,7 @@ def calibrate(run: RunDir, lowest: float = 0.5, highest: float = 3.0) -> dict:
         if not songs:
             raise CadenzaError(f"{shown(run.path)} has no validation songs to calibrate on")
         stepper = Stepper.for_codec(inference_weights(model), codec)
-        tokens = [codec.encode(s.notes, s.meta) if codec.version >= 2 else codec.encode(s.notes)
-                  for s in songs]
+        tokens = [codec.encode(s.notes, s.meta) for s in songs]
         logits = np.concatenate([stepper.run(t[:-1]) for t in tokens]).astype(np.float64)
         targets = np.concatenate([t[1:] for t in tokens])
         notes = sum(len(s.notes) for s in songs)
@@ -126,17 +126,12 @@ def calibrate(run: RunDir, lowest: float = 0.5, highest: float = 3.0) -> dict:
     scale_outputs(model, 1 / record["temperature"])
     tmp = run.path / ".tmp.calibrated.weights.h5"
     model.save_weights(tmp)
-    os.replace(tmp, run.best_weights)
-    record["best_weights_sha256"] = sha256(run.best_weights)
+    # the record names the calibrated weights before they take the name: a kill between
+    # the two leaves the raw weights as best, which the record then does not match
+    record["best_weights_sha256"] = sha256(tmp)
     write_json(run.path / RECORD, record)
+    os.replace(tmp, run.best_weights)
     return record
-
-
-def load_trained_from(run: RunDir, path, load_trained):
-    """The run's network with the weights of ``path`` (the raw best weights)."""
-    model = load_trained(run, "best")
-    model.load_weights(path)
-    return model
 
 
 def sha256(path) -> str:
