@@ -92,9 +92,10 @@ def evaluate(cfg: EvalConfig) -> dict:
                        range(3, cfg.max_ngram_order + 1))
 
     # what the network learnt from: a refit (train --refit) learnt the validation songs too
-    learnt = parts["train"] + (parts["validation"] if split.get("refit") else [])
-    learnt_variants = transposed_variants(
-        codec, tokens["train"] + (tokens["validation"] if split.get("refit") else []), transpose)
+    refit = bool(split.get("refit"))
+    learnt = parts["train"] + (parts["validation"] if refit else [])
+    learnt_variants = transposed_variants(codec, tokens["train"] + tokens["validation"],
+                                          transpose) if refit else train_variants
     index = mm.NgramIndex(learnt_variants[max(learnt_variants)])  # every transposition used
     spb, max_dur = codec.config.steps_per_beat, codec.config.max_duration
     reference = [s.notes for s in learnt]
@@ -112,7 +113,7 @@ def evaluate(cfg: EvalConfig) -> dict:
     result = {
         "model": str(cfg.run_dir), "kind": loaded.kind, "vocab_version": codec.version,
         "songs": {p: len(v) for p, v in parts.items()},
-        **({"refit": True} if split.get("refit") else {}),
+        **({"refit": True} if refit else {}),
         "test_targets": int(sum(len(t) - 1 for t in tokens["test"])), "test_notes": notes_test,
         "lstm": lstm, "ngram": ngram,
         "nll_per_note_reduction": 1 - lstm["nll_per_note"] / ngram["nll_per_note"],
