@@ -53,10 +53,10 @@ def synthetic_model(out: Path, rnn_size: int, layers: int = 2, embedding: int = 
         return out
     import numpy as np
 
-    from converter import network as N
     from converter.weights import write
-    from trainer.codec import Codec
     from trainer.config import ModelConfig
+    from trainer.music.codec import Codec
+    from trainer.nn import network as N
 
     codec, rng = Codec(), np.random.default_rng(0)
     cfg = ModelConfig(rnn_size=rnn_size, num_layers=layers, embedding_size=embedding)

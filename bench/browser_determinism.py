@@ -84,8 +84,8 @@ def site_root(models: Path) -> Path:
 def numpy_songs(folder: Path, seeds, notes: int, temperature: float, top_p: float) -> dict:
     """The same songs and parity logits from the numpy reader and Stepper."""
     from converter.read import read_export, stepper_weights
-    from trainer.sampling import generate
-    from trainer.stepper import Stepper
+    from trainer.compose.sampling import generate
+    from trainer.compose.stepper import Stepper
 
     export = read_export(folder)
     codec = export.codec
@@ -112,8 +112,9 @@ def margins(folder: Path, seeds, notes: int, temperature: float, top_p: float) -
     only differ between two backends when its margin is below that.
     """
     from converter.read import read_export, stepper_weights
-    from trainer.sampling import Grammar, Mulberry32, candidates, generate
-    from trainer.stepper import Stepper
+    from trainer.compose.sampling import Mulberry32, candidates, generate
+    from trainer.compose.stepper import Stepper
+    from trainer.music.grammar import Grammar
 
     codec = read_export(folder).codec
     stepper = Stepper.for_codec(stepper_weights(folder), codec)

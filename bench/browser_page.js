@@ -19,7 +19,7 @@ const WINDOW = 100;
  * whole window at once with plain tfjs-core ops, independently of the
  * Stepper's step(): each layer's input projection for all positions in one
  * matMul, then the recurrence over time; only the last position's logits.
- * The weights are the Stepper's own tensors (trainer/stepper.py's
+ * The weights are the Stepper's own tensors (trainer/compose/stepper.py's
  * arithmetic: Keras gate order i, f, c, o, sigmoid gates, tanh); a key table
  * adds, at each position, the row of the last KEY token read so far (the
  * last row before any), a bar-count table the row of the BARs read so far,

@@ -48,10 +48,10 @@ def from_run(run_dir: Path) -> None:
 def from_export(folder: Path) -> None:
     """What ``auto`` makes of an export's own weights, against those weights."""
     from converter import storage as S
-    from converter import network as N
     from converter.read import read_export
-    from trainer.sampling import generate
-    from trainer.stepper import Stepper
+    from trainer.compose.sampling import generate
+    from trainer.compose.stepper import Stepper
+    from trainer.nn import network as N
 
     export = read_export(folder)
     weights, network = export.weights, export.network

@@ -41,7 +41,7 @@ WASM = ROOT / "node_modules" / "@tensorflow" / "tfjs-backend-wasm" / "dist"
 def held_out_chorale(model: Path) -> Path:
     """The first test song of the model's split, from the built-in corpus's export."""
     from trainer.config import DataConfig
-    from trainer.corpus import builtin_folder
+    from trainer.music.corpus import builtin_folder
 
     split = json.loads((model / "split.json").read_text())
     data = DataConfig(corpus="chorales")
@@ -51,7 +51,7 @@ def held_out_chorale(model: Path) -> Path:
 
 def song_of(path: Path) -> dict:
     """readSong's shape of a MIDI file: {notes [{start, end, pitch}] in beats, meters, key}."""
-    from trainer.midi_io import read_song
+    from trainer.music.midi_io import read_song
 
     song = read_song(path)
     return {"notes": [{"start": float(s), "end": float(e), "pitch": float(p)}

@@ -26,9 +26,9 @@ import warnings
 from pathlib import Path
 
 from trainer import constants as C
-from trainer.codec import Codec
 from trainer.config import DataConfig
-from trainer.corpus import builtin_folder, prepare, scan
+from trainer.music.codec import Codec
+from trainer.music.corpus import builtin_folder, prepare, scan
 
 
 def parse_args(argv=None) -> argparse.Namespace:

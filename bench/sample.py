@@ -4,7 +4,7 @@ In one process, with one run's weights (or, without ``--run-dir``, a freshly
 initialised model of the default size -- timing does not depend on weights):
 
 * **stateful** (ours): one LSTM step per token carrying (h, c), through
-  :class:`trainer.stepper.Stepper`, inside the real sampling loop;
+  :class:`trainer.compose.stepper.Stepper`, inside the real sampling loop;
 * **window, Keras**: the classic tutorial loop -- for every new token, run the
   Keras model over the last ``--window`` tokens (``predict_on_batch``; a
   key-conditioned v2 model also reads the key input training gives that window);
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer import backend
+from trainer.nn import backend
 
 
 def parse_args(argv=None):
@@ -45,12 +45,12 @@ def per_token_ms(fn, count: int) -> float:
 def main(argv=None):
     args = parse_args(argv)
     backend.configure()
-    from trainer.codec import Codec
+    from trainer.compose.sampling import generate
+    from trainer.compose.stepper import Stepper
     from trainer.config import ModelConfig
-    from trainer.model import build_model, inference_weights, load_trained, model_inputs
-    from trainer.runs import RunDir
-    from trainer.sampling import generate
-    from trainer.stepper import Stepper
+    from trainer.music.codec import Codec
+    from trainer.nn.model import build_model, inference_weights, load_trained, model_inputs
+    from trainer.nn.runs import RunDir
 
     if args.run_dir:
         run = RunDir(args.run_dir)

@@ -3,10 +3,10 @@
 One run, one backend (``KERAS_BACKEND``, default tensorflow), three parts:
 
 1. **speed**: training tokens per second, counting every timestep of every
-   window of a batch, of our model (``trainer.model.build_model``) and of a
+   window of a batch, of our model (``trainer.nn.model.build_model``) and of a
    plain Keras Embedding -> LSTM -> Dense network of the same size, at the
    batch and window of each recipe. Both are compiled by
-   ``trainer.model.compile_model`` (same loss, optimizer and clipping) and
+   ``trainer.nn.model.compile_model`` (same loss, optimizer and clipping) and
    fed the same windows, so the figures differ by the network alone.
 2. **time to target**: the *old* recipe (the shipped chorales model's
    settings, read from ``site/models/chorales/config.json``) and the *new*
@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer import backend
+from trainer.nn import backend
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "site" / "models" / "chorales" / "config.json"
@@ -131,7 +131,7 @@ def plain_network(vocab: int, cfg):
 
 def windows(songs, codec, t, batches: int):
     """Training windows of ``t``'s shape over the first songs that fill ``batches`` batches."""
-    from trainer.dataset import Windows
+    from trainer.nn.dataset import Windows
 
     counts = np.cumsum([-(-(len(s) - 1) // t.window_size) for s in songs])
     enough = int(np.searchsorted(counts, batches * t.batch_size)) + 1
@@ -140,7 +140,7 @@ def windows(songs, codec, t, batches: int):
 
 def speed(songs, codec, rc, args) -> list[tuple[str, int, float]]:
     """``[(network, parameters, tokens/s)]`` for ours and the plain network at ``rc``'s shape."""
-    from trainer.model import build_model, compile_model
+    from trainer.nn.model import build_model, compile_model
 
     t = rc.train
     data = windows(songs, codec, t, args.batches)
@@ -159,14 +159,14 @@ class Scorer:
     """Whole-song held-out NLL of a run's ``best.weights.h5``, as ``evaluate`` scores it."""
 
     def __init__(self, rc, val_songs):
-        from trainer.codec import Codec
-        from trainer.model import build_model
+        from trainer.music.codec import Codec
+        from trainer.nn.model import build_model
 
         self.model = build_model(Codec(rc.codec), rc.model)  # built once: compiled once
         self.val_songs = val_songs
 
     def __call__(self, weights: Path) -> float:
-        from trainer.evaluate import score, sequence_predictions
+        from trainer.evaluation.evaluate import score, sequence_predictions
 
         self.model.load_weights(weights)
         return score(*sequence_predictions(self.model, self.val_songs))["nll"]
@@ -216,9 +216,9 @@ def race(name: str, rc, val_songs, target: float, max_seconds: float, work: Path
 
 
 def time_to_target(args) -> dict:
-    from trainer.codec import Codec
-    from trainer.corpus import prepare, split_names
-    from trainer.train import split_tokens
+    from trainer.music.codec import Codec
+    from trainer.music.corpus import prepare, split_names
+    from trainer.nn.train import split_tokens
 
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench-train-") as work:
@@ -241,7 +241,7 @@ def classic(songs, codec, rc, args, window=100) -> tuple[float, float]:
     import keras
     from keras import layers
 
-    from trainer.model import build_model, compile_model
+    from trainer.nn.model import build_model, compile_model
 
     t = rc.train
     data = windows(songs, codec, t, args.batches)
@@ -267,8 +267,8 @@ def classic(songs, codec, rc, args, window=100) -> tuple[float, float]:
 def main(argv=None):
     args = parse_args(argv)
     backend.configure()
-    from trainer.codec import Codec
-    from trainer.corpus import prepare
+    from trainer.music.codec import Codec
+    from trainer.music.corpus import prepare
 
     load = os.getloadavg()[0]
     print(f"{backend.describe()}; {os.cpu_count()} CPUs, load average {load:.1f} at the start")

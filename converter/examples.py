@@ -18,14 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
+from converter import render
 from converter.folder import is_export_folder
 from converter.read import stepper_weights
-from trainer import keys as K
-from trainer import midi_io, render
-from trainer.codec import Codec
+from trainer.compose.composing import compose
+from trainer.compose.stepper import Stepper
 from trainer.errors import CadenzaError
-from trainer.composing import compose
-from trainer.stepper import Stepper
+from trainer.music import keys as K
+from trainer.music import midi_io
+from trainer.music.codec import Codec
 
 MAX_TRIES = 50  # seeds tried per example before giving up on a too-short model
 AUDIO_KBPS = 40  # mono MP3: about 300 kB a minute, enough for a piano demo

@@ -3,7 +3,7 @@
 The folder holds exactly::
 
     model.json + group1-shard*.bin   the network's sizes and its weights by name
-                                     (converter/network.py, converter/weights.py)
+                                     (trainer/nn/network.py, converter/weights.py)
     vocab.json                       the run's codec file, unchanged
     split.json                       the run's train / validation / test songs
                                      (``python -m trainer evaluate`` reads it)
@@ -26,7 +26,7 @@ over the model's own songs (``next_token_kl``); the command prints both
 figures, bytes and KL.
 
 No TensorFlow.js tooling is involved: the browser runs the same step as
-:class:`trainer.stepper.Stepper` on tfjs-core (web/src/stepper.js), so before
+:class:`trainer.compose.stepper.Stepper` on tfjs-core (web/src/stepper.js), so before
 anything is written the numpy Stepper on the Keras model's weights (a v2
 model's key table, degree logits and bar-count table included) is checked
 against the Keras model (every input of a v2 model: tokens, key and bar
@@ -50,17 +50,17 @@ from pathlib import Path
 
 import numpy as np
 
-from converter import network as N
 from converter import storage as S
 from converter.folder import check_replaceable, listed_files, read_config
 from converter.read import manifest_weights
 from converter.record import (conditioning, describe, headline, metrics_file,  # noqa: F401
                               read_previous, weights_record)
 from converter.weights import write
-from trainer import backend
 from trainer.config import _opt
 from trainer.errors import CadenzaError
-from trainer.runs import RunDir
+from trainer.nn import backend
+from trainer.nn import network as N
+from trainer.nn.runs import RunDir
 
 PARITY_STEPS = 32
 # Files other commands add to an export, valid only for the weights they measured,
@@ -93,9 +93,9 @@ def export(cfg: ExportConfig) -> dict:
     check_replaceable(out)
     previous = read_previous(cfg.previous)
     backend.configure()
-    from trainer.model import inference_weights, load_trained
-    from trainer.sampling import generate
-    from trainer.stepper import Stepper
+    from trainer.compose.sampling import generate
+    from trainer.compose.stepper import Stepper
+    from trainer.nn.model import inference_weights, load_trained
 
     def stepper(arrays):
         return Stepper.for_codec(arrays, codec)
@@ -176,7 +176,7 @@ def probabilities(model, codec, cfg, tokens) -> np.ndarray:
     """The Keras sequence model's next-token probabilities after each of ``tokens``
     (from BOS); a v2 model also reads the key input training gives such a song, and
     the bar count where it takes one (``cfg``: the run's ModelConfig)."""
-    from trainer.model import model_inputs
+    from trainer.nn.model import model_inputs
 
     inputs = model_inputs(codec, cfg, [np.asarray(tokens, np.int32)])
     return S.softmax(np.asarray(model.predict_on_batch(inputs))[0])

@@ -15,7 +15,7 @@ always wrote, but only when its model.json is the converter's own network
 (``cadenza_lstm_step``), never merely because config.json says cadenza-lstm.
 
 ``format_version`` 2 exports have this project's model.json
-(converter/network.py); version 1 had a tfjs Layers model.json. Readers
+(trainer/nn/network.py); version 1 had a tfjs Layers model.json. Readers
 read both (``READABLE``).
 """
 
@@ -26,9 +26,9 @@ import json
 import re
 from pathlib import Path
 
-from converter.network import NETWORK
 from trainer import constants as C
 from trainer.errors import CadenzaError
+from trainer.nn.network import NETWORK
 
 TYPE, FORMAT_VERSION = C.EXPORT_TYPE, 2
 READABLE = (1, 2)

@@ -4,7 +4,7 @@
 samples, with the same reasons: config.json is a Cadenza export of a format
 this reads; vocab.json agrees with config.json's codec and vocabulary size;
 model.json describes a network this code runs, of config.json's sizes
-(converter/network.py), and has a weights manifest whose shards are exactly
+(trainer/nn/network.py), and has a weights manifest whose shards are exactly
 the ones config.json lists; each shard has the listed size and SHA-256; the
 weights fill the shards exactly, are all finite, and are exactly the
 network's, each of its shape.
@@ -15,7 +15,7 @@ with a min and scale per column: converter/weights.py describes the bytes
 and the one rule by which both this reader and web/src/weights.js turn
 them into float32); the shards hold them back to back in that order.
 :func:`stepper_weights` returns them in the order
-:class:`trainer.stepper.Stepper` takes (build it with ``Stepper.for_codec``,
+:class:`trainer.compose.stepper.Stepper` takes (build it with ``Stepper.for_codec``,
 which knows the KEY tokens), so the numpy stepper runs exactly the weights
 the browser runs.
 """
@@ -29,17 +29,17 @@ from pathlib import Path
 
 import numpy as np
 
-from converter import network as N
 from converter.folder import READABLE, TYPE
-from converter.network import NetworkError
 from converter.weights import WeightError, dequantise
-from trainer.codec import Codec
 from trainer.errors import CadenzaError
+from trainer.music.codec import Codec
+from trainer.nn import network as N
+from trainer.nn.network import NetworkError
 
 
 @dataclass(frozen=True)
 class Export:
-    """A verified export folder: its config.json, codec, network (converter/network.py)
+    """A verified export folder: its config.json, codec, network (trainer/nn/network.py)
     and weights by name."""
 
     config: dict

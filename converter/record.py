@@ -5,7 +5,7 @@ next-token KL, the files written with each shard's size and SHA-256
 (converter/folder.py), how the model was trained and how to make it again,
 and for a codec v2 model ``conditioning``: the training songs per key and
 per meter, which the Compose page's Key and Meter menus show. metrics.json:
-the run's training record, its ``evaluate`` record (trainer/evaluate.py's
+the run's training record, its ``evaluate`` record (trainer/evaluation/evaluate.py's
 evaluation.json, when there is one) and ``previous``, the evaluation of the
 model this export replaces (``--previous``), for the model card.
 """
@@ -20,7 +20,7 @@ from converter.folder import FORMAT_VERSION, TYPE, file_list, shard_records
 from converter.weights import summary
 from trainer.cli import command_line
 from trainer.errors import CadenzaError
-from trainer.runs import RunDir
+from trainer.nn.runs import RunDir
 
 
 def describe(run: RunDir, rc, codec, cfg, folder: Path, drift: dict, record: dict,
@@ -30,7 +30,7 @@ def describe(run: RunDir, rc, codec, cfg, folder: Path, drift: dict, record: dic
     split = run.read_json("split.json") or {}
     trained_on = (run.read_json("metrics.json") or {}).get("backend", "unknown")
     shards = shard_records(folder)
-    from trainer.calibration import calibrated
+    from trainer.evaluation.calibration import calibrated
 
     calibration = calibrated(run) if cfg.checkpoint == "best" else None
     return {
@@ -99,7 +99,7 @@ def conditioning(run: RunDir, rc, codec) -> dict | None:
     found = (run.read_json("metrics.json") or {}).get("conditioning")
     if found:
         return found
-    from trainer.corpus import key_counts, meter_counts, prepare, split_songs
+    from trainer.music.corpus import key_counts, meter_counts, prepare, split_songs
 
     try:
         songs = split_songs(prepare(rc.data, codec), run.read_json("split.json"))["train"]
@@ -127,7 +127,7 @@ def read_previous(path: Path | None) -> dict | None:
 def metrics_file(training: dict | None, evaluation: dict | None,
                  previous: dict | None = None) -> dict:
     """The exported metrics.json: the run's training record, its evaluation
-    (trainer/evaluate.py: ``lstm``, ``ngram``, ``music``, ``lengths``, ``requests``,
+    (trainer/evaluation/evaluate.py: ``lstm``, ``ngram``, ``music``, ``lengths``, ``requests``,
     ``checks``, ...) and the previous model's, each None when there is none."""
     return {"training": training, "evaluation": evaluation, "previous": previous}
 

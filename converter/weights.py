@@ -1,6 +1,6 @@
 """How each weight is stored in an export's shards, and how it is read back.
 
-model.json's ``weightsManifest`` (converter/network.py describes the file)
+model.json's ``weightsManifest`` (trainer/nn/network.py describes the file)
 lists every weight (``name``, ``shape``, ``"dtype": "float32"``) in shard
 order; its ``quantization``, when present, says how the weight's bytes hold
 it. Bytes are little-endian, values in C order, and C = ``shape[-1]`` is the
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from converter.network import MODEL_FORMAT
+from trainer.nn.network import MODEL_FORMAT
 
 STORAGES = ("float32", "float16", "uint8", "uint8-column")
 LEVELS = 255
@@ -155,7 +155,7 @@ def summary(storage: dict[str, str], shapes: dict[str, tuple]) -> str:
 
 def write(folder: Path, weights: dict[str, np.ndarray], storage: dict[str, str],
           network: dict) -> None:
-    """Write ``folder``'s model.json (converter/network.py: ``network`` and the
+    """Write ``folder``'s model.json (trainer/nn/network.py: ``network`` and the
     manifest) and its shards: ``weights`` (by name, in shard order) stored as
     ``storage`` says, in one group of shards of at most ``SHARD_BYTES``."""
     folder = Path(folder)

@@ -3,7 +3,7 @@
 * :func:`flags`: the ``--help`` of ``python -m trainer COMMAND`` and
   ``python -m converter``, run at build time.
 * :func:`token_example`: a short phrase (with its key, meter, a pickup and
-  a meter change) encoded by ``trainer.codec.Codec`` with the default
+  a meter change) encoded by ``trainer.music.codec.Codec`` with the default
   settings, shown token by token.
 * :func:`vocabulary`: the default vocabulary's token kinds and their ids.
 """
@@ -63,10 +63,10 @@ def pitch_name(pitch: int) -> str:
 
 
 def phrase():
-    """The example's normalised notes and :class:`trainer.codec.Meta`."""
+    """The example's normalised notes and :class:`trainer.music.codec.Meta`."""
     import numpy as np
 
-    from trainer.codec import Meta, normalise
+    from trainer.music.codec import Meta, normalise
 
     notes = normalise(np.array(PHRASE, dtype=np.int32))
     return notes, Meta(PHRASE_KEY, PHRASE_METERS[0], PHRASE_BARS)
@@ -74,8 +74,8 @@ def phrase():
 
 def token_example() -> str:
     """The phrase as a notes table and as its tokens, one row per token."""
-    from trainer import keys as K
-    from trainer.codec import Codec
+    from trainer.music import keys as K
+    from trainer.music.codec import Codec
 
     codec = Codec()
     notes, meta = phrase()
@@ -98,7 +98,7 @@ def token_example() -> str:
 
 def vocabulary() -> str:
     """The default codec's token kinds: names, ids, count and meaning, as a table."""
-    from trainer.codec import Codec
+    from trainer.music.codec import Codec
 
     codec = Codec()
     rows = [f"| `{name}` | {codec.to_json()['special'][name]} | 1 | {KIND_MEANINGS[name]} |"
@@ -120,7 +120,7 @@ def meaning(codec, token_id: int, previous: int | None = None, bar: int | None =
     """What one token says, in words. ``previous`` (the token before it) tells a
     meter change (``METER`` after ``BAR``) from the song's first meter; ``bar``
     numbers a ``BAR`` (1 for the first, which ends a pickup if notes came before)."""
-    from trainer import keys as K
+    from trainer.music import keys as K
 
     name = codec.describe(token_id)
     kind, _, value = name.partition("_")

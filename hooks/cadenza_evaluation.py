@@ -1,7 +1,7 @@
 """The evaluation part of a model card: ``python -m trainer evaluate``'s figures as tables.
 
 Reads the ``evaluation`` of an export's metrics.json (the run's
-``evaluation.json``, see trainer/evaluate.py) and, where metrics.json has
+``evaluation.json``, see trainer/evaluation/evaluate.py) and, where metrics.json has
 one, the ``previous`` evaluation: the model this one replaces, scored on the
 same test songs, shown beside it. Evaluations written before the test split
 (flat keys such as ``lstm_nll``, scored on the validation songs) are read
@@ -14,7 +14,8 @@ from __future__ import annotations
 import statistics
 
 from cadenza_models import number, table
-from trainer.evaluate import COPY_RATIO, MIN_METER_TEST_SONGS, meter_checked
+
+from trainer.evaluation.evaluate import COPY_RATIO, MIN_METER_TEST_SONGS, meter_checked
 
 
 def normalise(e: dict) -> dict:

@@ -1,6 +1,6 @@
 """The model card's harmonizing section, from ``harmony.json`` in the export folder.
 
-``python -m trainer evaluate-harmony`` writes it (``trainer/harmony_eval.py``):
+``python -m trainer evaluate-harmony`` writes it (``trainer/evaluation/harmonizing.py``):
 the top line of each test song harmonized by the model, measured beside the
 song's own harmony at the same melody onsets. A model without the file (a
 melody model, or one never measured) has no such section.

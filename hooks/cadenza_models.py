@@ -68,7 +68,7 @@ def index(models: list[dict]) -> dict:
 
 
 def number(value) -> str:
-    """As trainer.music_metrics.format_table: ints whole, floats with 3 decimals, '-' for none."""
+    """As trainer.evaluation.music_metrics.format_table: ints whole, floats with 3 decimals, '-' for none."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if isinstance(value, int):

@@ -9,7 +9,7 @@ written with their key and time signatures. Writes:
   ``OUT/uint8``, ``OUT/uint8-column`` and ``OUT/auto``;
 - ``OUT/run-v1`` (the same songs, codec v1: notes only) and its export
   ``OUT/v1`` (float16), which proves a version-1 model still loads and plays;
-- ``OUT/stepper.json``: the numpy Stepper's logits (trainer/stepper.py, on
+- ``OUT/stepper.json``: the numpy Stepper's logits (trainer/compose/stepper.py, on
   the weights as converter/read.py reads them back) after each token of a
   song per export ``none``, ``uint8-column`` and ``v1``; in the v2 songs the
   key changes midway (a second KEY token), which the Keras parity files,
@@ -32,9 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer import backend, keys, midi_io
-from trainer.codec import Codec, Meta
 from trainer.config import CodecConfig, DataConfig, ModelConfig, RunConfig, TrainConfig
+from trainer.music import keys, midi_io
+from trainer.music.codec import Codec, Meta
+from trainer.nn import backend
 
 STEPS_PER_BEAT = 4
 # (key, meter, pickup in steps): 12 songs; the counts the Compose tests expect
@@ -73,7 +74,7 @@ def write_songs(folder: Path, seed: int = 0) -> None:
 def write_stepper_cases(out: Path) -> None:
     """``out/stepper.json`` (see the module docstring)."""
     from converter.read import stepper_weights
-    from trainer.stepper import Stepper
+    from trainer.compose.stepper import Stepper
 
     cases = []
     for name in ("none", "uint8-column", "v1"):
@@ -108,7 +109,7 @@ def main(argv=None) -> None:
     write_songs(args.out / "data")
     backend.configure()
     from converter.export import ExportConfig, export
-    from trainer.train import train
+    from trainer.nn.train import train
 
     for name, version in (("run", 2), ("run-v1", 1)):
         train(RunConfig(

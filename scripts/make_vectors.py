@@ -1,8 +1,8 @@
 """Write ``tests/vectors/*.json``: what the JS codec, keys and sampler must reproduce.
 
 Run ``.venv/bin/python scripts/make_vectors.py`` after changing
-``trainer/codec.py``, ``trainer/keys.py``, ``trainer/sampling.py``,
-``trainer/harmony.py``, ``trainer/pitch_layers.py`` (``degree_index``) or
+``trainer/music/codec.py``, ``trainer/music/keys.py``, ``trainer/compose/sampling.py``,
+``trainer/compose/harmony.py``, ``trainer/music/codec.py`` (``degree_index``) or
 ``converter/weights.py``.
 ``tests/test_vectors.py`` rebuilds these files in memory and fails while the
 committed ones differ; ``tests/js/*.test.mjs`` check every case against
@@ -23,13 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from converter.weights import vectors as weight_vectors
-from trainer import keys as K
-from trainer.codec import Codec
+from trainer.compose.harmony import FINAL_VOICES, Constraint, harmonize, melody_line
+from trainer.compose.sampling import TOKENS_PER_NOTE, Mulberry32, candidates, generate, sample_token
 from trainer.config import CodecConfig
 from trainer.errors import CadenzaError
-from trainer.harmony import FINAL_VOICES, Constraint, harmonize, melody_line
-from trainer.sampling import (TOKENS_PER_NOTE, Grammar, Mulberry32, candidates, generate,
-                              sample_token)
+from trainer.music import keys as K
+from trainer.music.codec import Codec
+from trainer.music.grammar import Grammar
 
 VECTOR_DIR = Path(__file__).resolve().parents[1] / "tests" / "vectors"
 MARGIN = 1e-9
@@ -150,12 +150,12 @@ def v2_decode() -> list[dict]:
 
 
 def degree_table(codec: Codec) -> list[list[int]]:
-    """trainer/pitch_layers.py's ``degree_index`` (25 key rows x vocabulary): the degree
+    """trainer/music/codec.py's ``degree_index`` (25 key rows x vocabulary): the degree
     logit each token's logit gains in a network with degree logits."""
-    from trainer import backend
+    from trainer.nn import backend
 
     backend.configure()  # pitch_layers imports keras
-    from trainer.codec import degree_index
+    from trainer.music.codec import degree_index
 
     return degree_index(codec).tolist()
 
@@ -737,14 +737,14 @@ MIDI_FILES = {  # name: (raw notes in beats, time signatures (beat, n, d), key n
 
 
 def midi_vectors() -> dict:
-    """MIDI files (written by pretty_midi) and what trainer/midi_io.py's parse_song reads of
+    """MIDI files (written by pretty_midi) and what trainer/music/midi_io.py's parse_song reads of
     them, then quantise_song: web/src/midifile.js's readSong must read the same."""
     import base64
     import io
 
     import pretty_midi
 
-    from trainer import midi_io
+    from trainer.music import midi_io
 
     cases = []
     for name, (raw, meters, keys) in MIDI_FILES.items():

@@ -19,12 +19,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from trainer import keys as K
-from trainer.corpus import prepare, split_songs
+from trainer.compose.stepper import Stepper
 from trainer.errors import CadenzaError
-from trainer.evaluate import song_predictions
-from trainer.loading import load, test_split
-from trainer.stepper import Stepper
+from trainer.evaluation.likelihood import song_predictions
+from trainer.music import keys as K
+from trainer.music.corpus import prepare, split_songs
+from trainer.nn.loading import load, test_split
 
 
 def song_kinds(loaded, song, grammar: bool = False) -> dict[str, float]:

@@ -34,8 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer import midi_io, render
+from converter import render
 from trainer.errors import CadenzaError
+from trainer.music import midi_io
 
 LOW, HIGH, STEP = 21, 108, 3  # A0..C8 every 3 semitones: 30 samples
 VELOCITY = 100

@@ -80,7 +80,7 @@ def cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def chorales(tmp_path_factory):
-    from trainer import midi_io
+    from trainer.music import midi_io
 
     folder = tmp_path_factory.mktemp("chorales")
     for name in CHORALES:

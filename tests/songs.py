@@ -1,6 +1,6 @@
 """Random v2 songs for property tests: raw notes, time signatures and a file key.
 
-``raw_songs`` draws what a MIDI file hands :meth:`trainer.codec.Codec.quantise_song`:
+``raw_songs`` draws what a MIDI file hands :meth:`trainer.music.codec.Codec.quantise_song`:
 notes that may start after a pickup (an offset that is no whole bar), time
 signatures (with a token of their own or not) at any beat, including mid-bar
 changes, and maybe a key signature. ``codecs`` draws v2 codecs of every
@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from trainer import keys as K
-from trainer.codec import Codec
 from trainer.config import CodecConfig
+from trainer.music import keys as K
+from trainer.music.codec import Codec
 
 OTHER_METERS = [(5, 4), (7, 8), (5, 8), (1, 4), (7, 16), (3, 16), (4, 1), (11, 8)]
 

@@ -9,9 +9,9 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import TINY, cli
-from trainer.calibration import fit_temperature, nll_per_token
+
+from trainer.evaluation.calibration import fit_temperature, nll_per_token
 
 
 def test_the_fitted_temperature_undoes_a_known_overconfidence():
@@ -29,8 +29,8 @@ def test_the_fitted_temperature_undoes_a_known_overconfidence():
 
 
 def logits_of(run):
-    from trainer.loading import load
-    from trainer.stepper import Stepper
+    from trainer.compose.stepper import Stepper
+    from trainer.nn.loading import load
 
     loaded = load(run)
     ids = [loaded.codec.bos_id, loaded.codec.key_id((7, "major")),

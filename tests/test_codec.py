@@ -10,14 +10,14 @@ import json
 
 import numpy as np
 import pytest
+from conftest import PHRASE, write_song
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import PHRASE, write_song
-from trainer import midi_io
-from trainer.codec import Codec, Meta, normalise
 from trainer.config import CodecConfig
 from trainer.errors import CadenzaError
+from trainer.music import midi_io
+from trainer.music.codec import Codec, Meta, normalise
 
 V1 = Codec(CodecConfig(vocab_version=1))
 V2 = Codec()
@@ -199,7 +199,8 @@ def test_encode_refuses_notes_outside_the_vocabulary(note, codec):
 # --- version 2: KEY, METER, BAR ---------------------------------------------------
 
 from songs import codecs, raw_songs  # noqa: E402
-from trainer import keys as K  # noqa: E402
+
+from trainer.music import keys as K  # noqa: E402
 
 C_MAJOR_44 = Meta((0, "major"), (4, 4), ((0, (4, 4)),))
 

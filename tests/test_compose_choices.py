@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from test_site import (AXE, COMPOSE, ROOT, axe_violations, browser, chromium,  # noqa: F401
                        open_compose, page, served, site, wait_settled)
-from trainer import keys as K
-from trainer import midi_io
-from trainer.codec import Meta
+
+from trainer.music import keys as K
+from trainer.music import midi_io
+from trainer.music.codec import Meta
 
 pytestmark = pytest.mark.browser
 

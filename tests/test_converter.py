@@ -7,7 +7,6 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import cli
 
 pytestmark = pytest.mark.slow
@@ -26,7 +25,7 @@ def exports(trained, tmp_path_factory):
 
 
 def test_folder_holds_exactly_the_export_files(exports, trained):
-    from converter.network import stepper_names
+    from trainer.nn.network import stepper_names
 
     folder = exports / "float16"
     names = sorted(p.name for p in folder.iterdir())
@@ -60,7 +59,7 @@ def test_folder_holds_exactly_the_export_files(exports, trained):
 
 
 def test_an_export_is_a_model_folder_evaluate_and_sample_take(exports, trained):
-    from trainer.loading import load
+    from trainer.nn.loading import load
 
     loaded = load(exports / "auto")
     assert loaded.kind == "export" and loaded.split == json.loads(
@@ -96,8 +95,8 @@ def test_auto_is_the_default_and_says_what_it_stored(exports):
     from converter.read import read_export, stepper_weights
     from converter.storage import MAX_KL, TARGET_BYTES, kl, softmax
     from converter.weights import storage_of
-    from trainer.codec import Codec
-    from trainer.stepper import Stepper
+    from trainer.compose.stepper import Stepper
+    from trainer.music.codec import Codec
 
     folder = exports / "auto"
     config = json.loads((folder / "config.json").read_text())
@@ -145,7 +144,7 @@ def test_reexport_replaces_an_export_folder(exports, trained, tmp_path):
 
 
 def test_reexport_carries_harmony_json_only_for_the_same_weights(exports, trained, tmp_path):
-    from trainer.harmony_eval import list_in_export
+    from trainer.evaluation.harmonizing import list_in_export
 
     folder = tmp_path / "again"
     shutil.copytree(exports / "float16", folder)

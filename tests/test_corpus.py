@@ -7,11 +7,11 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from trainer import corpus as corpus_mod
-from trainer.codec import Codec
 from trainer.config import CodecConfig, DataConfig
-from trainer.corpus import Corpus, Song, split_names, split_songs
 from trainer.errors import CadenzaError
+from trainer.music import corpus as corpus_mod
+from trainer.music.codec import Codec
+from trainer.music.corpus import Corpus, Song, split_names, split_songs
 
 V1 = Codec(CodecConfig(vocab_version=1))
 V2 = Codec()

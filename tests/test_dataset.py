@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from trainer.codec import Codec
 from trainer.config import CodecConfig
-from trainer.corpus import split_names
-from trainer.dataset import Windows
 from trainer.errors import CadenzaError
+from trainer.music.codec import Codec
+from trainer.music.corpus import split_names
+from trainer.nn.dataset import Windows
 
 # Windows only cut token ids. SONGS are v1 tokens: the one-batch bound of the reshuffle
 # test is a property of these songs and seed, not a guarantee (v2 tokens of the same notes
@@ -127,7 +127,7 @@ def test_split_is_by_song_and_reproducible():
 
 
 def test_v2_windows_carry_the_songs_key_transposed_with_it_and_the_bar_count():
-    from trainer.dataset import bar_inputs
+    from trainer.nn.dataset import bar_inputs
 
     songs = [np.asarray(s) for s in V2_SONGS if len(s) > 12]
     ds = Windows(songs, V2, window=8, batch_size=2, shuffle=True, seed=3, transpose=2,

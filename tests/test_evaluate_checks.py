@@ -1,8 +1,8 @@
-"""trainer.evaluate.checks and report: which figures are checked, against what."""
+"""trainer.evaluation.evaluate.checks and report: which figures are checked, against what."""
 
 import pytest
 
-from trainer import evaluate as E
+from trainer.evaluation import evaluate as E
 
 FIGURES = ("longest_repeat", "bar_repeat_share", "longest_onset_repeat", "distinct_4gram_ratio")
 

@@ -33,14 +33,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import TINY, cli, write_song
-from trainer import corpus as corpus_mod
-from trainer.checkpoints import damage, save_verified
-from trainer.codec import Codec
+
 from trainer.config import DataConfig
 from trainer.errors import CadenzaError
-from trainer.runs import RunDir
+from trainer.music import corpus as corpus_mod
+from trainer.music.codec import Codec
+from trainer.nn.checkpoints import damage, save_verified
+from trainer.nn.runs import RunDir
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -95,7 +95,7 @@ def test_a_second_writer_is_refused_with_the_holders_pid(trained, tmp_path):
 def test_a_lock_left_by_kill_9_is_taken_over(tmp_path, capsys):
     run = tmp_path / "run"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from trainer.runs import RunDir\n"
+        [sys.executable, "-c", "import sys, time; from trainer.nn.runs import RunDir\n"
          "with RunDir(sys.argv[1]).lock():\n print('locked', flush=True); time.sleep(120)",
          str(run)], stdout=subprocess.PIPE, text=True, cwd=REPO)
     try:
@@ -177,7 +177,7 @@ def test_a_checkpoint_that_reads_back_damaged_never_gets_its_name(tmp_path):
 # --- 3. a full disk -------------------------------------------------------------
 
 ENOSPC_AT = """import errno, os, sys
-from trainer import checkpoints
+from trainer.nn import checkpoints
 real = checkpoints.fsync
 def fsync(path):
     if sys.argv[1] in str(path):
@@ -249,7 +249,7 @@ def test_a_refused_start_writes_nothing(tmp_path, chorales):
 
 def test_a_start_cut_short_is_retried_by_the_same_command(tmp_path):
     from trainer.cli import parse
-    from trainer.runs import resolve_train_config
+    from trainer.nn.runs import resolve_train_config
 
     run = tmp_path / "run"
     _, given = parse(["train", "--run-dir", str(run), "--epochs", "3"])
@@ -335,9 +335,9 @@ def test_smpte_division_files_are_read(tmp_path):
 HEAD = """import sys
 sys.path.insert(0, {repo!r})
 from pathlib import Path
-from trainer.codec import Codec
+from trainer.music.codec import Codec
 from trainer.config import DataConfig
-from trainer.corpus import prepare
+from trainer.music.corpus import prepare
 print("top level ran")
 """
 BODY = """corpus = prepare(DataConfig(data_dir=Path({data!r}), cache_dir=Path({cache!r}), jobs=2),

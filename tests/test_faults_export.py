@@ -9,7 +9,7 @@
 
 The reader cases damage copies of the v1 chorales model as it shipped (export format 1:
 a tfjs Layers model.json) and rewritten as the converter now writes it (format
-2: converter/network.py), or codec v2 exports of random weights (a key table,
+2: trainer/nn/network.py), or codec v2 exports of random weights (a key table,
 with or without degree logits and the bar count), and need no training.
 """
 
@@ -23,14 +23,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import cli
 from test_site import base, browser, chromium, page, served, site  # noqa: F401  (fixtures)
-from converter import network as N
+
 from converter.folder import file_list, is_export_folder, listed_files, shard_records
 from converter.read import read_export, stepper_weights
 from converter.weights import byte_size, storage_of, write
 from trainer.errors import CadenzaError
+from trainer.nn import network as N
 
 ROOT = Path(__file__).resolve().parents[1]
 # The chorales model as it shipped before codec v2 (export format 1), kept as a fixture
@@ -151,8 +151,8 @@ def v2_export(folder: Path, parts: tuple[str, ...], seed: int = 0) -> Path:
     """A format-2 export of a codec v2 network with random float16 weights: the key table,
     and ``parts`` of "degrees" and "bars"; its model.json names only the parts it has, as
     exports written before them did."""
-    from trainer.codec import Codec
     from trainer.config import CodecConfig, ModelConfig
+    from trainer.music.codec import Codec
 
     codec, cfg = Codec(CodecConfig()), ModelConfig(rnn_size=16, num_layers=2, embedding_size=8)
     shutil.copytree(SHIPPED, folder)
@@ -175,7 +175,7 @@ def v2_export(folder: Path, parts: tuple[str, ...], seed: int = 0) -> Path:
 @pytest.mark.parametrize("parts", [(), ("degrees",), ("degrees", "bars")],
                          ids=["key table alone", "degrees", "degrees and bars"])
 def test_a_v2_export_reads_with_or_without_degree_logits_and_bar_count(tmp_path, parts):
-    from trainer.stepper import Stepper
+    from trainer.compose.stepper import Stepper
 
     folder = v2_export(tmp_path / "v2", parts)
     export = read_export(folder)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainer.codec import Codec
 from trainer.config import CodecConfig
-from trainer.evaluate import grammar_masks, song_predictions
+from trainer.evaluation.likelihood import grammar_masks, song_predictions
+from trainer.music.codec import Codec
 
 V2 = Codec()
 V1 = Codec(CodecConfig(vocab_version=1))

@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from songs import codecs, raw_songs
-from trainer import keys as K
-from trainer.codec import Codec, Meta, normalise
+
+from trainer.compose.sampling import generate
 from trainer.config import CodecConfig
-from trainer.sampling import Grammar, generate
+from trainer.music import keys as K
+from trainer.music.codec import Codec, Meta, normalise
+from trainer.music.grammar import Grammar
 
 V2 = Codec()
 MONO = Codec(CodecConfig(mono=True))

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 import pytest
-
 from conftest import cli, write_song
 from test_faults import one_error
-from trainer import harmony as H
-from trainer import harmony_metrics as hm
-from trainer import midi_io
-from trainer.codec import Codec
+
+from trainer.compose import harmony as H
+from trainer.evaluation import harmony_metrics as hm
+from trainer.music import midi_io
+from trainer.music.codec import Codec
 
 ROOT = Path(__file__).resolve().parents[1]
 CHORALES, FOLK = ROOT / "site" / "models" / "chorales", ROOT / "site" / "models" / "folk"
@@ -193,7 +193,7 @@ def test_evaluate_harmony_refuses_a_melody_model(tmp_path):
 
 def test_an_export_lists_its_harmony_json_and_stays_an_export(tmp_path):
     from converter.folder import is_export_folder
-    from trainer.harmony_eval import list_in_export
+    from trainer.evaluation.harmonizing import list_in_export
 
     folder = tmp_path / "chorales"
     shutil.copytree(CHORALES, folder)

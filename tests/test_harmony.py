@@ -1,4 +1,4 @@
-"""trainer/harmony.py: the shared vectors (tests/vectors/harmonize.json), the properties
+"""trainer/compose/harmony.py: the shared vectors (tests/vectors/harmonize.json), the properties
 every harmonization must have, and the Constraint's rules one by one."""
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from songs import raw_songs
-from trainer.codec import Codec, Meta, normalise
+
+from trainer.compose.harmony import (FINAL_VOICES, Constraint, Melody, harmonize, melody_line,
+                                     melody_of, top_line)
 from trainer.config import CodecConfig
 from trainer.errors import CadenzaError
-from trainer.harmony import (FINAL_VOICES, Constraint, Melody, harmonize, melody_line,
-                             melody_of, top_line)
-from trainer.sampling import Grammar
+from trainer.music.codec import Codec, Meta, normalise
+from trainer.music.grammar import Grammar
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "harmonize.json").read_text())
 V2 = Codec.from_json(VECTORS["vocab"])

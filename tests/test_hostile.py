@@ -47,12 +47,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import write_song
-from trainer import corpus as corpus_mod
-from trainer.codec import Codec
+
 from trainer.config import CodecConfig, DataConfig
 from trainer.errors import CadenzaError
+from trainer.music import corpus as corpus_mod
+from trainer.music.codec import Codec
 
 REPO = Path(__file__).resolve().parents[1]
 CODEC = Codec()

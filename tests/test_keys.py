@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainer import keys as K
 from trainer.errors import CadenzaError
+from trainer.music import keys as K
 
 
 @pytest.mark.parametrize("text, key", [

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import pretty_midi
 import pytest
-
 from conftest import write_song
-from test_site import (AXE, COMPOSE, PHONE, Recorder, axe_violations, base,  # noqa: F401
-                       browser, chromium, open_compose, page, served, site, wait_settled)
-from trainer.codec import Meta
-from trainer.midi_io import pickup_pad
+from test_site import (AXE, COMPOSE, PHONE, Recorder, axe_violations, base, browser,  # noqa: F401
+                       chromium, open_compose, page, served, site, wait_settled)
+
+from trainer.music.codec import Meta
+from trainer.music.midi_io import pickup_pad
 
 pytestmark = pytest.mark.browser
 

@@ -6,17 +6,17 @@ out, are run by the stepper as Keras runs them."""
 import numpy as np
 import pytest
 
-from trainer import backend
+from trainer.nn import backend
 
 backend.configure()
 
 import keras  # noqa: E402
 
-from trainer.codec import Codec, Meta  # noqa: E402
+from trainer.compose.stepper import Stepper  # noqa: E402
 from trainer.config import CodecConfig, ModelConfig  # noqa: E402
-from trainer.model import build_model, inference_weights, model_inputs  # noqa: E402
-from trainer.pitch_layers import PitchEmbedding  # noqa: E402
-from trainer.stepper import Stepper  # noqa: E402
+from trainer.music.codec import Codec, Meta  # noqa: E402
+from trainer.nn.model import build_model, inference_weights, model_inputs  # noqa: E402
+from trainer.nn.pitch_layers import PitchEmbedding  # noqa: E402
 
 V1 = Codec(CodecConfig(vocab_version=1))
 V2 = Codec()
@@ -84,7 +84,7 @@ def test_pitch_sharing_ties_octaves_together(codec):
 def test_set_inference_weights_gives_a_fresh_model_the_same_function(
         independent, no_degrees, bar, codec, prefix):
     from trainer.errors import CadenzaError
-    from trainer.model import set_inference_weights
+    from trainer.nn.model import set_inference_weights
 
     cfg = ModelConfig(rnn_size=16, embedding_size=8, independent_pitches=independent,
                       no_degrees=no_degrees, bar_input=bar)

@@ -6,8 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from trainer import music_metrics as mm
-from trainer.codec import Codec, normalise
+from trainer.evaluation import music_metrics as mm
+from trainer.music.codec import Codec, normalise
 
 SPB = 4  # steps per beat of the default codec
 CODEC = Codec()

@@ -5,7 +5,7 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 
-from trainer.ngram import BOS_ID, FALLBACK_DISCOUNTS, KneserNey, modified_kn_discounts
+from trainer.evaluation.ngram import BOS_ID, FALLBACK_DISCOUNTS, KneserNey, modified_kn_discounts
 
 EOS_ID = 2
 

@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import TINY, cli
 
 NOISE = re.compile("|".join([
@@ -104,7 +103,7 @@ def test_noise_pattern_knows_the_lines_it_must_catch():
 
 @pytest.mark.parametrize("raises", [False, True])
 def test_quiet_stderr_drops_only_benign_lines_and_keeps_all_on_failure(capfd, raises):
-    from trainer.backend import quiet_stderr
+    from trainer.nn.backend import quiet_stderr
 
     try:
         with quiet_stderr():

@@ -1,4 +1,4 @@
-"""MIDI -> mp3/ogg rendering (trainer.render) and the site's piano samples.
+"""MIDI -> mp3/ogg rendering (converter.render) and the site's piano samples.
 
 Tests that run fluidsynth skip when it or the soundfont is not installed
 (``apt-get install -y fluidsynth fluid-soundfont-gm``); the rest need neither.
@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainer import midi_io, render
+from converter import render
 from trainer.errors import CadenzaError
+from trainer.music import midi_io
 
 ROOT = Path(__file__).resolve().parents[1]
 PIANO = ROOT / "site" / "assets" / "piano"
@@ -65,7 +66,7 @@ def test_render_audio_writes_a_small_decodable_file(fluidsynth, tiny_midi, tmp_p
 
 
 def test_key_and_time_signatures_add_no_sound_and_no_time(fluidsynth, tiny_midi, tmp_path):
-    from trainer.codec import Meta
+    from trainer.music.codec import Meta
 
     signed = tmp_path / "signed.mid"  # as codec v2 songs are written: D minor, 3/4 bars
     notes = np.array([(0, 4, 60), (0, 4, 64), (0, 4, 67), (4, 2, 72)])

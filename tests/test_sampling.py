@@ -7,9 +7,10 @@ no header, SHIFT anywhere); tests/test_grammar_v2.py holds the v2 grammar.
 import numpy as np
 import pytest
 
-from trainer.codec import Codec
+from trainer.compose.sampling import Mulberry32, candidates, generate, sample_token
 from trainer.config import CodecConfig
-from trainer.sampling import Grammar, Mulberry32, candidates, generate, sample_token
+from trainer.music.codec import Codec
+from trainer.music.grammar import Grammar
 
 CODEC = Codec(CodecConfig(vocab_version=1))
 MONO = Codec(CodecConfig(mono=True, vocab_version=1))

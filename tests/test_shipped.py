@@ -14,10 +14,10 @@ import pytest
 
 from converter.folder import is_export_folder
 from converter.read import stepper_weights
-from trainer import keys as K
-from trainer import midi_io
-from trainer.codec import Codec
-from trainer.stepper import Stepper
+from trainer.compose.stepper import Stepper
+from trainer.music import keys as K
+from trainer.music import midi_io
+from trainer.music.codec import Codec
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "site" / "models"
@@ -103,7 +103,7 @@ def test_every_listed_example_exists_and_parses():
 
 def test_examples_are_regenerated_exactly_from_the_shipped_weights():
     from converter.examples import cut
-    from trainer.composing import compose
+    from trainer.compose.composing import compose
 
     index = json.loads((EXAMPLES / "index.json").read_text())
     spec = index["spec"]

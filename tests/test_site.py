@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pretty_midi
 import pytest
-
 from conftest import PHRASE, write_song
-from trainer.codec import Meta
-from trainer.midi_io import pickup_pad
+
+from trainer.music.codec import Meta
+from trainer.music.midi_io import pickup_pad
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from headless import FLAGS, BrowserNotFound, find_browser, serve  # noqa: E402

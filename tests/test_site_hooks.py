@@ -42,7 +42,7 @@ V1_EVALUATION = {
 
 
 def evaluation(version=2, nll_per_note=3.2, keys=True) -> dict:
-    """An evaluation.json shaped as trainer/evaluate.py writes it (a few figures of each part)."""
+    """An evaluation.json shaped as trainer/evaluation/evaluate.py writes it (a few figures of each part)."""
     e = {
         "model": "runs/x", "kind": "run", "vocab_version": version,
         "songs": {"train": 280, "validation": 35, "test": 35},
@@ -283,7 +283,7 @@ def test_flag_reference_is_the_programs_own_help():
 
 
 def test_token_example_is_the_codecs_encoding():
-    from trainer.codec import Codec
+    from trainer.music.codec import Codec
 
     text = cadenza_docs.token_example()
     rows = re.findall(r"^\| `(\w+)` \| (\d+) \| (.+) \|$", text, re.MULTILINE)
@@ -304,7 +304,7 @@ def test_token_example_is_the_codecs_encoding():
 
 
 def test_every_token_kind_has_a_meaning():
-    from trainer.codec import Codec
+    from trainer.music.codec import Codec
 
     for codec in (Codec(), Codec(CodecConfig(vocab_version=1))):
         said = [cadenza_docs.meaning(codec, i) for i in range(codec.size)]
@@ -316,7 +316,7 @@ def test_every_token_kind_has_a_meaning():
 
 
 def test_vocabulary_table_lists_every_kind_with_its_ids():
-    from trainer.codec import Codec
+    from trainer.music.codec import Codec
 
     text = cadenza_docs.vocabulary()
     codec = Codec()

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 import pytest
-
 from conftest import CHORALES, TINY, cli
-from trainer import midi_io
+
+from trainer.music import midi_io
 
 pytestmark = pytest.mark.slow
 
@@ -126,18 +126,18 @@ def test_evaluate_writes_both_nlls_and_the_music_table(trained, tmp_path):
 
 
 def test_stateful_steps_equal_the_sequence_model(trained):
-    from trainer import backend
+    from trainer.nn import backend
 
     backend.configure()
-    from trainer.model import inference_weights, load_trained
-    from trainer.runs import RunDir
-    from trainer.stepper import Stepper
+    from trainer.compose.stepper import Stepper
+    from trainer.nn.model import inference_weights, load_trained
+    from trainer.nn.runs import RunDir
 
     model = load_trained(RunDir(trained))
     codec = RunDir(trained).codec()
     prefix = np.array([1, codec.key_id((7, "major")), codec.meter_id((4, 4)), codec.bar_id,
                        54, 94, 47, 94, 42, 94, 130, 56, 92, 45, 92], dtype=np.int32)
-    from trainer.model import model_inputs
+    from trainer.nn.model import model_inputs
 
     full = np.asarray(model.predict_on_batch(
         model_inputs(codec, RunDir(trained).config().model, [prefix])))[0]
@@ -153,8 +153,8 @@ def test_jax_backend_trains_and_its_weights_load_under_tensorflow(chorales, cach
     cli("train", "--data-dir", chorales, "--run-dir", run, "--epochs", 1, *TINY,
         env={"KERAS_BACKEND": "jax"})
     prefix = "[1, 140, 165, 174, 54, 94, 47, 94, 130, 56, 92]"  # BOS KEY METER BAR notes
-    probe = ("import sys, numpy as np; from trainer import backend; backend.configure();"
-             "from trainer.model import load_trained, model_inputs; from trainer.runs import "
+    probe = ("import sys, numpy as np; from trainer.nn import backend; backend.configure();"
+             "from trainer.nn.model import load_trained, model_inputs; from trainer.nn.runs import "
              "RunDir; r = RunDir(sys.argv[1]); m = load_trained(r);"
              f"x = model_inputs(r.codec(), r.config().model, [np.array({prefix}, np.int32)]);"
              "np.save(sys.argv[2], np.asarray(m.predict_on_batch(x)))")
@@ -232,7 +232,7 @@ def test_ema_checkpoints_hold_the_average_and_resume_trains_on_the_raw_weights(c
                                                                                tmp_path):
     import keras
 
-    from trainer.model import swap_average
+    from trainer.nn.model import swap_average
 
     run = tmp_path / "ema"
     cli("train", "--data-dir", chorales, "--run-dir", run, "--epochs", 1, "--ema", 0.9, *TINY)
@@ -259,7 +259,7 @@ def test_ema_checkpoints_hold_the_average_and_resume_trains_on_the_raw_weights(c
 def test_without_ema_nothing_is_swapped(trained):
     import keras
 
-    from trainer.model import swap_average
+    from trainer.nn.model import swap_average
 
     model = keras.models.load_model(trained / "checkpoints" / "last-e0001.keras")
     before = [keras.ops.convert_to_numpy(v) for v in model.trainable_weights]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from trainer.codec import Codec
+from trainer.music.codec import Codec
 
 ROOT = Path(__file__).resolve().parents[1]
 VECTORS = ROOT / "tests" / "vectors"

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from converter import network as N
 from converter import storage as S
 from converter import weights as W
 from converter.read import decode, manifest_weights
+from trainer.compose.stepper import Stepper
 from trainer.errors import CadenzaError
-from trainer.stepper import Stepper
+from trainer.nn import network as N
 
 VECTORS = Path(__file__).resolve().parent / "vectors" / "weights.json"
 

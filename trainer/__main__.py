@@ -4,17 +4,12 @@ import importlib
 import sys
 
 from trainer import cli
-from trainer.display import shown
-from trainer.errors import CadenzaError, disk_full, from_os_error
+from trainer.errors import CadenzaError, disk_full, from_os_error, shown
 
 HANDLERS = {  # command -> module whose ``command(given)`` runs it (imported lazily)
-    "prepare": "trainer.corpus_cli",
-    "train": "trainer.train",
-    "sample": "trainer.generate",
-    "calibrate": "trainer.calibration",
-    "evaluate": "trainer.evaluate",
-    "harmonize": "trainer.harmonize",
-    "evaluate-harmony": "trainer.evaluate_harmony",
+    name: f"trainer.commands.{name.replace('-', '_')}"
+    for name in ("prepare", "train", "sample", "calibrate", "evaluate", "harmonize",
+                 "evaluate-harmony")
 }
 
 

@@ -366,7 +366,7 @@ class EvalConfig:
 
 
 def _check_choice(value: str, flag: str) -> None:
-    from trainer import keys as K
+    from trainer.music import keys as K
 
     try:
         (K.parse_key if flag == "key" else K.parse_meter)(value)

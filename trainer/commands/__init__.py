@@ -1,0 +1,1 @@
+"""One module per ``python -m trainer`` command: parse its settings, dispatch."""

@@ -1,0 +1,1 @@
+"""Composing with a trained network in numpy: the Stepper, sampling, harmonizing. No Keras."""

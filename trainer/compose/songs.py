@@ -1,0 +1,84 @@
+"""What ``sample`` and ``harmonize`` do: load a model, compose, write .mid files.
+
+``cfg.run_dir`` is a training run or an exported model folder. Song ``i``
+uses seed ``seed + i``, so a seed names a song; a harmonization ``i`` is
+written to ``harmony-<seed>.mid``. Everything that can be refused (the
+instrument, the folders, a file that exists, the melody) is refused before
+the model loads.
+"""
+
+from __future__ import annotations
+
+from trainer.compose.composing import (check_harmonizer, compose, describe, harmonize_melody,
+                                       melody_of_file, prime_tokens, read_melody, song_seconds)
+from trainer.compose.harmony import voices_per_onset
+from trainer.compose.stepper import Stepper
+from trainer.config import HarmonizeConfig, SampleConfig
+from trainer.errors import CadenzaError, shown
+from trainer.music import keys as K
+from trainer.music import midi_io
+from trainer.nn.loading import load, requests
+from trainer.nn.runs import RunDir
+
+
+def sample(cfg: SampleConfig) -> None:
+    """Compose ``cfg.num_files`` songs (song ``i`` with seed ``seed + i``) into .mid files."""
+    midi_io.program_of(cfg.instrument)  # refuse a bad name before loading anything
+    RunDir(cfg.run_dir).check_folder()
+    RunDir(cfg.out_dir).check_folder("--out-dir")
+    if cfg.prime_file is not None and (cfg.key != "any" or cfg.meter != "any"):
+        raise CadenzaError("--prime-file sets the key and meter of its songs; "
+                           "leave --key and --meter at any")
+    paths = [cfg.out_dir / f"cadenza-{cfg.seed + i:04d}.mid" for i in range(cfg.num_files)]
+    for path in paths:
+        if path.exists():
+            raise CadenzaError(f"{path} exists; choose another --out-dir or --seed")
+    loaded = load(cfg.run_dir, cfg.checkpoint)
+    codec = loaded.codec
+    key, meter = requests(loaded, cfg.key, cfg.meter)
+    prime = prime_tokens(codec, cfg.prime_file, cfg.prime_notes)
+    stepper = Stepper.for_codec(loaded.weights, codec)
+    print(f"composing {cfg.num_files} song(s) with {shown(loaded.source)}")
+    cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    spb = codec.config.steps_per_beat
+    for i, path in enumerate(paths):
+        notes, meta, _ = compose(stepper, codec, prime, cfg.length, cfg.temperature, cfg.top_k,
+                                 cfg.top_p, cfg.seed + i, key, meter)
+        midi_io.write_midi(notes, path, spb, cfg.tempo, cfg.instrument, meta=meta)
+        stated = f" in {describe(meta)}" if meta else ""
+        print(f"wrote {shown(path)}: {len(notes)} notes, "
+              f"{song_seconds(notes, spb, cfg.tempo):.1f} s{stated}, "
+              f"{len(set(notes[:, 1].tolist()))} distinct durations")
+
+
+def harmonize(cfg: HarmonizeConfig) -> None:
+    """Harmonize the top line of ``cfg.melody_file`` ``cfg.num_files`` times into .mid files."""
+    midi_io.program_of(cfg.instrument)  # refuse a bad name before loading anything
+    RunDir(cfg.run_dir).check_folder()
+    RunDir(cfg.out_dir).check_folder("--out-dir")
+    paths = [cfg.out_dir / f"harmony-{cfg.seed + i:04d}.mid" for i in range(cfg.num_files)]
+    for path in paths:
+        if path.exists():
+            raise CadenzaError(f"{path} exists; choose another --out-dir or --seed")
+    raw = read_melody(cfg.melody_file, cfg.track)  # a bad file fails before the model loads
+    loaded = load(cfg.run_dir, cfg.checkpoint)
+    codec = loaded.codec
+    check_harmonizer(codec, shown(loaded.path))
+    requests(loaded, cfg.key, cfg.meter)  # refuses what sample refuses, notes what is unseen
+    melody = melody_of_file(codec, raw, cfg.melody_file, K.parse_key(cfg.key),
+                            K.parse_meter(cfg.meter), cfg.length)
+    stepper = Stepper.for_codec(loaded.weights, codec)
+    print(f"harmonizing a melody of {len(melody.notes)} notes in {describe(melody.meta)} "
+          f"with {shown(loaded.source)}")
+    if melody.folded:
+        print(f"note: {melody.folded} melody note(s) outside A0..C8 moved by octaves into it")
+    cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    spb = codec.config.steps_per_beat
+    for i, path in enumerate(paths):
+        notes, meta, constraint = harmonize_melody(stepper, codec, melody, cfg.temperature,
+                                                   cfg.top_k, cfg.top_p, cfg.seed + i)
+        midi_io.write_midi(notes, path, spb, cfg.tempo, cfg.instrument, meta=meta)
+        fell_back = f", {constraint.fallbacks} fallback step(s)" if constraint.fallbacks else ""
+        print(f"wrote {shown(path)}: {len(notes)} notes, "
+              f"{song_seconds(notes, spb, cfg.tempo):.1f} s, "
+              f"{voices_per_onset(notes, melody.notes):.2f} voices per melody onset{fell_back}")

@@ -1,0 +1,1 @@
+"""MIDI files and songs as notes and tokens: numpy only, no network."""

@@ -1,0 +1,1 @@
+"""The Keras network, its training and its run folder."""

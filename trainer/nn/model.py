@@ -1,0 +1,220 @@
+"""The Keras 3 LSTM, backend-agnostic: Embedding -> L x LSTM -> Dense logits.
+
+``build_model`` makes the sequence model used for training and scoring (any
+batch, any length). Unless ``independent_pitches`` is set, the embedding and
+the output layer share parameters across pitch classes and octaves
+(:mod:`trainer.nn.pitch_layers`). Either way :func:`inference_weights` gives the
+weights of the plain network -- embedding table, (kernel, recurrent kernel,
+bias) per LSTM, dense kernel and bias, then a v2 model's key table and degree
+kernel and bias -- which generation
+(:mod:`trainer.compose.stepper`) and the exported model run.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import layers
+
+from trainer import constants as C
+from trainer.config import ModelConfig, TrainConfig
+from trainer.errors import CadenzaError
+from trainer.music.codec import Codec, degree_index
+from trainer.nn.checkpoints import damage
+from trainer.nn.network import BAR_ROWS, KEY_ROWS
+from trainer.nn.pitch_layers import KeyDegrees, PitchEmbedding, PitchLogits
+
+
+def build_model(codec: Codec, cfg: ModelConfig) -> keras.Model:
+    """Token ids ``(batch, time)`` -> next-token logits ``(batch, time, vocab)``.
+
+    A v2 model takes a second input, the song's key at every step (0..23 in
+    the order of :data:`trainer.music.keys.KEYS`, 24 before the ``KEY`` token has
+    been read; :func:`trainer.nn.dataset.key_inputs`), whose embedding is added
+    to the token's, as Performance RNN feeds its controls at every step: a
+    window cut from the middle of a song knows the key, and generation keeps
+    it however long the song runs. Its output also scores each ``NOTE`` by its
+    scale degree in that key (:class:`trainer.nn.pitch_layers.KeyDegrees`).
+    """
+    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
+    token_pitch = codec.pitch_of(np.arange(codec.size))
+    if cfg.independent_pitches:
+        embed = layers.Embedding(codec.size, cfg.embedding_size, name="embedding")
+        to_logits = layers.Dense(codec.size, name="logits")
+    else:
+        embed = PitchEmbedding(token_pitch, cfg.embedding_size, name="embedding")
+        to_logits = PitchLogits(token_pitch, name="logits")
+    x = embed(tokens)
+    inputs = tokens
+    small = keras.initializers.RandomUniform(-0.05, 0.05)
+    if codec.version >= 2:
+        keys = keras.Input(shape=(None,), dtype="int32", name="keys")
+        x = x + layers.Embedding(KEY_ROWS, cfg.embedding_size, name="key_embedding",
+                                 embeddings_initializer=small)(keys)
+        inputs = [tokens, keys]
+    if bar_input(codec, cfg):
+        bars = keras.Input(shape=(None,), dtype="int32", name="bars")
+        x = x + layers.Embedding(BAR_ROWS, cfg.embedding_size, name="bar_embedding",
+                                 embeddings_initializer=small)(bars)
+        inputs = [tokens, keys, bars]
+    for i in range(cfg.num_layers):
+        x = layers.LSTM(cfg.rnn_size, return_sequences=True, name=f"lstm_{i}")(x)
+        if cfg.dropout:
+            x = layers.Dropout(cfg.dropout, name=f"dropout_{i}")(x)
+    logits = to_logits(x)
+    if codec.version >= 2 and not cfg.no_degrees:
+        degrees = layers.Dense(24, name="degree_logits")(x)
+        logits = KeyDegrees(degree_index(codec), name="key_degrees")([logits, degrees, keys])
+    return keras.Model(inputs, logits, name="cadenza_lstm")
+
+
+def inference_weights(model: keras.Model) -> list[np.ndarray]:
+    """The plain network's weights: embedding table, 3 arrays per LSTM, dense kernel, bias."""
+    embed, out = model.get_layer("embedding"), model.get_layer("logits")
+    table = embed.collapsed() if isinstance(embed, PitchEmbedding) else embed.get_weights()[0]
+    dense = list(out.collapsed()) if isinstance(out, PitchLogits) else out.get_weights()
+    lstms = [w for layer in model.layers if isinstance(layer, layers.LSTM)
+             for w in layer.get_weights()]
+    names = {layer.name for layer in model.layers}
+    keys = [model.get_layer("key_embedding").get_weights()[0]] if "key_embedding" in names else []
+    degrees = model.get_layer("degree_logits").get_weights() if "degree_logits" in names else []
+    bars = [model.get_layer("bar_embedding").get_weights()[0]] if "bar_embedding" in names else []
+    return [table, *lstms, *dense, *keys, *degrees, *bars]
+
+
+def set_inference_weights(model: keras.Model, weights: list[np.ndarray]) -> None:
+    """The inverse of :func:`inference_weights`: give ``model`` the plain network's weights.
+    A pitch-sharing layer takes the collapsed table (or kernel and bias) as its own and
+    zeros in its shared parts, which computes the same logits."""
+    weights = list(weights)
+    embed, out = model.get_layer("embedding"), model.get_layer("logits")
+    names = {layer.name for layer in model.layers}
+    lstms = [layer for layer in model.layers if isinstance(layer, layers.LSTM)]
+    expected = 1 + 3 * len(lstms) + 2 + ("key_embedding" in names) \
+        + 2 * ("degree_logits" in names) + ("bar_embedding" in names)
+    if len(weights) != expected:
+        raise CadenzaError(f"expected {expected} weight arrays for this network, got "
+                           f"{len(weights)}")
+
+    def take(n: int) -> list[np.ndarray]:
+        taken, weights[:n] = weights[:n], []
+        return taken
+
+    def plain(layer, values) -> None:
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if shapes != [np.shape(v) for v in values]:
+            raise CadenzaError(f"{layer.name}: weights shaped {[np.shape(v) for v in values]}, "
+                               f"the network's {shapes}")
+        layer.set_weights(values)
+
+    (table,) = take(1)
+    if isinstance(embed, PitchEmbedding):
+        plain(embed, [table, np.zeros(embed.by_class.shape), np.zeros(embed.by_octave.shape)])
+    else:
+        plain(embed, [table])
+    for layer in lstms:
+        plain(layer, take(3))
+    kernel, bias = take(2)
+    if isinstance(out, PitchLogits):
+        plain(out, [kernel, bias, np.zeros(out.class_kernel.shape), np.zeros(out.class_bias.shape),
+                    np.zeros(out.octave_kernel.shape), np.zeros(out.octave_bias.shape)])
+    else:
+        plain(out, [kernel, bias])
+    for name, n in (("key_embedding", 1), ("degree_logits", 2), ("bar_embedding", 1)):
+        if name in names:
+            plain(model.get_layer(name), take(n))
+
+
+def bar_input(codec: Codec, cfg: ModelConfig) -> bool:
+    """Whether the network takes the bar count (v2 with BAR tokens, when asked for)."""
+    return codec.version >= 2 and codec.bar_id is not None and cfg.bar_input
+
+
+def model_inputs(codec: Codec, cfg: ModelConfig, songs) -> tuple | np.ndarray:
+    """The network's inputs for whole songs from BOS (padded with PAD to one length):
+    the token ids, then for v2 the key input, then the bar count if it takes one."""
+    from trainer.nn.dataset import bar_inputs, key_inputs
+
+    width = max(len(s) for s in songs)
+    x = np.full((len(songs), width), codec.pad_id, dtype=np.int32)
+    for r, s in enumerate(songs):
+        x[r, :len(s)] = s
+    if codec.version < 2:
+        return x
+    k = np.stack([np.pad(key_inputs(codec, s, 0, len(s)), (0, width - len(s)),
+                         constant_values=KEY_ROWS - 1) for s in songs])
+    if not bar_input(codec, cfg):
+        return x, k
+    b = np.stack([np.pad(bar_inputs(codec, s, 0, len(s)), (0, width - len(s)), mode="edge")
+                  for s in songs])
+    return x, k, b
+
+
+def learning_rate(cfg: TrainConfig, steps_per_epoch: int):
+    """The optimizer's learning rate: a per-step cosine schedule, or a constant (plateau).
+
+    The cosine schedule lives in the optimizer (and so in every checkpoint),
+    so a resumed run continues it from the saved step count.
+    """
+    if cfg.schedule == "plateau":
+        return cfg.learning_rate
+    total = max(2, steps_per_epoch * cfg.epochs)
+    warmup = max(1, round(C.WARMUP * total))
+    return keras.optimizers.schedules.CosineDecay(
+        cfg.learning_rate / 10, decay_steps=total - warmup, alpha=C.LR_FINAL,
+        warmup_target=cfg.learning_rate, warmup_steps=warmup)
+
+
+def make_optimizer(cfg: TrainConfig, steps_per_epoch: int = 1) -> keras.optimizers.Optimizer:
+    kinds = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
+             "rmsprop": keras.optimizers.RMSprop, "sgd": keras.optimizers.SGD}
+    extra = {"global_clipnorm": cfg.grad_clip} if cfg.grad_clip else {}
+    if cfg.ema:
+        extra.update(use_ema=True, ema_momentum=cfg.ema)
+    return kinds[cfg.optimizer](learning_rate=learning_rate(cfg, steps_per_epoch), **extra)
+
+
+def swap_average(model: keras.Model) -> bool:
+    """Exchange the model's weights with the optimizer's moving average of them (``--ema``);
+    False (and nothing done) when the optimizer keeps none. Checkpoints are written with
+    the average in the model, so the best weights are the average and a resumed run swaps
+    once after loading to train on from the raw weights."""
+    opt = model.optimizer
+    if not getattr(opt, "use_ema", False) or not hasattr(opt, "_model_variables_moving_average"):
+        return False
+    for var, average in zip(opt._trainable_variables, opt._model_variables_moving_average):
+        raw = keras.ops.convert_to_numpy(var)
+        var.assign(average)
+        average.assign(raw)
+    return True
+
+
+def compile_model(model: keras.Model, cfg: TrainConfig, steps_per_epoch: int = 1) -> keras.Model:
+    """Cross-entropy from logits, averaged over real (weight 1) targets only."""
+    model.compile(
+        optimizer=make_optimizer(cfg, steps_per_epoch),
+        loss=keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="mean_with_sample_weight"),
+        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+    return model
+
+
+def load_trained(run, which: str = "best") -> keras.Model:
+    """The sequence model of a run folder (:class:`trainer.nn.runs.RunDir`) with trained weights.
+
+    Raises :class:`CadenzaError` naming the file if the weights are damaged or
+    do not fit the model that config.json describes.
+    """
+    model = build_model(run.codec(), run.config().model)
+    path = run.weights_path(which)
+    reason = damage(path)
+    if reason is None:
+        try:
+            model.load_weights(path)
+        except Exception as e:  # Keras raises many types on weights of another shape
+            reason = f"they do not fit the model of config.json: {str(e).splitlines()[0][:120]}"
+    if reason:
+        other = "--checkpoint last" if which == "best" else "--checkpoint best"
+        raise CadenzaError(f"{path} is damaged ({reason}); try {other}, or train again")
+    return model
