@@ -13,8 +13,8 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join, normalize } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { loadComposer } from "../../web/src/model.js";
-import { sha256 } from "../../web/src/verify.js";
+import { loadComposer } from "../../web/src/worker/model.js";
+import { sha256 } from "../../web/src/worker/verify.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const SOURCE = join(ROOT, "build/test-models/float16");

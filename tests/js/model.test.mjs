@@ -14,8 +14,8 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { extname, join, normalize } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { loadComposer, softmax } from "../../web/src/model.js";
-import { generate } from "../../web/src/sampler.js";
+import { loadComposer, softmax } from "../../web/src/worker/model.js";
+import { generate } from "../../web/src/mirror/sampler.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const TEST_MODELS = join(ROOT, "build/test-models");

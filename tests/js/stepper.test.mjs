@@ -1,4 +1,4 @@
-// The Stepper (plain tfjs-core ops, web/src/stepper.js) computes what the numpy
+// The Stepper (plain tfjs-core ops, web/src/mirror/stepper.js) computes what the numpy
 // Stepper (trainer/stepper.py) computes, token by token, key row included:
 // build/test-models/stepper.json (scripts/make_test_models.py) holds numpy's
 // logits on the exports' weights as read back, for a v2 song (key table,
@@ -12,10 +12,10 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { Codec, degreeIndex } from "../../web/src/codec.js";
-import { Stepper } from "../../web/src/stepper.js";
-import { checkNetwork, stepperWeights } from "../../web/src/verify.js";
-import { decodeWeights } from "../../web/src/weights.js";
+import { Codec, degreeIndex } from "../../web/src/mirror/codec.js";
+import { Stepper } from "../../web/src/mirror/stepper.js";
+import { checkNetwork, stepperWeights } from "../../web/src/worker/verify.js";
+import { decodeWeights } from "../../web/src/mirror/weights.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const TEST_MODELS = join(ROOT, "build/test-models");

@@ -1,4 +1,4 @@
-// web/src/weights.js reads every storage exactly as converter/weights.py does:
+// web/src/mirror/weights.js reads every storage exactly as converter/weights.py does:
 // the cases of tests/vectors/weights.json (written by scripts/make_vectors.py)
 // decode to the same float32 bits; the test models exported per column and by
 // `--quantize auto` (build/test-models, scripts/make_test_models.py) load and
@@ -10,8 +10,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { join, normalize } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { loadComposer, softmax } from "../../web/src/model.js";
-import { byteSize, decodeWeights, dequantise, storageOf } from "../../web/src/weights.js";
+import { loadComposer, softmax } from "../../web/src/worker/model.js";
+import { byteSize, decodeWeights, dequantise, storageOf } from "../../web/src/mirror/weights.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const VECTORS = JSON.parse(readFileSync(join(ROOT, "tests/vectors/weights.json"), "utf8"));

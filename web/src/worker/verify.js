@@ -6,7 +6,7 @@
 // describe a network this code runs, of config.json's sizes
 // (converter/network.py), and have a weights manifest naming exactly those
 // shards; each shard fetched must have its listed size and hash; then
-// web/src/weights.js decodes the weights, which must fill the shards exactly,
+// web/src/mirror/weights.js decodes the weights, which must fill the shards exactly,
 // all be finite, and be exactly the network's, each of its shape. Each
 // failure throws an Error naming the file and the reason, which the Compose
 // page shows.
@@ -15,7 +15,7 @@
 // Format 1: model.json was a tfjs Layers model; its network is config.json's
 // model, with no key input.
 
-import { decodeWeights, sortedJson } from "./weights.js";
+import { decodeWeights, sortedJson } from "../mirror/weights.js";
 
 export const MODEL_TYPE = "cadenza-lstm";
 export const FORMAT_VERSION = 2; // what the converter writes
@@ -151,7 +151,7 @@ export async function sha256(bytes) {
 
 /**
  * The weights of `modelJson` (model.json as parsed, at `base`), fetched and
- * checked against `shards` (config.json's), then decoded (web/src/weights.js):
+ * checked against `shards` (config.json's), then decoded (web/src/mirror/weights.js):
  * {name: {shape, values: Float32Array}}.
  */
 export async function fetchWeights(base, modelJson, shards) {

@@ -1,7 +1,7 @@
 // One LSTM step per token with plain tfjs-core ops, as trainer/stepper.py does in numpy.
 //
 // The weights are the export's float32 arrays in trainer/stepper.py's order
-// (web/src/verify.js stepperWeights): embedding, then (kernel, recurrent
+// (web/src/worker/verify.js stepperWeights): embedding, then (kernel, recurrent
 // kernel, bias) per LSTM layer with Keras's gate order (input, forget, cell,
 // output), sigmoid gates and tanh, then the dense kernel and bias; a
 // key-conditioned (codec v2) network then has its key table (25 rows): the
@@ -18,7 +18,7 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import { degreeIndex } from "./codec.js";
-import { BAR_ROWS, DEGREES } from "./verify.js";
+import { BAR_ROWS, DEGREES } from "../worker/verify.js";
 
 export class Stepper {
   /**

@@ -5,7 +5,7 @@
 // another version composes another song. key and meter (keys.js names, as
 // `sample --key D:minor --meter 6/8` takes them) are left out when "any".
 
-import { keyName, meterName, parseKey, parseMeter } from "./keys.js";
+import { keyName, meterName, parseKey, parseMeter } from "../mirror/keys.js";
 
 export const LIMITS = {
   temperature: { min: 0, max: 2, fallback: 1 },

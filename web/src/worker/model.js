@@ -2,21 +2,21 @@
 //
 // The folder is what `python -m converter` writes: config.json, vocab.json (the
 // codec), model.json (the network's sizes and its weights manifest:
-// converter/network.py) and the weight shards. web/src/verify.js checks every
+// converter/network.py) and the weight shards. web/src/worker/verify.js checks every
 // file, shard sizes and hashes included, and decodes the weights
-// (web/src/weights.js: float32, float16, uint8 per tensor or per column),
+// (web/src/mirror/weights.js: float32, float16, uint8 per tensor or per column),
 // which must be exactly the network's; damage is refused, never run, and no
 // weight is ever left at a random value.
 //
-// Steps run through web/src/stepper.js on tfjs-core ops alone, to keep the
+// Steps run through web/src/mirror/stepper.js on tfjs-core ops alone, to keep the
 // browser bundle small: the caller registers a backend (the site: wasm; Node:
 // cpu). A codec v2 network reads the song's key (its key table), may score
 // each note by its scale degree in that key (degree logits: network.degrees
 // 24) and may read how many bars the song has had (network.bar_rows 64);
 // Stepper.forCodec tells them apart, as trainer/stepper.py does.
 
-import { Codec } from "./codec.js";
-import { Stepper } from "./stepper.js";
+import { Codec } from "../mirror/codec.js";
+import { Stepper } from "../mirror/stepper.js";
 import { checkConfig, checkNetwork, fetchWeights, stepperWeights } from "./verify.js";
 
 export { checkConfig, FORMAT_VERSION, MODEL_TYPE } from "./verify.js";
