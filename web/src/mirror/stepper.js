@@ -1,90 +1,56 @@
 // One LSTM step per token with plain tfjs-core ops, as trainer/stepper.py does in numpy.
 //
-// The weights are the export's float32 arrays in trainer/stepper.py's order
-// (web/src/worker/verify.js stepperWeights): embedding, then (kernel, recurrent
-// kernel, bias) per LSTM layer with Keras's gate order (input, forget, cell,
-// output), sigmoid gates and tanh, then the dense kernel and bias; a
-// key-conditioned (codec v2) network then has its key table (25 rows): the
-// input at each step is the token's embedding plus the row of the song's key,
-// row 24 until a KEY token is read, that KEY's row from the step that reads it
-// on. A network with degree logits then has their kernel and bias: each NOTE
-// logit gains the degree logit of its scale degree in the key read
-// (codec.js degreeIndex; nothing before a KEY is read, nothing for other
-// tokens). A network that counts bars then has its bar-count table (64 rows):
-// the input also gains the row of the number of BAR tokens read so far, the
-// one being read included (63 and more share row 63). The Stepper makes its
-// own tensors of them and keeps the LSTM states (h, c);
-// tests/js/stepper.test.mjs holds it to the numpy Stepper's logits.
+// The network is model.json's description (web/src/mirror/network.js) and
+// its weights are the export's float32 arrays by their Keras names
+// (network.js shapes): the token's embedding, then (kernel, recurrent kernel,
+// bias) per LSTM layer with Keras's gate order (input, forget, cell, output),
+// sigmoid gates and tanh, then the dense kernel and bias. A key-conditioned
+// (codec v2, key_rows 25) network adds the row of the song's key to the input
+// at each step: row 24 until a KEY token is read, that KEY's row from the step
+// that reads it on. With degree logits (degrees 24) each NOTE logit gains the
+// degree logit of its scale degree in the key read (codec.js degreeIndex;
+// nothing before a KEY is read, nothing for other tokens). A network that
+// counts bars (bar_rows 64) adds to the input the row of the number of BAR
+// tokens read so far, the one being read included (63 and more share row 63).
+// The Stepper makes its own tensors of the weights and keeps the LSTM states
+// (h, c); tests/js/stepper.test.mjs holds it to the numpy Stepper's logits.
 
 import * as tf from "@tensorflow/tfjs-core";
 import { degreeIndex } from "./codec.js";
-import { BAR_ROWS, DEGREES } from "../worker/verify.js";
+import { BAR_ROWS, checkWeights, DEGREES } from "./network.js";
 
 export class Stepper {
   /**
-   * @param weights [{shape, values: Float32Array}] in the order above
-   * @param keyTokens [first KEY id, count] for a key table (Stepper.forCodec gives them)
-   * @param degrees the codec's degreeIndex where the weights have degree logits
-   * @param barId the BAR token's id where they end with a bar-count table
+   * Throws unless the weights are exactly the network's and the codec has the
+   * tokens it reads (KEY tokens for a key table, BAR for a bar table).
+   * @param weights {name: {shape, values: Float32Array}} by Keras name (network.js shapes)
+   * @param network {vocab_size, embedding_size, num_layers, rnn_size, key_rows,
+   *   degrees, bar_rows}: model.json's, as network.js checkNetwork returns it
+   * @param codec the network's Codec: its KEY ids, BAR id and degreeIndex
    */
-  constructor(weights, keyTokens = null, degrees = null, barId = null) {
-    const list = [...weights];
-    const barTable = barId !== null ? list.pop() : null;
-    const degreeBias = degrees ? list.pop() : null, degreeKernel = degrees ? list.pop() : null;
-    const n = list.length;
-    if (n < 6 || ![0, 1].includes((n - 3) % 3)) {
-      throw new Error("expected embedding, 3 arrays per LSTM and dense (and a key table, " +
-        `degree weights, a bar table); got ${weights.length}`);
-    }
-    const keyTable = (n - 3) % 3 === 1 ? list.pop() : null;
-    if (keyTable && !keyTokens) {
-      throw new Error("these weights condition on the key: give keyTokens (Stepper.forCodec does)");
-    }
-    if ((degrees || barTable) && !keyTable) {
-      throw new Error("degree logits and a bar table need a key table; got none");
-    }
-    checkShapes(list, keyTable, degreeKernel, degreeBias, barTable);
-    [this.keyFirst, this.keyCount] = keyTable ? keyTokens : [0, 0];
-    const tensor = ({ shape, values }) => tf.tensor(values, shape, "float32");
-    this.embedding = tensor(list[0]);
-    this.keyTable = keyTable && tensor(keyTable);
-    this.keyRows = keyTable ? keyTable.shape[0] : 0;
-    this.lstms = [];
-    for (let i = 1; i < list.length - 2; i += 3) {
-      const [kernel, recurrent, bias] = list.slice(i, i + 3).map(tensor);
-      this.lstms.push({ kernel, recurrent, bias, units: recurrent.shape[0] });
-    }
-    [this.kernel, this.bias] = list.slice(-2).map(tensor);
-    const vocab = this.bias.shape[0];
-    if (degrees && degrees.length !== this.keyRows * vocab) {
-      throw new Error(`the degree index has ${degrees.length} entries, not ` +
-        `${this.keyRows} key rows x ${vocab} tokens`);
-    }
-    this.degreeKernel = degreeKernel && tensor(degreeKernel);
-    this.degreeBias = degreeBias && tensor(degreeBias);
-    this.degreeIndex = degrees && tf.tensor2d(degrees, [this.keyRows, vocab], "int32");
-    this.barTable = barTable && tensor(barTable);
-    this.barId = barTable ? barId : null;
+  constructor(weights, network, codec) {
+    checkParts(network, codec);
+    checkWeights(network, weights);
+    const tensor = (name) => tf.tensor(weights[name].values, weights[name].shape, "float32");
+    this.embedding = tensor("embedding/embeddings");
+    this.lstms = Array.from({ length: network.num_layers }, (_, i) => ({
+      kernel: tensor(`lstm_${i}/lstm_cell/kernel`),
+      recurrent: tensor(`lstm_${i}/lstm_cell/recurrent_kernel`),
+      bias: tensor(`lstm_${i}/lstm_cell/bias`), units: network.rnn_size }));
+    this.kernel = tensor("logits/kernel");
+    this.bias = tensor("logits/bias");
+    this.keyRows = network.key_rows;
+    this.keyTable = this.keyRows ? tensor("key_embedding/embeddings") : null;
+    const keys = this.keyRows ? codec.ranges.KEY : { first: 0, count: 0 };
+    [this.keyFirst, this.keyCount] = [keys.first, keys.count];
+    this.degreeKernel = network.degrees ? tensor("degree_logits/kernel") : null;
+    this.degreeBias = network.degrees ? tensor("degree_logits/bias") : null;
+    this.degreeIndex = network.degrees
+      ? tf.tensor2d(degreeIndex(codec), [this.keyRows, codec.size], "int32") : null;
+    this.barTable = network.bar_rows ? tensor("bar_embedding/embeddings") : null;
+    this.barId = network.bar_rows ? codec.barId : null;
     this.states = null;
     this.reset();
-  }
-
-  /**
-   * A Stepper of `weights` that reads the key from `codec`'s KEY tokens. For a
-   * v2 codec the weights end with the key table, then maybe the degree kernel
-   * and bias (a last array of 24 values), then maybe the bar-count table (64
-   * rows of the embedding's width), which it tells by their shapes as
-   * Stepper.for_codec does.
-   */
-  static forCodec(weights, codec) {
-    const keys = codec.ranges.KEY;
-    if (!keys) return new Stepper(weights);
-    const is = (w, shape) => w.shape.join() === shape.join() && w.shape.length === shape.length;
-    const rest = [...weights];
-    const bars = is(rest.at(-1), [BAR_ROWS, weights[0].shape[1]]);
-    if (bars) rest.pop();
-    const degrees = is(rest.at(-1), [DEGREES]) ? degreeIndex(codec) : null;
-    return new Stepper(weights, [keys.first, keys.count], degrees, bars ? codec.barId : null);
   }
 
   /** Zero the LSTM states and forget the key: the next step starts a new song. */
@@ -148,27 +114,27 @@ export class Stepper {
 }
 
 /**
- * Throw unless the arrays chain as embedding -> LSTMs -> dense (then the key
- * table, of the embedding's width, the 24 degree logits and the 64-row bar
- * table): weights of another network, or a key-conditioned one given without
- * its keyTokens, degree index and BAR id, are refused.
+ * Throw unless the Stepper runs `network`'s parts with `codec`: a key table of
+ * a row per KEY token and one more, 24 degree logits and 64 bar rows (or
+ * none), the last two only with a key table.
  */
-function checkShapes(list, keyTable, degreeKernel, degreeBias, barTable) {
-  const shape = (w) => w.shape.join("x");
-  const [vocab, width] = list[0].shape;
-  const units = list[2].shape[0];
-  const want = [[vocab, width]];
-  for (let i = 1; i < list.length - 2; i += 3) {
-    want.push([i === 1 ? width : units, 4 * units], [units, 4 * units], [4 * units]);
+function checkParts(network, codec) {
+  const keys = codec.ranges.KEY;
+  if (codec.size !== network.vocab_size) {
+    throw new Error(`the codec has ${codec.size} tokens, the network ${network.vocab_size}`);
   }
-  want.push([units, vocab], [vocab]);
-  const got = [...list, keyTable, degreeKernel, degreeBias, barTable].filter(Boolean);
-  if (keyTable) want.push([keyTable.shape[0], width]);
-  if (degreeKernel) want.push([units, DEGREES], [DEGREES]);
-  if (barTable) want.push([BAR_ROWS, width]);
-  if (got.some((w, i) => shape(w) !== want[i].join("x") || w.shape.length !== want[i].length)) {
-    throw new Error(`weights of shapes ${got.map(shape).join(", ")} are not an embedding, ` +
-      "LSTMs and dense in order (a key-conditioned network needs its keyTokens, degree " +
-      "index and BAR id: Stepper.forCodec gives them)");
+  if ((network.degrees || network.bar_rows) && !network.key_rows) {
+    throw new Error("degree logits and a bar table need a key table; the network has none");
+  }
+  if (network.key_rows && network.key_rows !== (keys?.count ?? -1) + 1) {
+    throw new Error(`the network has ${network.key_rows} key rows; the codec's KEY tokens ` +
+      `need ${(keys?.count ?? 0) + 1}`);
+  }
+  if (![0, DEGREES].includes(network.degrees) || ![0, BAR_ROWS].includes(network.bar_rows)) {
+    throw new Error(`the network has ${network.degrees} degree logits and ${network.bar_rows} ` +
+      `bar rows: each must be 0 or ${DEGREES}, ${BAR_ROWS}`);
+  }
+  if (network.bar_rows && codec.barId === null) {
+    throw new Error("the network counts bars, but the codec has no BAR token");
   }
 }
