@@ -2,7 +2,7 @@
 
 For each export folder in --models (default site/models) prints:
 
-* ms per token of the site's Stepper (web/src/stepper.js: one step per token)
+* ms per token of the site's Stepper (web/src/mirror/stepper.js: one step per token)
   and of a windowed pass on tfjs-core with the same weights that re-reads a
   100-token window per token (the tutorial way), their ratio, and the two
   computations' largest logit difference;

@@ -1,7 +1,7 @@
 """Does a seed name the same song on every tfjs backend? (Issue 12, case 12.)
 
 Composes --seeds songs per shipped model in headless Chromium, as the site's
-worker does (web/src/model.js + sampler.js), once per backend variant, each in
+worker does (web/src/worker/model.js + sampler.js), once per backend variant, each in
 a fresh page:
 
 * ``wasm``: the plain binary (no SIMD, one thread);

@@ -3,7 +3,7 @@
 // window.songs({backend, simd, threads, wasmUrl, models, seeds, maxNotes,
 //   temperature, topP}): start tfjs on one backend variant (must be the page's
 //   first tfjs call: flags are read when the backend starts), then for each
-//   model URL compose one song per seed exactly as web/src/worker.js does, and
+//   model URL compose one song per seed exactly as web/src/worker/worker.js does, and
 //   run the model's parity prime. Returns what ran (backend, the wasm flags,
 //   XNNPACK's thread count) and per model {tokens: [[ids] per seed], logits:
 //   [Float32 logits per prime step]}.
@@ -11,8 +11,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { getThreadsCount, setThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
-import { loadComposer } from "../web/src/model.js";
-import { generate } from "../web/src/sampler.js";
+import { loadComposer } from "../web/src/worker/model.js";
+import { generate } from "../web/src/mirror/sampler.js";
 
 async function start({ backend, simd, threads, wasmUrl }) {
   if (backend === "wasm") {

@@ -1,7 +1,7 @@
 // In-page half of bench/browser.py (bundled by it with esbuild; not part of the site).
 //
 // window.benchSteps(modelUrl, wasmUrl): ms per token of the export's Stepper
-//   (web/src/stepper.js: one step per token, carrying the LSTM states) vs a
+//   (web/src/mirror/stepper.js: one step per token, carrying the LSTM states) vs a
 //   windowed pass with the same weights that re-reads a 100-token window per
 //   token (the tutorial way), on the wasm backend; plus their logit
 //   difference on the same 100 tokens and the tensors left over.
@@ -10,7 +10,7 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
-import { loadComposer } from "../web/src/model.js";
+import { loadComposer } from "../web/src/worker/model.js";
 
 const WINDOW = 100;
 

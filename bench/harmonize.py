@@ -4,10 +4,10 @@ The issue's target: harmonizing a 32-note melody takes at most 1 s in the
 browser on this machine, wasm backend. The melody is the top line (the
 soprano) of a held-out chorale, the first of the shipped model's test songs
 (its split.json) unless ``--melody-file`` names another .mid, cut to its first
-``--notes`` notes; it goes to the page as web/src/midifile.js readSong would
+``--notes`` notes; it goes to the page as web/src/files/midifile.js readSong would
 give it, and the page (bench/harmonize_page.js, bundled here with esbuild)
-loads the model with web/src/model.js, takes the melody with
-web/src/harmony.js's melodyLine and times ``--runs`` calls of harmonize
+loads the model with web/src/worker/model.js, takes the melody with
+web/src/mirror/harmony.js's melodyLine and times ``--runs`` calls of harmonize
 (seeds 0, 1, ...; temperature 1, top-p 0.95), each from the model's reset to
 the ids.
 

@@ -2,15 +2,15 @@
 //
 // window.benchHarmonize(modelUrl, wasmUrl, song, options): on the wasm backend,
 //   load the export (timed), take the melody of song (readSong-shaped: {notes
-//   [{start, end, pitch}] in beats, meters, key}) with web/src/harmony.js's
+//   [{start, end, pitch}] in beats, meters, key}) with web/src/mirror/harmony.js's
 //   melodyLine, keep its first options.notes notes, and harmonize it
 //   options.runs times (seeds 0, 1, ...), timing each call from reset() to the
 //   ids; plus the tensors left over.
 
 import * as tf from "@tensorflow/tfjs-core";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
-import { harmonize, melodyLine, melodyOf } from "../web/src/harmony.js";
-import { loadComposer } from "../web/src/model.js";
+import { harmonize, melodyLine, melodyOf } from "../web/src/mirror/harmony.js";
+import { loadComposer } from "../web/src/worker/model.js";
 
 window.benchHarmonize = async (modelUrl, wasmUrl, song, { notes = 32, runs = 5,
   temperature = 1, topP = 0.95 } = {}) => {

@@ -62,7 +62,7 @@ def png_size(path: Path) -> dict:
     return {"width": width, "height": height}
 
 
-# The Compose page's share-link keys (web/src/settings.js HASH_KEYS) for an entry's settings.
+# The Compose page's share-link keys (web/src/page/settings.js HASH_KEYS) for an entry's settings.
 LINK_KEYS = (("model", "model"), ("temperature", "t"), ("top_p", "p"), ("notes", "n"),
              ("tempo", "bpm"), ("seed", "seed"), ("key", "key"), ("meter", "meter"))
 

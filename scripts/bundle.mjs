@@ -27,9 +27,9 @@ const common = {
 };
 
 rmSync(OUT, { recursive: true, force: true });
-await build({ ...common, entryPoints: [join(ROOT, "web/src/cadenza.js")], outdir: OUT,
+await build({ ...common, entryPoints: [join(ROOT, "web/src/page/cadenza.js")], outdir: OUT,
   format: "esm", splitting: true, chunkNames: "[name]-[hash]" });
-await build({ ...common, entryPoints: [join(ROOT, "web/src/worker.js")],
+await build({ ...common, entryPoints: [join(ROOT, "web/src/worker/worker.js")],
   outfile: join(OUT, "worker.js"), format: "iife" });
 
 mkdirSync(WASM_OUT, { recursive: true });

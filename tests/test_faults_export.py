@@ -2,7 +2,7 @@
 
 * case 5: ``converter --out`` replaces only the files a previous export listed;
 * case 10: a converter run on a run folder whose config.json is ``{}``;
-* case 11: the numpy reader refuses damaged export folders (web/src/model.js
+* case 11: the numpy reader refuses damaged export folders (web/src/worker/model.js
   refuses the same ones: tests/js/loader_faults.test.mjs), and the Compose
   page shows the reason;
 * case 12: the share-link measurement across wasm SIMD / threads.

@@ -1,6 +1,6 @@
 """Weight storage (converter/weights.py) and the ``--quantize auto`` rule
 (converter/storage.py), without TensorFlow. tests/js/weights.test.mjs holds
-web/src/weights.js to the same vectors."""
+web/src/mirror/weights.js to the same vectors."""
 
 from __future__ import annotations
 

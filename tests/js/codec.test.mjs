@@ -1,10 +1,10 @@
-// web/src/codec.js against the Python codec: tests/vectors/codec_*.json and
+// web/src/mirror/codec.js against the Python codec: tests/vectors/codec_*.json and
 // the grammar traces in generate.json (all written by scripts/make_vectors.py),
 // for codec v1 and v2 vocabularies, and the degree index of v2 ones.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { Codec, degreeIndex, Grammar, normalise } from "../../web/src/codec.js";
+import { Codec, degreeIndex, Grammar, normalise } from "../../web/src/mirror/codec.js";
 
 const load = (name) => JSON.parse(readFileSync(new URL(`../vectors/${name}`, import.meta.url)));
 const triples = (notes) => notes.map(({ start, duration, pitch }) => [start, duration, pitch]);

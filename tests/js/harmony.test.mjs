@@ -1,12 +1,12 @@
-// web/src/harmony.js against trainer/harmony.py: tests/vectors/harmonize.json
+// web/src/mirror/harmony.js against trainer/harmony.py: tests/vectors/harmonize.json
 // (written by scripts/make_vectors.py). Every harmonization must also keep the
 // melody on top, exactly, and end with EOS and a final chord, never falling back.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { Codec, Grammar } from "../../web/src/codec.js";
+import { Codec, Grammar } from "../../web/src/mirror/codec.js";
 import { Constraint, FINAL_VOICES, harmonize, melodyEnd, melodyLine, melodyOf, topLine }
-  from "../../web/src/harmony.js";
+  from "../../web/src/mirror/harmony.js";
 
 const VECTORS = JSON.parse(readFileSync(new URL("../vectors/harmonize.json", import.meta.url)));
 const CODEC = new Codec(VECTORS.vocab);

@@ -1,9 +1,9 @@
-// web/src/keys.js against trainer/keys.py: tests/vectors/keys.json (written by
+// web/src/mirror/keys.js against trainer/keys.py: tests/vectors/keys.json (written by
 // scripts/make_vectors.py): names, spellings, Krumhansl-Schmuckler estimates, choose_key.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import * as K from "../../web/src/keys.js";
+import * as K from "../../web/src/mirror/keys.js";
 
 const KEYS = JSON.parse(readFileSync(new URL("../vectors/keys.json", import.meta.url)));
 const objects = (rows) => rows.map(([start, duration, pitch]) => ({ start, duration, pitch }));

@@ -4,43 +4,24 @@
 // key table, degree logits and bar-count table after the dense layer) and
 // loads it over HTTP; no weight is ever left at a random value.
 
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, statSync, unlinkSync,
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, statSync, unlinkSync,
   writeFileSync } from "node:fs";
-import { createServer } from "node:http";
 import { tmpdir } from "node:os";
-import { join, normalize } from "node:path";
+import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { loadComposer } from "../../web/src/model.js";
-import { sha256 } from "../../web/src/verify.js";
+import { loadComposer } from "../../web/src/worker/model.js";
+import { sha256 } from "../../web/src/worker/verify.js";
+import { needTestModels, serveFiles, TEST_MODELS } from "./fixtures.mjs";
 
-const ROOT = new URL("../..", import.meta.url).pathname;
-const SOURCE = join(ROOT, "build/test-models/float16");
+const SOURCE = join(TEST_MODELS, "float16");
 const SHARD = "group1-shard1of1.bin";
 const scratch = mkdtempSync(join(tmpdir(), "cadenza-faults-"));
-let server;
-let base;
 
-before(async () => {
-  assert.ok(existsSync(join(SOURCE, "model.json")),
-    "build/test-models is missing: run `python scripts/make_test_models.py` first");
-  server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
-    const file = join(scratch, normalize(path));
-    let body;
-    try {
-      body = readFileSync(file);
-    } catch {
-      return res.writeHead(404).end();
-    }
-    res.writeHead(200).end(body);
-  });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  base = `http://127.0.0.1:${server.address().port}`;
-});
-after(() => server?.close());
+before(() => needTestModels("float16"));
+const http = serveFiles((path) => join(scratch, path));
 
 /** model.json's entry of the weight `name`. */
 const entry = (m, name) => m.weightsManifest[0].weights.find((w) => w.name === name);
@@ -139,7 +120,7 @@ describe("a damaged export folder is refused with its reason, leaving no tensor"
       cpSync(SOURCE, join(scratch, slug), { recursive: true });
       damage(join(scratch, slug));
       const tensors = tf.memory().numTensors;
-      await assert.rejects(loadComposer(`${base}/${slug}/`), reason);
+      await assert.rejects(loadComposer(`${http.base}/${slug}/`), reason);
       assert.equal(tf.memory().numTensors, tensors);
     });
   }
@@ -147,7 +128,7 @@ describe("a damaged export folder is refused with its reason, leaving no tensor"
 
 test("an intact copy loads, and its hash is the one config.json lists", async () => {
   cpSync(SOURCE, join(scratch, "intact"), { recursive: true });
-  const composer = await loadComposer(`${base}/intact/`);
+  const composer = await loadComposer(`${http.base}/intact/`);
   const bytes = readFileSync(join(SOURCE, SHARD));
   assert.equal(await sha256(bytes), composer.config.shards[SHARD].sha256);
   assert.equal(await sha256(new Uint8Array()),

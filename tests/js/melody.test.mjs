@@ -4,12 +4,13 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Codec } from "../../web/src/codec.js";
-import { melodyLine } from "../../web/src/harmony.js";
-import { HIGHEST_C, keyAction, KEY_MAP, LOWEST_C, shiftOctave } from "../../web/src/keyboard.js";
-import * as store from "../../web/src/melody.js";
-import { noteEvent } from "../../web/src/midiin.js";
-import { Recorder } from "../../web/src/recorder.js";
+import { Codec } from "../../web/src/mirror/codec.js";
+import { melodyLine } from "../../web/src/mirror/harmony.js";
+import { HIGHEST_C, keyAction, KEY_MAP, LOWEST_C, shiftOctave }
+  from "../../web/src/melody/keyboard.js";
+import * as store from "../../web/src/melody/melody.js";
+import { noteEvent } from "../../web/src/melody/midiin.js";
+import { Recorder } from "../../web/src/melody/recorder.js";
 import { readFileSync } from "node:fs";
 
 const input = (type) => ({ tagName: "INPUT", type });

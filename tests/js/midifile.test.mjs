@@ -1,11 +1,11 @@
-// web/src/midifile.js's readSong against trainer/midi_io.py's parse_song on the
+// web/src/files/midifile.js's readSong against trainer/midi_io.py's parse_song on the
 // MIDI files of tests/vectors/midi.json (written by pretty_midi): the same
 // notes, time signatures and key, and so the same quantised v2 song.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { Codec } from "../../web/src/codec.js";
-import { readMidi, readSong, writeMidi } from "../../web/src/midifile.js";
+import { Codec } from "../../web/src/mirror/codec.js";
+import { readMidi, readSong, writeMidi } from "../../web/src/files/midifile.js";
 
 const MIDI = JSON.parse(readFileSync(new URL("../vectors/midi.json", import.meta.url)));
 const bytes = (c) => new Uint8Array(Buffer.from(c.base64, "base64"));

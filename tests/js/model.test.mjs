@@ -6,68 +6,24 @@
 // site/models/* (whichever export format they have: 1 had a tfjs Layers
 // model.json).
 
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
 import { tmpdir } from "node:os";
-import { extname, join, normalize } from "node:path";
+import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { loadComposer, softmax } from "../../web/src/model.js";
-import { generate } from "../../web/src/sampler.js";
+import { loadComposer } from "../../web/src/worker/model.js";
+import { generate } from "../../web/src/mirror/sampler.js";
+import { drift, needTestModels, parityOf, ROOT, serveFiles, TEST_MODELS } from "./fixtures.mjs";
 
-const ROOT = new URL("../..", import.meta.url).pathname;
-const TEST_MODELS = join(ROOT, "build/test-models");
 const SITE_MODELS = join(ROOT, "site/models");
 const scratch = mkdtempSync(join(tmpdir(), "cadenza-js-"));
-let server;
-let base;
 
-/** Serve ROOT and the scratch folder (as /scratch/) over HTTP on a free port. */
-before(async () => {
-  assert.ok(existsSync(join(TEST_MODELS, "none/model.json")),
-    "build/test-models is missing: run `python scripts/make_test_models.py` first");
-  server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
-    const file = path.startsWith("/scratch/")
-      ? join(scratch, normalize(path.slice(9))) : join(ROOT, normalize(path));
-    try {
-      const body = readFileSync(file);
-      const type = extname(file) === ".json" ? "application/json" : "application/octet-stream";
-      res.writeHead(200, { "content-type": type }).end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  base = `http://127.0.0.1:${server.address().port}`;
-});
-after(() => server?.close());
-
-function parityOf(folder) {
-  return JSON.parse(readFileSync(join(folder, "parity.json"), "utf8"));
-}
-
-/** Per step: max |p - q| and KL(p || q) of the model's probabilities vs parity.json. */
-async function drift(url, parity) {
-  const composer = await loadComposer(url);
-  composer.reset();
-  let maxAbs = 0;
-  let maxKl = 0;
-  parity.prime.forEach((token, i) => {
-    const q = softmax(composer.step(token));
-    const p = parity.probabilities[i];
-    let kl = 0;
-    for (let j = 0; j < p.length; j++) {
-      maxAbs = Math.max(maxAbs, Math.abs(p[j] - q[j]));
-      if (p[j] > 0) kl += p[j] * (Math.log(p[j]) - Math.log(Math.max(q[j], 1e-12)));
-    }
-    maxKl = Math.max(maxKl, kl);
-  });
-  composer.dispose();
-  return { maxAbs, maxKl };
-}
+before(() => needTestModels("none"));
+/** ROOT and the scratch folder (as /scratch/) over HTTP. */
+const http = serveFiles((path) => (path.startsWith("/scratch/")
+  ? join(scratch, path.slice(9)) : join(ROOT, path)));
 
 describe("exported test models reproduce their parity files", () => {
   for (const quantize of ["none", "float16", "uint8", "v1"]) {
@@ -76,7 +32,8 @@ describe("exported test models reproduce their parity files", () => {
       const parity = parityOf(folder);
       assert.equal(parity.quantization, quantize === "v1" ? "float16" : quantize);
       assert.ok(parity.prime.length >= 16);
-      const { maxAbs, maxKl } = await drift(`${base}/build/test-models/${quantize}/`, parity);
+      const url = `${http.base}/build/test-models/${quantize}/`;
+      const { maxAbs, maxKl } = await drift(url, parity);
       if (quantize === "none") assert.ok(maxAbs <= 1e-4, `max abs diff ${maxAbs}`);
       else assert.ok(maxKl <= 0.01, `max KL ${maxKl}`);
     });
@@ -84,7 +41,7 @@ describe("exported test models reproduce their parity files", () => {
 });
 
 test("a codec v2 model composes in the key and meter asked for; a v1 model still plays", async () => {
-  const v2 = await loadComposer(`${base}/build/test-models/float16/`);
+  const v2 = await loadComposer(`${http.base}/build/test-models/float16/`);
   const { codec } = v2;
   assert.equal(codec.version, 2);
   assert.equal(v2.network.key_rows, 25); // the key table is loaded and used,
@@ -99,7 +56,7 @@ test("a codec v2 model composes in the key and meter asked for; a v1 model still
   assert.deepEqual([meta.key, meta.meter], [[2, "minor"], [6, 8]]);
   assert.ok(meta.bars.every(([, m]) => m.join("/") === "6/8"));
   v2.dispose();
-  const v1 = await loadComposer(`${base}/build/test-models/v1/`);
+  const v1 = await loadComposer(`${http.base}/build/test-models/v1/`);
   assert.equal(v1.codec.version, 1);
   assert.deepEqual([v1.network.key_rows, v1.network.degrees, v1.network.bar_rows], [0, 0, 0]);
   v1.reset();
@@ -122,7 +79,7 @@ describe("shipped models reproduce their parity files", () => {
     test(name, async () => {
       const folder = join(SITE_MODELS, name);
       const parity = parityOf(folder);
-      const { maxAbs, maxKl } = await drift(`${base}/site/models/${name}/`, parity);
+      const { maxAbs, maxKl } = await drift(`${http.base}/site/models/${name}/`, parity);
       if (parity.quantization === "none") assert.ok(maxAbs <= 1e-4, `max abs diff ${maxAbs}`);
       else assert.ok(maxKl <= 0.01, `max KL ${maxKl}`);
     });
@@ -131,7 +88,7 @@ describe("shipped models reproduce their parity files", () => {
 
 test("a 500-step song leaves no tensor behind, and dispose frees the model", async () => {
   const before = tf.memory().numTensors;
-  const composer = await loadComposer(`${base}/build/test-models/float16/`);
+  const composer = await loadComposer(`${http.base}/build/test-models/float16/`);
   composer.reset();
   composer.step(composer.codec.bosId); // states exist from the first step on
   const settled = tf.memory().numTensors;
@@ -171,7 +128,7 @@ test("a format-2 export from before degree logits and the bar count loads and ru
   config.shards[group.paths[0]] = { bytes: bytes.length,
     sha256: createHash("sha256").update(bytes).digest("hex") };
   writeFileSync(join(folder, "config.json"), JSON.stringify(config));
-  const composer = await loadComposer(`${base}/scratch/key-table-only/`);
+  const composer = await loadComposer(`${http.base}/scratch/key-table-only/`);
   assert.deepEqual([composer.network.key_rows, composer.network.degrees,
     composer.network.bar_rows], [25, 0, 0]);
   const { tokens, logits } = JSON.parse(readFileSync(join(TEST_MODELS, "stepper.json"), "utf8"))
@@ -184,7 +141,7 @@ test("a format-2 export from before degree logits and the bar count loads and ru
 });
 
 test("the same seed gives the same song through the real model", async () => {
-  const composer = await loadComposer(`${base}/build/test-models/none/`);
+  const composer = await loadComposer(`${http.base}/build/test-models/none/`);
   const song = (seed) => {
     composer.reset();
     return generate((t) => composer.step(t), composer.codec, [composer.codec.bosId],
@@ -211,11 +168,11 @@ describe("foreign or damaged folders are refused with a clear message", () => {
       cpSync(join(TEST_MODELS, "float16"), folder, { recursive: true });
       const config = JSON.parse(readFileSync(join(folder, "config.json"), "utf8"));
       writeFileSync(join(folder, "config.json"), JSON.stringify(change(config)));
-      await assert.rejects(loadComposer(`${base}/scratch/${name.replace(" ", "-")}/`),
+      await assert.rejects(loadComposer(`${http.base}/scratch/${name.replace(" ", "-")}/`),
         messages[name]);
     });
   }
   test("missing folder", async () => {
-    await assert.rejects(loadComposer(`${base}/scratch/nothing-here/`), /HTTP 404/);
+    await assert.rejects(loadComposer(`${http.base}/scratch/nothing-here/`), /HTTP 404/);
   });
 });

@@ -3,9 +3,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import abcjs from "abcjs";
-import { lengths, toAbc } from "../../web/src/abc.js";
+import { lengths, toAbc } from "../../web/src/notation/abc.js";
 import { barLines, barSteps, describe, frameText, melodyIndices, pitchName,
-  songFrame } from "../../web/src/music.js";
+  songFrame } from "../../web/src/notation/music.js";
 
 const NOTES = [{ start: 0, duration: 4, pitch: 60 }, { start: 0, duration: 8, pitch: 64 },
   { start: 4, duration: 5, pitch: 61 }, { start: 9, duration: 10, pitch: 48 },

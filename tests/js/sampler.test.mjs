@@ -1,10 +1,10 @@
-// web/src/sampler.js against trainer/sampling.py: tests/vectors/sampler.json
+// web/src/mirror/sampler.js against trainer/sampling.py: tests/vectors/sampler.json
 // and generate.json (written by scripts/make_vectors.py).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { Codec } from "../../web/src/codec.js";
-import { candidates, generate, mulberry32, sampleToken } from "../../web/src/sampler.js";
+import { Codec } from "../../web/src/mirror/codec.js";
+import { candidates, generate, mulberry32, sampleToken } from "../../web/src/mirror/sampler.js";
 
 const load = (name) => JSON.parse(readFileSync(new URL(`../vectors/${name}`, import.meta.url)));
 const SAMPLER = load("sampler.json");

@@ -1,8 +1,9 @@
 // settings.js (share links) and choices.js (the Key and Meter menus).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { menuGroups, menuNote } from "../../web/src/choices.js";
-import { fromHash, keyChoice, linkChanges, meterChoice, toHash } from "../../web/src/settings.js";
+import { menuGroups, menuNote } from "../../web/src/page/choices.js";
+import { fromHash, keyChoice, linkChanges, meterChoice, toHash }
+  from "../../web/src/page/settings.js";
 
 const SETTINGS = { model: "folk", temperature: 1, topP: 0.95, length: 200, tempo: 100, seed: 42,
   prime: "", version: "abc", key: "D:minor", meter: "6/8" };

@@ -1,21 +1,18 @@
-// web/src/weights.js reads every storage exactly as converter/weights.py does:
+// web/src/mirror/weights.js reads every storage exactly as converter/weights.py does:
 // the cases of tests/vectors/weights.json (written by scripts/make_vectors.py)
 // decode to the same float32 bits; the test models exported per column and by
 // `--quantize auto` (build/test-models, scripts/make_test_models.py) load and
 // reproduce their parity files.
 
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
-import { createServer } from "node:http";
-import { join, normalize } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { loadComposer, softmax } from "../../web/src/model.js";
-import { byteSize, decodeWeights, dequantise, storageOf } from "../../web/src/weights.js";
+import { byteSize, decodeWeights, dequantise, storageOf } from "../../web/src/mirror/weights.js";
+import { drift, needTestModels, parityOf, ROOT, serveFiles, TEST_MODELS } from "./fixtures.mjs";
 
-const ROOT = new URL("../..", import.meta.url).pathname;
 const VECTORS = JSON.parse(readFileSync(join(ROOT, "tests/vectors/weights.json"), "utf8"));
-const TEST_MODELS = join(ROOT, "build/test-models");
 const bytesOf = (hex) => Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16));
 
 describe("the shared weight vectors decode bit for bit", () => {
@@ -72,23 +69,8 @@ test("unknown storages and short or long shards are refused, as converter/read.p
 });
 
 describe("test models stored per column and by auto load and match Keras", () => {
-  let server;
-  let base;
-  before(async () => {
-    assert.ok(existsSync(join(TEST_MODELS, "auto/model.json")),
-      "build/test-models/auto is missing: run `python scripts/make_test_models.py` first");
-    server = createServer((req, res) => {
-      const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
-      try {
-        res.writeHead(200).end(readFileSync(join(TEST_MODELS, normalize(path))));
-      } catch {
-        res.writeHead(404).end();
-      }
-    });
-    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-    base = `http://127.0.0.1:${server.address().port}`;
-  });
-  after(() => server?.close());
+  before(() => needTestModels("auto", "uint8-column"));
+  const http = serveFiles((path) => join(TEST_MODELS, path));
 
   for (const name of ["uint8-column", "auto"]) {
     test(name, async () => {
@@ -102,20 +84,7 @@ describe("test models stored per column and by auto load and match Keras", () =>
       assert.ok(config.next_token_kl.max < 0.01 && config.weights_bytes <= 1_000_000);
 
       const tensors = tf.memory().numTensors;
-      const parity = JSON.parse(readFileSync(join(folder, "parity.json"), "utf8"));
-      const composer = await loadComposer(`${base}/${name}/`);
-      composer.reset();
-      let maxKl = 0;
-      parity.prime.forEach((token, i) => {
-        const q = softmax(composer.step(token));
-        const p = parity.probabilities[i];
-        let kl = 0;
-        for (let j = 0; j < p.length; j++) {
-          if (p[j] > 0) kl += p[j] * (Math.log(p[j]) - Math.log(Math.max(q[j], 1e-12)));
-        }
-        maxKl = Math.max(maxKl, kl);
-      });
-      composer.dispose();
+      const { maxKl } = await drift(`${http.base}/${name}/`, parityOf(folder));
       assert.ok(maxKl <= 0.01, `max KL ${maxKl}`);
       assert.equal(tf.memory().numTensors, tensors);
     });

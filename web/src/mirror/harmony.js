@@ -9,7 +9,7 @@
 // the next onset, the meta of codec.js ({key, meter, bars}: bar lines up to
 // the last onset) and how many of its notes were moved by octaves into A0..C8.
 
-import { KIND } from "./codec.js";
+import { KIND, roundHalfEven } from "./codec.js";
 import * as K from "./keys.js";
 import { generate } from "./sampler.js";
 
@@ -309,10 +309,4 @@ export function harmonize(step, codec, melody, { temperature = 1, topK = 0, topP
     throw new Error("harmonize stopped before the melody's end"); // a broken invariant
   }
   return { ids: [codec.bosId, ...ids], fallbacks: constraint.fallbacks };
-}
-
-/** Math.round with halves to the even neighbour, as numpy's np.round. */
-function roundHalfEven(x) {
-  const r = Math.round(x);
-  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }

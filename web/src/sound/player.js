@@ -8,7 +8,7 @@
 // comes with the first play() (audio.js loads it); until then nothing plays.
 
 import { RELEASE_S, VELOCITY, livePiano } from "./audio.js";
-import { songEnd } from "./music.js";
+import { songEnd } from "../notation/music.js";
 
 export class Player {
   /** onEnd() runs when a song that is complete plays out (not after stop()). */

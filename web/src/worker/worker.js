@@ -37,11 +37,11 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
-import { KIND } from "./codec.js";
-import { harmonize, melodyLine } from "./harmony.js";
-import { parseKey, parseMeter } from "./keys.js";
+import { KIND } from "../mirror/codec.js";
+import { harmonize, melodyLine } from "../mirror/harmony.js";
+import { parseKey, parseMeter } from "../mirror/keys.js";
 import { loadComposer } from "./model.js";
-import { generate } from "./sampler.js";
+import { generate } from "../mirror/sampler.js";
 
 const PROGRESS_MS = 50;
 const models = new Map(); // export folder URL -> Promise<Composer>

@@ -6,7 +6,7 @@
 // the next compose() starts a fresh one, which reloads the model from the
 // HTTP cache.
 
-import { SITE_ROOT } from "./paths.js";
+import { SITE_ROOT } from "../common/paths.js";
 
 const WORKER_URL = new URL("assets/bundle/worker.js", SITE_ROOT);
 

@@ -2,7 +2,7 @@
 // alternative (music.js): the key's scale with its letters, other pitch
 // classes as naturals where they can be, else sharps or flats by the key.
 
-import { spelledKey } from "./keys.js";
+import { spelledKey } from "../mirror/keys.js";
 
 export const LETTERS = ["C", "D", "E", "F", "G", "A", "B"];
 const NATURAL = [0, 2, 4, 5, 7, 9, 11]; // pitch class of each letter

@@ -8,7 +8,7 @@
 // while another sounds ends that note there, and of two notes quantised to
 // the same step the later one stays. A note lasts 1..maxDuration steps.
 
-import { barSteps, DEFAULT_METER } from "./keys.js";
+import { barSteps, DEFAULT_METER } from "../mirror/keys.js";
 
 export const COUNT_IN_BARS = 1;
 const TICK_MS = 25; // how often the scheduler runs

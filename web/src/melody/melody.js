@@ -11,9 +11,9 @@
 // toSong() gives it to the worker in readSong's shape, as a prime or for
 // harmony.js melodyLine, which quantises it to the same notes.
 
-import { barSteps, OTHER, sameMeter } from "./keys.js";
-import { songEnd } from "./music.js";
-import { siteUrl } from "./paths.js";
+import { barSteps, OTHER, sameMeter } from "../mirror/keys.js";
+import { songEnd } from "../notation/music.js";
+import { siteUrl } from "../common/paths.js";
 
 const melody = { notes: [], stepsPerBeat: 4, meter: [4, 4], changes: [], key: null,
   source: "" };
@@ -103,7 +103,8 @@ export function toSong(m = melody, meter = null) {
  * Throws RangeError "the melody has no notes".
  */
 export async function fromFile(song, model, source) {
-  const [{ melodyLine }, codec] = await Promise.all([import("./harmony.js"), codecOf(model)]);
+  const [{ melodyLine }, codec] = await Promise.all([import("../mirror/harmony.js"),
+    codecOf(model)]);
   const line = melodyLine(codec, song);
   const spb = codec.params.steps_per_beat;
   const { meter, bars, key } = line.meta;
@@ -136,7 +137,7 @@ export function meterChanges(meter, bars, pad = 0) {
 export function codecOf(model) {
   if (!codecs.has(model.path)) {
     const base = siteUrl(model.path.endsWith("/") ? model.path : `${model.path}/`);
-    const loading = Promise.all([import("./codec.js"), fetch(`${base}vocab.json`)])
+    const loading = Promise.all([import("../mirror/codec.js"), fetch(`${base}vocab.json`)])
       .then(async ([{ Codec }, response]) => {
         if (!response.ok) throw new Error(`${base}vocab.json: HTTP ${response.status}`);
         return new Codec(await response.json());

@@ -7,8 +7,8 @@
 // model chooses), then what the model saw in training with its song counts,
 // then every other key or meter, "unseen": allowed, though never learnt.
 
-import { KEYS, METER_VALUES, keyLabel, keyName, meterName } from "./keys.js";
-import { siteUrl } from "./paths.js";
+import { KEYS, METER_VALUES, keyLabel, keyName, meterName } from "../mirror/keys.js";
+import { siteUrl } from "../common/paths.js";
 import { ANY } from "./settings.js";
 
 const ALL = { key: KEYS.map(keyName), meter: METER_VALUES.map(meterName) };

@@ -4,8 +4,8 @@
 // roll seeks on a click and selects a loop range on a drag. The playhead and
 // the lit notes follow the audio on animation frames.
 
-import { Player } from "./player.js";
-import { reason } from "./reason.js";
+import { Player } from "../sound/player.js";
+import { reason } from "../common/reason.js";
 
 const LABELS = { stopped: "Play", playing: "Pause", paused: "Resume" };
 

@@ -11,19 +11,19 @@
 // mode and melody (its notes in the song's steps, the top voice) and has no
 // share link. window.cadenza.melody() is the melody now.
 
-import * as audio from "./audio.js";
-import { toAbc } from "./abc.js";
+import * as audio from "../sound/audio.js";
+import { toAbc } from "../notation/abc.js";
 import { loadExamples, loadModels } from "./catalog.js";
 import { menuGroups, menuNote, modelChoices } from "./choices.js";
 import { cancel, Cancelled, compose, harmonize, preload } from "./client.js";
-import * as melodies from "./melody.js";
+import * as melodies from "../melody/melody.js";
 import { mountMelody } from "./melodyin.js";
-import { readSong, writeMidi } from "./midifile.js";
-import { describe, songEnd } from "./music.js";
-import { siteUrl } from "./paths.js";
-import { PianoRoll } from "./pianoroll.js";
-import { reason } from "./reason.js";
-import { parseKey, parseMeter } from "./keys.js";
+import { readSong, writeMidi } from "../files/midifile.js";
+import { describe, songEnd } from "../notation/music.js";
+import { siteUrl } from "../common/paths.js";
+import { PianoRoll } from "../notation/pianoroll.js";
+import { reason } from "../common/reason.js";
+import { parseKey, parseMeter } from "../mirror/keys.js";
 import { ANY, fromHash, linkChanges, modelVersion, randomSeed, readForm, toHash,
   writeForm } from "./settings.js";
 import { bindTransport } from "./transport.js";
@@ -248,7 +248,7 @@ async function showNotation(view, song, form) {
   const score = view.get("score");
   score.dataset.state = "loading";
   try {
-    const { render } = await import("./notation.js");
+    const { render } = await import("../notation/notation.js");
     render(score, abcOf(song, form), { mono: song.mono });
     score.dataset.state = "done";
   } catch (e) {

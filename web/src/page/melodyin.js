@@ -5,17 +5,17 @@
 // melody.js's (it outlives the page and every error); whenever no song is on
 // screen the roll shows it, in its own colour, while recording too.
 
-import * as audio from "./audio.js";
+import * as audio from "../sound/audio.js";
 import { bindComputerKeys, HIGHEST_C, LOWEST_C, pianoKeys, shiftOctave,
-  SPAN } from "./keyboard.js";
-import { meterName, OTHER, parseMeter } from "./keys.js";
-import * as store from "./melody.js";
-import { listen, offered } from "./midiin.js";
-import { readSong } from "./midifile.js";
-import { describe, pitchName } from "./music.js";
-import { siteUrl } from "./paths.js";
-import { reason } from "./reason.js";
-import { Recorder } from "./recorder.js";
+  SPAN } from "../melody/keyboard.js";
+import { meterName, OTHER, parseMeter } from "../mirror/keys.js";
+import * as store from "../melody/melody.js";
+import { listen, offered } from "../melody/midiin.js";
+import { readSong } from "../files/midifile.js";
+import { describe, pitchName } from "../notation/music.js";
+import { siteUrl } from "../common/paths.js";
+import { reason } from "../common/reason.js";
+import { Recorder } from "../melody/recorder.js";
 import { ANY, readForm } from "./settings.js";
 
 const NAMED = 16; // notes the status line names

@@ -7,7 +7,7 @@
 // number field, a menu or with Ctrl, Alt or Cmd held are never taken.
 // site/compose.md documents the map; tests/js/melody.test.mjs pins it.
 
-import { pitchName } from "./music.js";
+import { pitchName } from "../notation/music.js";
 
 /** event.code -> semitones above the octave's C. */
 export const KEY_MAP = {

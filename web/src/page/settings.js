@@ -5,7 +5,7 @@
 // another version composes another song. key and meter (keys.js names, as
 // `sample --key D:minor --meter 6/8` takes them) are left out when "any".
 
-import { keyName, meterName, parseKey, parseMeter } from "./keys.js";
+import { keyName, meterName, parseKey, parseMeter } from "../mirror/keys.js";
 
 export const LIMITS = {
   temperature: { min: 0, max: 2, fallback: 1 },
@@ -63,25 +63,21 @@ export function writeForm(form, settings) {
   }
 }
 
-/** "D:minor" for any spelling parseKey takes ("Dm", "d minor"), "any" for any; else null. */
-export function keyChoice(text) {
+/** The menu value of text: name(parse(text)), "any" where that is null, null where it throws. */
+const choice = (parse, name) => (text) => {
   try {
-    const key = parseKey(text);
-    return key ? keyName(key) : ANY;
+    const value = parse(text);
+    return value ? name(value) : ANY;
   } catch {
     return null;
   }
-}
+};
+
+/** "D:minor" for any spelling parseKey takes ("Dm", "d minor"), "any" for any; else null. */
+export const keyChoice = choice(parseKey, keyName);
 
 /** "6/8", "other" or "any" for a meter parseMeter takes; else null. */
-export function meterChoice(text) {
-  try {
-    const meter = parseMeter(text);
-    return meter ? meterName(meter) : ANY;
-  } catch {
-    return null;
-  }
-}
+export const meterChoice = choice(parseMeter, meterName);
 
 /** The hash of a share link for settings; an uploaded prime cannot travel in it. */
 export function toHash(settings) {

@@ -3,8 +3,8 @@
 // file's ppq, so tempo changes in an upload do not bend its rhythm.
 
 import * as tonejsMidi from "@tonejs/midi";
-import { barSteps, OTHER, parseKey, sameMeter, spelledKey } from "./keys.js";
-import { reason } from "./reason.js";
+import { barSteps, OTHER, parseKey, sameMeter, spelledKey } from "../mirror/keys.js";
+import { reason } from "../common/reason.js";
 
 // esbuild sees the package's named export; Node (the JS tests) only its CommonJS default
 const Midi = tonejsMidi.Midi ?? tonejsMidi.default.Midi;

@@ -9,9 +9,9 @@
 // noteOn / noteOff sound the keys played (the melody input); click is the
 // recording's metronome, a short tone on the same AudioContext.
 
-import { siteUrl } from "./paths.js";
-import { reason } from "./reason.js";
-import { encodeWav } from "./wav.js";
+import { siteUrl } from "../common/paths.js";
+import { reason } from "../common/reason.js";
+import { encodeWav } from "../files/wav.js";
 
 export const VELOCITY = 0.7;
 export const RELEASE_S = 0.8; // sampler release; also the tail rendered after the last note

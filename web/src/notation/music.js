@@ -7,7 +7,7 @@
 // are those; a codec v1 song has none, so it is 4/4 (assumed) from step 0 in
 // an unknown key. songFrame and barLines are the one place that decides.
 
-import { keyLabel, meterName, OTHER } from "./keys.js";
+import { keyLabel, meterName, OTHER } from "../mirror/keys.js";
 import { pitchNamer } from "./spelling.js";
 
 const NAMES = ["C", "C♯", "D", "D♯", "E", "F", "F♯", "G", "G♯", "A", "A♯", "B"];

@@ -2,22 +2,23 @@
 //
 // The folder is what `python -m converter` writes: config.json, vocab.json (the
 // codec), model.json (the network's sizes and its weights manifest:
-// converter/network.py) and the weight shards. web/src/verify.js checks every
-// file, shard sizes and hashes included, and decodes the weights
-// (web/src/weights.js: float32, float16, uint8 per tensor or per column),
-// which must be exactly the network's; damage is refused, never run, and no
-// weight is ever left at a random value.
+// web/src/mirror/network.js) and the weight shards. web/src/worker/verify.js
+// checks every file, shard sizes and hashes included, and decodes the weights
+// (web/src/mirror/weights.js: float32, float16, uint8 per tensor or per
+// column), which must be exactly the network's (the Stepper checks them);
+// damage is refused, never run, and no weight is ever left at a random value.
 //
-// Steps run through web/src/stepper.js on tfjs-core ops alone, to keep the
-// browser bundle small: the caller registers a backend (the site: wasm; Node:
-// cpu). A codec v2 network reads the song's key (its key table), may score
-// each note by its scale degree in that key (degree logits: network.degrees
-// 24) and may read how many bars the song has had (network.bar_rows 64);
-// Stepper.forCodec tells them apart, as trainer/stepper.py does.
+// Steps run through web/src/mirror/stepper.js on tfjs-core ops alone, to keep
+// the browser bundle small: the caller registers a backend (the site: wasm;
+// Node: cpu). The Stepper is built from the weights by name and model.json's
+// network, whose key_rows, degrees and bar_rows say whether it reads the
+// song's key, scores each note by its scale degree in that key and reads how
+// many bars the song has had, as trainer/stepper.py does.
 
-import { Codec } from "./codec.js";
-import { Stepper } from "./stepper.js";
-import { checkConfig, checkNetwork, fetchWeights, stepperWeights } from "./verify.js";
+import { Codec } from "../mirror/codec.js";
+import { checkNetwork } from "../mirror/network.js";
+import { Stepper } from "../mirror/stepper.js";
+import { checkConfig, fetchWeights } from "./verify.js";
 
 export { checkConfig, FORMAT_VERSION, MODEL_TYPE } from "./verify.js";
 
@@ -35,7 +36,7 @@ async function getJson(url) {
  * A loaded model: reset() then step(tokenId) -> Float32Array of next-token
  * logits. Every tensor a step makes is freed before step returns; the weights
  * and the LSTM states live in the Stepper until dispose(). `network` is
- * model.json's description (converter/network.py; `degrees` and `bar_rows` 0
+ * model.json's description (web/src/mirror/network.js; `degrees` and `bar_rows` 0
  * where it has none).
  */
 export class Composer {
@@ -73,8 +74,8 @@ export async function loadComposer(baseUrl) {
   const codec = new Codec(vocab);
   const network = checkNetwork(modelJson, config, Boolean(codec.ranges.KEY),
     codec.barId !== null);
-  const weights = stepperWeights(network, await fetchWeights(base, modelJson, config.shards));
-  return new Composer(Stepper.forCodec(weights, codec), config, vocab, codec, network);
+  const weights = await fetchWeights(base, modelJson, config.shards);
+  return new Composer(new Stepper(weights, network, codec), config, vocab, codec, network);
 }
 
 /** Softmax of logits in float64, as Python's parity file computes it. */

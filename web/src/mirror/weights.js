@@ -9,7 +9,7 @@
 //   uint8-column  {dtype: "uint8", per: "column"}               min: float32 x C, scale:
 //                                                               float32 x C, 1 code a value
 // A code q reads as float32(q * scale + min), computed in float64 (tfjs's own
-// rule for uint8). The Stepper (web/src/stepper.js) runs the float32 result,
+// rule for uint8). The Stepper (web/src/mirror/stepper.js) runs the float32 result,
 // so every storage loads the same way; the shared cases in
 // tests/vectors/weights.json hold Python and JS to the same bits.
 

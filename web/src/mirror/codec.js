@@ -384,7 +384,7 @@ export function normalise(notes, mono = false) {
 }
 
 /** Math.round with halves to the even neighbour, as numpy's np.round. */
-function roundHalfEven(x) {
+export function roundHalfEven(x) {
   const r = Math.round(x);
   return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }

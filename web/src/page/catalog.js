@@ -2,7 +2,7 @@
 // from every export folder under site/models/) and examples/index.json
 // (committed with the examples; optional). Each is fetched once per page load.
 
-import { siteUrl } from "./paths.js";
+import { siteUrl } from "../common/paths.js";
 
 let models = null;
 let examples = null;

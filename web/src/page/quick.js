@@ -2,12 +2,12 @@
 // model and a random seed, draws it as it streams in and plays it; a link
 // opens the same song (its share link) on the Compose page.
 
-import * as audio from "./audio.js";
+import * as audio from "../sound/audio.js";
 import { loadModels } from "./catalog.js";
 import { cancel, Cancelled, compose } from "./client.js";
-import { siteUrl } from "./paths.js";
-import { PianoRoll } from "./pianoroll.js";
-import { reason } from "./reason.js";
+import { siteUrl } from "../common/paths.js";
+import { PianoRoll } from "../notation/pianoroll.js";
+import { reason } from "../common/reason.js";
 import { randomSeed, toHash } from "./settings.js";
 import { bindTransport } from "./transport.js";
 import { View } from "./view.js";

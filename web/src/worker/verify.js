@@ -1,0 +1,109 @@
+// Checks an export folder's files before any of them is used, as converter/read.py does.
+//
+// config.json must be a Cadenza export of a format this reads whose codec and
+// vocabulary size agree with vocab.json, and must list each weight shard with
+// its size and SHA-256 (converter/folder.py writes them). model.json must
+// describe a network this code runs, of config.json's sizes
+// (web/src/mirror/network.js checkNetwork), and have a weights manifest naming
+// exactly those shards; each shard fetched must have its listed size and hash;
+// then web/src/mirror/weights.js decodes the weights, which must fill the
+// shards exactly and all be finite (and the Stepper takes only exactly the
+// network's: network.js checkWeights). Each failure throws an Error naming the
+// file and the reason, which the Compose page shows.
+//
+// Format 2 (this converter): model.json is {format, network, weightsManifest}.
+// Format 1: model.json was a tfjs Layers model; its network is config.json's
+// model, with no key input.
+
+import { decodeWeights } from "../mirror/weights.js";
+
+export const MODEL_TYPE = "cadenza-lstm";
+export const FORMAT_VERSION = 2; // what the converter writes
+export const READABLE = [1, 2];
+
+/** Throw a clear Error unless `config` describes a model this code can run with `vocab`. */
+export function checkConfig(config, vocab) {
+  if (config?.type !== MODEL_TYPE) {
+    throw new Error(`not a Cadenza model: type is ${JSON.stringify(config?.type)}, ` +
+      `expected "${MODEL_TYPE}"`);
+  }
+  if (!READABLE.includes(config.format_version)) {
+    throw new Error(`model format version ${config.format_version} is not supported ` +
+      `(this page reads versions ${READABLE.join(" and ")})`);
+  }
+  if (config.vocab_size !== vocab?.size || vocab.tokens?.length !== vocab.size) {
+    throw new Error(`vocabulary mismatch: config says ${config.vocab_size} tokens, ` +
+      `vocab.json has ${vocab?.size}`);
+  }
+  const said = config.codec ?? {}, params = vocab.params ?? {};
+  const wrong = [...new Set([...Object.keys(params), ...Object.keys(said)])].sort()
+    .filter((k) => params[k] !== said[k]);
+  if (wrong.length) {
+    throw new Error("codec mismatch: vocab.json and config.json disagree on " +
+      wrong.map((k) => `${k} (${params[k]} vs ${said[k]})`).join(", "));
+  }
+  const shards = config.shards;
+  if (!shards || typeof shards !== "object" || !Object.keys(shards).length) {
+    throw new Error("config.json lists no weight shards with their sizes and SHA-256 " +
+      "(exported by an older converter: export it again)");
+  }
+}
+
+/** Lower-case hex SHA-256 of bytes (Web Crypto: https pages, localhost and Node 20). */
+export async function sha256(bytes) {
+  if (!globalThis.crypto?.subtle) {
+    throw new Error("this browser cannot check the model's weights: Web Crypto needs " +
+      "a secure page (https or localhost)");
+  }
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The weights of `modelJson` (model.json as parsed, at `base`), fetched and
+ * checked against `shards` (config.json's), then decoded (web/src/mirror/weights.js):
+ * {name: {shape, values: Float32Array}}.
+ */
+export async function fetchWeights(base, modelJson, shards) {
+  const manifest = modelJson?.weightsManifest;
+  if (!Array.isArray(manifest) || !manifest.length) {
+    throw new Error("model.json has no weightsManifest (its weights would be random)");
+  }
+  const paths = manifest.flatMap((group) => group.paths ?? []);
+  const listed = Object.keys(shards);
+  if (JSON.stringify([...paths].sort()) !== JSON.stringify([...listed].sort())) {
+    throw new Error(`model.json's shards ${JSON.stringify(paths)} are not the ones ` +
+      `config.json lists ${JSON.stringify(listed)}`);
+  }
+  const fetched = new Map(await Promise.all(paths.map(
+    async (path) => [path, new Uint8Array(await fetchShard(base, path, shards[path]))])));
+  return decodeWeights(manifest.map((group) => ({
+    weights: group.weights ?? [],
+    bytes: concat((group.paths ?? []).map((path) => fetched.get(path))) })));
+}
+
+function concat(parts) {
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    bytes.set(part, at);
+    at += part.length;
+  }
+  return bytes;
+}
+
+async function fetchShard(base, path, want) {
+  const url = new URL(path, base).href;
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`weight shard ${path}: HTTP ${response.status}`);
+  const bytes = await response.arrayBuffer();
+  if (bytes.byteLength !== want.bytes) {
+    throw new Error(`weight shard ${path} has ${bytes.byteLength} bytes, ` +
+      `config.json says ${want.bytes}`);
+  }
+  if ((await sha256(bytes)) !== want.sha256) {
+    throw new Error(`weight shard ${path} is damaged: its SHA-256 differs from the one in ` +
+      "config.json");
+  }
+  return bytes;
+}
