@@ -26,7 +26,7 @@ over the model's own songs (``next_token_kl``); the command prints both
 figures, bytes and KL.
 
 No TensorFlow.js tooling is involved: the browser runs the same step as
-:class:`trainer.compose.stepper.Stepper` on tfjs-core (web/src/stepper.js), so before
+:class:`trainer.compose.stepper.Stepper` on tfjs-core (web/src/mirror/stepper.js), so before
 anything is written the numpy Stepper on the Keras model's weights (a v2
 model's key table, degree logits and bar-count table included) is checked
 against the Keras model (every input of a v2 model: tokens, key and bar

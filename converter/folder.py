@@ -7,7 +7,7 @@ config.json included) and, for each weight shard, its size and SHA-256
     "files": ["config.json", "group1-shard1of1.bin", "metrics.json", ...],
     "shards": {"group1-shard1of1.bin": {"bytes": 1797270, "sha256": "9f2c..."}}
 
-Readers (converter/read.py, web/src/model.js) refuse a shard whose size or
+Readers (converter/read.py, web/src/worker/model.js) refuse a shard whose size or
 hash differs. ``--out`` replaces a folder only when every entry in it is a
 file that the previous export listed: a user's own file is never deleted.
 An export written before the list existed counts as listing the files it

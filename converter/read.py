@@ -1,6 +1,6 @@
 """Read an export folder back into numpy, without TensorFlow, refusing damage.
 
-:func:`read_export` checks what web/src/model.js checks before the browser
+:func:`read_export` checks what web/src/worker/model.js checks before the browser
 samples, with the same reasons: config.json is a Cadenza export of a format
 this reads; vocab.json agrees with config.json's codec and vocabulary size;
 model.json describes a network this code runs, of config.json's sizes
@@ -12,7 +12,7 @@ network's, each of its shape.
 The weights manifest in ``model.json`` lists each array's name, shape and
 storage (float32, float16, uint8 with one ``min`` and ``scale``, or uint8
 with a min and scale per column: converter/weights.py describes the bytes
-and the one rule by which both this reader and web/src/weights.js turn
+and the one rule by which both this reader and web/src/mirror/weights.js turn
 them into float32); the shards hold them back to back in that order.
 :func:`stepper_weights` returns them in the order
 :class:`trainer.compose.stepper.Stepper` takes (build it with ``Stepper.for_codec``,

@@ -19,7 +19,7 @@ number of columns (a kernel's output units)::
 float64 -- TensorFlow.js's own rule for ``uint8``, whose manifest entries
 these are. ``uint8-column`` is this project's: ``min`` and ``scale`` of
 column ``j`` are the j-th entries of the two float32 arrays.
-web/src/weights.js reads all four exactly as :func:`dequantise` does, bit for
+web/src/mirror/weights.js reads all four exactly as :func:`dequantise` does, bit for
 bit (tests/vectors/weights.json holds both to it).
 
 :func:`encode` writes uint8 affinely over each tensor's (or column's) own

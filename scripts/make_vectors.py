@@ -738,7 +738,7 @@ MIDI_FILES = {  # name: (raw notes in beats, time signatures (beat, n, d), key n
 
 def midi_vectors() -> dict:
     """MIDI files (written by pretty_midi) and what trainer/music/midi_io.py's parse_song reads of
-    them, then quantise_song: web/src/midifile.js's readSong must read the same."""
+    them, then quantise_song: web/src/files/midifile.js's readSong must read the same."""
     import base64
     import io
 

@@ -28,7 +28,7 @@ test("decode and decodeMeta match Python on every vector", () => {
   }
 });
 
-test("degreeIndex is trainer/pitch_layers.py's degree_index (v2)", () => {
+test("degreeIndex is trainer/music/codec.py's degree_index (v2)", () => {
   const tables = DECODE.filter((c) => c.degree_index);
   assert.equal(tables.length, 3);
   for (const { vocab, degree_index: table } of tables) {

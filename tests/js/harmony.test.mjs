@@ -1,4 +1,4 @@
-// web/src/mirror/harmony.js against trainer/harmony.py: tests/vectors/harmonize.json
+// web/src/mirror/harmony.js against trainer/compose/harmony.py: tests/vectors/harmonize.json
 // (written by scripts/make_vectors.py). Every harmonization must also keep the
 // melody on top, exactly, and end with EOS and a final chord, never falling back.
 import { test } from "node:test";

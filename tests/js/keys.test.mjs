@@ -1,4 +1,4 @@
-// web/src/mirror/keys.js against trainer/keys.py: tests/vectors/keys.json (written by
+// web/src/mirror/keys.js against trainer/music/keys.py: tests/vectors/keys.json (written by
 // scripts/make_vectors.py): names, spellings, Krumhansl-Schmuckler estimates, choose_key.
 import { test } from "node:test";
 import assert from "node:assert/strict";

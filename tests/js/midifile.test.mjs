@@ -1,4 +1,4 @@
-// web/src/files/midifile.js's readSong against trainer/midi_io.py's parse_song on the
+// web/src/files/midifile.js's readSong against trainer/music/midi_io.py's parse_song on the
 // MIDI files of tests/vectors/midi.json (written by pretty_midi): the same
 // notes, time signatures and key, and so the same quantised v2 song.
 import { test } from "node:test";

@@ -1,4 +1,4 @@
-// web/src/mirror/sampler.js against trainer/sampling.py: tests/vectors/sampler.json
+// web/src/mirror/sampler.js against trainer/compose/sampling.py: tests/vectors/sampler.json
 // and generate.json (written by scripts/make_vectors.py).
 import { test } from "node:test";
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 // The Stepper (plain tfjs-core ops, web/src/mirror/stepper.js) computes what the numpy
-// Stepper (trainer/stepper.py) computes, token by token, key row included:
+// Stepper (trainer/compose/stepper.py) computes, token by token, key row included:
 // build/test-models/stepper.json (scripts/make_test_models.py) holds numpy's
 // logits on the exports' weights as read back, for a v2 song (key table,
 // degree logits and bar count) whose key changes midway, then has three BARs;

@@ -3,7 +3,7 @@
 A polyphonic v2 model writes the notes of one time step high to low, so a
 melody fits its token language as the first note of each of its onsets. The
 :class:`Constraint` masks the model's choices at every step, on top of the
-:class:`trainer.compose.sampling.Grammar`:
+:class:`trainer.music.grammar.Grammar`:
 
 - the header is the melody's ``KEY`` and ``METER``; ``BAR`` comes exactly at the
   melody's bar lines (and, past its last onset, every bar of its last meter),
@@ -25,7 +25,7 @@ rules are written to make that impossible, and the shared vectors check it),
 the Constraint's own mask is used alone, and ``fallbacks`` counts it; where
 that is empty too, ``EOS``. Generation therefore never dead-ends.
 
-Everything here is mirrored by ``web/src/harmony.js``; the shared vectors in
+Everything here is mirrored by ``web/src/mirror/harmony.js``; the shared vectors in
 ``tests/vectors/harmonize.json`` (``scripts/make_vectors.py``) hold the two to the
 same tokens for the same seed.
 """
@@ -139,7 +139,7 @@ def melody_of(notes: np.ndarray, meta: Meta, key: tuple[int, str] | None = None,
 
 
 class Constraint:
-    """The harmonizing mask over a :class:`trainer.compose.sampling.Grammar`. JS: ``Constraint``.
+    """The harmonizing mask over a :class:`trainer.music.grammar.Grammar`. JS: ``Constraint``.
 
     Fed every token with :meth:`advance` (as the Grammar is); :meth:`mask`
     takes the Grammar's mask and returns the allowed ids.

@@ -1,7 +1,7 @@
 """Sampling: logits -> next token, and the generation loop. Pure numpy.
 
-Everything here is mirrored line for line by ``web/src/sampler.js`` and the
-``Grammar`` of ``web/src/codec.js``; the shared vectors in ``tests/vectors/``
+Everything here is mirrored line for line by ``web/src/mirror/sampler.js`` and the
+``Grammar`` of ``web/src/mirror/codec.js``; the shared vectors in ``tests/vectors/``
 (written by ``scripts/make_vectors.py``) hold the two to the same tokens for the
 same seed. Change the semantics here and there together, then regenerate them.
 """

@@ -23,7 +23,7 @@ def song_predictions(stepper: Stepper, song: np.ndarray,
     """Per-target NLL (nats) and top-1 hits of one whole song, from BOS, as generation runs.
 
     With ``codec``, each step's distribution is first restricted to the tokens
-    the :class:`trainer.compose.sampling.Grammar` allows there (free key and meter) and
+    the :class:`trainer.music.grammar.Grammar` allows there (free key and meter) and
     renormalised: the probability with which sampling at T = 1 composes exactly
     this song. A token the codec determines (a ``BAR`` at its bar line, the
     ``DUR`` after a ``NOTE``) then costs nothing, in any token language.

@@ -3,7 +3,7 @@
 Generation (:func:`trainer.compose.sampling.generate`), the harmonizer's
 Constraint and the NLL as sampled (:mod:`trainer.evaluation.likelihood`) all
 restrict the network's choice to what this allows. It is mirrored by the
-``Grammar`` of ``web/src/codec.js``; the shared vectors in ``tests/vectors/``
+``Grammar`` of ``web/src/mirror/codec.js``; the shared vectors in ``tests/vectors/``
 hold the two to the same masks.
 """
 

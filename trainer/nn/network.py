@@ -1,7 +1,7 @@
 """The network an export runs, as its model.json describes it, and the weights it needs.
 
 model.json of an export (config.json ``format_version`` 2) is this project's
-own file, read by converter/read.py and web/src/verify.js alike::
+own file, read by converter/read.py and web/src/worker/verify.js alike::
 
     {"format": "cadenza-weights",
      "network": {"name": "cadenza_lstm_step", "cell": "lstm", "gates": "ifco",

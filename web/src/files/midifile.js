@@ -21,7 +21,7 @@ export function readMidi(bytes) {
 }
 
 /**
- * readMidi's notes and what the file says beside them, as trainer/midi_io.py's
+ * readMidi's notes and what the file says beside them, as trainer/music/midi_io.py's
  * read_song: {notes, meters, key}; meters are its time signatures
  * [[beat, numerator, denominator], ...] in time order, key its first key
  * signature [tonic 0..11, "major" | "minor"] or null. Codec.quantiseSong
@@ -61,7 +61,7 @@ function firstKey(signatures) {
 /**
  * A one-track piano MIDI file (Uint8Array) of notes in grid steps at bpm,
  * with the key and time signatures of meta (a codec v2 song's) if given, as
- * trainer/midi_io.py's write_midi: a pickup is padded with rest to a whole
+ * trainer/music/midi_io.py's write_midi: a pickup is padded with rest to a whole
  * bar, so the file's bar lines fall where the song's do.
  */
 export function writeMidi(notes, { bpm, stepsPerBeat, velocity = VELOCITY, name = "Cadenza",

@@ -1,4 +1,4 @@
-// The token codec of trainer/codec.py, read from the vocab.json it writes.
+// The token codec of trainer/music/codec.py, read from the vocab.json it writes.
 //
 // Notes are {start, duration, pitch} in grid steps (steps_per_beat per beat).
 // A version-2 vocabulary adds KEY, METER and BAR tokens: a song's meta is
@@ -339,7 +339,7 @@ function barLines(events, end, spb) {
 }
 
 /**
- * trainer/pitch_layers.py's degree_index: the (25, codec.size) table, row-major
+ * trainer/music/codec.py's degree_index: the (25, codec.size) table, row-major
  * in an Int32Array, of the degree logit each token's logit gains. For key row
  * k (0..23, in keys.js KEYS order) and a NOTE token of pitch p it is the scale
  * degree column 12 * mode + (p - tonic) % 12 (mode 0 major, 1 minor); 24 (the
@@ -390,7 +390,7 @@ export function roundHalfEven(x) {
 }
 
 /**
- * Which token may come next in a song being generated (trainer/sampling.py's
+ * Which token may come next in a song being generated (trainer/music/grammar.py's
  * Grammar; its docstring has the rules). new Grammar(codec, {key, meter}):
  * the requested KEY and METER ids, or null for the model's choice. mask():
  * PAD and BOS never; right after a NOTE only DUR; otherwise no DUR, EOS

@@ -1,6 +1,6 @@
 // Harmonizing a melody: the top line of a song, and the Constraint that keeps it on top.
 //
-// A line-for-line mirror of trainer/harmony.py (its docstrings state the
+// A line-for-line mirror of trainer/compose/harmony.py (its docstrings state the
 // rules); tests/vectors/harmonize.json, written by scripts/make_vectors.py,
 // holds the two to the same melody and the same tokens for the same seed.
 //

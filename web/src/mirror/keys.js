@@ -1,4 +1,4 @@
-// Keys and meters (trainer/keys.py): their names, how users spell them, and
+// Keys and meters (trainer/music/keys.py): their names, how users spell them, and
 // the Krumhansl-Schmuckler key estimate from notes.
 //
 // A key is [tonic, mode]: the tonic's pitch class 0..11 (C = 0) and "major"

@@ -1,8 +1,8 @@
 // The network an export runs, as model.json's `network` describes it, and the
-// weights it needs: converter/network.py's check, shapes and check_weights.
+// weights it needs: trainer/nn/network.py's check, shapes and check_weights.
 //
 // {name, cell, gates, vocab_size, embedding_size, num_layers, rnn_size,
-// key_rows, degrees, bar_rows}: one step of trainer/stepper.py (web/src/mirror/
+// key_rows, degrees, bar_rows}: one step of trainer/compose/stepper.py (web/src/mirror/
 // stepper.js runs it). key_rows 25: a key table (codec v2); degrees 24: degree
 // logits; bar_rows 64: a bar-count table; 0 (or absent, for degrees and
 // bar_rows) where the network has none. Its weights carry their Keras names
@@ -59,7 +59,7 @@ export function checkNetwork(modelJson, config, keyTokens, barTokens = false) {
   return { ...network, degrees: degrees(network), bar_rows: barRows(network) };
 }
 
-/** {name: shape} of every weight of `network`: its Keras names, in trainer/stepper.py's order. */
+/** {name: shape} of every weight of `network`: its Keras names, in trainer/compose/stepper.py's order. */
 export function shapes(network) {
   const { vocab_size: vocab, embedding_size: width, rnn_size: units } = network;
   const out = { "embedding/embeddings": [vocab, width] };

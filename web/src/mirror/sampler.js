@@ -1,6 +1,6 @@
 // Sampling: logits -> next token, and the generation loop.
 //
-// A line-for-line mirror of trainer/sampling.py (read its docstrings for the
+// A line-for-line mirror of trainer/compose/sampling.py (read its docstrings for the
 // contracts); tests/vectors/sampler.json and generate.json hold the two to the
 // same tokens for the same seed.
 

@@ -1,4 +1,4 @@
-// One LSTM step per token with plain tfjs-core ops, as trainer/stepper.py does in numpy.
+// One LSTM step per token with plain tfjs-core ops, as trainer/compose/stepper.py does in numpy.
 //
 // The network is model.json's description (web/src/mirror/network.js) and
 // its weights are the export's float32 arrays by their Keras names

@@ -13,7 +13,7 @@
 // Node: cpu). The Stepper is built from the weights by name and model.json's
 // network, whose key_rows, degrees and bar_rows say whether it reads the
 // song's key, scores each note by its scale degree in that key and reads how
-// many bars the song has had, as trainer/stepper.py does.
+// many bars the song has had, as trainer/compose/stepper.py does.
 
 import { Codec } from "../mirror/codec.js";
 import { checkNetwork } from "../mirror/network.js";

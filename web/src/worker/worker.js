@@ -76,7 +76,7 @@ function composer(url) {
 
 /**
  * Token ids BOS + the first `count` notes of a read MIDI file (none: just
- * BOS), as trainer/composing.py's prime_tokens: a v2 prime carries the
+ * BOS), as trainer/compose/composing.py's prime_tokens: a v2 prime carries the
  * file's key (its signature where the notes agree), meter and bar lines.
  */
 function primeIds(codec, song, count) {
