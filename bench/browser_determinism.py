@@ -83,13 +83,11 @@ def site_root(models: Path) -> Path:
 
 def numpy_songs(folder: Path, seeds, notes: int, temperature: float, top_p: float) -> dict:
     """The same songs and parity logits from the numpy reader and Stepper."""
-    from converter.read import read_export, stepper_weights
+    from converter.read import read_export
     from trainer.compose.sampling import generate
-    from trainer.compose.stepper import Stepper
 
     export = read_export(folder)
-    codec = export.codec
-    stepper = Stepper.for_codec(stepper_weights(folder), codec)
+    codec, stepper = export.codec, export.stepper()
     prime = json.loads((folder / "parity.json").read_text())["prime"]
     stepper.reset()
     logits = [stepper.step(t).tolist() for t in prime]
@@ -111,13 +109,12 @@ def margins(folder: Path, seeds, notes: int, temperature: float, top_p: float) -
     ``d`` moves each of these by about ``d / temperature``, so a decision can
     only differ between two backends when its margin is below that.
     """
-    from converter.read import read_export, stepper_weights
+    from converter.read import read_export
     from trainer.compose.sampling import Mulberry32, candidates, generate
-    from trainer.compose.stepper import Stepper
     from trainer.music.grammar import Grammar
 
-    codec = read_export(folder).codec
-    stepper = Stepper.for_codec(stepper_weights(folder), codec)
+    export = read_export(folder)
+    codec, stepper = export.codec, export.stepper()
     out = []
     for seed in seeds:
         stepper.reset()

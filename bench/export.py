@@ -51,20 +51,18 @@ def from_export(folder: Path) -> None:
     from converter.read import read_export
     from trainer.compose.sampling import generate
     from trainer.compose.stepper import Stepper
-    from trainer.nn import network as N
 
     export = read_export(folder)
-    weights, network = export.weights, export.network
-    order = list(N.shapes(network))  # every weight, in Stepper order
+    weights = export.weights
 
     def make_stepper(arrays):
-        return Stepper.for_codec(arrays, export.codec)
+        return Stepper(arrays, export.network, export.codec)
 
-    stepper = make_stepper([weights[n] for n in order])
+    stepper = export.stepper()
     songs = S.kl_songs(stepper, export.codec, generate)
     reference = [S.softmax(stepper.run(s)) for s in songs]
     shapes = {n: w.shape for n, w in weights.items()}
-    choice = S.choose("auto", shapes, S.measurer(weights, order, reference, songs, make_stepper))
+    choice = S.choose("auto", shapes, S.measurer(weights, reference, songs, make_stepper))
     record = S.kl_record(choice.kl, songs, reference=f"its {export.config['quantization']} weights")
     print(f"{folder}: {export.config['weights_bytes']:,} bytes as shipped -> auto "
           f"{choice.bytes:,} bytes, max next-token KL {record['max']:.2e} "

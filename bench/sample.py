@@ -49,7 +49,8 @@ def main(argv=None):
     from trainer.compose.stepper import Stepper
     from trainer.config import ModelConfig
     from trainer.music.codec import Codec
-    from trainer.nn.model import build_model, inference_weights, load_trained, model_inputs
+    from trainer.nn.model import (build_model, inference_network, inference_weights,
+                                   load_trained, model_inputs)
     from trainer.nn.runs import RunDir
 
     if args.run_dir:
@@ -58,7 +59,8 @@ def main(argv=None):
     else:
         codec, cfg = Codec(), ModelConfig()
         model = build_model(codec, cfg)
-    stepper = Stepper.for_codec(inference_weights(model), codec)
+    network = inference_network(model, codec, cfg)
+    stepper = Stepper(inference_weights(model, network), network, codec)
     print(f"model {cfg.num_layers}x LSTM({cfg.rnn_size}), vocab {codec.size}; "
           f"{'trained run ' + str(args.run_dir) if args.run_dir else 'random weights'}")
 

@@ -156,20 +156,27 @@ def speed(songs, codec, rc, args) -> list[tuple[str, int, float]]:
 # --- 2. time to target -----------------------------------------------------------
 
 class Scorer:
-    """Whole-song held-out NLL of a run's ``best.weights.h5``, as ``evaluate`` scores it."""
+    """Whole-song held-out NLL per token of a run's ``best.weights.h5``, as ``evaluate``
+    scores it: the numpy Stepper from BOS, every song whole."""
 
     def __init__(self, rc, val_songs):
         from trainer.music.codec import Codec
-        from trainer.nn.model import build_model
+        from trainer.nn.model import build_model, inference_network
 
-        self.model = build_model(Codec(rc.codec), rc.model)  # built once: compiled once
+        self.codec = Codec(rc.codec)
+        self.model = build_model(self.codec, rc.model)  # built once: compiled once
+        self.network = inference_network(self.model, self.codec, rc.model)
         self.val_songs = val_songs
 
     def __call__(self, weights: Path) -> float:
-        from trainer.evaluation.evaluate import score, sequence_predictions
+        from trainer.compose.stepper import Stepper
+        from trainer.evaluation.likelihood import score, song_predictions
+        from trainer.nn.model import inference_weights
 
         self.model.load_weights(weights)
-        return score(*sequence_predictions(self.model, self.val_songs))["nll"]
+        stepper = Stepper(inference_weights(self.model, self.network), self.network, self.codec)
+        nll, hits = zip(*(song_predictions(stepper, song) for song in self.val_songs))
+        return score(nll, hits, notes=0)["nll"]
 
 
 def race(name: str, rc, val_songs, target: float, max_seconds: float, work: Path) -> dict:

@@ -20,13 +20,11 @@ import numpy as np
 
 from converter import render
 from converter.folder import is_export_folder
-from converter.read import stepper_weights
+from converter.read import read_export
 from trainer.compose.composing import compose
-from trainer.compose.stepper import Stepper
 from trainer.errors import CadenzaError
 from trainer.music import keys as K
 from trainer.music import midi_io
-from trainer.music.codec import Codec
 
 MAX_TRIES = 50  # seeds tried per example before giving up on a too-short model
 AUDIO_KBPS = 40  # mono MP3: about 300 kB a minute, enough for a piano demo
@@ -62,9 +60,8 @@ def make_examples(models_dir: Path, out_dir: Path, spec: ExampleSpec = ExampleSp
 
 
 def model_examples(folder: Path, out_dir: Path, spec: ExampleSpec, tempo: float) -> list[dict]:
-    config = json.loads((folder / "config.json").read_text())
-    codec = Codec.load(folder / "vocab.json")
-    stepper = Stepper.for_codec(stepper_weights(folder, config["model"]["num_layers"]), codec)
+    export = read_export(folder)
+    codec, stepper = export.codec, export.stepper()
     target = out_dir / folder.name
     target.mkdir(parents=True, exist_ok=True)
     for old in target.iterdir():

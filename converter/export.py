@@ -59,7 +59,6 @@ from converter.weights import write
 from trainer.config import _opt
 from trainer.errors import CadenzaError
 from trainer.nn import backend
-from trainer.nn import network as N
 from trainer.nn.runs import RunDir
 
 PARITY_STEPS = 32
@@ -95,21 +94,15 @@ def export(cfg: ExportConfig) -> dict:
     backend.configure()
     from trainer.compose.sampling import generate
     from trainer.compose.stepper import Stepper
-    from trainer.nn.model import inference_weights, load_trained
+    from trainer.nn.model import inference_network, inference_weights, load_trained
 
-    def stepper(arrays):
-        return Stepper.for_codec(arrays, codec)
+    def stepper(weights):
+        return Stepper(weights, network, codec)
 
     model = load_trained(run, cfg.checkpoint)
-    arrays = inference_weights(model)
-    layers = {layer.name for layer in model.layers}
-    network = N.describe(codec.size, rc.model, N.KEY_ROWS if "key_embedding" in layers else 0,
-                         N.DEGREES if "degree_logits" in layers else 0,
-                         N.BAR_ROWS if "bar_embedding" in layers else 0)
-    order = list(N.shapes(network))
-    weights = dict(zip(order, arrays, strict=True))
-    N.check_weights(network, weights)
-    numpy_step = stepper(arrays)
+    network = inference_network(model, codec, rc.model)
+    weights = inference_weights(model, network)
+    numpy_step = stepper(weights)
     prime = parity_prime(numpy_step, codec, generate)
     songs = S.kl_songs(numpy_step, codec, generate)
     expected = probabilities(model, codec, rc.model, prime)
@@ -121,10 +114,10 @@ def export(cfg: ExportConfig) -> dict:
         with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
             tmp = Path(tmp)
             choice = S.choose(cfg.quantize, {n: w.shape for n, w in weights.items()},
-                              S.measurer(weights, order, reference, songs, stepper))
+                              S.measurer(weights, reference, songs, stepper))
             write(tmp, weights, choice.storage, network)
             back = manifest_weights(tmp)  # as the loaders read them
-            written = stepper(N.check_weights(network, back))
+            written = stepper(back)
             drift = check(expected, S.softmax(written.run(prime)), cfg.quantize,
                           "the written weights")
             kls = S.next_token_kl(reference, written, songs)

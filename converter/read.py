@@ -14,10 +14,8 @@ storage (float32, float16, uint8 with one ``min`` and ``scale``, or uint8
 with a min and scale per column: converter/weights.py describes the bytes
 and the one rule by which both this reader and web/src/mirror/weights.js turn
 them into float32); the shards hold them back to back in that order.
-:func:`stepper_weights` returns them in the order
-:class:`trainer.compose.stepper.Stepper` takes (build it with ``Stepper.for_codec``,
-which knows the KEY tokens), so the numpy stepper runs exactly the weights
-the browser runs.
+:meth:`Export.stepper` runs them in :class:`trainer.compose.stepper.Stepper`,
+so the numpy stepper runs exactly the weights the browser runs.
 """
 
 from __future__ import annotations
@@ -31,6 +29,7 @@ import numpy as np
 
 from converter.folder import READABLE, TYPE
 from converter.weights import WeightError, dequantise
+from trainer.compose.stepper import Stepper
 from trainer.errors import CadenzaError
 from trainer.music.codec import Codec
 from trainer.nn import network as N
@@ -46,6 +45,10 @@ class Export:
     codec: Codec
     network: dict
     weights: dict[str, np.ndarray]
+
+    def stepper(self) -> Stepper:
+        """The numpy Stepper of these weights: what the browser runs."""
+        return Stepper(self.weights, self.network, self.codec)
 
 
 def _json(folder: Path, name: str):
@@ -177,23 +180,3 @@ def read_export(folder: Path) -> Export:
     except NetworkError as e:
         raise CadenzaError(f"{folder}: {e}") from None
     return Export(config, codec, network, weights)
-
-
-def read_weights(folder: Path) -> dict[str, np.ndarray]:
-    """``{name: float32 array}`` of every weight of the verified export ``folder``."""
-    return read_export(folder).weights
-
-
-def stepper_weights(folder: Path, num_layers: int | None = None) -> list[np.ndarray]:
-    """The verified export's weights in Stepper order: embedding, 3 per LSTM, dense,
-    then a key-conditioned network's key table, then its degree kernel and bias and its
-    bar-count table where it has them (``Stepper.for_codec`` runs them and tells them
-    apart).
-
-    ``num_layers`` defaults to config.json's (and must match it when given).
-    """
-    export = read_export(folder)
-    layers = export.network["num_layers"]
-    if num_layers is not None and num_layers != layers:
-        raise CadenzaError(f"{folder}: config.json has {layers} LSTM layers, not {num_layers}")
-    return N.check_weights(export.network, export.weights)

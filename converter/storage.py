@@ -129,12 +129,12 @@ def _try(storage, kls, name, candidate, measure):
     return (trial, got) if got.max() < MAX_KL else (storage, kls)
 
 
-def measurer(weights: dict[str, np.ndarray], order: list[str], reference: list[np.ndarray],
+def measurer(weights: dict[str, np.ndarray], reference: list[np.ndarray],
              songs: list[np.ndarray], make_stepper) -> Callable[[dict[str, str]], np.ndarray]:
     """``measure(storage)`` for :func:`choose`: the per-step KL against ``reference``
-    of ``make_stepper(arrays)`` (e.g. ``Stepper.for_codec`` of the codec) running
-    ``weights`` (by name; ``order`` is the Stepper's) as a loader reads them back
-    from ``storage``. Each stored weight is made once."""
+    of ``make_stepper(weights)`` (a Stepper of the network) running ``weights`` (by
+    name) as a loader reads them back from ``storage``. Each stored weight is made
+    once."""
     made: dict[tuple[str, str], np.ndarray] = {}
 
     def stored(name, kind):
@@ -143,7 +143,7 @@ def measurer(weights: dict[str, np.ndarray], order: list[str], reference: list[n
         return made[name, kind]
 
     def measure(storage):
-        stepper = make_stepper([stored(n, storage[n]) for n in order])
+        stepper = make_stepper({n: stored(n, storage[n]) for n in weights})
         return next_token_kl(reference, stepper, songs)
 
     return measure

@@ -73,8 +73,9 @@ def write_songs(folder: Path, seed: int = 0) -> None:
 
 def write_stepper_cases(out: Path) -> None:
     """``out/stepper.json`` (see the module docstring)."""
-    from converter.read import stepper_weights
+    from converter.read import read_export
     from trainer.compose.stepper import Stepper
+    from trainer.nn.network import shapes
 
     cases = []
     for name in ("none", "uint8-column", "v1"):
@@ -85,11 +86,15 @@ def write_stepper_cases(out: Path) -> None:
             other = next(codec.key_id(k) for k in ((9, "minor"), (0, "major"))
                          if codec.key_id(k) != prime[1])
             tokens = prime + [other] + prime[3:] + [codec.bar_id] * 3 + prime[3:9]
-        weights = stepper_weights(out / name)
-        # all the weights; a v2 "none" also without its bar table, and with its key
+        export = read_export(out / name)
+        # the whole network; a v2 "none" also without its bar table, and with its key
         # table alone (a format-2 export from before degree logits and the bar count)
-        for drop in (0, 1, 3) if name == "none" else (0,):
-            stepper = Stepper.for_codec(weights[:len(weights) - drop], codec)
+        for degrees, bars in ((1, 1), (1, 0), (0, 0)) if name == "none" else ((1, 1),):
+            network = {**export.network, "degrees": export.network["degrees"] * degrees,
+                       "bar_rows": export.network["bar_rows"] * bars}
+            weights = {n: export.weights[n] for n in shapes(network)}
+            stepper = Stepper(weights, network, codec)
+            drop = len(export.weights) - len(weights)  # the arrays left out
             case = {"model": name, "drop": drop, "degrees": stepper.degree_index is not None,
                     "bars": stepper.bar_table is not None, "tokens": tokens,
                     "logits": stepper.run(tokens).tolist()}

@@ -32,7 +32,7 @@ def song_kinds(loaded, song, grammar: bool = False) -> dict[str, float]:
     each step restricted to what the model's Grammar allows, as sampling is)."""
     codec = loaded.codec
     ids = codec.encode(song.notes, song.meta) if codec.version >= 2 else codec.encode(song.notes)
-    nll, _ = song_predictions(Stepper.for_codec(loaded.weights, codec), ids,
+    nll, _ = song_predictions(Stepper(loaded.weights, loaded.network, codec), ids,
                               codec if grammar else None)
     out: dict[str, float] = {}
     for token, n in zip(ids[1:], nll):

@@ -35,7 +35,7 @@ def logits_of(run):
     loaded = load(run)
     ids = [loaded.codec.bos_id, loaded.codec.key_id((7, "major")),
            loaded.codec.meter_id((4, 4)), loaded.codec.bar_id]
-    return Stepper.for_codec(loaded.weights, loaded.codec).run(ids)
+    return Stepper(loaded.weights, loaded.network, loaded.codec).run(ids)
 
 
 @pytest.mark.slow

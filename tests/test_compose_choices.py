@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from test_site import (AXE, COMPOSE, ROOT, axe_violations, browser, chromium,  # noqa: F401
-                       open_compose, page, served, site, wait_settled)
+                       generate, open_compose, page, served, site, wait_settled)
 
 from trainer.music import keys as K
 from trainer.music import midi_io
@@ -82,13 +82,13 @@ def options(page, menu: str) -> list[list[str]]:
                                      "os => os.map(o => [o.value, o.textContent])")
 
 
-def compose_song(page, seed: int, length: int = 40) -> dict:
-    page.fill("input[name=seed]", str(seed))
-    page.fill("input[name=length]", str(length))
-    page.click("[data-cz=generate]")
-    page.wait_for_function(f"document.querySelector('{COMPOSE}').dataset.state !== 'generating'")
-    assert wait_settled(page) == "done", page.inner_text("[data-cz=error]")
-    return page.evaluate("window.cadenza.song()")
+def compose_in(page, base, key: str, meter: str, seed: int) -> dict:
+    """A song of the tiny model in the key and meter chosen from the menus."""
+    open_compose(page, base)
+    choose_model(page, "tiny")
+    page.select_option(KEY, key)
+    page.select_option(METER, meter)
+    return generate(page, seed, 40)
 
 
 def label(name: str) -> str:
@@ -121,11 +121,7 @@ def test_menus_list_what_the_model_saw_with_counts_then_any_and_unseen(page, bas
 
 
 def test_d_minor_in_6_8_is_the_songs_key_and_meter(page, base):
-    open_compose(page, base)
-    choose_model(page, "tiny")
-    page.select_option(KEY, "D:minor")
-    page.select_option(METER, "6/8")
-    song = compose_song(page, seed=5)
+    song = compose_in(page, base, "D:minor", "6/8", seed=5)
     tokens = vocab()["tokens"]
     assert [tokens[t] for t in song["tokens"][:3]] == ["BOS", "KEY_D_minor", "METER_6_8"]
     assert song["meta"]["key"] == [2, "minor"] and song["meta"]["meter"] == [6, 8]
@@ -145,11 +141,7 @@ def test_d_minor_in_6_8_is_the_songs_key_and_meter(page, base):
 
 
 def test_share_link_round_trips_key_and_meter(page, base):
-    open_compose(page, base)
-    choose_model(page, "tiny")
-    page.select_option(KEY, "D:minor")
-    page.select_option(METER, "3/4")
-    song = compose_song(page, seed=8)
+    song = compose_in(page, base, "D:minor", "3/4", seed=8)
     link = page.input_value("[data-cz=share]")
     assert "key=D%3Aminor" in link and "meter=3%2F4" in link and "model=tiny" in link
     page.goto("about:blank")
@@ -170,7 +162,7 @@ def test_a_bogus_key_in_a_link_is_named_and_the_menus_stay_usable(page, base):
     assert page.evaluate("window.cadenza.song()")["meta"]["meter"] == [6, 8]
     assert page.is_enabled(KEY) and page.is_enabled(METER)
     page.select_option(KEY, "E:minor")  # unseen or not, any key may be asked for
-    song = compose_song(page, seed=4, length=20)
+    song = generate(page, 4, 20)
     assert song["meta"]["key"] == [4, "minor"]
     assert page.recorder.errors == []
 
@@ -181,7 +173,7 @@ def test_a_v1_model_has_no_key_or_meter_menus_and_still_composes(page, base):
     assert "this model predates keys and meters" in page.inner_text("[data-cz=notice]")
     assert page.is_disabled(KEY) and page.is_disabled(METER)
     assert "predates keys and meters" in page.inner_text("[data-cz=choice-note]")
-    song = compose_song(page, seed=6)
+    song = generate(page, 6, 40)
     assert song["meta"] is None and len(song["notes"]) > 0
     assert "key=" not in page.input_value("[data-cz=share]")
     assert "key: unknown / meter: 4/4 assumed" in page.text_content("[data-cz=summary]")
@@ -207,7 +199,7 @@ def test_an_upload_primes_a_v2_song_with_its_key_and_meter(page, base, tmp_path)
     assert page.is_disabled(KEY) and page.is_disabled(METER)
     page.set_input_files("[data-cz=file]", str(path))
     page.wait_for_function("document.querySelector('[data-cz=error]').hidden")
-    song = compose_song(page, seed=1, length=30)
+    song = generate(page, 1, 30)
     assert song["meta"]["key"] == [7, "major"] and song["meta"]["meter"] == [3, 4]
     assert song["meta"]["bars"][0] == [4, [3, 4]]  # the pickup
     assert "with a pickup" in page.text_content("[data-cz=summary]")

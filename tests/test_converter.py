@@ -25,7 +25,7 @@ def exports(trained, tmp_path_factory):
 
 
 def test_folder_holds_exactly_the_export_files(exports, trained):
-    from trainer.nn.network import stepper_names
+    from trainer.nn.network import shapes
 
     folder = exports / "float16"
     names = sorted(p.name for p in folder.iterdir())
@@ -53,7 +53,7 @@ def test_folder_holds_exactly_the_export_files(exports, trained):
                                 "num_layers": 2, "rnn_size": 32, "key_rows": 25, "degrees": 24,
                                 "bar_rows": 0}  # the bar count is an input only on request
     stored = [w["name"] for g in model["weightsManifest"] for w in g["weights"]]
-    assert stored == stepper_names(2, keyed=True, degrees=True, bars=False)
+    assert stored == list(shapes(model["network"]))  # in Stepper order
     assert stored[-3:] == ["key_embedding/embeddings", "degree_logits/kernel",
                            "degree_logits/bias"]
 
@@ -66,8 +66,13 @@ def test_an_export_is_a_model_folder_evaluate_and_sample_take(exports, trained):
         (trained / "split.json").read_text())
     assert loaded.split["test"]  # evaluate finds its test songs
     assert loaded.conditioning["meters"]
-    # in Stepper order: the key table, degree kernel and bias (no bar-count table by default)
-    assert [w.shape for w in loaded.weights[-3:]] == [(25, 16), (32, 24), (24,)]
+    # the key table, degree kernel and bias (no bar-count table by default)
+    assert (loaded.network["key_rows"], loaded.network["degrees"],
+            loaded.network["bar_rows"]) == (25, 24, 0)
+    plain = ("embedding/", "lstm_", "logits/")
+    assert {n: w.shape for n, w in loaded.weights.items() if not n.startswith(plain)} == {
+        "key_embedding/embeddings": (25, 16), "degree_logits/kernel": (32, 24),
+        "degree_logits/bias": (24,)}
 
 
 def test_parity_file_is_a_fixed_prime_with_probabilities(exports):
@@ -92,12 +97,9 @@ def test_quantisation_shrinks_weights_and_stays_close(exports):
 
 
 def test_auto_is_the_default_and_says_what_it_stored(exports):
-    from converter.read import read_export, stepper_weights
+    from converter.read import read_export
     from converter.storage import MAX_KL, TARGET_BYTES, kl, softmax
     from converter.weights import storage_of
-    from trainer.compose.stepper import Stepper
-    from trainer.music.codec import Codec
-
     folder = exports / "auto"
     config = json.loads((folder / "config.json").read_text())
     manifest = json.loads((folder / "model.json").read_text())["weightsManifest"]
@@ -117,8 +119,7 @@ def test_auto_is_the_default_and_says_what_it_stored(exports):
     assert f"max next-token KL {record['max']:.2e} vs Keras" in line
     # the numpy reader runs what was written, and it still matches Keras
     parity = json.loads((folder / "parity.json").read_text())
-    codec = Codec.load(folder / "vocab.json")
-    p = softmax(Stepper.for_codec(stepper_weights(folder), codec).run(parity["prime"]))
+    p = softmax(read_export(folder).stepper().run(parity["prime"]))
     assert kl(np.asarray(parity["probabilities"]), p).max() <= MAX_KL
     assert read_export(folder).config == config
 

@@ -4,7 +4,8 @@ import pytest
 
 from trainer.evaluation import evaluate as E
 
-FIGURES = ("longest_repeat", "bar_repeat_share", "longest_onset_repeat", "distinct_4gram_ratio")
+FIGURES = ("longest_repeat", "bar_repeat_share", "longest_onset_repeat", "distinct_4gram_ratio",
+           "scale_consistency")
 
 
 def result(meters) -> dict:
@@ -24,13 +25,13 @@ def meter(name, human_songs, overlap, training_overlap=0.9):
 
 @pytest.mark.parametrize("overlap,ok", [(0.9, True), (E.METER_OVERLAP - 0.01, False)])
 def test_a_meter_with_enough_human_test_songs_is_checked_both_ways(overlap, ok):
-    out = E.checks(result([meter("6/8", E.MIN_METER_TEST_SONGS, overlap)]), "folk", "runs/x")
+    out = E.checks(result([meter("6/8", E.MIN_METER_TEST_SONGS, overlap)]))
     assert out["meter 6/8"] == {"overlap": overlap, "at_least": E.METER_OVERLAP, "ok": ok}
 
 
 def test_a_meter_with_too_few_human_test_songs_is_reported_not_checked():
     r = result([meter("6/8", 40, 0.95), meter("3/8", E.MIN_METER_TEST_SONGS - 1, 0.6, 0.55)])
-    r["checks"] = E.checks(r, "folk", "runs/x")
+    r["checks"] = E.checks(r)
     assert "meter 6/8" in r["checks"] and "meter 3/8" not in r["checks"]
     r.update(test_notes=10, test_targets=30, songs={"train": 5, "validation": 1, "test": 2},
              lstm={"nll": 1.0, "nll_per_note": 3.0, "perplexity": 2.7, "accuracy": 0.5,
@@ -47,3 +48,12 @@ def test_a_meter_with_too_few_human_test_songs_is_reported_not_checked():
     assert "3/8 0.600 (4 human; training songs 0.550; not checked: fewer than 5 human" in text
     assert "6/8 0.950 (40 human; training songs 0.900)" in text
     assert "meter 6/8" in text and "meter 3/8" not in text.split("checks:")[1]
+
+
+@pytest.mark.parametrize("value,ok", [(0.3, True), (0.6, False), (0.05, False)])
+def test_every_music_figure_is_checked_against_the_human_range_whatever_the_corpus(value, ok):
+    r = result([])
+    r["music"]["generated"]["scale_consistency"] = value
+    out = E.checks(r)
+    assert out["scale_consistency"] == {"generated": value, "human_range": [0.1, 0.5], "ok": ok}
+    assert all(out[f]["ok"] for f in FIGURES if f != "scale_consistency")

@@ -27,7 +27,7 @@ from conftest import cli
 from test_site import base, browser, chromium, page, served, site  # noqa: F401  (fixtures)
 
 from converter.folder import file_list, is_export_folder, listed_files, shard_records
-from converter.read import read_export, stepper_weights
+from converter.read import read_export
 from converter.weights import byte_size, storage_of, write
 from trainer.errors import CadenzaError
 from trainer.nn import network as N
@@ -140,7 +140,7 @@ def as_format_2(source: Path, folder: Path) -> Path:
     shutil.copytree(source, folder)
     for shard in folder.glob("group*-shard*.bin"):
         shard.unlink()
-    weights = dict(zip(N.shapes(export.network), N.check_weights(export.network, export.weights)))
+    weights = {n: export.weights[n] for n in N.shapes(export.network)}  # in Stepper order
     write(folder, weights, {n: "float16" for n in weights}, export.network)
     edit_json(folder / "config.json", lambda c: c.update(
         format_version=2, shards=shard_records(folder), files=file_list(folder)))
@@ -181,9 +181,8 @@ def test_a_v2_export_reads_with_or_without_degree_logits_and_bar_count(tmp_path,
     export = read_export(folder)
     assert (export.network["degrees"], export.network["bar_rows"]) == (
         24 if "degrees" in parts else 0, 64 if "bars" in parts else 0)
-    weights = stepper_weights(folder)
-    assert len(weights) == 3 * 2 + 4 + 2 * ("degrees" in parts) + ("bars" in parts)
-    stepper = Stepper.for_codec(weights, export.codec)
+    assert len(export.weights) == 3 * 2 + 4 + 2 * ("degrees" in parts) + ("bars" in parts)
+    stepper = Stepper(export.weights, export.network, export.codec)
     assert (stepper.degree_index is not None, stepper.bar_table is not None) == (
         "degrees" in parts, "bars" in parts)
     codec = export.codec
@@ -207,7 +206,7 @@ def test_the_reader_refuses_degrees_and_bars_that_do_not_fit(tmp_path, change, r
     folder = v2_export(tmp_path / "v2", ("degrees", "bars"))
     edit_json(folder / "model.json", change)
     with pytest.raises(CadenzaError, match="^" + str(folder)) as e:
-        stepper_weights(folder)
+        read_export(folder)
     assert reason in str(e.value) and "\n" not in str(e.value)
 
 
@@ -228,7 +227,7 @@ def test_an_intact_export_reads_and_its_hashes_match(shipped_copy):
     record = export.config["shards"][SHARD]
     data = (shipped_copy / SHARD).read_bytes()
     assert record == {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-    assert len(stepper_weights(shipped_copy)) == 3 + 3 * export.config["model"]["num_layers"]
+    assert len(export.weights) == 3 + 3 * export.config["model"]["num_layers"]
     assert first_float(shipped_copy) == (NAN_WEIGHT, NAN_AT, NAN_DTYPE)  # DAMAGE fits both
     assert len(data) == SHIPPED_BYTES
 
@@ -236,8 +235,10 @@ def test_an_intact_export_reads_and_its_hashes_match(shipped_copy):
 def test_both_formats_hold_the_same_weights(tmp_path):
     new = as_format_2(SHIPPED, tmp_path / "new")
     assert json.loads((new / "model.json").read_text())["format"] == "cadenza-weights"
-    for a, b in zip(stepper_weights(SHIPPED), stepper_weights(new), strict=True):
-        assert np.array_equal(a, b)
+    old, again = read_export(SHIPPED).weights, read_export(new).weights
+    assert sorted(old) == sorted(again)
+    for name in old:
+        assert np.array_equal(old[name], again[name])
 
 
 @pytest.mark.parametrize("damage", DAMAGE, ids=list(DAMAGE))
@@ -245,7 +246,7 @@ def test_the_reader_refuses_a_damaged_export_with_its_reason(shipped_copy, damag
     change, reason = DAMAGE[damage]
     change(shipped_copy)
     with pytest.raises(CadenzaError, match="^" + str(shipped_copy)) as e:
-        stepper_weights(shipped_copy)
+        read_export(shipped_copy)
     assert reason in str(e.value) and "\n" not in str(e.value)
 
 
@@ -255,7 +256,7 @@ def test_the_reader_refuses_a_network_it_does_not_run(tmp_path, damage):
     change, reason = NETWORK_DAMAGE[damage]
     change(folder)
     with pytest.raises(CadenzaError, match="^" + str(folder)) as e:
-        stepper_weights(folder)
+        read_export(folder)
     assert reason in str(e.value) and "\n" not in str(e.value)
 
 

@@ -106,14 +106,12 @@ def test_estimate_key_weights_by_duration_and_has_a_default():
     assert K.estimate_key(np.array(c_scale + [(8, 30, 57), (8, 30, 60), (8, 30, 64)])) == (9, "minor")
 
 
-def test_same_signature_and_transpose_key():
+def test_same_signature_and_scale_of():
     assert K.same_signature((0, "major"), (9, "minor")) and K.same_signature((2, "minor"),
                                                                               (5, "major"))
     assert K.same_signature((7, "major"), (7, "major"))
     assert not K.same_signature((0, "major"), (0, "minor"))
     assert not K.same_signature((0, "major"), (7, "major"))
-    assert K.transpose_key((10, "minor"), 5) == (3, "minor")
-    assert K.transpose_key((1, "major"), -3) == (10, "major")
     assert np.flatnonzero(K.scale_of((9, "minor"))).tolist() == [0, 2, 4, 5, 7, 9, 11]
     assert np.flatnonzero(K.scale_of((2, "major"))).tolist() == [1, 2, 4, 6, 7, 9, 11]
 

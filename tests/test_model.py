@@ -15,7 +15,8 @@ import keras  # noqa: E402
 from trainer.compose.stepper import Stepper  # noqa: E402
 from trainer.config import CodecConfig, ModelConfig  # noqa: E402
 from trainer.music.codec import Codec, Meta  # noqa: E402
-from trainer.nn.model import build_model, inference_weights, model_inputs  # noqa: E402
+from trainer.nn.model import (build_model, inference_network, inference_weights,  # noqa: E402
+                               model_inputs)
 from trainer.nn.pitch_layers import PitchEmbedding  # noqa: E402
 
 V1 = Codec(CodecConfig(vocab_version=1))
@@ -26,6 +27,11 @@ V2_PREFIX = V2.encode(np.array([[0, 4, 72], [0, 4, 65], [0, 4, 60], [8, 2, 74], 
                       Meta((5, "major"), (3, 4), ((0, (3, 4)), (12, (6, 8)))))
 CODECS = pytest.mark.parametrize("codec, prefix", [(V1, PREFIX), (V2, V2_PREFIX)],
                                  ids=["v1", "v2"])
+
+
+def stepper_of(model, codec, cfg) -> Stepper:
+    network = inference_network(model, codec, cfg)
+    return Stepper(inference_weights(model, network), network, codec)
 
 
 @CODECS
@@ -39,7 +45,7 @@ def test_inference_weights_reproduce_the_keras_model(independent, tmp_path, code
         w.assign(np.random.default_rng(0).normal(0, 0.1, w.shape).astype("float32"))
     inputs = model_inputs(codec, cfg, [prefix])
     full = np.asarray(model.predict_on_batch(inputs))[0]
-    stepped = Stepper.for_codec(inference_weights(model), codec).run(prefix)
+    stepped = stepper_of(model, codec, cfg).run(prefix)
     np.testing.assert_allclose(stepped, full, rtol=1e-4, atol=1e-5)
     assert isinstance(model.get_layer("embedding"), PitchEmbedding) != independent
     model.save(tmp_path / "m.keras")
@@ -56,9 +62,12 @@ def test_a_v2_model_without_degrees_or_bar_count_steps_as_keras_does(no_degrees,
     model = build_model(V2, cfg)
     for w in model.weights:
         w.assign(np.random.default_rng(1).normal(0, 0.1, w.shape).astype("float32"))
-    weights = inference_weights(model)
+    network = inference_network(model, V2, cfg)
+    assert (network["key_rows"], network["degrees"], network["bar_rows"]) == \
+        (25, 0 if no_degrees else 24, 0 if no_bar_input else 64)
+    weights = inference_weights(model, network)
     assert len(weights) == 3 * 2 + 4 + 2 * (not no_degrees) + (not no_bar_input)
-    stepper = Stepper.for_codec(weights, V2)
+    stepper = Stepper(weights, network, V2)
     assert V2.bar_id in V2_PREFIX  # the bar count moves
     assert (stepper.degree_index is None, stepper.bar_table is None) == (no_degrees, no_bar_input)
     full = np.asarray(model.predict_on_batch(model_inputs(V2, cfg, [V2_PREFIX])))[0]
@@ -93,14 +102,19 @@ def test_set_inference_weights_gives_a_fresh_model_the_same_function(
         w.assign(np.random.default_rng(1).normal(0, 0.2, w.shape).astype("float32"))
     inputs = model_inputs(codec, cfg, [prefix])
     before = keras.ops.convert_to_numpy(fresh(inputs))
-    set_inference_weights(fresh, inference_weights(source))
+    network = inference_network(source, codec, cfg)
+    set_inference_weights(fresh, inference_weights(source, network))
     want = keras.ops.convert_to_numpy(source(inputs))
     assert not np.allclose(before, want, atol=1e-3)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(fresh(inputs)), want, atol=1e-4)
-    with pytest.raises(CadenzaError, match="weight arrays"):
-        set_inference_weights(fresh, inference_weights(source)[:-1])
+    fewer = dict(inference_weights(source, network))
+    fewer.pop("logits/bias")
+    with pytest.raises(CadenzaError, match=r"missing \['logits/bias'\]"):
+        set_inference_weights(fresh, fewer)
+    with pytest.raises(CadenzaError, match=r"not used \['spare'\]"):
+        set_inference_weights(fresh, {**inference_weights(source, network), "spare": 0})
     wider = build_model(codec, ModelConfig(rnn_size=20, embedding_size=8,
                                            independent_pitches=independent,
                                            no_degrees=no_degrees, bar_input=bar))
     with pytest.raises(CadenzaError, match="shaped"):
-        set_inference_weights(wider, inference_weights(source))
+        set_inference_weights(wider, inference_weights(source, network))

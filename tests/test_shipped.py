@@ -13,8 +13,7 @@ import pretty_midi
 import pytest
 
 from converter.folder import is_export_folder
-from converter.read import stepper_weights
-from trainer.compose.stepper import Stepper
+from converter.read import read_export
 from trainer.music import keys as K
 from trainer.music import midi_io
 from trainer.music.codec import Codec
@@ -41,17 +40,16 @@ def test_both_models_are_shipped_and_nothing_else():
 
 @pytest.mark.parametrize("folder", shipped(), ids=SHIPPED)
 def test_model_reproduces_its_parity_file_in_numpy(folder):
-    config = json.loads((folder / "config.json").read_text())
     parity = json.loads((folder / "parity.json").read_text())
-    codec = Codec.load(folder / "vocab.json")
-    stepper = Stepper.for_codec(stepper_weights(folder, config["model"]["num_layers"]), codec)
+    export = read_export(folder)
+    stepper = export.stepper()
     logits = stepper.run(parity["prime"]).astype(np.float64)
     p = np.exp(logits - logits.max(-1, keepdims=True))
     p /= p.sum(-1, keepdims=True)
     q = np.asarray(parity["probabilities"])
     kl = (q * (np.log(np.maximum(q, 1e-12)) - np.log(np.maximum(p, 1e-12)))).sum(-1)
     assert kl.max() <= 0.01
-    assert codec.size == config["vocab_size"]
+    assert export.codec.size == export.config["vocab_size"]
 
 
 # Checks a shipped model is known to fail (the README and the closing note say why).
@@ -110,9 +108,8 @@ def test_examples_are_regenerated_exactly_from_the_shipped_weights():
     for model in SHIPPED:
         ex = next(e for e in index["examples"] if e["model"] == model)
         folder = MODELS / model
-        config = json.loads((folder / "config.json").read_text())
-        codec = Codec.load(folder / "vocab.json")
-        stepper = Stepper.for_codec(stepper_weights(folder, config["model"]["num_layers"]), codec)
+        export = read_export(folder)
+        codec, stepper = export.codec, export.stepper()
         key = codec.key_id(K.parse_key(ex["key"])) if ex["key"] != "any" else None
         meter = codec.meter_id(K.parse_meter(ex["meter"])) if ex["meter"] != "any" else None
         notes, meta, _ = compose(stepper, codec, [codec.bos_id], spec["notes"],

@@ -431,3 +431,16 @@ def test_model_card_of_a_refit_shows_no_held_out_loss(tmp_path):
     (folder / "metrics.json").write_text(json.dumps(metrics))
     assert "validation loss (songs it trained on: a refit)" in \
         cadenza_models.curves(cadenza_models.discover(tmp_path))
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_silences_the_site_generators_end_of_life_banner():
+    """make run builds the site: mkdocs-material's banner is off by the switch it reads."""
+    from importlib.util import find_spec
+
+    banner = Path(find_spec("material.templates").origin).read_text()
+    assert "end of life" in banner and 'os.getenv("NO_MKDOCS_2_WARNING")' in banner
+    proc = subprocess.run(["make", "-s", "--no-print-directory", "--eval",
+                           "env-check: ; @echo $$NO_MKDOCS_2_WARNING", "env-check"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "1", proc.stdout + proc.stderr

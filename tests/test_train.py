@@ -130,7 +130,7 @@ def test_stateful_steps_equal_the_sequence_model(trained):
 
     backend.configure()
     from trainer.compose.stepper import Stepper
-    from trainer.nn.model import inference_weights, load_trained
+    from trainer.nn.model import inference_network, inference_weights, load_trained
     from trainer.nn.runs import RunDir
 
     model = load_trained(RunDir(trained))
@@ -141,7 +141,8 @@ def test_stateful_steps_equal_the_sequence_model(trained):
 
     full = np.asarray(model.predict_on_batch(
         model_inputs(codec, RunDir(trained).config().model, [prefix])))[0]
-    stepped = Stepper.for_codec(inference_weights(model), codec).run(prefix)
+    network = inference_network(model, codec, RunDir(trained).config().model)
+    stepped = Stepper(inference_weights(model, network), network, codec).run(prefix)
     np.testing.assert_allclose(stepped, full, rtol=1e-4, atol=1e-4)
     probs = [np.exp(z - z.max()) / np.exp(z - z.max()).sum() for z in (stepped, full)]
     np.testing.assert_allclose(*probs, atol=1e-5)

@@ -124,23 +124,29 @@ def network(key_rows=25, degrees=24, bar_rows=64):
 CONFIG = {"vocab_size": 11, "model": {"num_layers": 2, "rnn_size": 6, "embedding_size": 4}}
 
 
+PLAIN = ["embedding/embeddings", "lstm_0/lstm_cell/kernel", "lstm_0/lstm_cell/recurrent_kernel",
+         "lstm_0/lstm_cell/bias", "lstm_1/lstm_cell/kernel", "lstm_1/lstm_cell/recurrent_kernel",
+         "lstm_1/lstm_cell/bias", "logits/kernel", "logits/bias"]
+KEY, DEGREES, BARS = (["key_embedding/embeddings"], ["degree_logits/kernel", "degree_logits/bias"],
+                      ["bar_embedding/embeddings"])
+
+
 def test_the_network_names_and_shapes_its_weights_in_stepper_order():
     shapes = N.shapes(network())
-    assert list(shapes) == N.stepper_names(2, keyed=True, degrees=True, bars=True)
-    assert list(shapes)[-4:] == ["key_embedding/embeddings", "degree_logits/kernel",
-                                 "degree_logits/bias", "bar_embedding/embeddings"]
+    assert list(shapes) == PLAIN + KEY + DEGREES + BARS
     assert shapes["key_embedding/embeddings"] == (25, 4)
     assert shapes["degree_logits/kernel"] == (6, 24) and shapes["degree_logits/bias"] == (24,)
     assert shapes["bar_embedding/embeddings"] == (64, 4)
     assert shapes["lstm_0/lstm_cell/kernel"] == (4, 24)
     assert shapes["lstm_1/lstm_cell/kernel"] == (6, 24) and shapes["logits/kernel"] == (6, 11)
-    assert list(N.shapes(network(0, 0, 0))) == N.stepper_names(2)
-    assert list(N.shapes(network(25, 0, 0))) == N.stepper_names(2, keyed=True)
-    assert list(N.shapes(network(25, 24, 0))) == N.stepper_names(2, keyed=True, degrees=True)
+    assert list(N.shapes(network(0, 0, 0))) == PLAIN
+    assert list(N.shapes(network(25, 0, 0))) == PLAIN + KEY
+    assert list(N.shapes(network(25, 24, 0))) == PLAIN + KEY + DEGREES
+    assert list(N.shapes(network(25, 0, 64))) == PLAIN + KEY + BARS
     assert N.check(network(), CONFIG, key_tokens=True, bar_tokens=True) == network()
     assert N.legacy(CONFIG) == network(0, 0, 0)
-    with pytest.raises(ValueError, match="need a key table"):
-        N.stepper_names(2, degrees=True)
+    with pytest.raises(N.NetworkError, match="reads no key"):
+        N.check(network(0, 24, 0), CONFIG, key_tokens=False)
 
 
 def test_a_format_2_network_from_before_degrees_and_bars_has_none():
@@ -236,20 +242,22 @@ def test_fixed_rules_store_every_weight_alike():
                       "bias": "uint8"}  # a vector has one value per column: per tensor
 
 
-def tiny_network(seed=0, vocab=11, emb=4, units=6):
+TINY = {**network(0, 0, 0), "num_layers": 1}  # no key: a codec-v1 network, run without a codec
+
+
+def tiny_weights(seed=0):
     g = np.random.default_rng(seed)
-    shapes = [(vocab, emb), (emb, 4 * units), (units, 4 * units), (4 * units,),
-              (units, vocab), (vocab,)]
-    return [g.normal(0, 1.5, s).astype(np.float32) for s in shapes]
+    return {n: g.normal(0, 1.5, s).astype(np.float32) for n, s in N.shapes(TINY).items()}
 
 
 def test_next_token_kl_is_zero_for_the_same_weights_and_grows_with_coarser_ones():
-    w = tiny_network()
+    w = tiny_weights()
     songs = [np.array([1, 4, 2, 7, 3]), np.array([1, 9, 9])]
-    reference = [S.softmax(Stepper(w).run(s)) for s in songs]
-    same = S.next_token_kl(reference, Stepper(w), songs)
+    reference = [S.softmax(Stepper(w, TINY).run(s)) for s in songs]
+    same = S.next_token_kl(reference, Stepper(w, TINY), songs)
     assert same.shape == (8,) and np.allclose(same, 0, atol=1e-12)
-    kls = {k: S.next_token_kl(reference, Stepper([W.roundtrip(a, k) for a in w]), songs).max()
+    kls = {k: S.next_token_kl(reference, Stepper({n: W.roundtrip(a, k) for n, a in w.items()},
+                                                 TINY), songs).max()
            for k in ("float16", "uint8-column", "uint8")}
     assert 0 < kls["float16"] < kls["uint8-column"] < kls["uint8"]
 
@@ -259,3 +267,28 @@ def test_the_kl_record_says_how_it_was_measured():
     assert record["max"] == 3e-3 and record["steps"] == 2 and record["songs"] == 2
     assert record["limit"] == S.MAX_KL and record["reference"] == "keras"
     assert "KL(keras || export)" in record["measure"]
+
+
+def test_the_stepper_refuses_weights_and_codecs_its_network_cannot_run():
+    from trainer.config import CodecConfig
+    from trainer.music.codec import Codec
+
+    v2 = Codec()
+    keyed = {**network(25, 24, 64), "vocab_size": v2.size}
+    weights = {n: np.zeros(s, np.float32) for n, s in N.shapes(keyed).items()}
+    assert Stepper(weights, keyed, v2).bar_id == v2.bar_id
+    with pytest.raises(N.NetworkError, match="lacks weights \\['bar_embedding/embeddings'\\]"):
+        Stepper({n: w for n, w in weights.items() if n != "bar_embedding/embeddings"}, keyed, v2)
+    with pytest.raises(N.NetworkError, match="does not use: \\['spare'\\]"):
+        Stepper({**weights, "spare": np.zeros(1)}, keyed, v2)
+    with pytest.raises(N.NetworkError, match="the network needs \\[25, 4\\]"):
+        Stepper({**weights, "key_embedding/embeddings": np.zeros((24, 4))}, keyed, v2)
+    with pytest.raises(N.NetworkError, match=f"the codec has {v2.size} tokens, the network 11"):
+        Stepper(weights, {**keyed, "vocab_size": 11}, v2)
+    with pytest.raises(N.NetworkError, match="key rows; the codec's KEY tokens need 1"):
+        Stepper(weights, keyed, None)
+    with pytest.raises(N.NetworkError, match="need a key table"):
+        Stepper(weights, {**keyed, "key_rows": 0}, v2)
+    v1 = Codec(CodecConfig(vocab_version=1))
+    with pytest.raises(N.NetworkError, match="key rows; the codec's KEY tokens need 1"):
+        Stepper(weights, {**keyed, "vocab_size": v1.size}, v1)

@@ -13,8 +13,8 @@ import shlex
 import typing
 from pathlib import Path
 
-from trainer.config import (CalibrateConfig, CodecConfig, DataConfig, EvalConfig,
-                            HarmonizeConfig, HarmonyEvalConfig, ModelConfig, SampleConfig,
+from trainer.config import (CalibrateConfig, CodecConfig, DataConfig, EvalConfig, HarmonizeConfig,
+                            HarmonyEvalConfig, ModelConfig, SampleConfig, SamplingConfig,
                             TrainConfig)
 from trainer.errors import CadenzaError
 
@@ -22,14 +22,14 @@ COMMANDS: dict[str, tuple[str, tuple[type, ...]]] = {
     "prepare": ("read, check and cache a MIDI corpus", (DataConfig, CodecConfig)),
     "train": ("train the LSTM on a corpus",
               (DataConfig, CodecConfig, ModelConfig, TrainConfig)),
-    "sample": ("compose songs with a trained run", (SampleConfig,)),
+    "sample": ("compose songs with a trained run", (SampleConfig, SamplingConfig)),
     "calibrate": ("fit a trained run's softmax temperature on its validation songs and "
                   "bake it into its best weights", (CalibrateConfig,)),
     "evaluate": ("score a trained run against held-out songs and an n-gram baseline",
                  (EvalConfig,)),
     "harmonize": ("harmonize a melody: it stays the top voice, the model writes the parts "
                   "beneath it (to continue a melody instead, use sample --prime-file)",
-                  (HarmonizeConfig,)),
+                  (HarmonizeConfig, SamplingConfig)),
     "evaluate-harmony": ("harmonize the top line of each test song and compare with the "
                          "song's own harmony", (HarmonyEvalConfig,)),
 }

@@ -211,19 +211,33 @@ class RunConfig:
         return cls(**{name: from_dict(hints[name], d.get(name, {})) for name in parts})
 
 
-def _check_sampling(cfg) -> None:
-    """The sampling settings ``sample`` and ``harmonize`` share."""
-    _check(0 <= cfg.temperature < math.inf, "temperature", "must be a finite number >= 0")
-    _check(cfg.top_k >= 0, "top_k", "must be >= 0")
-    _check(0 < cfg.top_p <= 1, "top_p", "must be in (0, 1]")
-
-
 def _check_files(cfg, what: str) -> None:
-    """The tempo and seeds of the files ``sample`` and ``harmonize`` write (``what`` i
-    uses seed + i)."""
-    _check(10 <= cfg.tempo <= 400, "tempo", "must be 10..400 BPM")
+    """What ``sample`` and ``harmonize`` check alike: the key and meter asked for, the
+    count and length, and the seeds of the files they write (``what`` i uses seed + i)."""
+    _check_choice(cfg.key, "key")
+    _check_choice(cfg.meter, "meter")
+    _check(cfg.num_files >= 1, "num_files", "must be >= 1")
+    _check(cfg.length >= 1, "length", "must be >= 1")
     _check(0 <= cfg.seed <= C.MAX_SEED + 1 - cfg.num_files, "seed",
            f"must be 0..{C.MAX_SEED + 1 - cfg.num_files} ({what} i uses seed + i)")
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How each token is drawn and the files are played: sample and harmonize share these."""
+
+    checkpoint: str = _opt("best", "which checkpoint to load", choices=("best", "last"))
+    temperature: float = _opt(C.TEMPERATURE, "divide logits by T; 0 picks the most likely token")
+    top_k: int = _opt(C.TOP_K, "keep only the K most likely tokens (0: all)")
+    top_p: float = _opt(C.TOP_P, "keep the smallest set of tokens whose probability reaches P")
+    tempo: float = _opt(C.TEMPO_BPM, "tempo of the written files, in BPM")
+    instrument: str = _opt(C.INSTRUMENT, "General MIDI instrument name of the written files")
+
+    def __post_init__(self):
+        _check(0 <= self.temperature < math.inf, "temperature", "must be a finite number >= 0")
+        _check(self.top_k >= 0, "top_k", "must be >= 0")
+        _check(0 < self.top_p <= 1, "top_p", "must be in (0, 1]")
+        _check(10 <= self.tempo <= 400, "tempo", "must be 10..400 BPM")
 
 
 @dataclass(frozen=True)
@@ -239,24 +253,13 @@ class SampleConfig:
     num_files: int = _opt(1, "songs to write")
     length: int = _opt(C.SAMPLE_NOTES, "most notes per song, prime included (a song may end "
                                            "sooner at EOS)")
-    temperature: float = _opt(C.TEMPERATURE, "divide logits by T; 0 picks the most likely token")
-    top_k: int = _opt(C.TOP_K, "keep only the K most likely tokens (0: all)")
-    top_p: float = _opt(C.TOP_P, "keep the smallest set of tokens whose probability reaches P")
     seed: int = _opt(0, "random seed; song i uses seed+i")
     prime_file: Path | None = _opt(None, "continue the start of this MIDI file")
     prime_notes: int = _opt(16, "how many notes of --prime-file to keep as the start")
-    tempo: float = _opt(C.TEMPO_BPM, "tempo of the written files, in BPM")
-    instrument: str = _opt(C.INSTRUMENT, "General MIDI instrument name of the written files")
-    checkpoint: str = _opt("best", "which checkpoint to load", choices=("best", "last"))
 
     def __post_init__(self):
-        _check(self.num_files >= 1, "num_files", "must be >= 1")
-        _check_choice(self.key, "key")
-        _check_choice(self.meter, "meter")
-        _check(self.length >= 1, "length", "must be >= 1")
-        _check_sampling(self)
-        _check(self.prime_notes >= 1, "prime_notes", "must be >= 1")
         _check_files(self, "song")
+        _check(self.prime_notes >= 1, "prime_notes", "must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -277,21 +280,10 @@ class HarmonizeConfig:
                              "signatures, 4/4 without)")
     num_files: int = _opt(1, "harmonizations to write")
     length: int = _opt(512, "longest melody, in notes: a longer one is refused")
-    temperature: float = _opt(C.TEMPERATURE, "divide logits by T; 0 picks the most likely token")
-    top_k: int = _opt(C.TOP_K, "keep only the K most likely tokens (0: all)")
-    top_p: float = _opt(C.TOP_P, "keep the smallest set of tokens whose probability reaches P")
     seed: int = _opt(0, "random seed; harmonization i uses seed+i")
-    tempo: float = _opt(C.TEMPO_BPM, "tempo of the written files, in BPM")
-    instrument: str = _opt(C.INSTRUMENT, "General MIDI instrument name of the written files")
-    checkpoint: str = _opt("best", "which checkpoint to load", choices=("best", "last"))
 
     def __post_init__(self):
         _check(self.track >= 0, "track", "must be >= 0 (0: every non-drum track)")
-        _check_choice(self.key, "key")
-        _check_choice(self.meter, "meter")
-        _check(self.num_files >= 1, "num_files", "must be >= 1")
-        _check(self.length >= 1, "length", "must be >= 1")
-        _check_sampling(self)
         _check_files(self, "harmonization")
 
 

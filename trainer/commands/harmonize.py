@@ -8,9 +8,9 @@ melody instead: ``sample --prime-file``.
 """
 
 from trainer.compose.songs import harmonize
-from trainer.config import HarmonizeConfig
+from trainer.config import HarmonizeConfig, SamplingConfig
 
 
 def command(given: dict) -> int:
-    harmonize(HarmonizeConfig(**given[HarmonizeConfig]))
+    harmonize(HarmonizeConfig(**given[HarmonizeConfig]), SamplingConfig(**given[SamplingConfig]))
     return 0

@@ -5,9 +5,9 @@ seed ``seed + i``, so a seed names a song (:func:`trainer.compose.songs.sample`)
 """
 
 from trainer.compose.songs import sample
-from trainer.config import SampleConfig
+from trainer.config import SampleConfig, SamplingConfig
 
 
 def command(given: dict) -> int:
-    sample(SampleConfig(**given[SampleConfig]))
+    sample(SampleConfig(**given[SampleConfig]), SamplingConfig(**given[SamplingConfig]))
     return 0

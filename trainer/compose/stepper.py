@@ -3,15 +3,18 @@
 Generation needs one LSTM step per token carrying ``(h, c)``. A Keras call
 costs about a millisecond of framework overhead per step on a CPU; the same
 arithmetic in numpy costs about a tenth of that, and needs no backend at all.
-:class:`Stepper` reads the weights of :func:`trainer.nn.model.build_model` and
-reproduces its logits (a test checks ``allclose`` against the Keras model).
+:class:`Stepper` runs the network that model.json describes
+(trainer/nn/network.py) with the weights of :func:`trainer.nn.model.build_model`
+by their Keras names, and reproduces its logits (a test checks ``allclose``
+against the Keras model); web/src/mirror/stepper.js is its twin.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from trainer.nn.network import BAR_ROWS, KEY_ROWS
+from trainer.music.codec import degree_index
+from trainer.nn.network import BAR_ROWS, DEGREES, KEY_ROWS, NetworkError, check_weights
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -21,67 +24,41 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 class Stepper:
     """``reset()``, then ``step(token) -> logits (vocab,)`` for each token in turn.
 
-    ``weights`` is :func:`trainer.nn.model.inference_weights` of a trained network:
-    embedding, then (kernel, recurrent kernel, bias) per LSTM layer with Keras
-    gate order (input, forget, cell, output), then the dense kernel and bias;
-    a v2 network then has its key table ``(25, embedding)``: the input at
-    each step is the token's embedding plus the row of the song's key (row
-    24 until a ``KEY`` token has been read). ``key_tokens`` (the first
-    ``KEY`` id and the count, :meth:`for_codec` passes them) says which ids
-    set it. With ``degree_index`` (:func:`trainer.music.codec.degree_index`)
-    the weights end with the degree kernel and bias: each ``NOTE`` logit
-    gains the logit of its scale degree in the key read. With ``bar_id`` they
-    end with the bar-count table ``(64, embedding)`` after those: the input
-    also gains the row of the number of ``BAR`` tokens read so far.
+    ``network`` is model.json's description (:func:`trainer.nn.network.check`
+    or :func:`trainer.nn.model.inference_network`) and ``weights`` its arrays
+    by name (:func:`trainer.nn.network.shapes`): the token's embedding, then
+    (kernel, recurrent kernel, bias) per LSTM layer with Keras gate order
+    (input, forget, cell, output), then the dense kernel and bias. With
+    ``key_rows`` the input at each step also gains the row of the song's key
+    (row 24 until a ``KEY`` token has been read); with ``degrees`` each
+    ``NOTE`` logit gains the logit of its scale degree in the key read
+    (:func:`trainer.music.codec.degree_index`); with ``bar_rows`` the input
+    gains the row of the number of ``BAR`` tokens read so far. ``codec``
+    gives the KEY ids, the BAR id and the degree index; a network that reads
+    none of them runs without one. Raises NetworkError (a ValueError) unless
+    the weights are exactly the network's and the codec has what it reads.
     """
 
-    def __init__(self, weights: list[np.ndarray], key_tokens: tuple[int, int] | None = None,
-                 degree_index: np.ndarray | None = None, bar_id: int | None = None):
-        w = [np.asarray(a, dtype=np.float32) for a in weights]
-        self.bar_id = bar_id
-        self.bar_table = w.pop() if bar_id is not None else None
-        self.degree_bias = w.pop() if degree_index is not None else None
-        self.degree_kernel = w.pop() if degree_index is not None else None
-        self.degree_index = None if degree_index is None else np.asarray(degree_index)
-        if len(w) < 6 or (len(w) - 3) % 3 not in (0, 1):
-            raise ValueError(f"expected embedding, 3 arrays per LSTM and dense (and a key "
-                             f"table, and degree weights); got {len(weights)}")
-        self.key_table = w.pop() if (len(w) - 3) % 3 == 1 else None
-        if self.key_table is not None and key_tokens is None:
-            raise ValueError("these weights condition on the key: give key_tokens "
-                             "(Stepper.for_codec does)")
-        if self.key_table is not None and self.key_table.shape != (KEY_ROWS, w[0].shape[1]):
-            raise ValueError(f"the key table is shaped {self.key_table.shape}, not "
-                             f"{(KEY_ROWS, w[0].shape[1])}: weights and parts disagree")
-        self.key_first, self.key_count = key_tokens if self.key_table is not None else (0, 0)
-        self.embedding = w[0]
-        self.layers = [tuple(w[i:i + 3]) for i in range(1, len(w) - 2, 3)]
-        self.dense_kernel, self.dense_bias = w[-2], w[-1]
-        self.units = self.layers[0][1].shape[0]
-        self.vocab_size = self.dense_bias.shape[0]
+    def __init__(self, weights: dict[str, np.ndarray], network: dict, codec=None):
+        _check_parts(network, codec)
+        w = {name: np.asarray(a, dtype=np.float32) for name, a in weights.items()}
+        check_weights(network, w)
+        self.embedding = w["embedding/embeddings"]
+        self.layers = [tuple(w[f"lstm_{i}/lstm_cell/{k}"]
+                             for k in ("kernel", "recurrent_kernel", "bias"))
+                       for i in range(network["num_layers"])]
+        self.dense_kernel, self.dense_bias = w["logits/kernel"], w["logits/bias"]
+        self.key_table = w["key_embedding/embeddings"] if network["key_rows"] else None
+        keys = codec.ranges["KEY"] if network["key_rows"] else (0, 0)
+        self.key_first, self.key_count = keys[0], keys[1]
+        self.degree_kernel = w["degree_logits/kernel"] if network.get("degrees") else None
+        self.degree_bias = w["degree_logits/bias"] if network.get("degrees") else None
+        self.degree_index = degree_index(codec) if network.get("degrees") else None
+        self.bar_table = w["bar_embedding/embeddings"] if network.get("bar_rows") else None
+        self.bar_id = codec.bar_id if network.get("bar_rows") else None
+        self.units = network["rnn_size"]
+        self.vocab_size = network["vocab_size"]
         self.reset()
-
-    @classmethod
-    def for_codec(cls, weights: list[np.ndarray], codec) -> Stepper:
-        """A stepper of ``weights`` that reads the key from ``codec``'s KEY tokens.
-
-        For a v2 codec the weights end with the key table, then optionally the
-        degree kernel and bias (a 24-long last vector) and the bar table (64
-        rows of the embedding's width), told apart by their shapes.
-        """
-        keys = codec.ranges.get("KEY")
-        if not keys:
-            return cls(weights)
-        from trainer.music.codec import degree_index
-
-        width = np.shape(weights[0])[1]
-        rest = list(weights)
-        bars = np.ndim(rest[-1]) == 2 and np.shape(rest[-1]) == (BAR_ROWS, width)
-        if bars:
-            rest.pop()
-        degrees = np.ndim(rest[-1]) == 1 and np.shape(rest[-1]) == (24,)
-        return cls(weights, keys[:2], degree_index(codec) if degrees else None,
-                   codec.bar_id if bars else None)
 
     def reset(self) -> None:
         """Forget everything: zero ``h`` and ``c`` in every layer, no key read yet."""
@@ -120,3 +97,23 @@ class Stepper:
         self.reset()
         return np.stack([self.step(t) for t in tokens]) if len(tokens) else \
             np.zeros((0, self.vocab_size), np.float32)
+
+
+def _check_parts(network: dict, codec) -> None:
+    """Raise NetworkError unless ``codec`` has what ``network`` reads (web/src/mirror/
+    stepper.js checkParts holds the browser's Stepper to the same)."""
+    keys = codec.ranges.get("KEY") if codec is not None else None
+    if codec is not None and codec.size != network["vocab_size"]:
+        raise NetworkError(f"the codec has {codec.size} tokens, the network "
+                           f"{network['vocab_size']}")
+    degrees, bar_rows = network.get("degrees", 0), network.get("bar_rows", 0)
+    if (degrees or bar_rows) and not network["key_rows"]:
+        raise NetworkError("degree logits and a bar table need a key table; the network has none")
+    if network["key_rows"] and network["key_rows"] != (keys[1] if keys else -1) + 1:
+        raise NetworkError(f"the network has {network['key_rows']} key rows; the codec's KEY "
+                           f"tokens need {(keys[1] if keys else 0) + 1}")
+    if degrees not in (0, DEGREES) or bar_rows not in (0, BAR_ROWS):
+        raise NetworkError(f"the network has {degrees} degree logits and {bar_rows} bar rows: "
+                           f"each must be 0 or {DEGREES}, {BAR_ROWS}")
+    if bar_rows and (codec is None or codec.bar_id is None):
+        raise NetworkError("the network counts bars, but the codec has no BAR token")

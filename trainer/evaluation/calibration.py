@@ -75,7 +75,7 @@ def calibrate(run: RunDir, lowest: float = 0.5, highest: float = 3.0) -> dict:
 
     backend.configure()
     from trainer.compose.stepper import Stepper
-    from trainer.nn.model import inference_weights, load_trained
+    from trainer.nn.model import inference_network, inference_weights, load_trained
 
     config, codec = run.config(), run.codec()
     if not run.best_weights.exists():
@@ -100,7 +100,8 @@ def calibrate(run: RunDir, lowest: float = 0.5, highest: float = 3.0) -> dict:
         songs = split_songs(corpus, split)["validation"]
         if not songs:
             raise CadenzaError(f"{shown(run.path)} has no validation songs to calibrate on")
-        stepper = Stepper.for_codec(inference_weights(model), codec)
+        network = inference_network(model, codec, config.model)
+        stepper = Stepper(inference_weights(model, network), network, codec)
         tokens = [codec.encode(s.notes, s.meta) for s in songs]
         logits = np.concatenate([stepper.run(t[:-1]) for t in tokens]).astype(np.float64)
         targets = np.concatenate([t[1:] for t in tokens])

@@ -139,7 +139,7 @@ def evaluate_harmony(cfg: HarmonyEvalConfig) -> dict:
     split = test_split(loaded, cfg.split)
     songs = split_songs(prepare(loaded.config.data, codec, log=lambda _: None), split)["test"]
     songs = songs[:cfg.num_songs] if cfg.num_songs else songs
-    stepper = Stepper.for_codec(loaded.weights, codec)
+    stepper = Stepper(loaded.weights, loaded.network, codec)
     result = {"model": str(cfg.run_dir), "kind": loaded.kind,
               "command": command_line("evaluate-harmony", [cfg]),
               "split": str(cfg.split) if cfg.split else "the model's own",

@@ -130,10 +130,6 @@ def same_signature(a: tuple[int, str], b: tuple[int, str]) -> bool:
     return major[0] == major[1]
 
 
-def transpose_key(key: tuple[int, str], semitones: int) -> tuple[int, str]:
-    return (key[0] + semitones) % 12, key[1]
-
-
 def scale_of(key: tuple[int, str]) -> np.ndarray:
     """Pitch classes of the key's scale (major, or natural minor) as a bool mask ``(12,)``."""
     steps = (0, 2, 4, 5, 7, 9, 11) if key[1] == "major" else (0, 2, 3, 5, 7, 8, 10)

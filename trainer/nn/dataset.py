@@ -69,10 +69,6 @@ class Windows(keras.utils.PyDataset):
         self._batches = max(1, fewest // batch_size) if shuffle else math.ceil(fewest / batch_size)
         self._cache = (None, None)  # (epoch, plan), swapped as one object
 
-    @property
-    def num_batches(self) -> int:
-        return self._batches
-
     def __len__(self) -> int:
         return self._batches
 

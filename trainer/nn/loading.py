@@ -4,8 +4,8 @@
 folder ``python -m trainer train`` wrote, or one ``python -m converter`` wrote
 (such as ``site/models/chorales``), so someone who has only cloned the
 repository can compose with the shipped models. Both give the settings the
-model was trained with, its codec, the weights in
-:class:`trainer.compose.stepper.Stepper` order, its split (if it has one) and the
+model was trained with, its codec, its network (trainer/nn/network.py) and
+weights by name, which :class:`trainer.compose.stepper.Stepper` runs, its split (if it has one) and the
 keys and meters of its training songs.
 """
 
@@ -33,7 +33,8 @@ class Loaded:
     kind: str  # "run" or "export"
     config: RunConfig
     codec: Codec
-    weights: list[np.ndarray]  # Stepper order
+    network: dict  # model.json's description (trainer/nn/network.py)
+    weights: dict[str, np.ndarray]  # by name (trainer.nn.network.shapes)
     source: str  # the weights file, for messages
     split: dict | None  # train / validation / test song names, if known
     conditioning: dict  # {"keys": {"G:major": 45, ...}, "meters": {"4/4": 313, ...}}
@@ -59,16 +60,17 @@ def load(path: Path, checkpoint: str = "best") -> Loaded:
     from trainer.nn import backend
 
     backend.configure()
-    from trainer.nn.model import inference_weights, load_trained
+    from trainer.nn.model import inference_network, inference_weights, load_trained
 
-    weights = inference_weights(load_trained(run, checkpoint))
+    model = load_trained(run, checkpoint)
+    network = inference_network(model, codec, config.model)
     metrics = run.read_json("metrics.json") or {}
-    return Loaded(path, "run", config, codec, weights, str(weights_path),
-                  run.read_json("split.json"), metrics.get("conditioning") or {})
+    return Loaded(path, "run", config, codec, network, inference_weights(model, network),
+                  str(weights_path), run.read_json("split.json"), metrics.get("conditioning") or {})
 
 
 def _load_export(path: Path) -> Loaded:
-    from converter.read import read_export, stepper_weights
+    from converter.read import read_export
 
     export = read_export(path)
     settings = (export.config.get("training") or {}).get("settings")
@@ -84,7 +86,7 @@ def _load_export(path: Path) -> Loaded:
             split = json.loads((path / "split.json").read_text())
         except (OSError, ValueError) as e:
             raise CadenzaError(f"{shown(path)}/split.json: cannot read it ({e})") from None
-    return Loaded(path, "export", config, export.codec, stepper_weights(path),
+    return Loaded(path, "export", config, export.codec, export.network, export.weights,
                   str(path / "model.json"), split, export.config.get("conditioning") or {})
 
 

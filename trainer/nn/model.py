@@ -4,9 +4,10 @@
 batch, any length). Unless ``independent_pitches`` is set, the embedding and
 the output layer share parameters across pitch classes and octaves
 (:mod:`trainer.nn.pitch_layers`). Either way :func:`inference_weights` gives the
-weights of the plain network -- embedding table, (kernel, recurrent kernel,
-bias) per LSTM, dense kernel and bias, then a v2 model's key table and degree
-kernel and bias -- which generation
+weights of the plain network by name -- embedding table, (kernel, recurrent
+kernel, bias) per LSTM, dense kernel and bias, then a v2 model's key table,
+degree kernel and bias and bar table -- and :func:`inference_network` the
+description (trainer/nn/network.py) that generation
 (:mod:`trainer.compose.stepper`) and the exported model run.
 """
 
@@ -21,7 +22,8 @@ from trainer.config import ModelConfig, TrainConfig
 from trainer.errors import CadenzaError
 from trainer.music.codec import Codec, degree_index
 from trainer.nn.checkpoints import damage
-from trainer.nn.network import BAR_ROWS, KEY_ROWS
+from trainer.nn import network as N
+from trainer.nn.network import BAR_ROWS, DEGREES, KEY_ROWS
 from trainer.nn.pitch_layers import KeyDegrees, PitchEmbedding, PitchLogits
 
 
@@ -68,61 +70,69 @@ def build_model(codec: Codec, cfg: ModelConfig) -> keras.Model:
     return keras.Model(inputs, logits, name="cadenza_lstm")
 
 
-def inference_weights(model: keras.Model) -> list[np.ndarray]:
-    """The plain network's weights: embedding table, 3 arrays per LSTM, dense kernel, bias."""
-    embed, out = model.get_layer("embedding"), model.get_layer("logits")
-    table = embed.collapsed() if isinstance(embed, PitchEmbedding) else embed.get_weights()[0]
-    dense = list(out.collapsed()) if isinstance(out, PitchLogits) else out.get_weights()
-    lstms = [w for layer in model.layers if isinstance(layer, layers.LSTM)
-             for w in layer.get_weights()]
+def inference_network(model: keras.Model, codec: Codec, cfg: ModelConfig) -> dict:
+    """model.json's ``network`` (trainer/nn/network.py) of ``model``, a
+    :func:`build_model` of ``codec`` and ``cfg``: its sizes, and which of the key,
+    degree and bar tables it has."""
     names = {layer.name for layer in model.layers}
-    keys = [model.get_layer("key_embedding").get_weights()[0]] if "key_embedding" in names else []
-    degrees = model.get_layer("degree_logits").get_weights() if "degree_logits" in names else []
-    bars = [model.get_layer("bar_embedding").get_weights()[0]] if "bar_embedding" in names else []
-    return [table, *lstms, *dense, *keys, *degrees, *bars]
+    return N.describe(codec.size, cfg, KEY_ROWS if "key_embedding" in names else 0,
+                      DEGREES if "degree_logits" in names else 0,
+                      BAR_ROWS if "bar_embedding" in names else 0)
 
 
-def set_inference_weights(model: keras.Model, weights: list[np.ndarray]) -> None:
-    """The inverse of :func:`inference_weights`: give ``model`` the plain network's weights.
-    A pitch-sharing layer takes the collapsed table (or kernel and bias) as its own and
-    zeros in its shared parts, which computes the same logits."""
-    weights = list(weights)
-    embed, out = model.get_layer("embedding"), model.get_layer("logits")
-    names = {layer.name for layer in model.layers}
-    lstms = [layer for layer in model.layers if isinstance(layer, layers.LSTM)]
-    expected = 1 + 3 * len(lstms) + 2 + ("key_embedding" in names) \
-        + 2 * ("degree_logits" in names) + ("bar_embedding" in names)
-    if len(weights) != expected:
-        raise CadenzaError(f"expected {expected} weight arrays for this network, got "
-                           f"{len(weights)}")
+def _plain(layer) -> list[str]:
+    """The names of ``layer``'s weights in the plain network: a pitch-sharing layer
+    has the plain layer's (a table, or a kernel and bias) in place of its own."""
+    if isinstance(layer, PitchEmbedding):
+        return [f"{layer.name}/embeddings"]
+    if isinstance(layer, PitchLogits):
+        return [f"{layer.name}/kernel", f"{layer.name}/bias"]
+    return [w.path for w in layer.weights]
 
-    def take(n: int) -> list[np.ndarray]:
-        taken, weights[:n] = weights[:n], []
-        return taken
 
-    def plain(layer, values) -> None:
+def inference_weights(model: keras.Model, network: dict) -> dict[str, np.ndarray]:
+    """The plain network's weights by name (:func:`trainer.nn.network.shapes`), which
+    generation and the export run: each layer's own, and a pitch-sharing layer's
+    collapsed table (or kernel and bias) under the plain layer's names. ``network`` is
+    :func:`inference_network` of ``model``."""
+    found = {}
+    for layer in model.layers:
+        if isinstance(layer, PitchEmbedding):
+            arrays = [layer.collapsed()]
+        elif isinstance(layer, PitchLogits):
+            arrays = list(layer.collapsed())
+        else:
+            arrays = layer.get_weights()
+        found |= dict(zip(_plain(layer), arrays, strict=True))
+    weights = {name: found[name] for name in N.shapes(network) if name in found}
+    N.check_weights(network, weights)
+    return weights
+
+
+def set_inference_weights(model: keras.Model, weights: dict[str, np.ndarray]) -> None:
+    """The inverse of :func:`inference_weights`: give ``model`` the plain network's weights
+    by name. A pitch-sharing layer takes the collapsed table (or kernel and bias) as its
+    own and zeros in its shared parts, which computes the same logits."""
+    layers_ = [layer for layer in model.layers if layer.weights]
+    wanted = [name for layer in layers_ for name in _plain(layer)]
+    missing = [n for n in wanted if n not in weights]
+    extra = [n for n in weights if n not in wanted]
+    if missing or extra:
+        raise CadenzaError("the weights do not fit this network: "
+                           + "; ".join(f"{what} {names}" for what, names in
+                                       (("missing", missing), ("not used", extra)) if names))
+    for layer in layers_:
+        values = [weights[n] for n in _plain(layer)]
+        if isinstance(layer, PitchEmbedding):
+            values += [np.zeros(layer.by_class.shape), np.zeros(layer.by_octave.shape)]
+        elif isinstance(layer, PitchLogits):
+            values += [np.zeros(layer.class_kernel.shape), np.zeros(layer.class_bias.shape),
+                       np.zeros(layer.octave_kernel.shape), np.zeros(layer.octave_bias.shape)]
         shapes = [tuple(w.shape) for w in layer.weights]
         if shapes != [np.shape(v) for v in values]:
             raise CadenzaError(f"{layer.name}: weights shaped {[np.shape(v) for v in values]}, "
                                f"the network's {shapes}")
         layer.set_weights(values)
-
-    (table,) = take(1)
-    if isinstance(embed, PitchEmbedding):
-        plain(embed, [table, np.zeros(embed.by_class.shape), np.zeros(embed.by_octave.shape)])
-    else:
-        plain(embed, [table])
-    for layer in lstms:
-        plain(layer, take(3))
-    kernel, bias = take(2)
-    if isinstance(out, PitchLogits):
-        plain(out, [kernel, bias, np.zeros(out.class_kernel.shape), np.zeros(out.class_bias.shape),
-                    np.zeros(out.octave_kernel.shape), np.zeros(out.octave_bias.shape)])
-    else:
-        plain(out, [kernel, bias])
-    for name, n in (("key_embedding", 1), ("degree_logits", 2), ("bar_embedding", 1)):
-        if name in names:
-            plain(model.get_layer(name), take(n))
 
 
 def bar_input(codec: Codec, cfg: ModelConfig) -> bool:

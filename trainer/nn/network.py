@@ -107,22 +107,6 @@ def _one_of(value, allowed) -> bool:
     return not isinstance(value, bool) and value in allowed  # as JavaScript's includes
 
 
-def stepper_names(num_layers: int, keyed: bool = False, degrees: bool = False,
-                  bars: bool = False) -> list[str]:
-    """Weight names in Stepper order: embedding, 3 per LSTM, dense, then the key table,
-    the degree logits' kernel and bias, the bar-count table (the last two only with a
-    key table)."""
-    if (degrees or bars) and not keyed:
-        raise ValueError("degree logits and the bar count need a key table")
-    names = ["embedding/embeddings"]
-    for i in range(num_layers):
-        names += [f"lstm_{i}/lstm_cell/{k}" for k in ("kernel", "recurrent_kernel", "bias")]
-    names += ["logits/kernel", "logits/bias"]
-    names += ["key_embedding/embeddings"] if keyed else []
-    names += ["degree_logits/kernel", "degree_logits/bias"] if degrees else []
-    return names + (["bar_embedding/embeddings"] if bars else [])
-
-
 def shapes(network: dict) -> dict[str, tuple[int, ...]]:
     """``{name: shape}`` of every weight of ``network``, in Stepper order."""
     vocab, width, units = network["vocab_size"], network["embedding_size"], network["rnn_size"]

@@ -140,12 +140,6 @@ export function sameSignature(a, b) {
   return major(a) === major(b);
 }
 
-/** Pitch classes of the key's scale (major, or natural minor): a Set. */
-export function scaleOf([tonic, mode]) {
-  const steps = mode === "major" ? [0, 2, 4, 5, 7, 9, 11] : [0, 2, 3, 5, 7, 8, 10];
-  return new Set(steps.map((s) => (tonic + s) % 12));
-}
-
 /**
  * {key, source}: the file's key signature where it agrees with the estimate
  * from the notes (the same signature), source "file"; else the estimate,
