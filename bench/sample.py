@@ -49,8 +49,8 @@ def main(argv=None):
     from trainer.compose.stepper import Stepper
     from trainer.config import ModelConfig
     from trainer.music.codec import Codec
-    from trainer.nn.model import (build_model, inference_network, inference_weights,
-                                   load_trained, model_inputs)
+    from trainer.nn.model import (build_model, inference_network, inference_weights, load_trained,
+                                  model_inputs)
     from trainer.nn.runs import RunDir
 
     if args.run_dir:

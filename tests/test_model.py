@@ -16,7 +16,7 @@ from trainer.compose.stepper import Stepper  # noqa: E402
 from trainer.config import CodecConfig, ModelConfig  # noqa: E402
 from trainer.music.codec import Codec, Meta  # noqa: E402
 from trainer.nn.model import (build_model, inference_network, inference_weights,  # noqa: E402
-                               model_inputs)
+                              model_inputs)
 from trainer.nn.pitch_layers import PitchEmbedding  # noqa: E402
 
 V1 = Codec(CodecConfig(vocab_version=1))

@@ -21,8 +21,8 @@ from trainer import constants as C
 from trainer.config import ModelConfig, TrainConfig
 from trainer.errors import CadenzaError
 from trainer.music.codec import Codec, degree_index
-from trainer.nn.checkpoints import damage
 from trainer.nn import network as N
+from trainer.nn.checkpoints import damage
 from trainer.nn.network import BAR_ROWS, DEGREES, KEY_ROWS
 from trainer.nn.pitch_layers import KeyDegrees, PitchEmbedding, PitchLogits
 
