@@ -11,9 +11,11 @@ holds them to that):
   network as an export describes it: every table by name and shape),
   ``model``, ``pitch_layers``, ``dataset`` (windows), ``callbacks``,
   ``checkpoints``, ``runs`` (the run folder), ``train``, ``loading`` (a
-  trained network from a run or an export, as plain arrays).
+  trained network from a run or an export: its description and weights by
+  name).
 - ``compose/``: composing with a trained network, numpy and no Keras.
-  ``stepper`` (the network one token at a time), ``sampling``, ``harmony``
+  ``stepper`` (the network one token at a time, built from the weights by
+  name and the network's description), ``sampling``, ``harmony``
   (the harmonizer's Constraint), ``composing``, ``songs`` (what ``sample``
   and ``harmonize`` write).
 - ``evaluation/``: ``likelihood``, ``ngram``, ``music_metrics``,
