@@ -22,6 +22,9 @@ MIN_TEMPO_BPM = 4.0
 MAX_TEMPO_BPM = 1000.0
 MAX_SONG_SECONDS = 2 * 60 * 60
 MAX_SONG_BEATS = 20_000
+# The largest MIDI file read, checked before reading: real pieces take kilobytes, a
+# whole opera a few megabytes; /dev/zero or a 2 GB dump must not be read to the end.
+MAX_MIDI_BYTES = 16 * 1024 * 1024
 DEFAULT_VELOCITY = 80
 
 # --- corpora ---------------------------------------------------------------

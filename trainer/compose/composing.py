@@ -43,12 +43,7 @@ def prime_tokens(codec: Codec, prime_file: Path | None, prime_notes: int) -> np.
     """
     if prime_file is None:
         return np.array([codec.bos_id], dtype=np.int32)
-    try:
-        raw = midi_io.read_song(prime_file)
-    except midi_io.UnusableMidi as e:
-        raise CadenzaError(f"--prime-file {prime_file}: {e}") from None
-    except OSError as e:
-        raise CadenzaError(f"--prime-file {prime_file}: cannot read it ({e.strerror})") from None
+    raw = _read(prime_file, "--prime-file")
     if codec.version < 2:
         notes, meta = codec.quantise(raw.notes), None
     else:
@@ -78,12 +73,19 @@ def read_melody(path: Path, track: int = 0) -> midi_io.RawSong:
     """The raw notes of a melody file's non-drum ``track`` (from 1; 0: every one).
     Raises :class:`CadenzaError` naming the file for one that cannot be read or
     holds no usable notes."""
+    return _read(path, "--melody-file", track)
+
+
+def _read(path: Path, flag: str, track: int = 0) -> midi_io.RawSong:
+    """:func:`trainer.music.midi_io.read_song` of the file a flag names; one CadenzaError
+    line naming the flag and the file where it cannot be used (a FIFO, a device or a huge
+    file is refused before it is read)."""
     try:
         return midi_io.read_song(path, track=track)
     except midi_io.UnusableMidi as e:
-        raise CadenzaError(f"--melody-file {path}: {e}") from None
+        raise CadenzaError(f"{flag} {path}: {e}") from None
     except OSError as e:
-        raise CadenzaError(f"--melody-file {path}: cannot read it ({e.strerror})") from None
+        raise CadenzaError(f"{flag} {path}: cannot read it ({e.strerror})") from None
 
 
 def melody_of_file(codec: Codec, raw: midi_io.RawSong, path: Path, key=None, meter=None,
@@ -104,12 +106,14 @@ def melody_of_file(codec: Codec, raw: midi_io.RawSong, path: Path, key=None, met
 
 
 def harmonize_melody(stepper: Stepper, codec: Codec, melody: H.Melody, temperature: float,
-                     top_k: int, top_p: float, seed: int):
+                     top_k: int, top_p: float, seed: int, progress=None):
     """``(notes, meta, constraint)`` of ``melody`` harmonized in one stateful pass:
     the melody is the top voice, note for note; ``constraint.fallbacks`` counts
-    the steps where the model's grammar and the melody's mask shared no token."""
+    the steps where the model's grammar and the melody's mask shared no token.
+    ``progress``: see :func:`trainer.compose.harmony.harmonize`."""
     stepper.reset()
-    ids, constraint = H.harmonize(stepper.step, codec, melody, temperature, top_k, top_p, seed)
+    ids, constraint = H.harmonize(stepper.step, codec, melody, temperature, top_k, top_p, seed,
+                                  progress=progress)
     notes, meta = codec.decode_song(ids)
     return notes, meta, constraint
 

@@ -302,17 +302,27 @@ class Constraint:
 
 
 def harmonize(step, codec: Codec, melody: Melody, temperature: float, top_k: int,
-              top_p: float, seed: int, final_voices: int = FINAL_VOICES):
+              top_p: float, seed: int, final_voices: int = FINAL_VOICES, progress=None):
     """``(ids, constraint)``: the token ids (from ``BOS``, no ``EOS``) of ``melody``
     harmonized by the model behind ``step`` (reset by the caller), and the
     :class:`Constraint` that held it (``fallbacks``). JS: ``harmonize``.
 
     The note and token limits are bounds the Constraint cannot reach (at most
     every pitch at every step), so the song ends with ``EOS``, after the melody.
+    ``progress(time)``, where given, hears after each model step how far the
+    harmony has come, in grid steps of ``melody.end`` (the CLI's progress bar).
     """
     from trainer.compose.sampling import generate
 
     constraint = Constraint(codec, melody, final_voices)
+    if progress is not None:
+        model_step = step
+
+        def step(token):
+            logits = model_step(token)
+            progress(constraint.time)
+            return logits
+
     max_notes = (C.PIANO_HIGH - C.PIANO_LOW + 1) * melody.end + 1
     max_tokens = 2 * max_notes + melody.end + 2 * len(constraint.bars) + 3  # BAR, METER
     new = generate(step, codec, [codec.bos_id], max_notes, temperature, top_k, top_p, seed,

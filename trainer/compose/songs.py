@@ -11,6 +11,10 @@ the model loads.
 
 from __future__ import annotations
 
+import sys
+
+from tqdm import tqdm
+
 from trainer.compose.composing import (check_harmonizer, compose, describe, harmonize_melody,
                                        melody_of_file, prime_tokens, read_melody, song_seconds)
 from trainer.compose.harmony import voices_per_onset
@@ -50,14 +54,14 @@ def sample(cfg: SampleConfig, how: SamplingConfig) -> None:
     print(f"composing {cfg.num_files} song(s) with {shown(loaded.source)}")
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     spb = codec.config.steps_per_beat
-    for i, path in enumerate(paths):
+    for i, path in enumerate(_bar(paths, desc="composing", unit="song")):
         notes, meta, _ = compose(stepper, codec, prime, cfg.length, how.temperature, how.top_k,
                                  how.top_p, cfg.seed + i, key, meter)
         midi_io.write_midi(notes, path, spb, how.tempo, how.instrument, meta=meta)
         stated = f" in {describe(meta)}" if meta else ""
-        print(f"wrote {shown(path)}: {len(notes)} notes, "
-              f"{song_seconds(notes, spb, how.tempo):.1f} s{stated}, "
-              f"{len(set(notes[:, 1].tolist()))} distinct durations")
+        tqdm.write(f"wrote {shown(path)}: {len(notes)} notes, "
+                   f"{song_seconds(notes, spb, how.tempo):.1f} s{stated}, "
+                   f"{len(set(notes[:, 1].tolist()))} distinct durations", file=sys.stdout)
 
 
 def harmonize(cfg: HarmonizeConfig, how: SamplingConfig) -> None:
@@ -77,11 +81,23 @@ def harmonize(cfg: HarmonizeConfig, how: SamplingConfig) -> None:
         print(f"note: {melody.folded} melody note(s) outside A0..C8 moved by octaves into it")
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     spb = codec.config.steps_per_beat
+    end = melody.end
+    bar = _bar(total=end * len(paths), desc="harmonizing", unit="step")
     for i, path in enumerate(paths):
-        notes, meta, constraint = harmonize_melody(stepper, codec, melody, how.temperature,
-                                                   how.top_k, how.top_p, cfg.seed + i)
+        notes, meta, constraint = harmonize_melody(
+            stepper, codec, melody, how.temperature, how.top_k, how.top_p, cfg.seed + i,
+            progress=lambda time: bar.update(i * end + time - bar.n))
         midi_io.write_midi(notes, path, spb, how.tempo, how.instrument, meta=meta)
         fell_back = f", {constraint.fallbacks} fallback step(s)" if constraint.fallbacks else ""
-        print(f"wrote {shown(path)}: {len(notes)} notes, "
-              f"{song_seconds(notes, spb, how.tempo):.1f} s, "
-              f"{voices_per_onset(notes, melody.notes):.2f} voices per melody onset{fell_back}")
+        tqdm.write(f"wrote {shown(path)}: {len(notes)} notes, "
+                   f"{song_seconds(notes, spb, how.tempo):.1f} s, "
+                   f"{voices_per_onset(notes, melody.notes):.2f} voices per melody onset"
+                   f"{fell_back}", file=sys.stdout)
+    bar.close()
+
+
+def _bar(iterable=None, **kwargs) -> tqdm:
+    """A progress bar with an ETA on stderr, where stderr is a terminal (a log stays
+    clean); the line each file prints goes to stdout through ``tqdm.write``, which
+    keeps the bar whole."""
+    return tqdm(iterable, disable=None, file=sys.stderr, leave=False, **kwargs)

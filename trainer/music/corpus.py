@@ -15,7 +15,6 @@ import json
 import multiprocessing
 import os
 import shutil
-import stat
 import sys
 import time
 import zipfile
@@ -205,7 +204,7 @@ def survey(folder: Path) -> Survey:
                 files.append(path)
             elif path.exists():
                 skipped.append((path.relative_to(folder).as_posix(),
-                                f"not a regular file ({_kind(path)})"))
+                                f"not a regular file ({midi_io.kind(path.stat().st_mode)})"))
     if not files and not skipped:
         raise CadenzaError(f"no .mid or .midi files under {folder}")
     return Survey(sorted(files), ignored, sorted(skipped))
@@ -216,13 +215,6 @@ def _is_file(path: Path) -> bool:
         return path.is_file()
     except OSError:  # a name too long, a loop: not a file we can use
         return False
-
-
-def _kind(path: Path) -> str:
-    mode = path.stat().st_mode
-    return ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
-            else "a character device" if stat.S_ISCHR(mode)
-            else "a block device" if stat.S_ISBLK(mode) else "not a file")
 
 
 def parse_bytes(data: bytes, codec_config: CodecConfig, programs: tuple[int, ...],
@@ -252,7 +244,9 @@ def parse_task(path: Path, codec_config: CodecConfig, programs: tuple[int, ...],
                fingerprint: bytes, stated_keys: bool = False):
     """``(cache key, (notes, reason))``: the key is of exactly the bytes parsed."""
     try:
-        data = path.read_bytes()
+        data = midi_io.read_bytes(path)
+    except midi_io.UnusableMidi as e:
+        return None, (None, str(e), None, None)
     except OSError as e:
         return None, (None, f"cannot read it ({e.strerror or e})", None, None)
     return _key(data, fingerprint), parse_bytes(data, codec_config, programs, stated_keys)
@@ -327,8 +321,8 @@ def _pool(jobs: int) -> ProcessPoolExecutor:
 def _content_key(path: Path, fingerprint: bytes) -> str | None:
     """Cache key of a file's bytes; ``None`` if it cannot be read (parse_task says why)."""
     try:
-        return _key(path.read_bytes(), fingerprint)
-    except OSError:
+        return _key(midi_io.read_bytes(path), fingerprint)
+    except (OSError, midi_io.UnusableMidi):
         return None
 
 

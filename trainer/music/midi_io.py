@@ -10,7 +10,9 @@ exported to MIDI here, one *unit* (a chorale, or a file of tunes) per call.
 from __future__ import annotations
 
 import io
+import os
 import re
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +49,32 @@ def read_midi(path: Path, programs: tuple[int, ...] = ()) -> np.ndarray:
     pitch. Raises :class:`UnusableMidi` for an empty, non-MIDI, corrupt,
     drums-only or note-less file, or one with an absurd tempo or length.
     """
-    return parse_midi(Path(path).read_bytes(), programs)
+    return parse_midi(read_bytes(path), programs)
+
+
+def read_bytes(path: Path) -> bytes:
+    """The bytes of the MIDI file ``path``, checked before they are read: raises
+    :class:`UnusableMidi` for something that is not a regular file (a FIFO or a
+    device would block, or never end) or holds more than
+    :data:`trainer.constants.MAX_MIDI_BYTES`; OSError where it cannot be read."""
+    mode = os.stat(path).st_mode  # follows a link, as reading does
+    if not stat.S_ISREG(mode):
+        raise UnusableMidi(f"not a regular file ({kind(mode)})")
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        data = f.read(C.MAX_MIDI_BYTES + 1)  # it may have grown since
+    if max(size, len(data)) > C.MAX_MIDI_BYTES:
+        raise UnusableMidi(f"{max(size, len(data)):,} bytes, more than the "
+                           f"{C.MAX_MIDI_BYTES:,} a MIDI file may hold here")
+    return data
+
+
+def kind(mode: int) -> str:
+    """What a ``stat`` mode that is not a regular file's names."""
+    return ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a character device" if stat.S_ISCHR(mode)
+            else "a block device" if stat.S_ISBLK(mode)
+            else "a folder" if stat.S_ISDIR(mode) else "not a file")
 
 
 def parse_midi(data: bytes, programs: tuple[int, ...] = ()) -> np.ndarray:
@@ -58,7 +85,7 @@ def parse_midi(data: bytes, programs: tuple[int, ...] = ()) -> np.ndarray:
 def read_song(path: Path, programs: tuple[int, ...] = (), track: int = 0) -> RawSong:
     """:func:`read_midi` with the file's time and key signatures; ``track`` (from 1)
     keeps only that non-drum track (0: every one, see :func:`parse_song`)."""
-    return parse_song(Path(path).read_bytes(), programs, track)
+    return parse_song(read_bytes(path), programs, track)
 
 
 def parse_song(data: bytes, programs: tuple[int, ...] = (), track: int = 0) -> RawSong:

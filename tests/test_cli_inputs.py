@@ -1,0 +1,105 @@
+"""What the CLI reads and how long it keeps quiet: a prime, melody or corpus file that is
+not a regular file, or is huge, is refused before it is read, with one line; long runs of
+``sample`` and ``harmonize`` show a progress bar with an ETA on a terminal."""
+
+import fcntl
+import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
+from pathlib import Path
+
+import pytest
+from conftest import cli, write_song
+
+from trainer import constants as C
+
+ROOT = Path(__file__).resolve().parents[1]
+FOLK, CHORALES = ROOT / "site" / "models" / "folk", ROOT / "site" / "models" / "chorales"
+
+
+def huge(path: Path) -> Path:
+    """A sparse file one byte over the limit (no disk is spent on it)."""
+    with open(path, "wb") as f:
+        f.truncate(C.MAX_MIDI_BYTES + 1)
+    return path
+
+
+def one_line(proc) -> str:
+    assert proc.returncode == 2 and proc.stdout == "", proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda d: Path("/dev/zero"), "not a regular file (a character device)"),
+    (lambda d: (os.mkfifo(d / "fifo.mid"), d / "fifo.mid")[1], "not a regular file (a FIFO)"),
+    (lambda d: d, "not a regular file (a folder)"),
+    (lambda d: huge(d / "huge.mid"), f"{C.MAX_MIDI_BYTES + 1:,} bytes, more than the "
+                                     f"{C.MAX_MIDI_BYTES:,} a MIDI file may hold here"),
+], ids=["/dev/zero", "FIFO", "folder", "huge file"])
+@pytest.mark.parametrize("flag", ["--prime-file", "--melody-file"])
+def test_a_prime_or_melody_that_is_no_file_or_huge_is_refused_unread(tmp_path, make, reason,
+                                                                     flag):
+    path = make(tmp_path)
+    if flag == "--prime-file":
+        args = ["sample", "--run-dir", FOLK, "--prime-file", path]
+    else:
+        args = ["harmonize", "--run-dir", CHORALES, "--melody-file", path]
+    proc = cli(*args, "--out-dir", tmp_path / "out", check=False, timeout=60)
+    assert one_line(proc) == f"error: {flag} {path}: {reason}"
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_huge_file_in_a_corpus_is_skipped_with_its_reason(tmp_path, cache):
+    data = tmp_path / "data"
+    write_song(data / "good.mid", [(i, i + 1, 60 + i % 7) for i in range(40)])
+    huge(data / "huge.mid")
+    proc = cli("prepare", "--data-dir", data, timeout=120)
+    out = proc.stdout + proc.stderr
+    assert "used 1 files, skipped 1" in out, out
+    assert f"skipped huge.mid: {C.MAX_MIDI_BYTES + 1:,} bytes, more than the " in out, out
+
+
+def on_a_terminal(*args) -> tuple[str, str]:
+    """``python -m trainer ARGS`` with stderr on a pseudo-terminal 100 columns wide:
+    (stdout, what the terminal showed)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-m", "trainer", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the child closed its end
+            break
+        if not chunk:
+            break
+        shown += chunk
+    out = proc.stdout.read().decode()
+    assert proc.wait(timeout=300) == 0, shown.decode(errors="replace")
+    os.close(master)
+    return out, shown.decode(errors="replace")
+
+
+def test_sample_and_harmonize_show_a_progress_bar_on_a_terminal_and_keep_stdout(tmp_path):
+    out, shown = on_a_terminal("sample", "--run-dir", FOLK, "--out-dir", tmp_path / "songs",
+                               "--num-files", 3, "--length", 30)
+    assert "composing:" in shown and "/3 [" in shown and "song/s]" in shown, shown
+    assert out.count("wrote ") == 3 and "composing:" not in out
+    melody = write_song(tmp_path / "melody.mid", [(i, i + 1, 67 + i % 5) for i in range(16)])
+    out, shown = on_a_terminal("harmonize", "--run-dir", CHORALES, "--out-dir",
+                               tmp_path / "harmony", "--melody-file", melody, "--num-files", 2)
+    assert "harmonizing:" in shown and "/128 [" in shown and "step/s]" in shown, shown
+    assert out.count("wrote ") == 2 and "harmonizing:" not in out
+
+
+def test_without_a_terminal_no_bar_is_written(tmp_path):
+    proc = cli("sample", "--run-dir", FOLK, "--out-dir", tmp_path, "--num-files", 2,
+               "--length", 20)
+    assert "composing:" not in proc.stderr and proc.stdout.count("wrote ") == 2
