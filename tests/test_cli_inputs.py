@@ -103,3 +103,33 @@ def test_without_a_terminal_no_bar_is_written(tmp_path):
     proc = cli("sample", "--run-dir", FOLK, "--out-dir", tmp_path, "--num-files", 2,
                "--length", 20)
     assert "composing:" not in proc.stderr and proc.stdout.count("wrote ") == 2
+
+
+def test_a_folder_with_no_midi_files_is_not_called_unusable_midi_files():
+    proc = cli("prepare", "--data-dir", "/proc", check=False, timeout=120)
+    line = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode == 2 and line.startswith("error: no .mid or .midi files under /proc")
+    assert "could be used" not in line
+
+
+def damaged(path: Path, change) -> Path:
+    data = bytearray(write_song(path, [(i, i + 1, 60 + i % 12) for i in range(40)]).read_bytes())
+    path.write_bytes(bytes(change(data)))
+    return path
+
+
+def claim_2_gb(data: bytearray) -> bytearray:
+    at = data.index(b"MTrk", 14)  # the first track chunk: its length field follows the name
+    data[at + 4:at + 8] = (2 ** 31).to_bytes(4, "big")
+    return data
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda d: d[:-3], "truncated or damaged: track 2 claims"),
+    (claim_2_gb, "truncated or damaged: track 1 claims 2,147,483,648 bytes, and only"),
+], ids=["truncated", "a track claiming 2 GB"])
+def test_a_truncated_or_damaged_midi_is_named_so(tmp_path, change, reason):
+    path = damaged(tmp_path / "bad.mid", change)
+    proc = cli("sample", "--run-dir", FOLK, "--prime-file", path, "--out-dir", tmp_path / "out",
+               check=False, timeout=60)
+    assert one_line(proc).startswith(f"error: --prime-file {path}: {reason}")

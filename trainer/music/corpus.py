@@ -151,8 +151,14 @@ def prepare(data: DataConfig, codec: Codec, log=None) -> Corpus:
     for name, reason in skipped:
         log(f"skipped {shown(name)}: {reason}")
     if not songs:
-        raise CadenzaError(f"none of the {len(found.files) + len(found.skipped)} MIDI files "
-                           f"under {folder} could be used (each one's reason is listed above)")
+        folders = sum(name.endswith("/") for name, _ in found.skipped)  # unlistable
+        midi = len(found.files) + len(found.skipped) - folders
+        unread = f"; {folders} folder(s) in it could not be read" if folders else ""
+        if not midi:
+            raise CadenzaError(f"no .mid or .midi files under {folder}{unread} (each is "
+                               "listed above)")
+        raise CadenzaError(f"none of the {midi} MIDI files under {folder} could be used "
+                           f"(each one's reason is listed above){unread}")
     return Corpus(source, songs, skipped, found.ignored, parsed=len(todo),
                   cached=len(found.files) - len(todo), seconds=time.perf_counter() - t0)
 

@@ -88,6 +88,21 @@ def read_song(path: Path, programs: tuple[int, ...] = (), track: int = 0) -> Raw
     return parse_song(read_bytes(path), programs, track)
 
 
+def _check_chunks(data: bytes) -> None:
+    """Raise :class:`UnusableMidi` where a chunk claims more bytes than the file has after
+    it (a truncated file, or a damaged length such as 2 GB), naming both; the parser's
+    own words for it ("EOFError") say nothing to a user."""
+    at, number = 0, 0
+    while at + 8 <= len(data):
+        size = int.from_bytes(data[at + 4:at + 8], "big")
+        left = len(data) - at - 8
+        if size > left:
+            what = "the header" if number == 0 else f"track {number}"
+            raise UnusableMidi(f"truncated or damaged: {what} claims {size:,} bytes, and "
+                               f"only {left:,} follow")
+        at, number = at + 8 + size, number + 1
+
+
 def parse_song(data: bytes, programs: tuple[int, ...] = (), track: int = 0) -> RawSong:
     """:func:`read_song` of a file's bytes.
 
@@ -100,6 +115,7 @@ def parse_song(data: bytes, programs: tuple[int, ...] = (), track: int = 0) -> R
         raise UnusableMidi("empty file")
     if not data.startswith(b"MThd"):
         raise UnusableMidi("not a MIDI file (no MThd header)")
+    _check_chunks(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
