@@ -108,7 +108,11 @@ def check_replaceable(out: Path) -> None:
     out = Path(out)
     if not out.exists() and not out.is_symlink():
         return
-    if not out.is_dir() or out.is_symlink():
+    if out.is_symlink():  # replacing would write through it, or replace the link alone
+        target = "a missing path" if not out.exists() else "a folder" if out.is_dir() else "a file"
+        raise CadenzaError(f"--out {out} is a symbolic link (to {target}); give the real "
+                           "folder, or a new or empty one")
+    if not out.is_dir():
         raise CadenzaError(f"--out {out} exists and is not a folder; choose a new or empty folder")
     if not any(out.iterdir()):
         return

@@ -133,3 +133,20 @@ def test_a_truncated_or_damaged_midi_is_named_so(tmp_path, change, reason):
     proc = cli("sample", "--run-dir", FOLK, "--prime-file", path, "--out-dir", tmp_path / "out",
                check=False, timeout=60)
     assert one_line(proc).startswith(f"error: --prime-file {path}: {reason}")
+
+
+@pytest.mark.parametrize("target", ["folder", "file", "missing"])
+def test_converter_out_on_a_symbolic_link_says_so(tmp_path, target):
+    from converter.folder import check_replaceable
+    from trainer.errors import CadenzaError
+
+    real = tmp_path / "real"
+    if target == "folder":
+        real.mkdir()
+    elif target == "file":
+        real.write_text("x")
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    want = {"folder": "a folder", "file": "a file", "missing": "a missing path"}[target]
+    with pytest.raises(CadenzaError, match=f"^--out {link} is a symbolic link \\(to {want}\\)"):
+        check_replaceable(link)
