@@ -136,8 +136,8 @@ export function mount(root) {
   const panel = mountMelody(view, roll, { page, form, transport,
     run: ({ mode }) => generate({ mode }) });
   page.melodyPanel = panel;
-  on("generate", "click", () => start(false));
-  on("play-generate", "click", () => start(true));
+  view.onPress("generate", () => start(false));
+  view.onPress("play-generate", () => start(true));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     if (root.dataset.state !== "generating") view.get("generate").click();
@@ -168,7 +168,7 @@ export function mount(root) {
     showChoices(view, form, page);
   });
   on("file", "change", () => readUpload(view, page, form.elements.file));
-  on("cancel", "click", cancel);
+  view.onPress("cancel", cancel);
   on("mid", "click", () => {
     const { notes, settings, stepsPerBeat, meta } = page.song;
     download(writeMidi(notes, { bpm: readForm(form).tempo || settings.tempo, stepsPerBeat,

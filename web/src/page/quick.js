@@ -20,7 +20,7 @@ export function mount(root) {
   const roll = new PianoRoll(view.get("roll"));
   let song = null;
   const player = bindTransport(view, roll, () => song);
-  view.get("generate").addEventListener("click", async () => {
+  view.onPress("generate", async () => {
     try { audio.unlock().catch(() => {}); } catch { /* reported by Play */ }
     player.stop();
     view.error(null);
@@ -47,7 +47,7 @@ export function mount(root) {
       if (!(e instanceof Cancelled)) view.error(reason(e));
     }
   });
-  view.get("cancel")?.addEventListener("click", cancel);
+  view.onPress("cancel", cancel);
   audio.warmUpOn(root);
   view.get("generate").disabled = false;
   view.state("idle");

@@ -8,6 +8,19 @@ export class View {
     this.root = root;
   }
 
+  /**
+   * Call handler on a click of the button `name` (Generate, Cancel and their kin),
+   * but not on the second and later clicks of a double or rapid click (event.detail
+   * counts clicks in a row; the keyboard and .click() give 0). Cancel takes
+   * Generate's place under the pointer at once, so without this a double-click
+   * would compose and cancel, and one song would come of no double-click.
+   */
+  onPress(name, handler) {
+    this.get(name)?.addEventListener("click", (event) => {
+      if (event.detail <= 1) handler(event);
+    });
+  }
+
   /** The element named data-cz="name" (null if this markup has none). */
   get(name) {
     return this.root.querySelector(`[data-cz="${name}"]`);

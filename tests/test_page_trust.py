@@ -1,0 +1,44 @@
+"""What a visitor and a bad-input sweep found on the Compose page (issue 29), in Chromium:
+a double or rapid click composes one song."""
+
+import pytest
+from test_site import (COMPOSE, browser, chromium, open_compose, page, served,  # noqa: F401
+                       site, wait_settled)
+from test_site import base  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.browser
+
+
+def center(page, selector: str) -> tuple[float, float]:
+    box = page.locator(selector).bounding_box()
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+@pytest.mark.parametrize("clicks", [2, 20], ids=["double-click", "20 quick clicks"])
+def test_a_double_or_rapid_click_on_generate_composes_one_song(page, base, clicks):
+    open_compose(page, base)
+    page.fill("input[name=length]", "30")
+    x, y = center(page, "[data-cz=generate]")
+    page.mouse.move(x, y)
+    for count in range(1, clicks + 1):  # as a hand clicks: one after another, 80 ms apart
+        page.mouse.down(click_count=count)
+        page.mouse.up(click_count=count)
+        page.wait_for_timeout(80)
+    assert wait_settled(page) == "done", page.inner_text("[data-cz=status]")
+    song = page.evaluate("window.cadenza.song()")
+    assert len(song["notes"]) > 0 and not song.get("cancelled")
+    assert page.evaluate("window.cadenza.history().length") == 1
+    assert page.recorder.errors == []
+
+
+def test_one_click_on_cancel_and_the_keyboard_still_cancel(page, base):
+    open_compose(page, base)
+    page.fill("input[name=length]", "2000")
+    page.click("[data-cz=generate]")
+    page.click("[data-cz=cancel]")
+    page.wait_for_function(f"document.querySelector('{COMPOSE}').dataset.state === 'idle'")
+    page.click("[data-cz=generate]")
+    page.focus("[data-cz=cancel]")
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"document.querySelector('{COMPOSE}').dataset.state === 'idle'")
+    assert page.inner_text("[data-cz=status]").startswith("Cancelled")
