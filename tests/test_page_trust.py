@@ -42,3 +42,23 @@ def test_one_click_on_cancel_and_the_keyboard_still_cancel(page, base):
     page.keyboard.press("Enter")
     page.wait_for_function(f"document.querySelector('{COMPOSE}').dataset.state === 'idle'")
     assert page.inner_text("[data-cz=status]").startswith("Cancelled")
+
+
+def test_a_links_values_are_quoted_short_and_plain_and_none_is_dropped_unsaid(page, base):
+    huge = "x" * 200_000
+    open_compose(page, base, f"compose/#seed=0x10&n=30&key={huge}&meter=%E2%80%AE8/6"
+                             "&prime=example:nothing.mid")
+    page.wait_for_function(f"document.querySelector('{COMPOSE}').dataset.state === 'done'")
+    notice = page.inner_text("[data-cz=notice]")
+    assert len(notice) < 1000 and "x" * 39 + "…" in notice and "x" * 41 not in notice
+    assert page.locator("[data-cz=notice]").bounding_box()["height"] < 200
+    assert "\u202e" not in notice and 'meter "8/6" is not one of the meters' in notice
+    assert 'seed "0x10" is not written as a decimal number; it was read as 16' in notice
+    assert 'start "example:nothing.mid" is not one of this site\'s examples' in notice
+    assert page.evaluate("window.cadenza.song()")["settings"]["seed"] == 16
+
+
+def test_a_links_unknown_model_is_quoted_short(page, base):
+    open_compose(page, base, "compose/#seed=1&model=" + "m" * 5000 + "%E2%80%AE")
+    error = page.inner_text("[data-cz=error]")
+    assert "m" * 39 + "…" in error and len(error) < 300 and "\u202e" not in error

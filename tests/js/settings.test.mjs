@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { menuGroups, menuNote } from "../../web/src/page/choices.js";
-import { fromHash, keyChoice, linkChanges, meterChoice, toHash }
+import { ECHO_CHARS, echo, fromHash, keyChoice, linkChanges, meterChoice, toHash }
   from "../../web/src/page/settings.js";
 
 const SETTINGS = { model: "folk", temperature: 1, topP: 0.95, length: 200, tempo: 100, seed: 42,
@@ -29,6 +29,29 @@ test("a link's key or meter is read in any spelling; a bogus one is named and be
   assert.match(changes[0], /^key "H:major" is not a key .* so any/);
   assert.match(changes[1], /^meter "5\/4" is not one of the meters .* so any/);
   assert.deepEqual([keyChoice("any"), keyChoice("x"), meterChoice("12/8")], ["any", null, "12/8"]);
+});
+
+test("a link's values are quoted short, without bidirectional or control characters", () => {
+  const long = "x".repeat(1_000_000);
+  const [change] = linkChanges(`#seed=1&key=${long}`);
+  assert.ok(change.length < 200, `${change.length} characters`);
+  assert.match(change, new RegExp(`^key "x{${ECHO_CHARS - 1}}…" is not a key`));
+  assert.equal([...echo(long)].length, ECHO_CHARS);
+  const rtl = linkChanges("#seed=1&key=%E2%80%AEronim%3AD%E2%81%A6%0A")[0];
+  assert.match(rtl, /^key "ronim:D" is not a key/);
+  assert.equal(echo("D\u202Eminor\u2067\u200F\u0000"), "Dminor");
+  assert.equal(echo("Bb:major"), "Bb:major"); // short, plain values are quoted whole
+});
+
+test("a number not written in decimal is named with the value it was read as", () => {
+  const changes = linkChanges("#seed=0x10&n=1e2&bpm=0b1111000");
+  assert.deepEqual(fromHash("#seed=0x10").seed, 16);
+  assert.equal(changes.length, 2);
+  assert.match(changes[0], /^length|^tempo|^seed/);
+  assert.ok(changes.some((c) => c === 'seed "0x10" is not written as a decimal number; it ' +
+    "was read as 16"), changes.join("\n"));
+  assert.ok(changes.some((c) => c.startsWith('tempo "0b1111000" is not written as a decimal')));
+  assert.deepEqual(linkChanges("#seed=10&n=1e2&p=.5&t=+1"), []); // exponents, signs, points
 });
 
 test("menus: any, then the keys seen in training with counts, then the unseen ones", () => {

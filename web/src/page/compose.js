@@ -24,7 +24,7 @@ import { siteUrl } from "../common/paths.js";
 import { PianoRoll } from "../notation/pianoroll.js";
 import { reason } from "../common/reason.js";
 import { parseKey, parseMeter } from "../mirror/keys.js";
-import { ANY, fromHash, linkChanges, modelVersion, randomSeed, readForm, toHash,
+import { ANY, echo, fromHash, linkChanges, modelVersion, randomSeed, readForm, toHash,
   writeForm } from "./settings.js";
 import { bindTransport } from "./transport.js";
 import { download, View } from "./view.js";
@@ -307,8 +307,8 @@ async function setUp(view, form, page, generate) {
     writeForm(form, { key: rest.key, meter: rest.meter });
     ready(view);
     preloadModel(form, page);
-    return view.error(`the shared song's model "${model}" is not on this site; pick one ` +
-      "of the models above and press Generate");
+    return view.error(`the shared song's model "${echo(model)}" is not on this site; pick ` +
+      "one of the models above and press Generate");
   }
   if (shared) writeForm(form, shared);
   await showChoices(view, form, page); // the menus of the link's model, then its choices
@@ -357,10 +357,13 @@ async function showChoices(view, form, page) {
 function unusedChoices(shared, form) {
   const asked = ["key", "meter"].filter((name) => shared[name] && shared[name] !== ANY);
   const used = readForm(form);
+  const start = shared.prime && shared.prime !== used.prime
+    ? [`start "${echo(shared.prime)}" is not one of this site's examples, so none: the song ` +
+      "starts from scratch"] : [];
   const lost = asked.filter((name) => used[name] !== shared[name]);
-  if (!lost.length) return [];
+  if (!lost.length) return start;
   const what = lost.map((name) => `${name} ${shared[name]}`).join(" and ");
-  return [form.elements.prime.value !== ""
+  return [...start, form.elements.prime.value !== ""
     ? `${what} left out: a song that starts from an example keeps that start's key and meter`
     : `${what} left out: this model predates keys and meters`];
 }

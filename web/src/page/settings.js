@@ -111,6 +111,21 @@ export function fromHash(hash) {
 
 const SHOWN = { temperature: "temperature", topP: "top-p", length: "length", tempo: "tempo",
   seed: "seed" };
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i; // as a person writes a number
+// Bidirectional controls (they would reverse the page's own sentence around a value)
+// and other control characters.
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
+export const ECHO_CHARS = 40;
+
+/**
+ * A value from a link as the page may quote it: controls removed, at most
+ * ECHO_CHARS characters (then an ellipsis), so a link cannot write its own text
+ * into the page's sentences.
+ */
+export function echo(raw) {
+  const chars = [...String(raw).replace(CONTROLS, "")];
+  return chars.length > ECHO_CHARS ? `${chars.slice(0, ECHO_CHARS - 1).join("")}…` : chars.join("");
+}
 
 /** What fromHash changed in a link's values: ["top-p 5 is outside 0.05..1, so 1", ...]. */
 export function linkChanges(hash) {
@@ -123,17 +138,20 @@ export function linkChanges(hash) {
     const used = clamp(name, raw);
     if (Number(raw) !== used || raw.trim() === "") {
       const { min, max } = LIMITS[name];
-      changes.push(`${label} "${raw}" is not a${INTEGER.has(name) ? " whole" : ""} number ` +
-        `from ${min} to ${max}, so ${used}`);
+      changes.push(`${label} "${echo(raw)}" is not a${INTEGER.has(name) ? " whole" : ""} ` +
+        `number from ${min} to ${max}, so ${used}`);
+    } else if (!DECIMAL.test(raw.trim())) { // 0x10, 0b11, 1_0: JavaScript reads them anyway
+      changes.push(`${label} "${echo(raw)}" is not written as a decimal number; it was read ` +
+        `as ${used}`);
     }
   }
   if (params.has("key") && keyChoice(params.get("key")) === null) {
-    changes.push(`key "${params.get("key")}" is not a key (such as D:minor or Bb:major), ` +
-      "so any: the model chooses");
+    changes.push(`key "${echo(params.get("key"))}" is not a key (such as D:minor or ` +
+      "Bb:major), so any: the model chooses");
   }
   if (params.has("meter") && meterChoice(params.get("meter")) === null) {
-    changes.push(`meter "${params.get("meter")}" is not one of the meters (such as 6/8, or ` +
-      "other), so any: the model chooses");
+    changes.push(`meter "${echo(params.get("meter"))}" is not one of the meters (such as ` +
+      "6/8, or other), so any: the model chooses");
   }
   return changes;
 }
