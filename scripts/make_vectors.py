@@ -2,8 +2,8 @@
 
 Run ``.venv/bin/python scripts/make_vectors.py`` after changing
 ``trainer/music/codec.py``, ``trainer/music/keys.py``, ``trainer/compose/sampling.py``,
-``trainer/compose/harmony.py``, ``trainer/music/codec.py`` (``degree_index``) or
-``converter/weights.py``.
+``trainer/compose/harmony.py``, ``trainer/music/codec.py`` (``degree_index``),
+``converter/weights.py`` or the seed and tempo ranges of ``trainer/constants.py``.
 ``tests/test_vectors.py`` rebuilds these files in memory and fails while the
 committed ones differ; ``tests/js/*.test.mjs`` check every case against
 ``web/src/``. Each file holds codec v1 cases (codecs pinned to
@@ -780,12 +780,20 @@ def dumps(obj, depth: int = 0) -> str:
     return json.dumps(obj)
 
 
+def limits_vectors() -> dict:
+    """The ranges the CLI and the Compose page share (web/src/page/settings.js LIMITS):
+    a seed or a tempo one takes, the other takes too."""
+    from trainer import constants as C
+
+    return {"seed": [0, C.MAX_SEED], "tempo": list(C.TEMPO_RANGE)}
+
+
 def build() -> dict[str, str]:
     """File name -> the text it must hold."""
     parts = {"codec_decode": codec_decode, "codec_encode": codec_encode,
              "sampler": sampler, "generate": generate_vectors, "keys": keys_vectors,
              "midi": midi_vectors, "weights": weight_vectors,
-             "harmonize": harmonize_vectors}
+             "harmonize": harmonize_vectors, "limits": limits_vectors}
     return {f"{name}.json": dumps(make()) + "\n" for name, make in parts.items()}
 
 

@@ -62,3 +62,18 @@ def test_a_links_unknown_model_is_quoted_short(page, base):
     open_compose(page, base, "compose/#seed=1&model=" + "m" * 5000 + "%E2%80%AE")
     error = page.inner_text("[data-cz=error]")
     assert "m" * 39 + "…" in error and len(error) < 300 and "\u202e" not in error
+
+
+def test_a_tempo_typed_outside_the_range_is_clamped_and_said(page, base):
+    open_compose(page, base, "compose/#seed=4294967295&n=40")
+    assert wait_settled(page) == "done", page.inner_text("[data-cz=status]") + \
+        page.inner_text("[data-cz=error]")
+    assert page.input_value("input[name=seed]") == "4294967295"  # the CLI's seeds, all of them
+    assert page.get_attribute("input[name=tempo]", "max") == "400"
+    page.click("[data-cz=play]")
+    page.fill("input[name=tempo]", "999")
+    page.locator("input[name=tempo]").press("Tab")  # leaving the field commits it
+    page.wait_for_function("window.cadenza.player.bpm === 400")
+    assert page.input_value("input[name=tempo]") == "400"
+    assert 'Tempo "999" is not a whole number of BPM from 10 to 400, so 400.' in \
+        page.inner_text("[data-cz=notice]")

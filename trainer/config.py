@@ -237,7 +237,8 @@ class SamplingConfig:
         _check(0 <= self.temperature < math.inf, "temperature", "must be a finite number >= 0")
         _check(self.top_k >= 0, "top_k", "must be >= 0")
         _check(0 < self.top_p <= 1, "top_p", "must be in (0, 1]")
-        _check(10 <= self.tempo <= 400, "tempo", "must be 10..400 BPM")
+        low, high = C.TEMPO_RANGE
+        _check(low <= self.tempo <= high, "tempo", f"must be {low}..{high} BPM")
 
 
 @dataclass(frozen=True)

@@ -71,4 +71,5 @@ TOP_K = 0  # 0 = no top-k cut
 TOP_P = 0.95
 SAMPLE_NOTES = 200
 TEMPO_BPM = 100.0
+TEMPO_RANGE = (10, 400)  # BPM of written and played songs; the Compose page takes the same
 INSTRUMENT = "Acoustic Grand Piano"

@@ -1,9 +1,20 @@
-// settings.js (share links) and choices.js (the Key and Meter menus).
+// settings.js (share links, the form's ranges) and choices.js (the Key and Meter menus).
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { menuGroups, menuNote } from "../../web/src/page/choices.js";
-import { ECHO_CHARS, echo, fromHash, keyChoice, linkChanges, meterChoice, toHash }
+import { ECHO_CHARS, echo, fromHash, keyChoice, LIMITS, linkChanges, meterChoice, toHash }
   from "../../web/src/page/settings.js";
+
+const SHARED = JSON.parse(readFileSync(new URL("../vectors/limits.json", import.meta.url)));
+
+test("the page takes the seeds and tempi the CLI takes (tests/vectors/limits.json)", () => {
+  for (const name of ["seed", "tempo"]) {
+    assert.deepEqual([LIMITS[name].min, LIMITS[name].max], SHARED[name], name);
+  }
+  assert.equal(fromHash(`#seed=${SHARED.seed[1]}`).seed, 4294967295);
+  assert.deepEqual(linkChanges(`#seed=${SHARED.seed[1]}&bpm=${SHARED.tempo[0]}`), []);
+});
 
 const SETTINGS = { model: "folk", temperature: 1, topP: 0.95, length: 200, tempo: 100, seed: 42,
   prime: "", version: "abc", key: "D:minor", meter: "6/8" };

@@ -24,8 +24,8 @@ import { siteUrl } from "../common/paths.js";
 import { PianoRoll } from "../notation/pianoroll.js";
 import { reason } from "../common/reason.js";
 import { parseKey, parseMeter } from "../mirror/keys.js";
-import { ANY, echo, fromHash, linkChanges, modelVersion, randomSeed, readForm, toHash,
-  writeForm } from "./settings.js";
+import { ANY, echo, fromHash, LIMITS, linkChanges, modelVersion, randomSeed, readForm,
+  toHash, writeForm } from "./settings.js";
 import { bindTransport } from "./transport.js";
 import { download, View } from "./view.js";
 
@@ -36,6 +36,9 @@ const history = []; // the songs of this visit, newest first (survives instant n
 export function mount(root) {
   const view = new View(root);
   const form = view.get("form");
+  for (const [name, { min, max }] of Object.entries(LIMITS)) {
+    Object.assign(form.elements.namedItem(name), { min, max }); // one range: settings.js
+  }
   const roll = new PianoRoll(view.get("roll"));
   const page = { song: null, live: null, upload: null, models: [], examples: [],
     linkVersion: null, choices: null, menus: 0 };

@@ -6,6 +6,7 @@
 
 import { Player } from "../sound/player.js";
 import { reason } from "../common/reason.js";
+import { clamp, LIMITS } from "./settings.js";
 
 const LABELS = { stopped: "Play", playing: "Pause", paused: "Resume" };
 
@@ -57,9 +58,18 @@ export function bindTransport(view, roll, getSong, { tempoInput = null } = {}) {
   };
   loop?.addEventListener("change", () => player.loop(loopRange()));
   volume?.addEventListener("input", () => player.volume(Number(volume.value) / 100));
-  tempoInput?.addEventListener("input", () => {
+  const { min, max } = LIMITS.tempo;
+  tempoInput?.addEventListener("input", () => { // as it is typed: only whole, valid tempi
     const bpm = Number(tempoInput.value);
-    if (bpm >= 30 && bpm <= 240) player.tempo(bpm);
+    if (bpm >= min && bpm <= max) player.tempo(bpm);
+  });
+  tempoInput?.addEventListener("change", () => { // typed: one outside the range is clamped
+    const typed = tempoInput.value.trim(), bpm = clamp("tempo", typed);
+    player.tempo(bpm);
+    if (typed === String(bpm)) return view.notice(null);
+    tempoInput.value = String(bpm);
+    view.notice(`Tempo ${typed === "" ? "(empty)" : `"${typed.slice(0, 12)}"`} is not a whole ` +
+      `number of BPM from ${min} to ${max}, so ${bpm}.`);
   });
   roll.onSeek = (step) => {
     if (!getSong()) return;
