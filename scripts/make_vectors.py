@@ -738,7 +738,8 @@ MIDI_FILES = {  # name: (raw notes in beats, time signatures (beat, n, d), key n
 
 def midi_vectors() -> dict:
     """MIDI files (written by pretty_midi) and what trainer/music/midi_io.py's parse_song reads of
-    them, then quantise_song: web/src/files/midifile.js's readSong must read the same."""
+    them, then quantise_song: web/src/files/midifile.js's readSong must read the same; and
+    damaged files parse_song refuses, with its reason, which readSong must give too."""
     import base64
     import io
 
@@ -766,7 +767,22 @@ def midi_vectors() -> dict:
                       "key": None if song.key is None else list(song.key),
                       "song": {"notes": notes.tolist(), "meta": meta.to_json(),
                                "source": source}})
-    return {"vocab": V2.to_json(), "cases": cases}
+    good = base64.b64decode(cases[0]["base64"])
+    track = good.index(b"MTrk", 14)  # the first track: its length follows its name
+    damaged = {"empty": b"", "not MIDI": b"RIFF" + bytes(40), "truncated": good[:-3],
+               "a track claiming 2 GB": good[:track + 4] + (2 ** 31).to_bytes(4, "big")
+               + good[track + 8:], "header cut short": good[:10],
+               "a track missing": good[:track]}
+    refused = []
+    for name, data in damaged.items():
+        try:
+            midi_io.parse_song(data)
+        except midi_io.UnusableMidi as e:
+            refused.append({"name": name, "base64": base64.b64encode(data).decode(),
+                            "reason": str(e)})
+        else:
+            raise AssertionError(f"{name}: parse_song took it")
+    return {"vocab": V2.to_json(), "cases": cases, "refused": refused}
 
 
 def dumps(obj, depth: int = 0) -> str:
@@ -781,11 +797,13 @@ def dumps(obj, depth: int = 0) -> str:
 
 
 def limits_vectors() -> dict:
-    """The ranges the CLI and the Compose page share (web/src/page/settings.js LIMITS):
-    a seed or a tempo one takes, the other takes too."""
+    """The limits the CLI and the browser share: a seed or a tempo one takes, the other
+    takes too (web/src/page/settings.js LIMITS); the largest MIDI file either reads
+    (web/src/files/midifile.js MAX_MIDI_BYTES)."""
     from trainer import constants as C
 
-    return {"seed": [0, C.MAX_SEED], "tempo": list(C.TEMPO_RANGE)}
+    return {"seed": [0, C.MAX_SEED], "tempo": list(C.TEMPO_RANGE),
+            "midi_bytes": C.MAX_MIDI_BYTES}
 
 
 def build() -> dict[str, str]:

@@ -77,3 +77,23 @@ def test_a_tempo_typed_outside_the_range_is_clamped_and_said(page, base):
     assert page.input_value("input[name=tempo]") == "400"
     assert 'Tempo "999" is not a whole number of BPM from 10 to 400, so 400.' in \
         page.inner_text("[data-cz=notice]")
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda d: d[:-3], "truncated or damaged: track 2 claims"),
+    (lambda d: d[:d.index(b"MTrk", 14) + 4] + (2 ** 31).to_bytes(4, "big")
+     + d[d.index(b"MTrk", 14) + 8:], "truncated or damaged: track 1 claims 2,147,483,648 bytes"),
+    (lambda d: b"\x9f" * (20 * 1024 * 1024), "20,971,520 bytes, more than the 16,777,216"),
+], ids=["truncated", "a track claiming 2 GB", "20 MB of noise"])
+def test_a_damaged_or_huge_upload_is_named_as_python_names_it(page, base, tmp_path, damage,
+                                                              reason):
+    from conftest import write_song
+
+    good = write_song(tmp_path / "good.mid", [(i, i + 1, 60 + i % 12) for i in range(40)])
+    open_compose(page, base)
+    page.select_option("[data-cz=prime]", "upload")
+    page.set_input_files("[data-cz=file]", {"name": "bad.mid", "mimeType": "audio/midi",
+                                            "buffer": damage(good.read_bytes())})
+    page.wait_for_selector("[data-cz=error]:not([hidden])")
+    error = page.inner_text("[data-cz=error]")
+    assert reason in error and len(error) < 300, error

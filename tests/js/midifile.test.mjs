@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { Codec } from "../../web/src/mirror/codec.js";
-import { readMidi, readSong, writeMidi } from "../../web/src/files/midifile.js";
+import { MAX_MIDI_BYTES, readMidi, readSong, writeMidi } from "../../web/src/files/midifile.js";
 
 const MIDI = JSON.parse(readFileSync(new URL("../vectors/midi.json", import.meta.url)));
 const bytes = (c) => new Uint8Array(Buffer.from(c.base64, "base64"));
@@ -25,6 +25,19 @@ test("readSong reads Python's notes, time signatures and key", () => {
     assert.deepEqual(song.key, c.key, c.name);
     assert.deepEqual(readMidi(bytes(c)), song.notes);
   }
+});
+
+test("a damaged, empty or huge file is refused with Python's reason", () => {
+  assert.ok(MIDI.refused.length >= 5);
+  for (const c of MIDI.refused) {
+    assert.throws(() => readSong(bytes(c)), (e) => e.message === c.reason, c.name);
+  }
+  const limits = JSON.parse(readFileSync(new URL("../vectors/limits.json", import.meta.url)));
+  assert.equal(MAX_MIDI_BYTES, limits.midi_bytes);
+  const huge = new Uint8Array(MAX_MIDI_BYTES + 1);
+  huge.set([77, 84, 104, 100]); // MThd
+  assert.throws(() => readSong(huge), { message: "16,777,217 bytes, more than the " +
+    "16,777,216 a MIDI file may hold here" });
 });
 
 test("an uploaded file becomes the v2 song Python makes of it", () => {

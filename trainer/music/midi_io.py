@@ -89,18 +89,26 @@ def read_song(path: Path, programs: tuple[int, ...] = (), track: int = 0) -> Raw
 
 
 def _check_chunks(data: bytes) -> None:
-    """Raise :class:`UnusableMidi` where a chunk claims more bytes than the file has after
-    it (a truncated file, or a damaged length such as 2 GB), naming both; the parser's
-    own words for it ("EOFError") say nothing to a user."""
-    at, number = 0, 0
-    while at + 8 <= len(data):
+    """Raise :class:`UnusableMidi` where the header or one of the tracks it counts claims
+    more bytes than the file has after it (a truncated file, or a damaged length such as
+    2 GB), or a counted track is missing, naming the figures; the parser's own words for
+    it ("EOFError") say nothing to a user. Bytes after the counted tracks are not read,
+    by mido either. web/src/files/midifile.js checkFile is its twin."""
+    if len(data) < 14:  # MThd, its length, then format, track count and division
+        raise UnusableMidi("truncated or damaged: the header is cut short")
+    tracks = int.from_bytes(data[10:12], "big")
+    at = 0
+    for number in range(tracks + 1):
+        if at + 8 > len(data):
+            raise UnusableMidi(f"truncated or damaged: the header counts {tracks:,} tracks, "
+                               f"and only {number - 1:,} follow")
         size = int.from_bytes(data[at + 4:at + 8], "big")
         left = len(data) - at - 8
         if size > left:
             what = "the header" if number == 0 else f"track {number}"
             raise UnusableMidi(f"truncated or damaged: {what} claims {size:,} bytes, and "
                                f"only {left:,} follow")
-        at, number = at + 8 + size, number + 1
+        at += 8 + size
 
 
 def parse_song(data: bytes, programs: tuple[int, ...] = (), track: int = 0) -> RawSong:

@@ -10,6 +10,8 @@ import { reason } from "../common/reason.js";
 const Midi = tonejsMidi.Midi ?? tonejsMidi.default.Midi;
 export const VELOCITY = 80 / 127;
 const MIN_VELOCITY = 1 / 127; // @tonejs/midi drops notes whose velocity rounds to 0
+// The largest MIDI file read, as trainer/constants.py MAX_MIDI_BYTES (tests/vectors/limits.json).
+export const MAX_MIDI_BYTES = 16 * 1024 * 1024;
 
 /**
  * Raw notes [{start, end, pitch}] in beats of every non-drum track of a MIDI
@@ -28,6 +30,7 @@ export function readMidi(bytes) {
  * makes a v2 song of them.
  */
 export function readSong(bytes) {
+  checkFile(new Uint8Array(bytes));
   let midi;
   try {
     midi = new Midi(bytes);
@@ -45,6 +48,41 @@ export function readSong(bytes) {
     .filter(({ timeSignature: [n, d] }) => n >= 1 && d >= 1)
     .map(({ ticks, timeSignature: [n, d] }) => [ticks / ppq, n, d]);
   return { notes, meters, key: firstKey(midi.header.keySignatures) };
+}
+
+/**
+ * Throw the reason trainer/music/midi_io.py gives (its _check_chunks; tests/vectors/
+ * midi.json holds them alike) for a file that is empty, huge or not MIDI, whose header
+ * or a track it counts claims more bytes than follow (a truncated file, a damaged
+ * length), or that lacks a counted track: @tonejs/midi reads a cut file silently, and
+ * calls one 2 GB track empty.
+ */
+function checkFile(data) {
+  if (!data.length) throw new Error("empty file");
+  if (data.length > MAX_MIDI_BYTES) {
+    throw new Error(`${data.length.toLocaleString("en-US")} bytes, more than the ` +
+      `${MAX_MIDI_BYTES.toLocaleString("en-US")} a MIDI file may hold here`);
+  }
+  if (String.fromCharCode(...data.subarray(0, 4)) !== "MThd") {
+    throw new Error("not a MIDI file (no MThd header)");
+  }
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  // MThd, its length, then format, track count and division
+  if (data.length < 14) throw new Error("truncated or damaged: the header is cut short");
+  const tracks = view.getUint16(10);
+  for (let at = 0, number = 0; number <= tracks; number++) {
+    if (at + 8 > data.length) {
+      throw new Error(`truncated or damaged: the header counts ${tracks.toLocaleString("en-US")} ` +
+        `tracks, and only ${(number - 1).toLocaleString("en-US")} follow`);
+    }
+    const size = view.getUint32(at + 4), left = data.length - at - 8;
+    if (size > left) {
+      const what = number === 0 ? "the header" : `track ${number}`;
+      throw new Error(`truncated or damaged: ${what} claims ${size.toLocaleString("en-US")} ` +
+        `bytes, and only ${left.toLocaleString("en-US")} follow`);
+    }
+    at += 8 + size;
+  }
 }
 
 /** [tonic, mode] of the earliest key signature ({key, scale, ticks}), or null. */
