@@ -13,8 +13,9 @@ For each export folder in --models (default site/models) prints:
 * on the built Compose page (``mkdocs build`` into a temporary folder): the
   time from a click on *Generate & play* to the first note heard (when the
   piano plays it), with the model and the piano samples loaded, the median of
-  --seeds clicks per model; and, once, the first click of a visit (the model
-  preloaded, Tone.js and the samples loading from that click).
+  --seeds clicks per model; and, once, the first click of a visit, 5 s after
+  the page settled (the model, Tone.js and the samples are loaded while the
+  page is idle; the click starts the AudioContext).
 
 ``--synthetic 512`` adds a random 2-layer LSTM(512) export (format 2, with
 the default codec's key table; written once to build/bench-models/, EOS
@@ -157,14 +158,16 @@ def first_sound(browser, seeds: int) -> list[str]:
     page.goto(f"{url}compose/")
     page.wait_for_function(f"document.querySelector('{COMPOSE}').dataset.state === 'idle'")
     lines = []
-    page.wait_for_timeout(5000)  # the worker preloads the model meanwhile; no piano yet
+    page.wait_for_timeout(5000)  # the worker preloads the model, the page Tone.js and samples
     page.fill("input[name=length]", "200")
     click = page.evaluate("""() => { const t = performance.now();
       document.querySelector('[data-cz=play-generate]').click(); return t; }""")
     page.wait_for_function("window.cadenza.player.firstSoundAt !== null")
     ms = page.evaluate("window.cadenza.player.firstSoundAt") - click
-    lines.append(f"first click of a visit (model preloaded, Tone.js and piano samples loading "
-                 f"from the click): first sound after {ms:.0f} ms")
+    lines.append(f"first click of a visit, 5 s after the page settled (the model, Tone.js and "
+                 f"the piano samples load while the page is idle; the click starts the "
+                 f"AudioContext): first sound after {ms:.0f} ms   target <= "
+                 f"{TARGETS['first_sound_ms']} ms: {ok(ms <= TARGETS['first_sound_ms'])}")
     page.wait_for_function(f"document.querySelector('{COMPOSE}').dataset.state === 'done'")
     for model in page.eval_on_selector_all("[data-cz=model] option", "os => os.map(o => o.value)"):
         page.select_option("[data-cz=model]", model)

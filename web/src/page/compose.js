@@ -321,7 +321,7 @@ async function setUp(view, form, page, generate) {
   const changes = shared ? [...linkChanges(location.hash), ...unusedChoices(shared, form)] : [];
   if (shared) generate();
   else preloadModel(form, page);
-  idle(audio.prefetchSamples);
+  idle(audio.preload);
   if (changes.length) view.notice(`The link's values were changed to fit: ${changes.join("; ")}.`);
 }
 

@@ -2,10 +2,12 @@
 // scripts/render_piano.py), for live playback (player.js drives it on Tone's
 // transport) and offline rendering to WAV.
 //
-// Tone.js (260 KB) is imported on the first gesture that may need sound (a
-// pointer or key press in a widget, or Play), not with the page, so that it
-// costs the page's first load nothing; the AudioContext is made and resumed
-// in that gesture, and the samples are fetched and decoded from then on.
+// Tone.js (260 KB) and the samples are loaded once the page is idle (preload),
+// not with the page, so that they cost its first load nothing and the first
+// click sounds as soon as later ones: the samples are decoded with an
+// OfflineAudioContext, which needs no gesture. Browsers let audio start only
+// in a gesture, so the AudioContext itself is made and resumed in the first
+// one that may need sound (a pointer or key press in a widget, or Play).
 // noteOn / noteOff sound the keys played (the melody input); click is the
 // recording's metronome, a short tone on the same AudioContext.
 
@@ -17,8 +19,9 @@ export const VELOCITY = 0.7;
 export const RELEASE_S = 0.8; // sampler release; also the tail rendered after the last note
 const LOOKAHEAD_S = 0.03; // Tone schedules this far ahead (its default 0.1 s delays the start)
 let native = null; // the AudioContext, made in a gesture
+let imported = null; // Promise<the tone module>, as imported (no context yet)
 let tone = null; // Promise<the tone module>, its context set to native
-let samples = null; // Promise<{noteName: ToneAudioBuffer}>
+let samples = null; // Promise<{noteName: AudioBuffer}>, decoded without a gesture
 let sampler = null;
 let keys = null; // Promise<the live Sampler> for the keys played
 const down = new Set(); // pitches held on a keyboard
@@ -37,7 +40,7 @@ function checkWebAudio() {
 export function loadTone() {
   checkWebAudio();
   native ??= new (window.AudioContext || window.webkitAudioContext)({ latencyHint: "interactive" });
-  tone ??= import("tone").then((t) => {
+  tone ??= importTone().then((t) => {
     t.setContext(native);
     t.getContext().lookAhead = LOOKAHEAD_S;
     return t;
@@ -48,14 +51,26 @@ export function loadTone() {
   return tone;
 }
 
+function importTone() {
+  imported ??= import("tone").catch((e) => {
+    imported = null;
+    throw e;
+  });
+  return imported;
+}
+
 function loadSamples() {
   samples ??= (async () => {
-    const { ToneAudioBuffer } = await loadTone();
     const response = await fetch(siteUrl("assets/piano/samples.json"));
     if (!response.ok) throw new Error(`samples.json: HTTP ${response.status}`);
     const files = await response.json();
-    const loaded = await Promise.all(Object.entries(files).map(async ([note, file]) =>
-      [note, await ToneAudioBuffer.fromUrl(siteUrl(`assets/piano/${file}`))]));
+    // any context decodes; an offline one runs before a gesture (a Sampler resamples)
+    const decoder = new OfflineAudioContext(1, 1, 44100);
+    const loaded = await Promise.all(Object.entries(files).map(async ([note, file]) => {
+      const sample = await fetch(siteUrl(`assets/piano/${file}`));
+      if (!sample.ok) throw new Error(`${file}: HTTP ${sample.status}`);
+      return [note, await decoder.decodeAudioData(await sample.arrayBuffer())];
+    }));
     return Object.fromEntries(loaded);
   })().catch((e) => {
     samples = null;
@@ -77,14 +92,14 @@ export function unlock() {
 }
 
 /**
- * Fetch the sample files into the HTTP cache (no AudioContext needed), so
- * that the first Play only decodes them. Errors wait for Play.
+ * Load Tone.js and fetch and decode the samples now, without a gesture (call
+ * it when the page is idle), so that the first Play only starts the
+ * AudioContext. Errors wait for Play, which tries again.
  */
-export function prefetchSamples() {
-  fetch(siteUrl("assets/piano/samples.json")).then((r) => (r.ok ? r.json() : {}))
-    .then((files) => Promise.all(Object.values(files).map((file) =>
-      fetch(siteUrl(`assets/piano/${file}`)).then((r) => r.arrayBuffer()))))
-    .catch(() => {});
+export function preload() {
+  if (!(window.AudioContext || window.webkitAudioContext) || !window.OfflineAudioContext) return;
+  importTone().catch(() => {});
+  loadSamples().catch(() => {});
 }
 
 /** From the first pointer or key press inside root on, get the piano ready. */
