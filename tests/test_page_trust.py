@@ -97,3 +97,26 @@ def test_a_damaged_or_huge_upload_is_named_as_python_names_it(page, base, tmp_pa
     page.wait_for_selector("[data-cz=error]:not([hidden])")
     error = page.inner_text("[data-cz=error]")
     assert reason in error and len(error) < 300, error
+
+
+@pytest.mark.parametrize("allowed", [True, False], ids=["clipboard allowed", "refused"])
+def test_copy_says_it_copied_or_how_to_copy(page, base, allowed):
+    if allowed:
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    else:
+        page.add_init_script("navigator.clipboard.writeText = () => "
+                             "Promise.reject(new DOMException('denied', 'NotAllowedError'))")
+    open_compose(page, base, "compose/#seed=3&n=20")
+    page.wait_for_function(f"document.querySelector('{COMPOSE}').dataset.state === 'done'")
+    page.click("[data-cz=copy]")
+    if allowed:
+        page.wait_for_function("document.querySelector('[data-cz=copy]').textContent === "
+                               "'Copied'")
+        assert page.evaluate("navigator.clipboard.readText()") == \
+            page.input_value("[data-cz=share]")
+    else:
+        page.wait_for_selector("[data-cz=notice]:not([hidden])")
+        assert "copy it with Ctrl+C" in page.inner_text("[data-cz=notice]")
+        selected = page.evaluate("(() => { const f = document.querySelector('[data-cz=share]');"
+                                 " return f.value.slice(f.selectionStart, f.selectionEnd); })()")
+        assert selected == page.input_value("[data-cz=share]") and "seed=3" in selected

@@ -181,7 +181,7 @@ export function mount(root) {
   on("abc", "click", () => download(new TextEncoder().encode(abcOf(page.song, form)),
     `${fileName(page.song)}.abc`, "text/vnd.abc"));
   on("wav", "click", () => renderWav(view, page.song, readForm(form).tempo));
-  on("copy", "click", () => navigator.clipboard?.writeText(view.get("share").value));
+  on("copy", "click", () => copyLink(view));
   on("notation", "toggle", () => showNotation(view, page.song, form));
 
   window.cadenza = { song: () => page.song, settings: () => readForm(form), generate,
@@ -354,6 +354,26 @@ async function showChoices(view, form, page) {
     : { key: menuGroups("key", null).slice(0, 1), meter: menuGroups("meter", null).slice(0, 1) };
   view.choiceMenus(groups, { off: !v2 || primed, note: menuNote(model?.name, choices, primed) });
   page.melodyPanel?.refresh();
+}
+
+/**
+ * Copy the share link; the button says "Copied" for a while. Where the browser
+ * refuses the clipboard (no permission, an insecure page), the link is selected
+ * and the notice says how to copy it.
+ */
+async function copyLink(view) {
+  const field = view.get("share"), button = view.get("copy");
+  try {
+    if (!navigator.clipboard?.writeText) throw new Error("no clipboard");
+    await navigator.clipboard.writeText(field.value);
+    button.textContent = "Copied";
+    setTimeout(() => { button.textContent = "Copy"; }, 2000);
+  } catch {
+    field.focus();
+    field.select();
+    view.notice("The browser did not let the page copy: the link is selected, so copy it " +
+      "with Ctrl+C (⌘C on a Mac).");
+  }
 }
 
 /** What a link asked for that the form could not take: a key or meter of a v1 model or a prime. */
