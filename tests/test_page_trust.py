@@ -120,3 +120,20 @@ def test_copy_says_it_copied_or_how_to_copy(page, base, allowed):
         selected = page.evaluate("(() => { const f = document.querySelector('[data-cz=share]');"
                                  " return f.value.slice(f.selectionStart, f.selectionEnd); })()")
         assert selected == page.input_value("[data-cz=share]") and "seed=3" in selected
+
+
+def test_leaving_mid_song_and_coming_back_says_so_and_keeps_the_settings(page, base):
+    open_compose(page, base)
+    page.fill("input[name=seed]", "77")
+    page.fill("input[name=length]", "2000")
+    page.click("[data-cz=generate]")
+    page.wait_for_function(f"document.querySelector('{COMPOSE}').dataset.state === 'generating'")
+    page.click("nav.md-tabs >> text=How it works")
+    page.wait_for_url("**/how-it-works/")
+    page.click("nav.md-tabs >> text=Compose")
+    page.wait_for_url("**/compose/")
+    page.wait_for_selector("[data-cz=notice]:not([hidden])")
+    assert "while a song was being composed, so it was stopped" in \
+        page.inner_text("[data-cz=notice]")
+    assert page.input_value("input[name=seed]") == "77"
+    assert page.input_value("input[name=length]") == "2000"

@@ -31,6 +31,7 @@ import { download, View } from "./view.js";
 
 export const PRIME_NOTES = 16; // notes of a prime that start the song (as `sample`)
 const history = []; // the songs of this visit, newest first (survives instant navigation)
+let leftComposing = null; // the settings of a song stopped by leaving the page mid-way
 
 /** Wire the Compose markup inside root; returns a function that undoes it. */
 export function mount(root) {
@@ -189,11 +190,22 @@ export function mount(root) {
     melody: melodies.current, sounded: audio.soundedNotes };
   audio.warmUpOn(root);
   if (melodies.current().notes.length) panel.show();
-  setUp(view, form, page, generate).then(() => showHistory(view, page, show, form));
+  setUp(view, form, page, generate).then(() => {
+    showHistory(view, page, show, form);
+    if (leftComposing && !fromHash(location.hash)) {
+      writeForm(form, leftComposing);
+      view.notice("You left this page while a song was being composed, so it was stopped; " +
+        "its settings are back in the form: press Generate to compose it.");
+    }
+    leftComposing = null;
+  });
   return () => {
     panel.unmount();
     transport.stop();
-    if (root.dataset.state === "generating") cancel();
+    if (root.dataset.state === "generating") {
+      leftComposing = readForm(form);
+      cancel();
+    }
     if (window.cadenza?.generate === generate) delete window.cadenza;
   };
 }
