@@ -468,7 +468,10 @@ def generate_vectors() -> dict:
         ("rests", [1], 2, 1.0, 0, 1.0, None, "METER_4_4"),
         ("rests", [1], 4, 1.0, 0, 1.0, "KEY_B_minor", "METER_other"),
         ("long", [1], 3, 1.0, 0, 1.0, None, "METER_12_8"),
-        ("cut", [1], 100, 1.0, 2, 1.0, "KEY_G_major", None)])
+        ("cut", [1], 100, 1.0, 2, 1.0, "KEY_G_major", None),
+        # a prime answered: EOS is likely at every step, held back a bar (Grammar.hold_bar)
+        ("ends", prime2.tolist(), 200, 1.0, 0, 1.0, None, None),
+        ("ends", prime2.tolist(), 200, 1.0, 0, 1.0, "KEY_C_major", "METER_other")])
     grammar = [grammar_trace(DEFAULT, "BOS NOTE_72 DUR_4 NOTE_67 NOTE_69 DUR_2 SHIFT_4 NOTE_21 "
                                       "DUR_1 DUR_2 PAD NOTE_60 SHIFT_1 NOTE_108 DUR_32 EOS"),
                grammar_trace(MONO, "BOS NOTE_60 DUR_2 NOTE_62 SHIFT_3 NOTE_64 DUR_1 SHIFT_1"),

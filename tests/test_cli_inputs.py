@@ -150,3 +150,17 @@ def test_converter_out_on_a_symbolic_link_says_so(tmp_path, target):
     want = {"folder": "a folder", "file": "a file", "missing": "a missing path"}[target]
     with pytest.raises(CadenzaError, match=f"^--out {link} is a symbolic link \\(to {want}\\)"):
         check_replaceable(link)
+
+
+def test_sample_answers_a_prime_with_at_least_a_bar(tmp_path):
+    """A phrase that closes on the tonic at a bar line: the folk model would often end
+    there; it now goes on for the rest of the bar and one bar more (Grammar.hold_bar)."""
+    from trainer.music import midi_io
+
+    tune = [(0, 1, 67), (1, 2, 71), (2, 3, 74), (3, 4, 72), (4, 5, 71), (5, 6, 69), (6, 8, 67)]
+    prime = write_song(tmp_path / "end.mid", tune)
+    cli("sample", "--run-dir", FOLK, "--prime-file", prime, "--out-dir", tmp_path / "out",
+        "--num-files", 12, "--length", 200, timeout=300)
+    for song in sorted((tmp_path / "out").glob("*.mid")):
+        notes = midi_io.read_song(song).notes
+        assert len(notes) > len(tune) and notes[:, 1].max() > 8, song.name  # it went on

@@ -137,3 +137,24 @@ def test_leaving_mid_song_and_coming_back_says_so_and_keeps_the_settings(page, b
         page.inner_text("[data-cz=notice]")
     assert page.input_value("input[name=seed]") == "77"
     assert page.input_value("input[name=length]") == "2000"
+
+
+def test_continue_answers_every_seed_with_at_least_a_bar(page, base, tmp_path):
+    from conftest import write_song
+    from test_melody_page import choose, settle, status_starts
+
+    open_compose(page, base)
+    choose(page, "folk")
+    # a phrase that closes on the tonic at a bar line: the model likes to stop there
+    tune = [(0, 1, 67), (1, 2, 71), (2, 3, 74), (3, 4, 72), (4, 5, 71), (5, 6, 69), (6, 8, 67)]
+    page.set_input_files("[data-cz=melody-file]", str(write_song(tmp_path / "end.mid", tune)))
+    status_starts(page, "Your melody: 7 notes")
+    melody = page.evaluate("window.cadenza.melody()")["notes"]
+    end = max(n["start"] + n["duration"] for n in melody)
+    page.fill("input[name=length]", "200")
+    for seed in range(12):
+        page.fill("input[name=seed]", str(seed))
+        page.click("[data-cz=continue]")
+        song = settle(page)  # (before, 3 seeds of 12 added no note: EOS came at once)
+        last = max(n["start"] + n["duration"] for n in song["notes"])
+        assert len(song["notes"]) > 7 and last > end, (seed, len(song["notes"]), last, end)

@@ -231,3 +231,29 @@ def test_generate_keeps_eos_within_reach_under_top_k():
     notes = [len(CODEC.decode(out)) for out in songs]
     assert max(notes) < 500 and len(set(notes)) > 5
     assert all(CODEC.describe(i) in ("NOTE_60", "DUR_4", "SHIFT_4") for i in songs[0])
+
+
+@pytest.mark.parametrize("meter", [(3, 4), (6, 8), None], ids=["3/4", "6/8", "v1"])
+def test_a_prime_is_answered_with_at_least_a_bar(meter):
+    """A model that would end at once: after a prime with notes, EOS waits until the rest
+    of the prime's bar and one whole bar more have passed (Grammar.hold_bar)."""
+    from trainer.music.codec import Meta
+
+    codec = Codec() if meter else Codec(CodecConfig(vocab_version=1))
+    notes = np.array([[0, 4, 67], [4, 4, 69], [8, 2, 71]])  # ends 10 steps in: mid-bar
+    meta = Meta((7, "major"), meter, ((0, meter),)) if meter else None
+    prime = codec.encode(notes, meta)[:-1]
+    logits = np.zeros(codec.size, np.float32)
+    logits[codec.eos_id] = 50.0  # EOS whenever it is allowed
+    out = generate(lambda t: logits, codec, prime, 10_000, 1.0, 0, 1.0, seed=3)
+    end = int(codec.decode_song(np.concatenate([prime, out]))[0][:, :2].sum(1).max()) \
+        if meter else None
+    bar = codec.bar_steps(meter) if meter else 4 * codec.config.steps_per_beat
+    time = sum(int(codec.tokens[t].split("_")[1]) for t in out
+               if codec.tokens[t].startswith("SHIFT"))
+    rest = (bar - 10 % bar) % bar if meter else 0
+    assert time >= rest + bar  # the rest of the bar, then a whole one
+    assert time < rest + bar + codec.ranges["SHIFT"][1]  # and then it ends
+    assert end is None or end >= 10
+    bare = generate(lambda t: logits, codec, [codec.bos_id], 10_000, 1.0, 0, 1.0, seed=3)
+    assert len(bare) <= 6 + (2 if meter else 0)  # no prime: it may end after one note

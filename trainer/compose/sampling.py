@@ -117,6 +117,9 @@ def generate(step: Callable[[int], np.ndarray], codec: Codec, prime, max_notes: 
     ``TOKENS_PER_NOTE * max_notes``); else feed the token to ``step`` and
     repeat. ``step`` is never called on the last returned token.
 
+    A prime that holds notes is answered with at least a phrase: no ``EOS`` until the
+    rest of its last bar and one bar more have passed (:meth:`Grammar.hold_bar`).
+
     ``constraint`` (a :class:`trainer.compose.harmony.Constraint`, or None) is fed
     every token the grammar is, and its ``mask(grammar mask)`` replaces the
     grammar's mask.
@@ -131,6 +134,8 @@ def generate(step: Callable[[int], np.ndarray], codec: Codec, prime, max_notes: 
         if constraint is not None:
             constraint.advance(token)
         logits = step(token)
+    if grammar.notes:  # an answer to a prime: at least a bar more (Grammar.hold_bar)
+        grammar.hold_bar()
     while grammar.notes < max_notes and len(out) < max_tokens:
         if out:  # not fed after the last token: nothing would read its logits
             logits = step(out[-1])

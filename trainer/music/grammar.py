@@ -41,7 +41,8 @@ class Grammar:
       ``SHIFT`` goes past the next bar line; once there, only ``BAR`` or
       ``EOS``. Under ``METER_other``, ``BAR`` at any later time and ``SHIFT``
       of any length;
-    - ``BAR`` only before the notes of its time step.
+    - ``BAR`` only before the notes of its time step;
+    - after :meth:`hold_bar`, no ``EOS`` until a bar more has passed.
 
     ``advance`` accepts any id in the vocabulary and follows ``Codec.decode``:
     a ``NOTE`` replaces a pending one, a ``DUR`` with none pending and the
@@ -64,6 +65,7 @@ class Grammar:
         self._barred = False  # a BAR has come
         self._after_bar = False  # the last token was a BAR
         self._current_meter: int | None = None
+        self._hold = 0  # steps still to pass before EOS may come (hold_bar)
 
     def advance(self, token_id: int) -> None:
         """Move past ``token_id``; ValueError for ids outside the vocabulary."""
@@ -80,7 +82,9 @@ class Grammar:
             self.notes += 1
         elif token_id in self._kind["SHIFT"]:
             self._pending = self._low = None
-            self._since += token_id - self._kind["SHIFT"].start + 1
+            steps = token_id - self._kind["SHIFT"].start + 1
+            self._since += steps
+            self._hold = max(0, self._hold - steps)
         elif token_id in self._kind.get("KEY", ()):
             self._header = min(self._header, 1)
         elif token_id in self._kind.get("METER", ()):
@@ -102,7 +106,8 @@ class Grammar:
         if self._header == 1:
             self._allow(allowed, "METER", self.meter)
             return allowed
-        allowed[self.codec.eos_id] = self.notes > 0 or self.codec.version < 2
+        allowed[self.codec.eos_id] = (self.notes > 0 or self.codec.version < 2) \
+            and self._hold == 0
         bar_id, bar = self.codec.bar_id, self._bar if self.codec.bar_id is not None else None
         if bar is not None and self._since >= bar:  # at the bar line: it must come first
             allowed[bar_id] = True
@@ -123,6 +128,14 @@ class Grammar:
         elif not self.codec.config.mono:
             allowed[note_first:note_first + self._low - low_pitch] = True
         return allowed
+
+    def hold_bar(self) -> None:
+        """From here on no ``EOS`` until the rest of this bar and one whole bar more have
+        passed (four beats where the meter gives no bar length): a song that continues
+        a prime answers it with at least a phrase. JS: ``holdBar``."""
+        bar = self._bar if self.codec.bar_id is not None else None
+        rest = 0 if bar is None else max(0, bar - self._since)
+        self._hold = rest + (bar or 4 * self.codec.config.steps_per_beat)
 
     def _allow(self, allowed: np.ndarray, kind: str, only: int | None) -> None:
         ids = self._kind[kind]

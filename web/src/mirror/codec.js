@@ -415,6 +415,18 @@ export class Grammar {
     this.barred = false; // a BAR has come
     this.afterBar = false; // the last token was a BAR
     this.currentMeter = null; // the METER id in force
+    this.hold = 0; // steps still to pass before EOS may come (holdBar)
+  }
+
+  /**
+   * From here on no EOS until the rest of this bar and one whole bar more have
+   * passed (four beats where the meter gives no bar length): a song that
+   * continues a prime answers it with at least a phrase. Python: hold_bar.
+   */
+  holdBar() {
+    const bar = this.codec.barId !== null ? this.bar : null;
+    const rest = bar === null ? 0 : Math.max(0, bar - this.since);
+    this.hold = rest + (bar ?? 4 * this.codec.params.steps_per_beat);
   }
 
   advance(id) {
@@ -432,6 +444,7 @@ export class Grammar {
     } else if (kind === KIND.SHIFT) {
       this.pending = this.low = null;
       this.since += codec.value[id];
+      this.hold = Math.max(0, this.hold - codec.value[id]);
     } else if (kind === KIND.KEY) {
       this.header = Math.min(this.header, 1);
     } else if (kind === KIND.METER) {
@@ -461,7 +474,7 @@ export class Grammar {
       only("METER", this.meter);
       return allowed;
     }
-    allowed[eosId] = this.notes > 0 || version < 2 ? 1 : 0;
+    allowed[eosId] = (this.notes > 0 || version < 2) && this.hold === 0 ? 1 : 0;
     const bar = barId !== null ? this.bar : null;
     if (bar !== null && this.since >= bar) { // at the bar line: it must come first
       allowed[barId] = 1;

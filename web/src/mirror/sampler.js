@@ -91,7 +91,9 @@ export function sampleToken(logits, options, rng, mask = null, keep = null) {
  * included) or maxTokens new tokens (default TOKENS_PER_NOTE * maxNotes);
  * else feed the token to step. options.constraint (a harmony.js Constraint,
  * or null) is fed every token the grammar is, and its mask(grammar mask)
- * replaces the grammar's mask.
+ * replaces the grammar's mask. A prime that holds notes is answered with at
+ * least a phrase: no EOS until the rest of its last bar and one bar more have
+ * passed (Grammar.holdBar).
  */
 export function generate(step, codec, prime, options) {
   const { maxNotes, temperature = 1, topK = 0, topP = 1, seed = 0, onToken,
@@ -111,6 +113,7 @@ export function generate(step, codec, prime, options) {
     constraint?.advance(id);
     logits = step(id);
   }
+  if (grammar.notes) grammar.holdBar(); // an answer to a prime: at least a bar more
   while (grammar.notes < maxNotes && out.length < maxTokens) {
     if (out.length) logits = step(out[out.length - 1]); // never fed after the last token
     const mask = constraint ? constraint.mask(grammar.mask()) : grammar.mask();
