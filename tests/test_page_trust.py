@@ -158,3 +158,55 @@ def test_continue_answers_every_seed_with_at_least_a_bar(page, base, tmp_path):
         song = settle(page)  # (before, 3 seeds of 12 added no note: EOS came at once)
         last = max(n["start"] + n["duration"] for n in song["notes"])
         assert len(song["notes"]) > 7 and last > end, (seed, len(song["notes"]), last, end)
+
+
+CSP_WATCH = """window.__csp = [];
+document.addEventListener('securitypolicyviolation',
+  (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));"""
+
+
+def until(page, expression: str, seconds: float = 60) -> None:
+    """Wait for expression (polled from Python: Playwright's own polling needs eval, which
+    the policy forbids)."""
+    import time
+
+    end = time.monotonic() + seconds
+    while not page.evaluate(expression):
+        assert time.monotonic() < end, f"timed out waiting for {expression}"
+        page.wait_for_timeout(50)
+
+
+def test_every_page_works_under_its_content_security_policy(browser, base):
+    from test_site import PAGES, Recorder
+
+    context = browser.new_context(accept_downloads=True, bypass_csp=False,
+                                  viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    recorder = Recorder(page, base)
+    page.add_init_script(CSP_WATCH)
+    for path in PAGES:
+        page.goto(base + path)
+        policy = page.get_attribute('meta[http-equiv="Content-Security-Policy"]', "content")
+        for rule in ("script-src 'self' 'wasm-unsafe-eval' 'sha256-", "worker-src 'self' blob:",
+                     "connect-src 'self'", "object-src 'none'", "base-uri 'self'"):
+            assert rule in policy, (path, rule)
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("window.__csp") == [], path
+    page.goto(base + "compose/")
+    state = f"document.querySelector('{COMPOSE}')?.dataset.state"
+    until(page, f"{state} === 'idle'")
+    page.fill("input[name=length]", "40")
+    page.click("[data-cz=play-generate]")  # composed and played
+    until(page, f"{state} === 'done' && window.cadenza.player.firstSoundAt !== null")
+    page.click("[data-cz=notation] summary")  # shown as sheet music
+    until(page, "document.querySelector('[data-cz=score][data-state=done] svg') !== null")
+    for name in ("mid", "abc", "wav"):  # and downloaded
+        with page.expect_download():
+            page.click(f"[data-cz={name}]")
+    page.click("nav.md-tabs >> text=How it works")  # instant navigation: this page's policy
+    until(page, "location.pathname.endsWith('/how-it-works/')")
+    page.click("nav.md-tabs >> text=Compose")
+    until(page, f"{state} === 'idle'")
+    assert page.evaluate("window.__csp") == []
+    assert recorder.errors == [] and recorder.foreign == []
+    context.close()
