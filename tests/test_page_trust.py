@@ -210,3 +210,16 @@ def test_every_page_works_under_its_content_security_policy(browser, base):
     assert page.evaluate("window.__csp") == []
     assert recorder.errors == [] and recorder.foreign == []
     context.close()
+
+
+def test_sheet_music_beams_the_eighths_of_a_6_8_tune(page, base):
+    from test_site import generate
+
+    open_compose(page, base)
+    page.select_option("[data-cz=model]", "folk")
+    page.select_option("[data-cz=key]", "D:major")
+    page.select_option("[data-cz=meter]", "6/8")
+    generate(page, seed=3, length=60)
+    page.click("summary >> text=Sheet music")
+    page.wait_for_selector("[data-cz=score][data-state=done] svg")
+    assert page.locator("[data-cz=score] svg .abcjs-beam-elem").count() >= 4

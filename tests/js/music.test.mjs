@@ -118,3 +118,24 @@ test("ABC of a v2 song: M:, K:, a short pickup bar, [M:] changes, notes spelled 
   assert.match(toAbc({ notes: [], stepsPerBeat: 4, meta: { key: [0, "major"], meter: "other",
     bars: [] } }), /\nM:none\n/);
 });
+
+test("eighths and sixteenths are beamed by the beat, in compound meters by three eighths", () => {
+  const scale = [67, 69, 71, 72, 74]; // G A B c d
+  const eighths = (n) => Array.from({ length: n },
+    (_, i) => ({ start: 2 * i, duration: 2, pitch: scale[i % 5] }));
+  const frame = (meter) => ({ key: [7, "major"], meter, bars: [[0, meter]] });
+  const jig = toAbc({ notes: eighths(12), stepsPerBeat: 4, meta: frame([6, 8]) }, { mono: true });
+  assert.match(jig, /\nG2A2B2 c2d2G2 \| A2B2c2 d2G2A2 \|/);
+  const reel = toAbc({ notes: eighths(8), stepsPerBeat: 4, meta: frame([4, 4]) }, { mono: true });
+  assert.match(reel, /\nG2A2 B2c2 d2G2 A2B2 \|/);
+  const [tune] = abcjs.parseOnly(jig);
+  assert.equal(tune.warnings, undefined);
+  const notes = tune.lines[0].staff[0].voices[0].filter((e) => e.el_type === "note");
+  assert.equal(notes.filter((e) => e.startBeam).length, 4); // four beamed groups of three
+  // a rest, a quarter or a pickup's downbeat breaks a beam
+  const mixed = [{ start: 0, duration: 2, pitch: 67 }, { start: 4, duration: 2, pitch: 69 },
+    { start: 6, duration: 4, pitch: 71 }, { start: 10, duration: 1, pitch: 72 },
+    { start: 11, duration: 1, pitch: 74 }];
+  assert.match(toAbc({ notes: mixed, stepsPerBeat: 4, meta: frame([3, 4]) }, { mono: true }),
+    /\nG2 z2 A2 B4 c1d1 \|/);
+});

@@ -11,6 +11,8 @@
 // notes are spelled in the key (sharps in sharp keys, flats in flat keys)
 // and an accidental is written where the bar so far and the signature differ.
 // A codec v1 song is 4/4 in C: sharps written out, cancelled with naturals.
+// Notes shorter than a beat are beamed (written without a space between them)
+// within a beat, or within a dotted-quarter group in 3/8, 6/8, 9/8 and 12/8.
 
 import { barLines, songEnd, songFrame } from "./music.js";
 import { LETTERS, speller } from "./spelling.js";
@@ -30,7 +32,8 @@ export function toAbc(song, { title = "Cadenza song", bpm = 100, mono = false } 
   const head = ["X:1", `T:${title.replace(/\n/g, " ")}`,
     `% key: ${key ?? "unknown"}; meter ${meterAssumed ? "assumed" : "given"}`,
     `M:${meterField(meter)}`, `L:1/${4 * stepsPerBeat}`, `Q:1/4=${Math.round(bpm)}`];
-  const lines = staves.map((staff) => withMeters(staffBars(staff, bars, spelling), bars, meter));
+  const lines = staves.map((staff) => withMeters(staffBars(staff, bars, spelling, stepsPerBeat),
+    bars, meter));
   const keyField = `K:${spelling.name}`;
   if (mono) {
     return [...head, keyField, ...chunks(lines[0]).map((l) => `${l.join(" ")} |`)].join("\n") +
@@ -63,8 +66,8 @@ function chunks(bars) {
   return out.map((line) => [line.join(" | ")]);
 }
 
-/** ABC of each bar of one staff's notes; bars [{start, end}] cover the song. */
-function staffBars(notes, bars, spelling) {
+/** ABC of each bar of one staff's notes; bars [{start, end, meter}] cover the song. */
+function staffBars(notes, bars, spelling, stepsPerBeat) {
   const end = bars.at(-1).end;
   const cuts = new Set([0, end]);
   const barEnds = new Set(bars.map((b) => b.end));
@@ -76,28 +79,54 @@ function staffBars(notes, bars, spelling) {
   const times = [...cuts].filter((t) => t <= end).sort((a, b) => a - b);
   const out = [];
   let written = new Map(); // letter+octave -> accidental in force in this bar
-  let current = [];
+  let current = []; // {text, at, len, rest} of the bar so far
+  let bar = 0;
   for (let i = 0; i + 1 < times.length; i++) {
     const [t0, t1] = [times[i], times[i + 1]];
     const sounding = notes.filter((n) => n.start <= t0 && t0 < n.start + n.duration)
       .sort((a, b) => a.pitch - b.pitch);
     const pieces = lengths(t1 - t0);
+    let at = t0;
     pieces.forEach((len, k) => {
-      if (!sounding.length) return current.push(`z${len}`);
-      const last = k === pieces.length - 1;
-      const names = sounding.map((n) => {
-        const tie = !last || n.start + n.duration > t1 ? "-" : "";
-        return noteName(n.pitch, spelling, written) + tie;
-      });
-      current.push(names.length === 1 ? withLength(names[0], len) : `[${names.join("")}]${len}`);
+      if (!sounding.length) {
+        current.push({ text: `z${len}`, at, len, rest: true });
+      } else {
+        const last = k === pieces.length - 1;
+        const names = sounding.map((n) => {
+          const tie = !last || n.start + n.duration > t1 ? "-" : "";
+          return noteName(n.pitch, spelling, written) + tie;
+        });
+        current.push({ at, len, rest: false, text: names.length === 1
+          ? withLength(names[0], len) : `[${names.join("")}]${len}` });
+      }
+      at += len;
     });
     if (barEnds.has(t1)) {
-      out.push(current.join(" "));
+      out.push(beamed(current, bars[bar], stepsPerBeat));
       current = [];
       written = new Map();
+      bar += 1;
     }
   }
   return out;
+}
+
+/**
+ * A bar's pieces as ABC: notes shorter than a beat are beamed (no space between
+ * them) within their group, a beat or a dotted quarter in 3/8, 6/8, 9/8 and
+ * 12/8, counted back from the bar's end so that a pickup's groups end on the
+ * downbeat; rests and longer notes stand apart.
+ */
+function beamed(pieces, bar, stepsPerBeat) {
+  const compound = bar.meter?.unit === 8 && bar.meter.beats % 3 === 0;
+  const group = compound ? 1.5 * stepsPerBeat : stepsPerBeat;
+  const groupOf = (p) => Math.floor((bar.end - 1 - p.at) / group);
+  const short = (p) => !p.rest && p.len < stepsPerBeat;
+  return pieces.map((p, i) => {
+    const q = pieces[i - 1];
+    const together = q && short(p) && short(q) && groupOf(p) === groupOf(q);
+    return (i === 0 || together ? "" : " ") + p.text;
+  }).join("");
 }
 
 /** "C2-" from "C-" and 2: the length goes before a tie. */
