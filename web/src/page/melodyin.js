@@ -161,6 +161,13 @@ export function mountMelody(view, roll, { page, form, transport, run }) {
     const chosen = model();
     if (!chosen) return;
     const before = store.current().notes.length;
+    try { // the model's grid first: a model that cannot load is not the file's fault
+      await store.codecOf(chosen);
+    } catch (e) {
+      return say(`the ${chosen.name} model's vocabulary could not be read (${reason(e)}), ` +
+        `so ${source} could not be put on its grid; ${before
+          ? `your melody of ${before} notes is kept` : "choose another model"}`);
+    }
     try {
       const song = await read();
       const { melody, folded } = await store.fromFile(song, chosen, source);
