@@ -126,7 +126,9 @@ def decode(folder: Path, manifest, groups: list[bytes]) -> dict[str, np.ndarray]
             except WeightError as e:
                 raise CadenzaError(f"{folder}: {e}") from None
             if not np.isfinite(values).all():
-                raise CadenzaError(f"{folder}: weight {w['name']} holds NaN or infinite values")
+                raise CadenzaError(f"{folder}: weight {w['name']} decodes to NaN or infinite "
+                                   "values: the shard does not hold what model.json describes "
+                                   "(damaged, or its entries swapped)")
             out[w["name"]] = values
         if at != len(data):
             raise CadenzaError(f"{folder}: weight shards hold {len(data)} bytes, "

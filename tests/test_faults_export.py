@@ -100,7 +100,7 @@ DAMAGE = {
     "shard padded by 4 KB": (pad, f"{SHARD} has {SHIPPED_BYTES + 4096} bytes, "
                                   f"config.json says {SHIPPED_BYTES}"),
     "bit-flipped shard": (flip_bit, f"{SHARD} is damaged: its SHA-256 differs"),
-    "NaN weight, hashes updated": (nan_weight, f"weight {NAN_WEIGHT} holds NaN"),
+    "NaN weight, hashes updated": (nan_weight, f"weight {NAN_WEIGHT} decodes to NaN"),
     "shard padded, hashes updated": (lambda f: [pad(f), rehash(f)],
                                      f"weight shards hold {SHIPPED_BYTES + 4096} bytes, "
                                      f"the manifest describes {SHIPPED_BYTES}"),

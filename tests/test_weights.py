@@ -91,7 +91,7 @@ def test_the_reader_refuses_short_long_and_non_finite_shards(tmp_path):
         decode(tmp_path, manifest, [bytes(5)])
     with pytest.raises(CadenzaError, match="weight shards hold 8 bytes, the manifest describes 6"):
         decode(tmp_path, manifest, [bytes(8)])
-    with pytest.raises(CadenzaError, match="weight w holds NaN or infinite values"):
+    with pytest.raises(CadenzaError, match="weight w decodes to NaN or infinite values: the shard does not hold"):
         decode(tmp_path, manifest, [np.array([0, np.nan, 1], "<f2").tobytes()])
 
 

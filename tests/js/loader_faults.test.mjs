@@ -59,7 +59,7 @@ const DAMAGE = {
   "NaN weight, hashes updated": [(f) => {
     rewriteShard(f, (d) => d.writeUInt16LE(0x7e00, 0)); // float16 NaN: the first embedding weight
     rehash(f);
-  }, /weight embedding\/embeddings holds NaN/],
+  }, /weight embedding\/embeddings decodes to NaN/],
   "shard padded, hashes updated": [(f) => {
     appendFileSync(join(f, SHARD), Buffer.alloc(4096));
     rehash(f);

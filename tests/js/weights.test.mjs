@@ -65,7 +65,7 @@ test("unknown storages and short or long shards are refused, as converter/read.p
     /weight shards hold 8 bytes, the manifest describes 6/);
   const nan = new Uint8Array([0, 0x7e, 0, 0, 0, 0]);
   assert.throws(() => decodeWeights([{ weights: [f16], bytes: nan }]),
-    /weight w holds NaN or infinite values/);
+    /weight w decodes to NaN or infinite values: the shard does not hold what model.json/);
 });
 
 describe("test models stored per column and by auto load and match Keras", () => {

@@ -106,7 +106,8 @@ export function decodeWeights(groups) {
       const { values, end } = dequantise(entry, bytes, at);
       at = end;
       if (!values.every(Number.isFinite)) {
-        throw new Error(`weight ${entry.name} holds NaN or infinite values`);
+        throw new Error(`weight ${entry.name} decodes to NaN or infinite values: the shard ` +
+          "does not hold what model.json describes (damaged, or its entries swapped)");
       }
       out[entry.name] = { shape: entry.shape.map(Number), values };
     }
