@@ -238,3 +238,31 @@ def test_a_model_without_its_vocab_is_blamed_not_the_melody_file(page, base, tmp
     said = page.inner_text("[data-cz=melody-error]")
     assert "the folk model's vocabulary could not be read" in said and "HTTP 404" in said, said
     assert "tune.mid:" not in said
+
+
+FIT = """() => [...document.querySelectorAll('.cz-form select, .cz-form input[type=number]')]
+  .map((el) => {
+    const cs = getComputedStyle(el), ctx = document.createElement('canvas').getContext('2d');
+    ctx.font = cs.font;
+    const texts = el.tagName === 'SELECT' ? [...el.options].map((o) => o.text) : [el.value];
+    const need = Math.max(...texts.map((t) => ctx.measureText(t).width));
+    const room = el.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) - 16;
+    return need > room ? `${el.name}: ${Math.ceil(need)} px of text in ${Math.floor(room)}` : '';
+  }).filter(Boolean)"""
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900},
+                                      {"width": 390, "height": 844}], ids=["desktop", "phone"])
+def test_no_menu_or_number_is_cut_off_and_the_status_keeps_to_two_lines(browser, base, viewport):
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    page.goto(base + "compose/#seed=4294967295&n=2000")  # the longest seed, and a long song
+    page.wait_for_function(f"document.querySelector('{COMPOSE}').dataset.state === 'generating'")
+    assert page.evaluate(FIT) == []  # the menus' longest options (any, examples), the seed
+    status = page.locator("[data-cz=status]")
+    page.wait_for_function("/Composing|notes/.test(document.querySelector('[data-cz=status]')"
+                           ".textContent)")
+    line = float(page.evaluate("parseFloat(getComputedStyle(document.querySelector("
+                               "'[data-cz=status]')).lineHeight)"))
+    assert status.bounding_box()["height"] <= 2.2 * line, page.inner_text("[data-cz=status]")
+    context.close()
