@@ -24,7 +24,7 @@ from mkdocs.exceptions import PluginError
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = [ROOT / "web" / "src", ROOT / "scripts" / "bundle.mjs", ROOT / "package-lock.json"]
 BUNDLE = ROOT / "site" / "assets" / "bundle"
-OUTPUTS = [BUNDLE / "cadenza.js", BUNDLE / "worker.js",
+OUTPUTS = [BUNDLE / "cadenza.js", BUNDLE / "worker.js", BUNDLE / "reader.js",
            ROOT / "site" / "assets" / "wasm" / "tfjs-backend-wasm-simd.wasm"]
 PIANO = ROOT / "site" / "assets" / "piano"
 log = logging.getLogger("mkdocs.hooks.build")

@@ -8,6 +8,7 @@
 //                                  imported chunks (compose page, home player)
 //   site/assets/bundle/worker.js   the Web Worker that loads models and
 //                                  generates (classic script: tfjs + wasm)
+//   site/assets/bundle/reader.js   the Web Worker that reads uploaded MIDI files
 //   site/assets/wasm/*.wasm        tfjs-backend-wasm binaries (setWasmPaths)
 // --dev skips minification and writes source maps.
 
@@ -31,6 +32,8 @@ await build({ ...common, entryPoints: [join(ROOT, "web/src/page/cadenza.js")], o
   format: "esm", splitting: true, chunkNames: "[name]-[hash]" });
 await build({ ...common, entryPoints: [join(ROOT, "web/src/worker/worker.js")],
   outfile: join(OUT, "worker.js"), format: "iife" });
+await build({ ...common, entryPoints: [join(ROOT, "web/src/worker/reader.js")],
+  outfile: join(OUT, "reader.js"), format: "iife" });
 
 mkdirSync(WASM_OUT, { recursive: true });
 for (const name of readdirSync(WASM_DIST).filter((n) => n.endsWith(".wasm"))) {

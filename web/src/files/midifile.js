@@ -85,6 +85,13 @@ function checkFile(data) {
   }
 }
 
+/** The first `limit` of notes ({start, ...}) by onset (file order where they tie). */
+export function firstNotes(notes, limit) {
+  if (notes.length <= limit) return notes;
+  return notes.map((n, i) => [n, i]).sort((a, b) => a[0].start - b[0].start || a[1] - b[1])
+    .slice(0, limit).map(([n]) => n);
+}
+
 /** [tonic, mode] of the earliest key signature ({key, scale, ticks}), or null. */
 function firstKey(signatures) {
   // @tonejs/midi names the major key of the signature's sharps or flats, minor ones too

@@ -19,6 +19,7 @@ import { cancel, Cancelled, compose, harmonize, preload } from "./client.js";
 import * as melodies from "../melody/melody.js";
 import { mountMelody } from "./melodyin.js";
 import { readSong, writeMidi } from "../files/midifile.js";
+import { readOffThread } from "../files/reading.js";
 import { describe, songEnd } from "../notation/music.js";
 import { siteUrl } from "../common/paths.js";
 import { PianoRoll } from "../notation/pianoroll.js";
@@ -438,8 +439,10 @@ async function readUpload(view, page, input) {
   view.error(null);
   if (!file) return;
   try {
-    page.upload = { name: file.name, song: readSong(await file.arrayBuffer()) };
-    view.status(`${file.name}: ${page.upload.song.notes.length} notes; ` +
+    view.status(`Reading ${file.name}…`);
+    const { song, count } = await readOffThread(await file.arrayBuffer());
+    page.upload = { name: file.name, song };
+    view.status(`${file.name}: ${count.toLocaleString("en-US")} notes; ` +
       `its first ${PRIME_NOTES} start the song.`, "idle");
   } catch (e) {
     input.value = "";

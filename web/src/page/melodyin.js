@@ -12,6 +12,7 @@ import { meterName, OTHER, parseMeter } from "../mirror/keys.js";
 import * as store from "../melody/melody.js";
 import { listen, offered } from "../melody/midiin.js";
 import { readSong } from "../files/midifile.js";
+import { readOffThread } from "../files/reading.js";
 import { describe, pitchName } from "../notation/music.js";
 import { siteUrl } from "../common/paths.js";
 import { reason } from "../common/reason.js";
@@ -155,7 +156,8 @@ export function mountMelody(view, roll, { page, form, transport, run }) {
     status(describeMelody(store.current(), `Stopped: ${notes.length} notes recorded. `));
   };
 
-  // A melody from a MIDI file or an example: its top line replaces the melody.
+  // A melody from a MIDI file or an example: its top line replaces the melody. read()
+  // gives readSong's song, or {song, cut}: the notes the file had beyond those read.
   const bring = async (read, source) => {
     say(null);
     const chosen = model();
@@ -169,7 +171,10 @@ export function mountMelody(view, roll, { page, form, transport, run }) {
           ? `your melody of ${before} notes is kept` : "choose another model"}`);
     }
     try {
-      const song = await read();
+      const got = await read();
+      const song = got.song ?? got;
+      if (got.cut) source = `${source}, its first ${song.notes.length.toLocaleString("en-US")} ` +
+        `of ${(song.notes.length + got.cut).toLocaleString("en-US")} notes`;
       const { melody, folded } = await store.fromFile(song, chosen, source);
       stopRecording();
       store.replace(melody);
@@ -185,7 +190,12 @@ export function mountMelody(view, roll, { page, form, transport, run }) {
     const input = el("melody-file");
     const file = input.files[0];
     if (!file) return;
-    bring(async () => readSong(await file.arrayBuffer()), file.name)
+    // a melody is at most Length notes: its top line, from four times as many
+    const limit = 4 * readForm(form).length;
+    bring(async () => {
+      const { song, count } = await readOffThread(await file.arrayBuffer(), limit);
+      return { song, cut: count - song.notes.length };
+    }, file.name)
       .finally(() => { input.value = ""; });
   };
   const fromExample = () => {
