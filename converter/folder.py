@@ -27,7 +27,7 @@ import re
 from pathlib import Path
 
 from trainer import constants as C
-from trainer.errors import CadenzaError
+from trainer.errors import CadenzaError, read_text
 from trainer.nn.network import NETWORK
 
 TYPE, FORMAT_VERSION = C.EXPORT_TYPE, 2
@@ -55,7 +55,7 @@ def file_list(folder: Path) -> list[str]:
 def read_config(folder: Path) -> dict | None:
     """The folder's config.json as a dict, or None when it is missing or not a JSON object."""
     try:
-        config = json.loads((Path(folder) / "config.json").read_text())
+        config = json.loads(read_text(Path(folder) / "config.json"))
     except (OSError, ValueError):
         return None
     return config if isinstance(config, dict) else None
@@ -78,7 +78,7 @@ def listed_files(folder: Path) -> set[str] | None:
 def _legacy_files(folder: Path) -> set[str] | None:
     """What an export from before the file list wrote, if model.json is one's."""
     try:
-        model = json.loads((folder / "model.json").read_text())
+        model = json.loads(read_text((folder / "model.json")))
         name = (model["network"]["name"] if "network" in model  # format 2, or 1: tfjs
                 else model["modelTopology"]["model_config"]["config"]["name"])
         paths = {p for group in model["weightsManifest"] for p in group["paths"]}

@@ -30,7 +30,7 @@ import numpy as np
 from converter.folder import READABLE, TYPE
 from converter.weights import WeightError, dequantise
 from trainer.compose.stepper import Stepper
-from trainer.errors import CadenzaError
+from trainer.errors import CadenzaError, read_text
 from trainer.music.codec import Codec
 from trainer.nn import network as N
 from trainer.nn.network import NetworkError
@@ -53,7 +53,7 @@ class Export:
 
 def _json(folder: Path, name: str):
     try:
-        return json.loads((folder / name).read_text())
+        return json.loads(read_text((folder / name)))
     except (OSError, ValueError) as e:
         raise CadenzaError(f"{folder}: no readable {name} ({e})") from None
 

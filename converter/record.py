@@ -19,7 +19,7 @@ from converter import storage as S
 from converter.folder import FORMAT_VERSION, TYPE, file_list, shard_records
 from converter.weights import summary
 from trainer.cli import command_line
-from trainer.errors import CadenzaError
+from trainer.errors import CadenzaError, read_text
 from trainer.nn.runs import RunDir
 
 
@@ -115,7 +115,7 @@ def read_previous(path: Path | None) -> dict | None:
     if path is None:
         return None
     try:
-        previous = json.loads(Path(path).read_text())
+        previous = json.loads(read_text(path, "--previous"))
     except (OSError, ValueError) as e:
         raise CadenzaError(f"--previous {path}: cannot read it ({e})") from None
     if not (isinstance(previous, dict) and isinstance(previous.get("lstm"), dict)):

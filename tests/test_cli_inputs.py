@@ -164,3 +164,45 @@ def test_sample_answers_a_prime_with_at_least_a_bar(tmp_path):
     for song in sorted((tmp_path / "out").glob("*.mid")):
         notes = midi_io.read_song(song).notes
         assert len(notes) > len(tune) and notes[:, 1].max() > 8, song.name  # it went on
+
+
+@pytest.mark.parametrize("case", ["--split /dev/zero", "config.json a FIFO", "vocab.json huge",
+                                  "--split a folder"])
+def test_every_json_file_the_cli_reads_is_checked_before_it_is_read(tmp_path, case):
+    import shutil
+
+    from trainer.errors import MAX_TEXT_BYTES
+
+    model = tmp_path / "folk"
+    shutil.copytree(FOLK, model)
+    if case == "--split /dev/zero":
+        args, named, why = (["evaluate", "--run-dir", model, "--split", "/dev/zero"],
+                            "--split /dev/zero", "a character device")
+    elif case == "config.json a FIFO":
+        (model / "config.json").unlink()
+        os.mkfifo(model / "config.json")
+        args, named, why = (["sample", "--run-dir", model, "--out-dir", tmp_path / "out"],
+                            model / "config.json", "a FIFO")
+    elif case == "vocab.json huge":
+        with open(model / "vocab.json", "ab") as f:
+            f.truncate(MAX_TEXT_BYTES + 1)
+        args, named, why = (["sample", "--run-dir", model, "--out-dir", tmp_path / "out"],
+                            model / "vocab.json", None)
+    else:
+        args, named, why = (["evaluate", "--run-dir", model, "--split", tmp_path],
+                            f"--split {tmp_path}", "a folder")
+    proc = cli(*args, check=False, timeout=60)
+    line = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ""
+    assert proc.returncode == 2 and line.startswith("error: ") and str(named) in line, \
+        proc.stdout + proc.stderr
+    assert (f"is not a regular file ({why})" if why else
+            f"holds more than {MAX_TEXT_BYTES:,} bytes") in line, line
+
+
+def test_converter_previous_is_checked_before_it_is_read(tmp_path):
+    from converter.record import read_previous
+    from trainer.errors import CadenzaError
+
+    with pytest.raises(CadenzaError,
+                       match="^--previous /dev/zero is not a regular file \\(a character device\\)"):
+        read_previous("/dev/zero")

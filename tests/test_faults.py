@@ -364,8 +364,11 @@ def test_library_use_from_any_script(tmp_path, how):
     *top, result = done.stdout.splitlines()
     assert result == "20 songs, 0 skipped"
     # unguarded code runs once; a guarded script's top level also runs in each worker, as
-    # Python's spawn always does, which shows that its workers were used
-    assert top == ["top level ran"] * (len(top) if guarded else 1) and len(top) >= 1
+    # Python's spawn always does, which shows that its workers were used (workers print at
+    # once, so their lines may run together: count the words, not the lines)
+    ran = "\n".join(top).count("top level ran")
+    assert "".join(top).replace("top level ran", "") == "" and ran >= 1
+    assert guarded or ran == 1
     assert ("parsing on one process" in done.stderr) == (not guarded), done.stderr
 
 

@@ -6,6 +6,10 @@ sense on its own: name the file, flag or folder at fault and what to do.
 An ``OSError`` nobody anticipated (a full disk, a read-only folder) becomes
 one too, through :func:`from_os_error`.
 
+Every settings or data file the CLI reads (JSON: a run's or export's files,
+``--split``, ``--previous``) goes through :func:`read_text`, which refuses a
+FIFO, a device or a huge file with one line before reading it.
+
 How names from the file system appear in what Cadenza prints (:func:`shown`):
 A file name may hold bytes that are not UTF-8 (Python keeps them as
 surrogates, which a UTF-8 stream refuses) and characters a terminal acts on
@@ -19,6 +23,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import stat
 import unicodedata
 
 _HIDDEN = ("Cc", "Cf", "Zl", "Zp", "Cs")  # controls, format (bidi), separators, surrogates
@@ -75,3 +80,32 @@ def from_os_error(e: Exception, what: str = "") -> CadenzaError:
         return CadenzaError(f"no space left on the device writing {where or 'a file'}; free some "
                             "space and run the command again (a run continues with --resume)")
     return CadenzaError(f"{where}: {reason}" if where else reason)
+
+
+MAX_TEXT_BYTES = 64 * 1024 * 1024  # the largest JSON file read: a run's or export's are KB
+
+
+def kind(mode: int) -> str:
+    """What a ``stat`` mode that is not a regular file's names: "a FIFO", "a folder", ..."""
+    return ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a character device" if stat.S_ISCHR(mode)
+            else "a block device" if stat.S_ISBLK(mode)
+            else "a folder" if stat.S_ISDIR(mode) else "not a file")
+
+
+def read_text(path, flag: str = "", limit: int = MAX_TEXT_BYTES) -> str:
+    """The text of a file the CLI reads, checked before it is read: CadenzaError naming it
+    (after ``flag``, the option that named it, if any) for something that is not a regular
+    file (a FIFO or a device would block, or never end) or holds more than ``limit``
+    bytes; OSError where it cannot be read (a missing file among them),
+    UnicodeDecodeError (a ValueError) for text that is not UTF-8."""
+    named = f"{flag} {shown(path)}" if flag else shown(path)
+    mode = os.stat(path).st_mode  # follows a link, as reading does
+    if not stat.S_ISREG(mode):
+        raise CadenzaError(f"{named} is not a regular file ({kind(mode)})")
+    with open(path, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise CadenzaError(f"{named} holds more than {limit:,} bytes: not a file Cadenza "
+                           "wrote")
+    return data.decode("utf-8")

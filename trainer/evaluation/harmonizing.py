@@ -24,7 +24,7 @@ from trainer.compose import harmony as H
 from trainer.compose.composing import check_harmonizer, harmonize_melody
 from trainer.compose.stepper import Stepper
 from trainer.config import HarmonyEvalConfig
-from trainer.errors import shown
+from trainer.errors import read_text, shown
 from trainer.evaluation import harmony_metrics as hm
 from trainer.music.codec import START
 from trainer.music.corpus import prepare, split_songs
@@ -124,7 +124,7 @@ def list_in_export(folder: Path, name: str) -> bool:
     if name in listed:
         return False
     path = Path(folder) / "config.json"
-    config = json.loads(path.read_text())
+    config = json.loads(read_text(path))
     config["files"] = sorted(listed | {name})
     write(path, config)
     return True

@@ -35,7 +35,7 @@ import numpy as np
 
 from trainer import constants as C
 from trainer.config import CodecConfig
-from trainer.errors import CadenzaError
+from trainer.errors import CadenzaError, read_text
 from trainer.music import keys as K
 
 START, DUR, PITCH = 0, 1, 2
@@ -440,7 +440,7 @@ class Codec:
     @classmethod
     def load(cls, path: Path) -> Codec:
         try:
-            d = json.loads(Path(path).read_text())
+            d = json.loads(read_text(path))
         except (OSError, ValueError) as e:
             raise CadenzaError(f"cannot read vocabulary {path}: {e}") from None
         return cls.from_json(d)

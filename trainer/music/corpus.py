@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from trainer import constants as C
 from trainer.config import CodecConfig, DataConfig
-from trainer.errors import CadenzaError, shown
+from trainer.errors import CadenzaError, kind, read_text, shown
 from trainer.music import keys as K
 from trainer.music import midi_io
 from trainer.music.codec import Codec, Meta
@@ -210,7 +210,7 @@ def survey(folder: Path) -> Survey:
                 files.append(path)
             elif path.exists():
                 skipped.append((path.relative_to(folder).as_posix(),
-                                f"not a regular file ({midi_io.kind(path.stat().st_mode)})"))
+                                f"not a regular file ({kind(path.stat().st_mode)})"))
     if not files and not skipped:
         raise CadenzaError(f"no .mid or .midi files under {folder}")
     return Survey(sorted(files), ignored, sorted(skipped))
@@ -390,7 +390,7 @@ def builtin_folder(corpus: str, cache: Path, jobs: int, log) -> tuple[Path, list
         failed = settle_export([results[i] for i in range(len(units))], dirs, folder)
         shutil.rmtree(staging, ignore_errors=True)
         manifest.write_text(json.dumps({"units": len(units), "failed": failed}, indent=1))
-    failed = json.loads(manifest.read_text())["failed"]
+    failed = json.loads(read_text(manifest))["failed"]
     return folder, sorted(failed.items())
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import pretty_midi
 
 from trainer import constants as C
-from trainer.errors import CadenzaError
+from trainer.errors import CadenzaError, kind
 
 
 class UnusableMidi(Exception):
@@ -67,14 +67,6 @@ def read_bytes(path: Path) -> bytes:
         raise UnusableMidi(f"{max(size, len(data)):,} bytes, more than the "
                            f"{C.MAX_MIDI_BYTES:,} a MIDI file may hold here")
     return data
-
-
-def kind(mode: int) -> str:
-    """What a ``stat`` mode that is not a regular file's names."""
-    return ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
-            else "a character device" if stat.S_ISCHR(mode)
-            else "a block device" if stat.S_ISBLK(mode)
-            else "a folder" if stat.S_ISDIR(mode) else "not a file")
 
 
 def parse_midi(data: bytes, programs: tuple[int, ...] = ()) -> np.ndarray:

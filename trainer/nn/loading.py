@@ -19,7 +19,7 @@ import numpy as np
 
 from trainer import constants as C
 from trainer.config import RunConfig
-from trainer.errors import CadenzaError, shown
+from trainer.errors import CadenzaError, read_text, shown
 from trainer.music import keys as K
 from trainer.music.codec import Codec
 from trainer.nn.runs import RunDir
@@ -42,7 +42,7 @@ class Loaded:
 
 def is_export(path: Path) -> bool:
     try:
-        d = json.loads((Path(path) / "config.json").read_text())
+        d = json.loads(read_text(Path(path) / "config.json"))
     except (OSError, ValueError):
         return False
     return isinstance(d, dict) and d.get("type") == C.EXPORT_TYPE
@@ -83,7 +83,7 @@ def _load_export(path: Path) -> Loaded:
     split = None
     if (path / "split.json").exists():
         try:
-            split = json.loads((path / "split.json").read_text())
+            split = json.loads(read_text((path / "split.json")))
         except (OSError, ValueError) as e:
             raise CadenzaError(f"{shown(path)}/split.json: cannot read it ({e})") from None
     return Loaded(path, "export", config, export.codec, export.network, export.weights,
@@ -121,7 +121,7 @@ def test_split(loaded: Loaded, split_file: Path | None = None) -> dict:
     split = loaded.split
     if split_file is not None:
         try:
-            split = json.loads(Path(split_file).read_text())
+            split = json.loads(read_text(split_file, "--split"))
         except (OSError, ValueError) as e:
             raise CadenzaError(f"--split {shown(split_file)}: cannot read it ({e})") from None
     if not isinstance(split, dict) or not split.get("test"):

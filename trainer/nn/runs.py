@@ -26,7 +26,7 @@ from pathlib import Path
 
 from trainer import constants as C
 from trainer.config import CodecConfig, DataConfig, ModelConfig, RunConfig, TrainConfig
-from trainer.errors import CadenzaError, shown
+from trainer.errors import CadenzaError, read_text, shown
 from trainer.music.codec import Codec
 from trainer.nn.checkpoints import fsync
 
@@ -91,7 +91,7 @@ class RunDir:
         if not path.exists():
             return None
         try:
-            return json.loads(path.read_text())
+            return json.loads(read_text(path))
         except ValueError as e:
             raise CadenzaError(f"{path} is not valid JSON ({e})") from None
 

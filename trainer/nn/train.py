@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from trainer.config import RunConfig
-from trainer.errors import CadenzaError, shown
+from trainer.errors import CadenzaError, read_text, shown
 from trainer.music.codec import Codec
 from trainer.music.corpus import Corpus, key_counts, meter_counts, prepare, split_names, split_songs
 from trainer.nn import backend
@@ -24,7 +24,7 @@ def read_test_songs(path) -> list[str]:
     import json
 
     try:
-        d = json.loads(path.read_text())
+        d = json.loads(read_text(path))
     except (OSError, ValueError) as e:
         raise CadenzaError(f"--test-songs {shown(path)}: cannot read it ({e})") from None
     names = d.get("validation") if isinstance(d, dict) else d
