@@ -58,6 +58,18 @@ def phrase_file(tmp_path) -> Path:
 
 # --- tiny real runs (shared by the training and converter tests) -------------
 
+# The fixtures that train a tiny model (here and in test_faults.py): a test that uses one
+# trains, or needs what was trained, so it is marked slow (make check leaves it out).
+TRAINING_FIXTURES = {"tiny_runs", "trained", "two_epochs"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects by marker
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 TINY = ["--rnn-size", "32", "--embedding-size", "16", "--window-size", "32",
         "--batch-size", "8", "--num-layers", "2"]
 CHORALES = ["bach/bwv269", "bach/bwv347", "bach/bwv153.1", "bach/bwv86.6", "bach/bwv267",

@@ -224,6 +224,7 @@ def tiny_disk(tmp_path):
     subprocess.run(["umount", str(mount)], check=True)
 
 
+@pytest.mark.slow
 def test_a_real_full_disk_gives_one_line_and_the_run_resumes(chorales, cache, tiny_disk):
     run = tiny_disk / "run"
     proc = cli("train", "--data-dir", chorales, "--run-dir", run, "--epochs", 4, *TINY,
