@@ -36,9 +36,15 @@ run: setup
 	$(MAKE) site
 	@echo "songs in $(RUN_DIR)/songs; site in build/site (preview: .venv/bin/mkdocs serve)"
 
+# The browser tests (pytest -m browser: one process, mostly waiting on the pages) run
+# beside the others, whose trainings run niced: some pages play keys at a tempo and must
+# get the CPU when they ask for it. Their report follows the others'.
 test: setup system-deps
 	$(PY) scripts/make_test_models.py --out $(TEST_MODELS)
-	$(PYTEST)
+	$(PY) -m pytest -q -m browser > build/browser-tests.log 2>&1 & browser=$$!; \
+	nice -n 10 $(PYTEST) -m "not browser"; others=$$?; \
+	wait $$browser; status=$$?; echo "--- the browser tests (pytest -m browser):"; \
+	cat build/browser-tests.log; test $$others = 0 && test $$status = 0
 	npm test
 
 # The tiny test models (the JavaScript tests load them) only when missing or older

@@ -68,6 +68,25 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("browser"):  # pytest -n: one site build and one browser
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
+def shared_folder(tmp_path_factory, name: str, make) -> Path:
+    """The folder ``name`` under this test run's temporary root, which ``make(folder)``
+    fills: once per test run, also under pytest -n, whose processes take turns (a file
+    lock) and share what the first made. A ``make`` that failed is tried again."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # pytest-N/popen-gwK
+    folder, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            done.touch()
+    return folder
 
 
 TINY = ["--rnn-size", "32", "--embedding-size", "16", "--window-size", "32",
@@ -106,17 +125,18 @@ def chorales(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_runs(tmp_path_factory, chorales, cache):
     """``tiny_runs(backend)`` -> (run folder, stdout + stderr of its ``train``): the tiny
-    model trained for one epoch under ``KERAS_BACKEND=backend``, once per test process on
-    first use. Tests copy the folder before they change it."""
-    runs = {}
+    model trained for one epoch under ``KERAS_BACKEND=backend``, once per test run on first
+    use (shared_folder). Tests copy the folder before they change it."""
+
+    def train(folder: Path, backend: str) -> None:
+        proc = cli("train", "--data-dir", chorales, "--run-dir", folder / "tiny", "--epochs", 1,
+                   *TINY, env={"KERAS_BACKEND": backend})
+        (folder / "output.txt").write_text(proc.stdout + proc.stderr)
 
     def tiny_run(backend: str) -> tuple[Path, str]:
-        if backend not in runs:
-            run = tmp_path_factory.mktemp(f"runs-{backend}") / "tiny"
-            proc = cli("train", "--data-dir", chorales, "--run-dir", run, "--epochs", 1, *TINY,
-                       env={"KERAS_BACKEND": backend})
-            runs[backend] = run, proc.stdout + proc.stderr
-        return runs[backend]
+        folder = shared_folder(tmp_path_factory, f"runs-{backend}",
+                               lambda folder: train(folder, backend))
+        return folder / "tiny", (folder / "output.txt").read_text()
 
     return tiny_run
 
