@@ -3,6 +3,9 @@
 #                (needs Python 3.11+ and Node 20 only: no system packages)
 #   make test  - set up, install the system packages the tests need when missing
 #                (scripts/system-deps.sh), then run every test (Python, JavaScript, browser)
+# and, while working on it:
+#   make check - the quick tests: no browser, no training or export of a model (pytest -m
+#                "not browser and not slow"), then the JavaScript tests
 # Python lands in .venv/, JavaScript in node_modules/, outputs in runs/ and build/.
 
 PYTHON ?= python3
@@ -17,7 +20,12 @@ export NO_MKDOCS_2_WARNING := 1
 # The shipped chorales recipe (site/models/chorales/config.json has its exact command).
 TRAIN_FLAGS ?= --transpose 2 --test-songs trainer/splits/chorales-v1.json
 
-.PHONY: run test setup system-deps site examples lock
+# pytest on every core (pytest-xdist); --dist loadgroup keeps the tests of one
+# xdist_group (those sharing a module's trained model or exports) on one process.
+PYTEST := $(PY) -m pytest -q -n auto --dist loadgroup
+TEST_MODELS := build/test-models
+
+.PHONY: run test check setup system-deps site examples lock
 
 # Train (or resume) the default model, evaluate it, write a few songs, export it
 # to site/models/yours (git-ignored) and build the site around it.
@@ -31,10 +39,26 @@ run: setup
 	$(MAKE) site
 	@echo "songs in $(RUN_DIR)/songs; site in build/site (preview: .venv/bin/mkdocs serve)"
 
+# The browser tests (pytest -m browser: one process, mostly waiting on the pages) run
+# beside the others, whose trainings run niced: some pages play keys at a tempo and must
+# get the CPU when they ask for it. Their report follows the others'.
 test: setup system-deps
-	$(PY) scripts/make_test_models.py --out build/test-models
-	$(PY) -m pytest -q
+	$(PY) scripts/make_test_models.py --out $(TEST_MODELS)
+	$(PY) -m pytest -q -m browser > build/browser-tests.log 2>&1 & browser=$$!; \
+	nice -n 10 $(PYTEST) -m "not browser"; others=$$?; \
+	wait $$browser; status=$$?; echo "--- the browser tests (pytest -m browser):"; \
+	cat build/browser-tests.log; test $$others = 0 && test $$status = 0
 	npm test
+
+# The tiny test models (the JavaScript tests load them) only when missing or older
+# than the Python code or the set-up.
+check: setup $(TEST_MODELS)/stepper.json
+	$(PYTEST) -m "not browser and not slow"
+	npm test
+
+$(TEST_MODELS)/stepper.json: $(STAMP) scripts/make_test_models.py \
+		$(shell find trainer converter -name '*.py' -o -name '*.json')
+	$(PY) scripts/make_test_models.py --out $(TEST_MODELS)
 
 setup: $(STAMP) node_modules/.package-lock.json
 

@@ -1,8 +1,11 @@
-"""Shared fixtures: small MIDI files the tests write themselves."""
+"""Shared fixtures: small MIDI files the tests write themselves, the tiny trained runs, and
+the built site in headless Chromium (one site and one browser per test process)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -75,6 +78,37 @@ def phrase_file(tmp_path) -> Path:
 
 # --- tiny real runs (shared by the training and converter tests) -------------
 
+# The fixtures that train a tiny model (here and in test_faults.py): a test that uses one
+# trains, or needs what was trained, so it is marked slow (make check leaves it out).
+TRAINING_FIXTURES = {"tiny_runs", "trained", "two_epochs"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects by marker
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("browser"):  # pytest -n: one site build and one browser
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
+def shared_folder(tmp_path_factory, name: str, make) -> Path:
+    """The folder ``name`` under this test run's temporary root, which ``make(folder)``
+    fills: once per test run, also under pytest -n, whose processes take turns (a file
+    lock) and share what the first made. A ``make`` that failed is tried again."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # pytest-N/popen-gwK
+    folder, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            done.touch()
+    return folder
+
+
 TINY = ["--rnn-size", "32", "--embedding-size", "16", "--window-size", "32",
         "--batch-size", "8", "--num-layers", "2"]
 CHORALES = ["bach/bwv269", "bach/bwv347", "bach/bwv153.1", "bach/bwv86.6", "bach/bwv267",
@@ -109,7 +143,99 @@ def chorales(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def trained(tmp_path_factory, chorales, cache):
-    run = tmp_path_factory.mktemp("runs") / "tiny"
-    cli("train", "--data-dir", chorales, "--run-dir", run, "--epochs", 1, *TINY)
-    return run
+def tiny_runs(tmp_path_factory, chorales, cache):
+    """``tiny_runs(backend)`` -> (run folder, stdout + stderr of its ``train``): the tiny
+    model trained for one epoch under ``KERAS_BACKEND=backend``, once per test run on first
+    use (shared_folder). Tests copy the folder before they change it."""
+
+    def train(folder: Path, backend: str) -> None:
+        proc = cli("train", "--data-dir", chorales, "--run-dir", folder / "tiny", "--epochs", 1,
+                   *TINY, env={"KERAS_BACKEND": backend})
+        (folder / "output.txt").write_text(proc.stdout + proc.stderr)
+
+    def tiny_run(backend: str) -> tuple[Path, str]:
+        folder = shared_folder(tmp_path_factory, f"runs-{backend}",
+                               lambda folder: train(folder, backend))
+        return folder / "tiny", (folder / "output.txt").read_text()
+
+    return tiny_run
+
+
+@pytest.fixture(scope="session")
+def trained(tiny_runs):
+    return tiny_runs("tensorflow")[0]
+
+
+# --- the built site in headless Chromium (tests/test_site.py and the other browser tests) ----
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def mkdocs_build(out: Path, env=None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """``mkdocs build --strict`` into ``out``, one build at a time per checkout: the first
+    build after a change to web/src bundles it into site/assets/bundle (hooks/build.py), and
+    two test processes (pytest -n) must not write the bundle at once."""
+    lock = ROOT / "build" / ".mkdocs.lock"
+    lock.parent.mkdir(exist_ok=True)
+    with open(lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir",
+                               str(out)], cwd=ROOT, capture_output=True, text=True,
+                              timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def _headless():
+    """scripts/headless.py: find_browser(), serve() and the browser FLAGS."""
+    if str(ROOT / "scripts") not in sys.path:
+        sys.path.insert(0, str(ROOT / "scripts"))
+    import headless
+
+    return headless
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """The browser to drive; the browser tests skip, saying what to install, without one."""
+    headless = _headless()
+    try:
+        return headless.find_browser()
+    except headless.BrowserNotFound as e:
+        pytest.skip(f"browser tests: {e}")
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory, chromium):
+    """(folder, URL) of a silent static server, before anything is in the folder."""
+    folder = tmp_path_factory.mktemp("site")
+    server, url = _headless().serve(folder)
+    yield folder, url
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def site(served) -> Path:
+    """The site built into the served folder, with site_url set to the server's URL
+    (Material's instant navigation only follows links under site_url)."""
+    if shutil.which("node") is None:
+        pytest.skip("building the site needs Node 20 (the JavaScript bundle)")
+    if not any((ROOT / "site" / "models").glob("*/config.json")):
+        pytest.skip("no model under site/models/ to compose with")
+    folder, url = served
+    proc = mkdocs_build(folder, env={"CADENZA_SITE_URL": url})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return folder
+
+
+@pytest.fixture(scope="session")
+def base(site, served) -> str:
+    return served[1]
+
+
+@pytest.fixture(scope="session")
+def browser(site, chromium):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=_headless().FLAGS)
+        yield browser
+        browser.close()

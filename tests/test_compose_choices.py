@@ -1,6 +1,7 @@
 """The Compose page's Key and Meter menus in headless Chromium, with codec v2 and v1 models.
 
-The built site (tests/test_site.py's fixtures) gets two of the tiny models
+The built site (conftest.py's fixtures, shared with the other browser tests) gets,
+for this module's tests only, two of the tiny models
 ``scripts/make_test_models.py`` writes: ``tiny`` (codec v2, its config.json
 with training counts per key and meter) and ``tiny-v1`` (codec v1). Skipped
 without them, as without a browser.
@@ -14,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_site import (AXE, COMPOSE, ROOT, axe_violations, browser, chromium,  # noqa: F401
-                       generate, open_compose, page, served, site, wait_settled)
+from test_site import (AXE, COMPOSE, ROOT, axe_violations, generate, open_compose,  # noqa: F401
+                       page, wait_settled)
 
 from trainer.music import keys as K
 from trainer.music import midi_io
@@ -30,12 +31,15 @@ KEY, METER = "[data-cz=key]", "[data-cz=meter]"
 
 @pytest.fixture(scope="module")
 def base(site, served):
-    """The site, with the tiny v2 and v1 test models added to its model list."""
+    """The site, with the tiny v2 and v1 test models added to its model list; afterwards
+    the site is as built again (the other browser tests share it)."""
     missing = [str(p) for p in MODELS.values() if not (p / "config.json").exists()]
     if missing:
         pytest.skip(f"no test models ({', '.join(missing)}): run scripts/make_test_models.py")
     index_path = site / "models" / "index.json"
-    index = json.loads(index_path.read_text())
+    built = index_path.read_text()
+    assert not any((site / "models" / name).exists() for name in MODELS)
+    index = json.loads(built)
     for name, folder in MODELS.items():
         shutil.copytree(folder, site / "models" / name, dirs_exist_ok=True)
         config = json.loads((folder / "config.json").read_text())
@@ -45,7 +49,10 @@ def base(site, served):
             "num_layers": config["model"]["num_layers"], "rnn_size": config["model"]["rnn_size"],
             "vocab_size": config["vocab_size"], "weights_bytes": config["weights_bytes"]})
     index_path.write_text(json.dumps(index))
-    return served[1]
+    yield served[1]
+    index_path.write_text(built)
+    for name in MODELS:
+        shutil.rmtree(site / "models" / name)
 
 
 def conditioning() -> dict:

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from conftest import cli
 
-pytestmark = pytest.mark.slow
+# pytest -n: on one process, which makes the module's exports once
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("converter")]
 
 
 @pytest.fixture(scope="module")

@@ -70,6 +70,10 @@ def epochs_logged(run: Path) -> list[int]:
     return [int(r["epoch"]) for r in csv.DictReader(open(run / "log.csv"))]
 
 
+# pytest -n: the tests of two_epochs on one process, which trains it once
+TWO_EPOCHS = pytest.mark.xdist_group("two-epochs")
+
+
 @pytest.fixture(scope="module")
 def two_epochs(tmp_path_factory, chorales, cache) -> Path:
     run = tmp_path_factory.mktemp("faults") / "two"
@@ -115,6 +119,7 @@ def test_a_lock_left_by_kill_9_is_taken_over(tmp_path, capsys):
 
 # --- 2. damaged checkpoints -----------------------------------------------------
 
+@TWO_EPOCHS
 def test_resume_falls_back_to_the_checkpoint_before_a_damaged_one(two_epochs, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(two_epochs, run)
@@ -132,6 +137,7 @@ def test_resume_falls_back_to_the_checkpoint_before_a_damaged_one(two_epochs, tm
     assert leftovers(run) == ["checkpoints/damaged-last-e0002.keras"]
 
 
+@TWO_EPOCHS
 @pytest.mark.parametrize("harm", ["truncated", "empty", "deleted"])
 def test_damage_names_what_is_wrong(two_epochs, tmp_path, harm):
     for name in ("checkpoints/last-e0002.keras", "best.weights.h5"):
@@ -146,6 +152,7 @@ def test_damage_names_what_is_wrong(two_epochs, tmp_path, harm):
                                         "deleted": "missing"}[harm])
 
 
+@TWO_EPOCHS
 def test_resume_without_an_intact_checkpoint_names_both(two_epochs, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(two_epochs, run)
@@ -217,6 +224,7 @@ def tiny_disk(tmp_path):
     subprocess.run(["umount", str(mount)], check=True)
 
 
+@pytest.mark.slow
 def test_a_real_full_disk_gives_one_line_and_the_run_resumes(chorales, cache, tiny_disk):
     run = tiny_disk / "run"
     proc = cli("train", "--data-dir", chorales, "--run-dir", run, "--epochs", 4, *TINY,

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import cli
-from test_site import base, browser, chromium, page, served, site  # noqa: F401  (fixtures)
+from test_site import page  # noqa: F401  (a fixture)
 
 from converter.folder import file_list, is_export_folder, listed_files, shard_records
 from converter.read import read_export

@@ -1,6 +1,6 @@
 """The Compose page's melody input in headless Chromium: record, harmonize, continue, touch, errors.
 
-The built site and browser come from tests/test_site.py's fixtures. A melody
+The built site and browser come from conftest.py's fixtures. A melody
 is recorded with simulated computer-key presses after the count-in (or tapped
 on the on-screen piano with Playwright's touch emulation), harmonized with the
 shipped chorales model and continued with the folk model, whose Harmonize is
@@ -13,8 +13,8 @@ from __future__ import annotations
 import pretty_midi
 import pytest
 from conftest import write_song
-from test_site import (AXE, COMPOSE, PHONE, Recorder, axe_violations, base, browser,  # noqa: F401
-                       chromium, open_compose, page, served, site, wait_settled)
+from test_site import (AXE, COMPOSE, PHONE, Recorder, axe_violations,  # noqa: F401
+                       open_compose, page, wait_settled)
 
 from trainer.music.codec import Meta
 from trainer.music.midi_io import pickup_pad

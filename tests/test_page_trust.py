@@ -1,10 +1,11 @@
 """What a visitor and a bad-input sweep found on the Compose page (issue 29), in Chromium:
-a double or rapid click composes one song."""
+one song per double-click, share links quoted short and plain, damaged or huge uploads
+named as Python names them and read off the page's thread, a prime answered with at
+least a bar, Copy's feedback, nothing cut off on a phone, beamed eighths, and every page
+under its Content-Security-Policy."""
 
 import pytest
-from test_site import (COMPOSE, browser, chromium, open_compose, page, served,  # noqa: F401
-                       site, wait_settled)
-from test_site import base  # noqa: F401  (fixture)
+from test_site import COMPOSE, open_compose, page, wait_settled  # noqa: F401  (page: fixture)
 
 pytestmark = pytest.mark.browser
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import TINY, cli
+from conftest import cli
 
 NOISE = re.compile("|".join([
     r"^[EWIF]\d{4} ",  # absl / glog: E0000 00:00:... file.cc:123]
@@ -23,6 +24,9 @@ NOISE = re.compile("|".join([
     r"(?i:cuda)", r"oneDNN", r"TF-TRT", r"TensorRT", r"external/local_xla", r"tensorflow/core/",
     r"^WARNING:tensorflow", r"GRPC", r"rebuild TensorFlow",
 ]), re.MULTILINE)
+# pytest -n: this module (its chain, run once) on one process, with test_train.py's JAX test,
+# which shares its JAX run (conftest's tiny_runs)
+pytestmark = pytest.mark.xdist_group("quiet")
 BACKENDS = ["tensorflow", "jax"]
 COMMANDS = ["prepare", "train", "sample", "evaluate", "converter", "sample export",
             "harmonize export", "bad flag"]
@@ -33,8 +37,12 @@ def noise(text: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def outputs(chorales, cache, tmp_path_factory):
-    """``{(backend, command): stdout + stderr}`` of the chain, run once per backend."""
+def outputs(chorales, cache, tiny_runs, tmp_path_factory):
+    """``{(backend, command): stdout + stderr}`` of the chain, run once per backend.
+
+    The train step is conftest's ``tiny_runs`` (the same command, ``train --data-dir
+    CHORALES --run-dir RUN --epochs 1`` with the TINY flags under the backend, which the
+    other tests share); the rest of the chain runs on a copy of its run folder."""
     found = {}
     for backend_name in BACKENDS:
         if backend_name == "jax" and not _has("jax"):
@@ -44,7 +52,7 @@ def outputs(chorales, cache, tmp_path_factory):
         run = work / "run"
         steps = {
             "prepare": ("prepare", "--data-dir", chorales),
-            "train": ("train", "--data-dir", chorales, "--run-dir", run, "--epochs", 1, *TINY),
+            "train": None,  # tiny_runs(backend_name), copied to run
             "sample": ("sample", "--run-dir", run, "--out-dir", work / "songs",
                        "--num-files", 1, "--length", 10),
             "evaluate": ("evaluate", "--run-dir", run, "--num-samples", 1, "--free-samples", 1,
@@ -59,6 +67,10 @@ def outputs(chorales, cache, tmp_path_factory):
             "bad flag": ("train", "--run-dir", run, "--rnn-size", -4),
         }
         for command, args in steps.items():
+            if command == "train":
+                trained, found[backend_name, command] = tiny_runs(backend_name)
+                shutil.copytree(trained, run)
+                continue
             proc = cli(*args, env=env, check=command != "bad flag",
                        module="converter" if command == "converter" else "trainer")
             found[backend_name, command] = proc.stdout + proc.stderr

@@ -1,7 +1,8 @@
 """The built site in real headless Chromium: loads clean, composes, downloads, survives navigation.
 
 Builds the site (``mkdocs build --strict``) into a temporary folder, serves it
-on 127.0.0.1 and drives the Chromium or Chrome of ``scripts/headless.py``'s
+on 127.0.0.1 (conftest.py's ``site``, ``base`` and ``browser``: one build, server and
+browser per test process, shared by every browser test) and drives the Chromium or Chrome of ``scripts/headless.py``'s
 ``find_browser()`` (``$CADENZA_CHROMIUM`` first; skipped when there is none) through
 Playwright. Needs at least one model under ``site/models/`` (the tests use the
 first of the menu).
@@ -11,10 +12,6 @@ Leaves a screenshot of the Compose page in ``build/screenshots/compose.png``.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pretty_midi
@@ -24,9 +21,6 @@ from conftest import PHRASE, write_song
 from trainer.music.codec import Meta
 from trainer.music.midi_io import pickup_pad
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from headless import FLAGS, BrowserNotFound, find_browser, serve  # noqa: E402
-
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,55 +28,6 @@ PAGES = ["", "compose/", "examples/", "how-it-works/", "train/", "model-card/"]
 COMPOSE = "[data-cadenza=compose]"
 PRIME_NOTES = 16  # web/src/page/compose.js: notes of an upload that start the song
 LOCAL = ("blob:", "data:")  # object URLs the page makes itself (Tone's clock, downloads)
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Path:
-    """The browser to drive; the browser tests skip, saying what to install, without one."""
-    try:
-        return find_browser()
-    except BrowserNotFound as e:
-        pytest.skip(f"browser tests: {e}")
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory, chromium):
-    """(folder, URL) of a silent static server, before anything is in the folder."""
-    folder = tmp_path_factory.mktemp("site")
-    server, url = serve(folder)
-    yield folder, url
-    server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def site(served) -> Path:
-    """The site built into the served folder, with site_url set to the server's URL
-    (Material's instant navigation only follows links under site_url)."""
-    if shutil.which("node") is None:
-        pytest.skip("building the site needs Node 20 (the JavaScript bundle)")
-    if not any((ROOT / "site" / "models").glob("*/config.json")):
-        pytest.skip("no model under site/models/ to compose with")
-    folder, url = served
-    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir",
-                           str(folder)], cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "CADENZA_SITE_URL": url})
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return folder
-
-
-@pytest.fixture(scope="module")
-def base(site, served) -> str:
-    return served[1]
-
-
-@pytest.fixture(scope="module")
-def browser(site, chromium):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(chromium), args=FLAGS)
-        yield browser
-        browser.close()
 
 
 class Recorder:

@@ -7,14 +7,13 @@ checked for generated files and for references to other origins.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import mkdocs_build
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "hooks"))
@@ -330,9 +329,7 @@ def test_vocabulary_table_lists_every_kind_with_its_ids():
 @pytest.mark.skipif(shutil.which("node") is None, reason="building the site needs Node 20")
 def test_site_builds_with_generated_files_and_no_foreign_references(tmp_path):
     out = tmp_path / "site"
-    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir",
-                           str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    proc = mkdocs_build(out, env={"NO_MKDOCS_2_WARNING": "1"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     shipped = sorted(p.parent.name for p in (ROOT / "site" / "models").glob("*/config.json"))
     index = json.loads((out / "models" / "index.json").read_text())["models"]

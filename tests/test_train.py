@@ -148,11 +148,12 @@ def test_stateful_steps_equal_the_sequence_model(trained):
     np.testing.assert_allclose(*probs, atol=1e-5)
 
 
-def test_jax_backend_trains_and_its_weights_load_under_tensorflow(chorales, cache, tmp_path):
+@pytest.mark.xdist_group("quiet")  # pytest -n: beside tests/test_quiet.py, whose JAX run it shares
+def test_jax_backend_trains_and_its_weights_load_under_tensorflow(tiny_runs, tmp_path):
     pytest.importorskip("jax")
-    run = tmp_path / "jax"
-    cli("train", "--data-dir", chorales, "--run-dir", run, "--epochs", 1, *TINY,
-        env={"KERAS_BACKEND": "jax"})
+    # train --data-dir CHORALES --run-dir RUN --epochs 1 TINY under KERAS_BACKEND=jax,
+    # shared with tests/test_quiet.py (conftest's tiny_runs checks that it exits 0)
+    run, _ = tiny_runs("jax")
     prefix = "[1, 140, 165, 174, 54, 94, 47, 94, 130, 56, 92]"  # BOS KEY METER BAR notes
     probe = ("import sys, numpy as np; from trainer.nn import backend; backend.configure();"
              "from trainer.nn.model import load_trained, model_inputs; from trainer.nn.runs import "

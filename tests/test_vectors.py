@@ -24,7 +24,18 @@ def load_script():
     return module
 
 
-BUILT = load_script().build()
+@pytest.fixture(scope="session")
+def built() -> dict[str, str]:
+    """File name -> the text scripts/make_vectors.py writes now, built once on first use
+    (not at import: collecting the tests, in every pytest -n process, stays quick)."""
+    return load_script().build()
+
+
+# pytest -n: on one process, which builds the vectors once
+pytestmark = pytest.mark.xdist_group("vectors")
+
+# the committed files; test_every_vector_file_is_built checks that they are all that is built
+COMMITTED = sorted(p.name for p in VECTORS.glob("*.json"))
 
 
 def same(a, b) -> bool:
@@ -45,20 +56,22 @@ def test_same_is_exact_but_for_the_last_bits_of_floats():
     assert not same({"draws": [4]}, {"draws": [4.0]}) and not same({"a": 1}, {"b": 1})
 
 
-@pytest.mark.parametrize("name", sorted(BUILT))
-def test_committed_vectors_are_current(name):
+@pytest.mark.parametrize("name", COMMITTED)
+def test_committed_vectors_are_current(built, name):
     path = VECTORS / name
-    assert path.exists(), f"missing {path}; run scripts/make_vectors.py"
-    assert same(json.loads(path.read_text()), json.loads(BUILT[name])), \
+    assert name in built, f"{path} is no longer built; run scripts/make_vectors.py"
+    assert same(json.loads(path.read_text()), json.loads(built[name])), \
         f"{name} is stale; run scripts/make_vectors.py"
 
 
-def test_every_vector_file_is_built():
-    assert {p.name for p in VECTORS.glob("*.json")} == set(BUILT)
+def test_every_vector_file_is_built(built):
+    missing = [str(VECTORS / name) for name in sorted(set(built) - set(COMMITTED))]
+    assert not missing, f"missing {', '.join(missing)}; run scripts/make_vectors.py"
+    assert {p.name for p in VECTORS.glob("*.json")} == set(built)
 
 
-def test_pinned_ids_and_notes():
-    decode = json.loads(BUILT["codec_decode.json"])["codecs"][0]
+def test_pinned_ids_and_notes(built):
+    decode = json.loads(built["codec_decode.json"])["codecs"][0]
     codec = Codec.from_json(decode["vocab"])
     assert codec.version == 1 and codec.size == 139
     assert decode["vocab"]["tokens"][42] == "NOTE_60" and codec.token_id("NOTE", 60) == 42
@@ -69,19 +82,19 @@ def test_pinned_ids_and_notes():
     assert bad["notes"] == [[0, 2, 64]]
 
 
-def test_pinned_sampler_vectors():
-    sampler = json.loads(BUILT["sampler.json"])
+def test_pinned_sampler_vectors(built):
+    sampler = json.loads(built["sampler.json"])
     assert sampler["mulberry32"][0]["seed"] == 0
     assert sampler["mulberry32"][0]["floats"][0] * 2**32 == 1144304738  # from node
     cases = {c["name"]: c for c in sampler["cases"]}
     assert cases["ties, argmax"]["draws"] == [1] * 20
     assert set(cases["ties, top_k 2"]["draws"]) == {1, 2}
-    generate = json.loads(BUILT["generate.json"])
+    generate = json.loads(built["generate.json"])
     assert {c["stop"] for c in generate["cases"]} == {"eos", "notes", "tokens"}
 
 
-def test_pinned_v2_ids_and_meta():
-    codecs = json.loads(BUILT["codec_decode.json"])["codecs"]
+def test_pinned_v2_ids_and_meta(built):
+    codecs = json.loads(built["codec_decode.json"])["codecs"]
     assert [c["vocab"]["version"] for c in codecs] == [1, 1, 2, 2, 2]
     v2 = Codec.from_json(codecs[2]["vocab"])
     assert v2.size == 175 and v2.key_id((0, "major")) == 139 and v2.key_id((2, "minor")) == 153
@@ -93,7 +106,7 @@ def test_pinned_v2_ids_and_meta():
     assert cases["meter changes"]["meta"]["bars"] == [[0, [3, 4]], [12, [2, 4]], [20, [6, 8]],
                                                       [32, [6, 8]]]
     assert cases["other meter"]["meta"]["meter"] == "other"
-    songs = {c["name"]: c for c in json.loads(BUILT["codec_encode.json"])["songs"][0]["cases"]}
+    songs = {c["name"]: c for c in json.loads(built["codec_encode.json"])["songs"][0]["cases"]}
     waltz = songs["waltz with a pickup"]
     assert waltz["meta"]["bars"][0] == [4, [3, 4]] and waltz["source"] == "file"
     assert waltz["ids"][:4] == [1, v2.key_id((7, "major")), v2.meter_id((3, 4)), v2.token_id("NOTE", 62)]
@@ -101,13 +114,13 @@ def test_pinned_v2_ids_and_meta():
     assert songs["key signature that disagrees"]["source"] == "estimate"
 
 
-def test_pinned_keep_and_request_vectors():
-    cases = {c["name"]: c for c in json.loads(BUILT["sampler.json"])["cases"]}
+def test_pinned_keep_and_request_vectors(built):
+    cases = {c["name"]: c for c in json.loads(built["sampler.json"])["cases"]}
     assert cases["keep cut by top_k"]["candidates"][-1] == 2  # EOS, appended after the top 5
     assert len(cases["keep cut by top_k"]["candidates"]) == 6
     assert 2 not in cases["keep masked"]["candidates"]
     assert cases["keep, argmax"]["candidates"] == [cases["keep, argmax"]["draws"][0]]
-    v2 = json.loads(BUILT["generate.json"])["v2"]
+    v2 = json.loads(built["generate.json"])["v2"]
     codec = Codec.from_json(v2["vocab"])
     for case in v2["cases"]:
         song = case["prime"] + case["ids"]
@@ -121,13 +134,13 @@ def test_pinned_keep_and_request_vectors():
         if case["meter"] is not None:
             assert codec.meter_id(meta.meter) == case["meter"]
             assert all(codec.meter_id(m) == case["meter"] for _, m in meta.bars)
-    keys = json.loads(BUILT["keys.json"])
+    keys = json.loads(built["keys.json"])
     assert keys["flat"] == [0, "major"] and keys["keys"][14] == "D:minor"
     assert {c["source"] for c in keys["choices"]} == {"file", "estimate"}
 
 
-def test_pinned_degree_index():
-    codecs = json.loads(BUILT["codec_decode.json"])["codecs"]
+def test_pinned_degree_index(built):
+    codecs = json.loads(built["codec_decode.json"])["codecs"]
     assert ["degree_index" in c for c in codecs] == [False, False, True, True, True]
     v2 = Codec.from_json(codecs[2]["vocab"])
     table = codecs[2]["degree_index"]
