@@ -122,7 +122,8 @@ def _cut(path):
 
 
 @pytest.mark.parametrize("make, needle", [(_drums, "drums only"), (_empty, "no notes"),
-                                          (_text, "not a MIDI file"), (_cut, "unreadable")])
+                                          (_text, "not a MIDI file"),
+                                          (_cut, "truncated or damaged: track 1 claims")])
 def test_a_file_without_a_melody_is_one_error_line(tmp_path, make, needle):
     path = make(tmp_path / "bad.mid")
     proc = harmonize("--run-dir", CHORALES, "--melody-file", path, "--out-dir", tmp_path / "o",
