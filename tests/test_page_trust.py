@@ -297,3 +297,20 @@ def test_a_100000_note_file_is_read_off_the_page_and_only_what_is_needed_comes_b
     assert "(huge.mid, its first 120 of 100,000 notes)" in said, \
         said + page.inner_text("[data-cz=melody-error]")
     assert page.recorder.errors == []
+
+
+def test_continue_says_why_no_answer_can_come(page, base, tmp_path):
+    from conftest import write_song
+    from test_melody_page import choose, status_starts
+
+    open_compose(page, base)
+    choose(page, "folk")
+    tune = [(i / 2, i / 2 + 0.5, 67 + i % 5) for i in range(12)]
+    page.set_input_files("[data-cz=melody-file]", str(write_song(tmp_path / "long.mid", tune)))
+    status_starts(page, "Your melody: 12 notes")
+    page.fill("input[name=length]", "8")  # below the melody's own notes
+    page.click("[data-cz=continue]")
+    page.wait_for_function("document.querySelector('[data-cz=melody-error]')?.textContent")
+    said = page.inner_text("[data-cz=melody-error]")
+    assert "the melody has 12 notes, and Length allows 8 in all, so there is no room left " \
+        "for an answer" in said and "your melody is kept" in said, said
