@@ -13,8 +13,8 @@ from __future__ import annotations
 import pretty_midi
 import pytest
 from conftest import write_song
-from test_site import (AXE, COMPOSE, PHONE, Recorder, axe_violations,  # noqa: F401
-                       open_compose, page, wait_settled)
+from test_site import (AXE, COMPOSE, PHONE, Recorder, axe_violations, open_compose,  # noqa: F401
+                       page, wait_settled)
 
 from trainer.music.codec import Meta
 from trainer.music.midi_io import pickup_pad

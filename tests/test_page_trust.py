@@ -274,9 +274,8 @@ def test_a_100000_note_file_is_read_off_the_page_and_only_what_is_needed_comes_b
     import sys
 
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1] / "bench"))
-    from upload import huge_file
-
     from test_melody_page import choose
+    from upload import huge_file
 
     path = huge_file(tmp_path / "huge.mid", 100_000)
     open_compose(page, base)
