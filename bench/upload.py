@@ -47,16 +47,18 @@ def huge_file(path: Path, notes: int) -> Path:
     return path
 
 
-def measure(page, selector: str, path: Path, done: str) -> tuple[float, float]:
-    """(longest main-thread task in ms, seconds) from choosing ``path`` in ``selector``
-    until ``done`` (a JavaScript expression) holds."""
+def measure(page, what: str, selector: str, path: Path, done: str) -> str:
+    """The line for ``what``: the longest main-thread task and the seconds from choosing
+    ``path`` in ``selector`` until ``done`` (a JavaScript expression) holds."""
     page.evaluate("window.__long = []")
     t0 = time.perf_counter()
     page.set_input_files(selector, str(path))
     page.wait_for_function(done, timeout=120_000)
     seconds = time.perf_counter() - t0
     page.wait_for_timeout(200)  # let the observer deliver the last entries
-    return max(page.evaluate("window.__long"), default=0.0), seconds
+    longest = max(page.evaluate("window.__long"), default=0.0)
+    return (f"{what}: longest main-thread task {longest:.0f} ms (target <= {TARGET_MS} ms: "
+            f"{'ok' if longest <= TARGET_MS else 'MISSED'}), read in {seconds:.1f} s")
 
 
 def main(argv=None) -> None:
@@ -81,19 +83,12 @@ def main(argv=None) -> None:
         page.wait_for_function(f"document.querySelector('{COMPOSE}').dataset.state === 'idle'")
         page.select_option("[data-cz=prime]", "upload")
         status = "document.querySelector('[data-cz=status]').textContent"
-        longest, seconds = measure(page, "[data-cz=file]", path,
-                                   f"{status}.includes('{args.notes:,} notes')")
-        print(f"as the song's start: longest main-thread task {longest:.0f} ms (target <= "
-              f"{TARGET_MS} ms: {'ok' if longest <= TARGET_MS else 'MISSED'}), read in "
-              f"{seconds:.1f} s")
-        page.click("summary >> text=Your melody") if page.locator(
-            "summary >> text=Your melody").count() else None
+        print(measure(page, "as the song's start", "[data-cz=file]", path,
+                      f"{status}.includes('{args.notes:,} notes')"))
         melody = "document.querySelector('[data-cz=rec-status]').textContent"
-        longest, seconds = measure(page, "[data-cz=melody-file]", path,
-                                   f"/Your melody|no notes|could not/.test({melody})")
-        print(f"as a melody: longest main-thread task {longest:.0f} ms (target <= "
-              f"{TARGET_MS} ms: {'ok' if longest <= TARGET_MS else 'MISSED'}), read in "
-              f"{seconds:.1f} s: {page.evaluate(melody)[:80]}")
+        print(measure(page, "as a melody", "[data-cz=melody-file]", path,
+                      f"/Your melody|no notes|could not/.test({melody})")
+              + f": {page.evaluate(melody)[:80]}")
         browser.close()
     server.shutdown()
 

@@ -93,19 +93,41 @@ def kind(mode: int) -> str:
             else "a folder" if stat.S_ISDIR(mode) else "not a file")
 
 
+class Unreadable(Exception):
+    """A file :func:`read_checked` refused unread: ``str(e)`` says what it is ("not a
+    regular file (a FIFO)"); ``size`` is its byte count where it is too large, else None."""
+
+    def __init__(self, reason: str, size: int | None = None):
+        super().__init__(reason)
+        self.size = size
+
+
+def read_checked(path, limit: int) -> bytes:
+    """The bytes of ``path``, checked before they are read: :class:`Unreadable` for
+    something that is not a regular file (a FIFO or a device would block, or never end)
+    or holds more than ``limit`` bytes; OSError where it cannot be read (a missing file
+    among them). The MIDI reader and :func:`read_text` give it their own words."""
+    mode = os.stat(path).st_mode  # follows a link, as reading does
+    if not stat.S_ISREG(mode):
+        raise Unreadable(f"not a regular file ({kind(mode)})")
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        data = f.read(limit + 1)  # it may have grown since
+    if max(size, len(data)) > limit:
+        raise Unreadable(f"more than {limit:,} bytes", max(size, len(data)))
+    return data
+
+
 def read_text(path, flag: str = "", limit: int = MAX_TEXT_BYTES) -> str:
     """The text of a file the CLI reads, checked before it is read: CadenzaError naming it
     (after ``flag``, the option that named it, if any) for something that is not a regular
-    file (a FIFO or a device would block, or never end) or holds more than ``limit``
-    bytes; OSError where it cannot be read (a missing file among them),
-    UnicodeDecodeError (a ValueError) for text that is not UTF-8."""
+    file or holds more than ``limit`` bytes (:func:`read_checked`); OSError where it
+    cannot be read, UnicodeDecodeError (a ValueError) for text that is not UTF-8."""
     named = f"{flag} {shown(path)}" if flag else shown(path)
-    mode = os.stat(path).st_mode  # follows a link, as reading does
-    if not stat.S_ISREG(mode):
-        raise CadenzaError(f"{named} is not a regular file ({kind(mode)})")
-    with open(path, "rb") as f:
-        data = f.read(limit + 1)
-    if len(data) > limit:
+    try:
+        return read_checked(path, limit).decode("utf-8")
+    except Unreadable as e:
+        if e.size is None:
+            raise CadenzaError(f"{named} is {e}") from None
         raise CadenzaError(f"{named} holds more than {limit:,} bytes: not a file Cadenza "
-                           "wrote")
-    return data.decode("utf-8")
+                           "wrote") from None

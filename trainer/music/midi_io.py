@@ -10,9 +10,7 @@ exported to MIDI here, one *unit* (a chorale, or a file of tunes) per call.
 from __future__ import annotations
 
 import io
-import os
 import re
-import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +20,7 @@ import numpy as np
 import pretty_midi
 
 from trainer import constants as C
-from trainer.errors import CadenzaError, kind
+from trainer.errors import CadenzaError, Unreadable, read_checked
 
 
 class UnusableMidi(Exception):
@@ -57,16 +55,13 @@ def read_bytes(path: Path) -> bytes:
     :class:`UnusableMidi` for something that is not a regular file (a FIFO or a
     device would block, or never end) or holds more than
     :data:`trainer.constants.MAX_MIDI_BYTES`; OSError where it cannot be read."""
-    mode = os.stat(path).st_mode  # follows a link, as reading does
-    if not stat.S_ISREG(mode):
-        raise UnusableMidi(f"not a regular file ({kind(mode)})")
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        data = f.read(C.MAX_MIDI_BYTES + 1)  # it may have grown since
-    if max(size, len(data)) > C.MAX_MIDI_BYTES:
-        raise UnusableMidi(f"{max(size, len(data)):,} bytes, more than the "
-                           f"{C.MAX_MIDI_BYTES:,} a MIDI file may hold here")
-    return data
+    try:
+        return read_checked(path, C.MAX_MIDI_BYTES)
+    except Unreadable as e:
+        if e.size is None:
+            raise UnusableMidi(str(e)) from None
+        raise UnusableMidi(f"{e.size:,} bytes, more than the {C.MAX_MIDI_BYTES:,} a MIDI "
+                           "file may hold here") from None
 
 
 def parse_midi(data: bytes, programs: tuple[int, ...] = ()) -> np.ndarray:
