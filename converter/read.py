@@ -7,7 +7,9 @@ model.json describes a network this code runs, of config.json's sizes
 (trainer/nn/network.py), and has a weights manifest whose shards are exactly
 the ones config.json lists; each shard has the listed size and SHA-256; the
 weights fill the shards exactly, are all finite, and are exactly the
-network's, each of its shape.
+network's, each of its shape; and, where config.json lists a parity.json, the
+weights step its prime to the Keras probabilities it holds, within the
+export's KL limit (two entries of one shape swapped pass every other check).
 
 The weights manifest in ``model.json`` lists each array's name, shape and
 storage (float32, float16, uint8 with one ``min`` and ``scale``, or uint8
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from converter import storage as S
 from converter.folder import READABLE, TYPE
 from converter.weights import WeightError, dequantise
 from trainer.compose.stepper import Stepper
@@ -181,4 +184,29 @@ def read_export(folder: Path) -> Export:
         N.check_weights(network, weights)
     except NetworkError as e:
         raise CadenzaError(f"{folder}: {e}") from None
-    return Export(config, codec, network, weights)
+    export = Export(config, codec, network, weights)
+    if "parity.json" in (config.get("files") or ()):
+        check_parity(folder, export, _json(folder, "parity.json"))
+    return export
+
+
+def check_parity(folder: Path, export: Export, parity) -> None:
+    """Raise unless the export's Stepper, fed parity.json's prime, gives its Keras
+    probabilities within ``MAX_KL`` at every step. JS: web/src/worker/model.js."""
+    try:
+        prime = [int(t) for t in parity["prime"]]
+        expected = np.asarray(parity["probabilities"], dtype=np.float64)
+        if expected.shape != (len(prime), export.codec.size) or not all(
+                0 <= t < export.codec.size for t in prime):
+            raise ValueError("its prime and probabilities do not fit the vocabulary")
+    except (KeyError, TypeError, ValueError) as e:
+        raise CadenzaError(f"{folder / 'parity.json'} is malformed ({e})") from None
+    stepper = export.stepper()
+    for i, token in enumerate(prime):
+        got = S.softmax(np.asarray(stepper.step(token), dtype=np.float64))
+        kl = float(S.kl(expected[i], got))
+        if not kl <= S.MAX_KL:
+            raise CadenzaError(f"{folder}: the weights do not give the probabilities in "
+                               f"parity.json (KL {kl:.3g} at step {i}, the limit is {S.MAX_KL}): "
+                               "a weight is damaged, or two entries are swapped")
+

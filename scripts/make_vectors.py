@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from converter.weights import vectors as weight_vectors
-from trainer.compose.harmony import FINAL_VOICES, Constraint, harmonize, melody_line
+from trainer.compose.harmony import FINAL_TRIADS, FINAL_VOICES, Constraint, harmonize, melody_line
 from trainer.compose.sampling import TOKENS_PER_NOTE, Mulberry32, candidates, generate, sample_token
 from trainer.config import CodecConfig
 from trainer.errors import CadenzaError
@@ -557,6 +557,8 @@ MELODIES = {
                            (7, 9, 74)], [(0, 4, 4)], None, (2, "minor"), (3, 4)),
     "asked meter other": ([(0, 1, 60), (1, 2, 62), (2, 3, 64), (3, 4, 65), (4, 9, 67)], [],
                           None, None, K.OTHER),
+    "held a sixteenth past the bar line": ([(0, 1, 72), (1, 2, 71), (2, 3, 69), (3, 4.25, 67)],
+                                           [(0, 4, 4)], (0, "major"), None, None),
     "inner voice above the tune": ([(0, 2, 72), (0, 4, 60), (1, 1.5, 76), (2, 4, 71),
                                     (2, 3, 74), (4, 6, 72), (5, 6, 79)], [(0, 4, 4)], None,
                                    None, None),
@@ -636,6 +638,7 @@ def harmonize_vectors() -> dict:
                       "ids": ids.tolist(), "fallbacks": constraint.fallbacks})
     return {"rule": "logits = tables[table][token % len(tables[table])] for the token fed",
             "vocab": V2.to_json(), "final_voices": FINAL_VOICES,
+            "final_triads": list(FINAL_TRIADS),
             "tables": {k: v.tolist() for k, v in tables.items()}, "cases": cases,
             "errors": harmonize_errors()}
 
@@ -802,11 +805,13 @@ def dumps(obj, depth: int = 0) -> str:
 def limits_vectors() -> dict:
     """The limits the CLI and the browser share: a seed or a tempo one takes, the other
     takes too (web/src/page/settings.js LIMITS); the largest MIDI file either reads
-    (web/src/files/midifile.js MAX_MIDI_BYTES)."""
+    (web/src/files/midifile.js MAX_MIDI_BYTES); the largest next-token KL from Keras
+    either loads a model with (converter/storage.py, web/src/worker/model.js MAX_KL)."""
+    from converter.storage import MAX_KL
     from trainer import constants as C
 
     return {"seed": [0, C.MAX_SEED], "tempo": list(C.TEMPO_RANGE),
-            "midi_bytes": C.MAX_MIDI_BYTES}
+            "midi_bytes": C.MAX_MIDI_BYTES, "max_kl": MAX_KL}
 
 
 def build() -> dict[str, str]:

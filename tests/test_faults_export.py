@@ -82,6 +82,20 @@ def nan_weight(folder: Path) -> None:
     rehash(folder)
 
 
+def swap_same_shape(folder: Path) -> None:
+    """Swap the bytes of the first two manifest entries of one shape and storage."""
+    spans, at = {}, 0
+    for w in json.loads((folder / "model.json").read_text())["weightsManifest"][0]["weights"]:
+        size = byte_size(w["shape"], storage_of(w))
+        spans.setdefault((tuple(w["shape"]), storage_of(w)), []).append((at, size))
+        at += size
+    (a, size), (b, _) = next(s[:2] for s in spans.values() if len(s) > 1)
+    data = bytearray((folder / SHARD).read_bytes())
+    data[a:a + size], data[b:b + size] = data[b:b + size], data[a:a + size]
+    (folder / SHARD).write_bytes(bytes(data))
+    rehash(folder)
+
+
 def pad(folder: Path) -> None:
     with open(folder / SHARD, "ab") as f:
         f.write(bytes(4096))
@@ -101,6 +115,8 @@ DAMAGE = {
                                   f"config.json says {SHIPPED_BYTES}"),
     "bit-flipped shard": (flip_bit, f"{SHARD} is damaged: its SHA-256 differs"),
     "NaN weight, hashes updated": (nan_weight, f"weight {NAN_WEIGHT} decodes to NaN"),
+    "two entries of one shape swapped, hashes updated": (
+        swap_same_shape, "the weights do not give the probabilities in parity.json"),
     "shard padded, hashes updated": (lambda f: [pad(f), rehash(f)],
                                      f"weight shards hold {SHIPPED_BYTES + 4096} bytes, "
                                      f"the manifest describes {SHIPPED_BYTES}"),
@@ -156,8 +172,8 @@ def v2_export(folder: Path, parts: tuple[str, ...], seed: int = 0) -> Path:
 
     codec, cfg = Codec(CodecConfig()), ModelConfig(rnn_size=16, num_layers=2, embedding_size=8)
     shutil.copytree(SHIPPED, folder)
-    for shard in folder.glob("group*-shard*.bin"):
-        shard.unlink()
+    for shard in [*folder.glob("group*-shard*.bin"), folder / "parity.json"]:
+        shard.unlink()  # random weights: no Keras model's probabilities to keep
     (folder / "vocab.json").write_text(json.dumps(codec.to_json()))
     network = N.describe(codec.size, cfg, N.KEY_ROWS, N.DEGREES if "degrees" in parts else 0,
                          N.BAR_ROWS if "bars" in parts else 0)
@@ -376,10 +392,19 @@ def _no_manifest(route):
     route.fulfill(json=model)
 
 
+def _other_parity(route):
+    """Probabilities a step late: as two weights of one shape swapped would give."""
+    parity = route.fetch().json()
+    parity["probabilities"] = parity["probabilities"][1:] + parity["probabilities"][:1]
+    route.fulfill(json=parity)
+
+
 PAGE_DAMAGE = {  # damage -> (what to route, how, the reason the page must show)
     "shard padded by 4 KB": ("**/group1-shard1of1.bin", _padded, "bytes, config.json says"),
     "bit-flipped shard": ("**/group1-shard1of1.bin", _flipped, "is damaged: its SHA-256 differs"),
     "no weightsManifest": ("**/model.json", _no_manifest, "model.json has no weightsManifest"),
+    "weights that do not give parity.json's probabilities": (
+        "**/parity.json", _other_parity, "the weights do not give the probabilities in parity"),
 }
 
 

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from songs import raw_songs
 
-from trainer.compose.harmony import (FINAL_VOICES, Constraint, Melody, harmonize, melody_line,
+from trainer.compose.harmony import (FINAL_TRIADS, FINAL_VOICES, Constraint, Melody, harmonize, melody_line,
                                      melody_of, top_line)
 from trainer.config import CodecConfig
 from trainer.errors import CadenzaError
@@ -59,8 +59,17 @@ def check_harmonization(codec: Codec, melody: Melody, ids) -> None:
         over = sounding[start:start + dur]
         assert start + dur <= melody.end and (pitch < over[over > 0]).all(), "above the melody"
     last = line[-1]
-    chord = (notes[:, 0] == last[0]).sum()
-    assert chord >= min(FINAL_VOICES, 1 + last[2] - 21)
+    chord = notes[notes[:, 0] == last[0]]
+    assert len(chord) >= min(FINAL_VOICES, 1 + last[2] - 21)
+    # the song ends on that chord, held with the melody's last note, and nothing
+    # starts after it or sounds into it from before
+    assert (notes[:, 0] <= last[0]).all()
+    assert (chord[:, 1] == min(last[1], codec.ranges["DUR"][1])).all()
+    earlier = notes[notes[:, 0] < last[0]]
+    assert (earlier[:, 0] + earlier[:, 1] <= last[0]).all()
+    if last[2] >= 21 + 12:  # room below for a triad
+        classes = sum({1 << int(p % 12) for p in chord[:, 2]})
+        assert any(classes & ~t == 0 for t in FINAL_TRIADS)
     grammar, constraint = Grammar(codec), Constraint(codec, melody)
     for token in ids:
         grammar.advance(token)
@@ -157,7 +166,11 @@ def test_a_shift_past_the_next_onset_is_masked_and_eos_waits_for_the_melody():
 def test_a_dur_that_would_rise_above_a_later_melody_note_is_masked():
     durs = lambda c: sorted(int(n[4:]) for n in own(c) if n.startswith("DUR_"))  # noqa: E731
     assert durs(fed(TWO, HEAD + " NOTE_67")) == [1, 2, 3, 4]  # 65 from step 4
-    assert durs(fed(TWO, HEAD + " NOTE_64")) == list(range(1, 13))  # to the melody's end
+    # below both, up to the last onset: the final chord is struck together
+    assert durs(fed(TWO, HEAD + " NOTE_64")) == [1, 2, 3, 4]
+    three = melody_of(np.array([[0, 4, 72], [4, 4, 65], [8, 4, 76]]),
+                      Meta((0, "major"), (4, 4), ((0, (4, 4)),)), (0, "major"))
+    assert durs(fed(three, HEAD + " NOTE_64")) == list(range(1, 9))  # to the last onset
     assert durs(fed(TWO, HEAD + " NOTE_65")) == [1, 2, 3, 4]  # no unison with it either
 
 
@@ -168,9 +181,29 @@ def test_no_note_starts_in_a_rest_and_shifts_stop_before_the_end():
     assert not any(n.startswith("NOTE_") for n in allowed)
     assert allowed == {"SHIFT_1", "SHIFT_2"}
     end = fed(rest, "BOS KEY_C_major METER_4_4 BAR NOTE_72 DUR_2 SHIFT_4 NOTE_74 DUR_2 "
-                    "NOTE_60 DUR_1 NOTE_55 DUR_1 SHIFT_1")
-    assert {n for n in own(end) if n.startswith("SHIFT_")} == set()  # step 5 = end - 1
+                    "NOTE_67 DUR_2 NOTE_59 DUR_2")
+    assert {n for n in own(end) if n.startswith("SHIFT_")} == set()  # the song ends here
     assert "EOS" in own(end)
+
+
+def test_a_melody_held_a_sixteenth_past_the_bar_line_ends_on_its_last_chord():
+    """Issue 29: such a melody ended on a one-sixteenth chord struck under the held
+    note at the bar line, dissonant. Now the last chord is struck with the last
+    melody note, held as long, within one triad; nothing follows it."""
+    held = melody_line(V2, np.array([[0, 1, 72], [1, 2, 71], [2, 3, 69], [3, 4.25, 67]]),
+                       [(0, 4, 4)], (0, "major"))
+    assert held.notes.tolist()[-1] == [12, 5, 67] and held.end == 17  # the bar line at 16
+    head = "BOS KEY_C_major METER_4_4 BAR NOTE_72 DUR_4 SHIFT_4 NOTE_71 DUR_4 SHIFT_4 " \
+           "NOTE_69 DUR_4 SHIFT_4 NOTE_67 DUR_5"
+    assert {n for n in own(fed(held, head)) if not n.startswith("NOTE_")} == set()  # a chord
+    assert own(fed(held, head + " NOTE_64")) == {"DUR_5"}
+    assert "NOTE_62" not in own(fed(held, head + " NOTE_64 DUR_5"))  # E, G and D: no triad
+    assert own(fed(held, head + " NOTE_64 DUR_5 NOTE_60 DUR_5")) >= {"EOS", "NOTE_48"}
+    assert not {"SHIFT_1", "NOTE_50"} & own(fed(held, head + " NOTE_64 DUR_5 NOTE_60 DUR_5"))
+    for seed in range(20):
+        rows = np.random.default_rng(seed).normal(0, 2, (5, V2.size))
+        ids, constraint = harmonize(table_model(rows), V2, held, 1.0, 0, 1.0, seed)
+        check_harmonization(V2, held, ids)
 
 
 def test_the_final_chord_is_filled_and_leaves_room_below():

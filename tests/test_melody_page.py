@@ -256,6 +256,31 @@ def test_a_files_meter_changes_go_into_the_harmony(page, base, tmp_path):
     assert page.recorder.errors == []
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_melody_held_a_sixteenth_past_the_bar_line_ends_on_its_last_chord(page, base,
+                                                                           tmp_path, seed):
+    """Issue 29: it ended on a one-sixteenth chord struck under the held note at the
+    bar line, dissonant. Now the song ends on the chord struck with the last melody
+    note, held as long, within one major or minor triad."""
+    tune = [(0, 1, 72), (1, 2, 71), (2, 3, 69), (3, 4.25, 67)]  # G4 held to a 16th past beat 4
+    open_compose(page, base)
+    choose(page, "chorales")
+    page.set_input_files("[data-cz=melody-file]", str(write_song(tmp_path / "held.mid", tune)))
+    status_starts(page, "Your melody: 4 notes")
+    page.fill("input[name=seed]", str(seed))
+    page.click("[data-cz=harmonize]")
+    song = settle(page)
+    last = song["melody"][-1]
+    assert (last["start"], last["duration"]) == (12, 5)
+    chord = [n for n in song["notes"] if n["start"] == last["start"]]
+    assert len(chord) >= 3 and all(n["duration"] == 5 for n in chord), chord
+    assert all(n["start"] + n["duration"] <= 12 for n in song["notes"] if n["start"] < 12)
+    assert all(n["start"] <= 12 for n in song["notes"])
+    classes = {n["pitch"] % 12 for n in chord}
+    assert any(classes <= {(root + i) % 12 for i in triad}
+               for triad in ((0, 4, 7), (0, 3, 7)) for root in range(12)), chord
+
+
 def test_an_examples_top_line_is_a_melody(page, base, site):
     open_compose(page, base)
     choose(page, "chorales")

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { Codec, Grammar } from "../../web/src/mirror/codec.js";
-import { Constraint, FINAL_VOICES, harmonize, melodyEnd, melodyLine, melodyOf, topLine }
+import { Constraint, FINAL_TRIADS, FINAL_VOICES, harmonize, melodyEnd, melodyLine, melodyOf, topLine }
   from "../../web/src/mirror/harmony.js";
 
 const VECTORS = JSON.parse(readFileSync(new URL("../vectors/harmonize.json", import.meta.url)));
@@ -28,6 +28,7 @@ function sounding(melody, t) {
 
 test("the vectors hold at least 50 melodies with every kind of input the issue names", () => {
   assert.equal(VECTORS.final_voices, FINAL_VOICES);
+  assert.deepEqual(VECTORS.final_triads, FINAL_TRIADS);
   const cases = VECTORS.cases;
   assert.ok(cases.length >= 50);
   assert.ok(cases.some((c) => c.melody.notes.length === 1), "a one-note melody");
@@ -80,8 +81,16 @@ test("every harmonization keeps the melody on top and ends with a final chord", 
       }
     }
     const last = melody.at(-1);
-    const chord = notes.filter((n) => n.start === last.start).length;
-    assert.ok(chord >= Math.min(FINAL_VOICES, 1 + last.pitch - 21), `${c.name}: final chord`);
+    const chord = notes.filter((n) => n.start === last.start);
+    assert.ok(chord.length >= Math.min(FINAL_VOICES, 1 + last.pitch - 21),
+      `${c.name}: final chord`);
+    // the song ends on that chord: nothing starts later or sounds into it from before
+    assert.ok(notes.every((n) => n.start === last.start || (n.start < last.start &&
+      n.start + n.duration <= last.start)), `${c.name}: the final chord is struck together`);
+    const classes = chord.reduce((set, n) => set | (1 << (n.pitch % 12)), 0);
+    if (last.pitch >= 21 + 12) {
+      assert.ok(FINAL_TRIADS.some((t) => (classes & ~t) === 0), `${c.name}: a triad at the end`);
+    }
   }
 });
 

@@ -12,7 +12,7 @@ import { appendFileSync, cpSync, mkdtempSync, readFileSync, statSync, unlinkSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { loadComposer } from "../../web/src/worker/model.js";
+import { loadComposer, MAX_KL } from "../../web/src/worker/model.js";
 import { sha256 } from "../../web/src/worker/verify.js";
 import { needTestModels, serveFiles, TEST_MODELS } from "./fixtures.mjs";
 
@@ -47,6 +47,30 @@ function rewriteShard(folder, change) {
   writeFileSync(join(folder, SHARD), data);
 }
 
+/** Swap the bytes of the first two float16 entries of one shape (layer 2's kernels). */
+function swapSameShape(folder) {
+  const seen = new Map();
+  let at = 0;
+  for (const w of JSON.parse(readFileSync(join(folder, "model.json"))).weightsManifest[0]
+    .weights) {
+    assert.equal(w.quantization?.dtype, "float16");
+    const size = 2 * w.shape.reduce((a, b) => a * b, 1);
+    const key = JSON.stringify(w.shape);
+    if (seen.has(key)) {
+      const other = seen.get(key);
+      rewriteShard(folder, (d) => {
+        const a = Buffer.from(d.subarray(other, other + size));
+        d.copy(d, other, at, at + size);
+        a.copy(d, at);
+      });
+      return rehash(folder);
+    }
+    seen.set(key, at);
+    at += size;
+  }
+  throw new Error("no two entries of one shape");
+}
+
 // damage -> the reason the loader must give (as tests/test_faults_export.py's DAMAGE)
 const size = statSync(join(SOURCE, SHARD)).size;
 const DAMAGE = {
@@ -60,6 +84,8 @@ const DAMAGE = {
     rewriteShard(f, (d) => d.writeUInt16LE(0x7e00, 0)); // float16 NaN: the first embedding weight
     rehash(f);
   }, /weight embedding\/embeddings decodes to NaN/],
+  "two entries of one shape swapped, hashes updated": [swapSameShape,
+    /the weights do not give the probabilities in parity.json/],
   "shard padded, hashes updated": [(f) => {
     appendFileSync(join(f, SHARD), Buffer.alloc(4096));
     rehash(f);
@@ -124,6 +150,11 @@ describe("a damaged export folder is refused with its reason, leaving no tensor"
       assert.equal(tf.memory().numTensors, tensors);
     });
   }
+});
+
+test("a model loads within Python's KL of its parity file (tests/vectors/limits.json)", () => {
+  const limits = JSON.parse(readFileSync(new URL("../vectors/limits.json", import.meta.url)));
+  assert.equal(MAX_KL, limits.max_kl);
 });
 
 test("an intact copy loads, and its hash is the one config.json lists", async () => {

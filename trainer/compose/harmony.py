@@ -13,12 +13,17 @@ melody fits its token language as the first note of each of its onsets. The
   ``DUR`` keeps it below every melody note it overlaps and within the
   melody's end (no generated note sounds above the sounding melody note, and
   none starts in a melody rest);
-- no ``SHIFT`` goes past the next melody onset (past the last one: it stays
-  before the melody's end);
+- no ``SHIFT`` goes past the next melody onset, and none past the last one:
+  the song ends on the chord struck there, which no earlier note sounds into
+  (else a melody held a sixteenth past a bar line ended on a one-sixteenth
+  chord struck under it);
 - ``EOS`` only once the melody's last note is in, and the last onset holds a
   chord of at least ``final_voices`` notes (fewer only where no pitch is left
   below the melody); while it is short, a pitch is offered only where enough
-  pitches are left below it for the notes still to come.
+  pitches are left below it for the notes still to come. Its pitch classes
+  stay within one major or minor triad (:data:`FINAL_TRIADS`; while it is
+  short, wherever a pitch below is left that keeps them so), and its notes
+  last as long as the melody's last note.
 
 Where the Grammar and the Constraint together would allow nothing (their
 rules are written to make that impossible, and the shared vectors check it),
@@ -42,6 +47,10 @@ from trainer.music import keys as K
 from trainer.music.codec import DUR, START, Codec, Meta
 
 FINAL_VOICES = 3  # notes of the last onset's chord, the melody's included
+# The pitch-class sets (bit c for pitch class c) the last chord may take: the
+# major and minor triads on every root, and their subsets.
+FINAL_TRIADS = tuple(sum(1 << ((root + i) % 12) for i in triad)
+                     for triad in ((0, 4, 7), (0, 3, 7)) for root in range(12))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,6 +180,8 @@ class Constraint:
         self._meter_due: int | None = None  # METER id that must follow the BAR just given
         self._low: int | None = None  # lowest pitch of this time step
         self._step_notes = 0
+        self._step_classes = 0  # pitch classes of this time step's notes (bit c)
+        self.last_onset = self.melody[-1][0] if self.melody else 0
 
     def _bar_lines(self, meta: Meta) -> list[tuple[int, int | None]]:
         out, meter = [], meta.meter
@@ -199,7 +210,7 @@ class Constraint:
     def _fits(self, pitch: int, dur: int) -> bool:
         """A generated note of ``pitch`` from now for ``dur`` steps stays below the melody."""
         t0, t1 = self.time, self.time + dur
-        if t1 > self.end:
+        if t1 > self.end or t0 < self.last_onset < t1:  # the last chord is struck together
             return False
         for start, d, p in self.melody:
             if start >= t1:
@@ -219,11 +230,13 @@ class Constraint:
         elif token_id in self._kind["DUR"] and self._pending is not None:
             if self._forcing:
                 self.next_note += 1
+            self._step_classes |= 1 << (self._pending % 12)
             self._low, self._pending, self._forcing = self._pending, None, False
             self._step_notes += 1
         elif token_id in self._kind["SHIFT"]:
             self.time += token_id - self._kind["SHIFT"].start + 1
             self._pending, self._forcing, self._low, self._step_notes = None, False, None, 0
+            self._step_classes = 0
         elif token_id in self._kind["KEY"] or token_id in self._kind["METER"]:
             self._header = max(0, self._header - 1)
         elif token_id == codec.bar_id:
@@ -250,6 +263,8 @@ class Constraint:
         if self._pending is not None:
             if self._forcing:
                 allowed[kind["DUR"].start + self.melody[self.next_note][1] - 1] = True
+            elif self.next_note >= len(self.melody):  # the last chord: held to the end
+                allowed[kind["DUR"].start + min(self.end - self.time, len(kind["DUR"])) - 1] = True
             else:
                 for d in range(1, len(kind["DUR"]) + 1):
                     allowed[kind["DUR"].start + d - 1] = self._fits(self._pending, d)
@@ -266,10 +281,12 @@ class Constraint:
             return allowed
         cap = self.sounding(self.time)
         low_pitch = self.codec.ranges["NOTE"][2]
+        done = self.next_note >= len(self.melody)
         if cap is not None:
             top = cap if self._low is None else min(cap, self._low)
             allowed[kind["NOTE"].start:kind["NOTE"].start + max(0, top - low_pitch)] = True
-        done = self.next_note >= len(self.melody)
+            if done:
+                self._keep_triad(allowed[kind["NOTE"].start:kind["NOTE"].stop], low_pitch)
         chord_open = (done and self.time == self.melody[-1][0]
                       and self._step_notes < self.final_voices
                       and allowed[kind["NOTE"].start:kind["NOTE"].stop].any())
@@ -278,13 +295,30 @@ class Constraint:
             if top - low_pitch >= need:
                 allowed[kind["NOTE"].start:kind["NOTE"].start + need - 1] = False
             return allowed
-        limit = self.melody[self.next_note][0] if not done else self.end - 1
+        if done:
+            allowed[self.codec.eos_id] = True
+            return allowed
+        limit = self.melody[self.next_note][0]
         if self.next_bar < len(self.bars):
             limit = min(limit, self.bars[self.next_bar][0])
         room = min(len(kind["SHIFT"]), limit - self.time)
         allowed[kind["SHIFT"].start:kind["SHIFT"].start + max(0, room)] = True
-        allowed[self.codec.eos_id] = done
         return allowed
+
+    def _keep_triad(self, notes: np.ndarray, low_pitch: int) -> None:
+        """Narrow the last chord's offered pitches (``notes``, a view of the mask's
+        NOTE block from ``low_pitch``) to those keeping it within one triad, with
+        pitches of that triad left below for the notes still to come; while the
+        chord is short of ``final_voices``, only where any such is offered."""
+        after = max(0, self.final_voices - self._step_notes - 1)  # notes to come after this
+        keep = np.zeros_like(notes)
+        for i in np.flatnonzero(notes):
+            classes = self._step_classes | 1 << ((low_pitch + i) % 12)
+            keep[i] = any(classes & ~triad == 0 and sum(
+                triad >> ((low_pitch + q) % 12) & 1 for q in range(i)) >= after
+                for triad in FINAL_TRIADS)
+        if keep.any() or self._step_notes >= self.final_voices:
+            notes &= keep
 
     def mask(self, grammar_mask: np.ndarray) -> np.ndarray:
         """The ids allowed next: the Grammar's and the Constraint's together; where

@@ -15,6 +15,10 @@ import { generate } from "./sampler.js";
 
 /** Notes of the last onset's chord, the melody's included. */
 export const FINAL_VOICES = 3;
+// The pitch-class sets (bit c for pitch class c) the last chord may take: the
+// major and minor triads on every root, and their subsets.
+export const FINAL_TRIADS = [[0, 4, 7], [0, 3, 7]].flatMap((triad) => Array.from({ length: 12 },
+  (_, root) => triad.reduce((set, i) => set | (1 << ((root + i) % 12)), 0)));
 const PIANO_LOW = 21, PIANO_HIGH = 108; // A0..C8, the range NOTE tokens cover
 const NOT_V2 = "harmonizing needs a codec v2 model with bar lines";
 
@@ -145,6 +149,8 @@ export class Constraint {
     this.meterDue = null; // METER id that must follow the BAR just given
     this.low = null; // lowest pitch of this time step
     this.stepNotes = 0;
+    this.stepClasses = 0; // pitch classes of this time step's notes (bit c)
+    this.lastOnset = this.melody.length ? this.melody.at(-1)[0] : 0;
   }
 
   barLines(meta) {
@@ -177,7 +183,8 @@ export class Constraint {
   /** A generated note of pitch from now for dur steps stays below the melody. */
   fits(pitch, dur) {
     const t0 = this.time, t1 = this.time + dur;
-    if (t1 > this.end) return false;
+    // the last chord is struck together
+    if (t1 > this.end || (t0 < this.lastOnset && this.lastOnset < t1)) return false;
     for (const [start, d, p] of this.melody) {
       if (start >= t1) break;
       if (start + d > t0 && pitch >= p) return false;
@@ -194,11 +201,13 @@ export class Constraint {
       this.forcing = m !== null && this.pending === m[2];
     } else if (kind === KIND.DUR && this.pending !== null) {
       if (this.forcing) this.nextNote += 1;
+      this.stepClasses |= 1 << (this.pending % 12);
       [this.low, this.pending, this.forcing] = [this.pending, null, false];
       this.stepNotes += 1;
     } else if (kind === KIND.SHIFT) {
       this.time += codec.value[id];
       [this.pending, this.forcing, this.low, this.stepNotes] = [null, false, null, 0];
+      this.stepClasses = 0;
     } else if (kind === KIND.KEY || kind === KIND.METER) {
       this.header = Math.max(0, this.header - 1);
     } else if (id === codec.barId) {
@@ -231,6 +240,8 @@ export class Constraint {
     if (this.pending !== null) {
       if (this.forcing) {
         allowed[dur.first + this.melody[this.nextNote][1] - 1] = 1;
+      } else if (this.nextNote >= this.melody.length) { // the last chord: held to the end
+        allowed[dur.first + Math.min(this.end - this.time, dur.count) - 1] = 1;
       } else {
         for (let d = 1; d <= dur.count; d++) {
           allowed[dur.first + d - 1] = this.fits(this.pending, d) ? 1 : 0;
@@ -252,13 +263,15 @@ export class Constraint {
       return allowed;
     }
     const cap = this.sounding(this.time);
+    const done = this.nextNote >= this.melody.length;
     let notes = 0;
     if (cap !== null) {
       const top = this.low === null ? cap : Math.min(cap, this.low);
       notes = Math.max(0, top - note.firstValue);
       allowed.fill(1, note.first, note.first + notes);
+      if (done) this.keepTriad(allowed.subarray(note.first, note.first + note.count),
+        note.firstValue);
     }
-    const done = this.nextNote >= this.melody.length;
     const chordOpen = done && this.time === this.melody.at(-1)[0] &&
       this.stepNotes < this.finalVoices && notes > 0;
     if (chordOpen) { // the final chord is not full yet: leave room below for the rest
@@ -266,12 +279,36 @@ export class Constraint {
       if (notes >= need) allowed.fill(0, note.first, note.first + need - 1);
       return allowed;
     }
-    let limit = !done ? this.melody[this.nextNote][0] : this.end - 1;
+    if (done) {
+      allowed[eosId] = 1;
+      return allowed;
+    }
+    let limit = this.melody[this.nextNote][0];
     if (this.nextBar < this.bars.length) limit = Math.min(limit, this.bars[this.nextBar][0]);
     const room = Math.min(shift.count, limit - this.time);
     allowed.fill(1, shift.first, shift.first + Math.max(0, room));
-    allowed[eosId] = done ? 1 : 0;
     return allowed;
+  }
+
+  /**
+   * Narrow the last chord's offered pitches (notes: the mask's NOTE block from
+   * lowPitch) to those keeping it within one triad, with pitches of that triad
+   * left below for the notes still to come; while the chord is short of
+   * finalVoices, only where any such is offered.
+   */
+  keepTriad(notes, lowPitch) {
+    const after = Math.max(0, this.finalVoices - this.stepNotes - 1); // notes to come after this
+    const below = (triad, i) => {
+      let n = 0;
+      for (let q = 0; q < i; q++) n += (triad >> ((lowPitch + q) % 12)) & 1;
+      return n;
+    };
+    const keep = notes.map((on, i) => {
+      const classes = this.stepClasses | (1 << ((lowPitch + i) % 12));
+      return on && FINAL_TRIADS.some((triad) => (classes & ~triad) === 0 &&
+        below(triad, i) >= after) ? 1 : 0;
+    });
+    if (keep.some((x) => x) || this.stepNotes >= this.finalVoices) notes.set(keep);
   }
 
   /**

@@ -42,7 +42,7 @@ export function mount(root) {
     Object.assign(form.elements.namedItem(name), { min, max }); // one range: settings.js
   }
   const roll = new PianoRoll(view.get("roll"));
-  const page = { song: null, live: null, upload: null, models: [], examples: [],
+  const page = { song: null, live: null, upload: null, reading: null, models: [], examples: [],
     linkVersion: null, choices: null, menus: 0 };
   const transport = bindTransport(view, roll, () => page.song,
     { tempoInput: form.elements.tempo });
@@ -172,7 +172,7 @@ export function mount(root) {
     view.showUpload(form.elements.prime.value === "upload");
     showChoices(view, form, page);
   });
-  on("file", "change", () => readUpload(view, page, form.elements.file));
+  on("file", "change", () => { page.reading = readUpload(view, page, form.elements.file); });
   view.onPress("cancel", cancel);
   on("mid", "click", () => {
     const { notes, settings, stepsPerBeat, meta } = page.song;
@@ -422,6 +422,7 @@ function preloadModel(form, page) {
  */
 async function primeNotes(settings, page) {
   if (settings.prime === "upload") {
+    await page.reading; // a Generate clicked while the file is still being read waits for it
     if (!page.upload) throw new Error("choose a MIDI file to start from first");
     return page.upload.song;
   }

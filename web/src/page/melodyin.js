@@ -158,7 +158,9 @@ export function mountMelody(view, roll, { page, form, transport, run }) {
 
   // A melody from a MIDI file or an example: its top line replaces the melody. read()
   // gives readSong's song, or {song, cut}: the notes the file had beyond those read.
-  const bring = async (read, source) => {
+  let bringing = null; // the melody being read; Harmonize or Continue clicked meanwhile waits
+  const bring = (read, source) => (bringing = bringFrom(read, source));
+  const bringFrom = async (read, source) => {
     say(null);
     const chosen = model();
     if (!chosen) return;
@@ -211,8 +213,9 @@ export function mountMelody(view, roll, { page, form, transport, run }) {
   };
 
   /** Harmonize or continue the melody, after saying what is wrong with it, if anything. */
-  const use = (mode) => {
+  const use = async (mode) => {
     stopRecording();
+    await bringing;
     const { notes } = store.current();
     const { length } = readForm(form);
     if (!notes.length) {

@@ -74,8 +74,57 @@ export async function loadComposer(baseUrl) {
   const codec = new Codec(vocab);
   const network = checkNetwork(modelJson, config, Boolean(codec.ranges.KEY),
     codec.barId !== null);
+  // Two entries of one shape swapped pass every check above: parity.json's
+  // Keras probabilities catch them (converter/read.py check_parity).
+  const parity = (config.files ?? []).includes("parity.json")
+    ? getJson(`${base}parity.json`) : null;
+  parity?.catch(() => {}); // awaited below, after the weights' own checks
   const weights = await fetchWeights(base, modelJson, config.shards);
-  return new Composer(new Stepper(weights, network, codec), config, vocab, codec, network);
+  const composer = new Composer(new Stepper(weights, network, codec), config, vocab, codec,
+    network);
+  if (parity) {
+    try {
+      checkParity(composer, await parity);
+    } catch (e) {
+      composer.dispose();
+      throw e;
+    }
+  }
+  return composer;
+}
+
+/** The largest next-token KL an export may have from Keras (converter/storage.py MAX_KL). */
+export const MAX_KL = 0.01;
+
+/**
+ * Throw unless the composer, fed parity's prime, gives its Keras probabilities
+ * within MAX_KL at every step; leaves it reset.
+ */
+function checkParity(composer, parity) {
+  const { prime, probabilities } = parity ?? {};
+  const size = composer.config.vocab_size;
+  if (!Array.isArray(prime) || !Array.isArray(probabilities) ||
+      probabilities.length !== prime.length ||
+      !prime.every((t) => Number.isInteger(t) && t >= 0 && t < size) ||
+      !probabilities.every((p) => Array.isArray(p) && p.length === size)) {
+    throw new Error("parity.json is malformed (its prime and probabilities do not fit " +
+      "the vocabulary)");
+  }
+  composer.reset();
+  prime.forEach((token, i) => {
+    const q = softmax(composer.step(token));
+    const p = probabilities[i];
+    let kl = 0;
+    for (let j = 0; j < size; j++) {
+      kl += p[j] * (Math.log(Math.max(p[j], 1e-12)) - Math.log(Math.max(q[j], 1e-12)));
+    }
+    if (!(kl <= MAX_KL)) {
+      throw new Error("the weights do not give the probabilities in parity.json " +
+        `(KL ${kl.toPrecision(3)} at step ${i}, the limit is ${MAX_KL}): a weight is ` +
+        "damaged, or two entries are swapped");
+    }
+  });
+  composer.reset();
 }
 
 /** Softmax of logits in float64, as Python's parity file computes it. */
