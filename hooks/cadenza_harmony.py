@@ -19,6 +19,11 @@ ROWS = (  # (figure, what it is)
     ("added_between_onsets", "share of added notes that start between melody onsets"),
     ("added_scale_consistency", "share of added notes in the song's key's scale (mean over "
                                 "songs)"),
+    ("chordal_share", "share of onsets (2 or more notes sounding) that are a triad or a "
+                      "seventh chord"),
+    ("seconds", "share of onsets with adjacent voices a 2nd apart"),
+    ("onset_pair_parallels_per_100", "parallel fifths and octaves between the lowest and "
+                                     "highest voice, per 100 pairs of onsets"),
 )
 CHECKS = {"voices_per_onset": "sounding voices per melody onset",
           "melody_on_top": "melody on top at every onset",

@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from converter.weights import vectors as weight_vectors
-from trainer.compose.harmony import FINAL_TRIADS, FINAL_VOICES, Constraint, harmonize, melody_line
+from trainer.compose.harmony import (CHORD_SETS, FINAL_TRIADS, FINAL_VOICES, Constraint, harmonize,
+                                     melody_line)
 from trainer.compose.sampling import TOKENS_PER_NOTE, Mulberry32, candidates, generate, sample_token
 from trainer.config import CodecConfig
 from trainer.errors import CadenzaError
@@ -638,7 +639,7 @@ def harmonize_vectors() -> dict:
                       "ids": ids.tolist(), "fallbacks": constraint.fallbacks})
     return {"rule": "logits = tables[table][token % len(tables[table])] for the token fed",
             "vocab": V2.to_json(), "final_voices": FINAL_VOICES,
-            "final_triads": list(FINAL_TRIADS),
+            "final_triads": list(FINAL_TRIADS), "chord_sets": list(CHORD_SETS),
             "tables": {k: v.tolist() for k, v in tables.items()}, "cases": cases,
             "errors": harmonize_errors()}
 

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from songs import raw_songs
 
-from trainer.compose.harmony import (FINAL_TRIADS, FINAL_VOICES, Constraint, Melody, harmonize, melody_line,
-                                     melody_of, top_line)
+from trainer.compose.harmony import (FINAL_TRIADS, FINAL_VOICES, Constraint, Melody, harmonize,
+                                     melody_line, melody_of, top_line)
 from trainer.config import CodecConfig
 from trainer.errors import CadenzaError
 from trainer.music.codec import Codec, Meta, normalise
@@ -271,3 +271,21 @@ def test_a_melody_wholly_in_a_pickup_gets_a_bar_line_one_bar_in():
     rows = np.random.default_rng(3).normal(size=(V2.size, V2.size))
     ids, constraint = harmonize(table_model(rows), V2, pickup, 1.0, 0, 1.0, 5)
     check_harmonization(V2, pickup, ids)
+
+
+def test_a_pitch_that_makes_no_chord_with_what_sounds_is_masked():
+    """Issue 26: what sounds at an onset stays within one triad or seventh chord."""
+    allowed = own(fed(TWO, HEAD + " NOTE_64 DUR_4"))  # C and E sound
+    assert {"NOTE_55", "NOTE_57", "NOTE_59", "NOTE_58", "NOTE_53", "NOTE_48"} <= allowed
+    assert not {"NOTE_61", "NOTE_62", "NOTE_63", "NOTE_56"} & allowed
+
+
+def test_a_bass_in_parallel_octaves_or_fifths_with_the_melody_is_masked():
+    """Issue 26: the outer voices never move the same way at the same fifth or octave."""
+    rising = melody_of(np.array([[0, 4, 72], [4, 4, 74]]), Meta((0, "major"), (4, 4),
+                                                               ((0, (4, 4)),)), (0, "major"))
+    step = " SHIFT_4 NOTE_74 DUR_4"
+    assert "NOTE_62" not in own(fed(rising, HEAD + " NOTE_60 DUR_4" + step))  # C-C to D-D
+    assert "NOTE_67" not in own(fed(rising, HEAD + " NOTE_65 DUR_4" + step))  # F-C to G-D
+    assert {"NOTE_62", "NOTE_67"} <= own(fed(rising, HEAD + " NOTE_64 DUR_4" + step))
+    assert "NOTE_55" in own(fed(rising, HEAD + " NOTE_60 DUR_4" + step))  # contrary motion

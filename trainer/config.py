@@ -336,7 +336,7 @@ class EvalConfig:
                                     "(default: the model's own; needed for a model that has "
                                     "none, such as a v1 export)")
     num_samples: int = _opt(20, "songs to generate per requested key and per meter")
-    free_samples: int = _opt(30, "songs to generate with no length limit (when they end, "
+    free_samples: int = _opt(40, "songs to generate with no length limit (when they end, "
                                  "loops, repeats, copying)")
     length: int = _opt(400, "most notes per requested-key or -meter song")
     max_ngram_order: int = _opt(8, "the n-gram baseline's order is chosen on validation "

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { Codec, Grammar } from "../../web/src/mirror/codec.js";
-import { Constraint, FINAL_TRIADS, FINAL_VOICES, harmonize, melodyEnd, melodyLine, melodyOf, topLine }
+import { CHORD_SETS, Constraint, FINAL_TRIADS, FINAL_VOICES, harmonize, melodyEnd, melodyLine, melodyOf, topLine }
   from "../../web/src/mirror/harmony.js";
 
 const VECTORS = JSON.parse(readFileSync(new URL("../vectors/harmonize.json", import.meta.url)));
@@ -29,6 +29,7 @@ function sounding(melody, t) {
 test("the vectors hold at least 50 melodies with every kind of input the issue names", () => {
   assert.equal(VECTORS.final_voices, FINAL_VOICES);
   assert.deepEqual(VECTORS.final_triads, FINAL_TRIADS);
+  assert.deepEqual(VECTORS.chord_sets, CHORD_SETS);
   const cases = VECTORS.cases;
   assert.ok(cases.length >= 50);
   assert.ok(cases.some((c) => c.melody.notes.length === 1), "a one-note melody");

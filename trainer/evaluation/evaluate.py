@@ -16,7 +16,9 @@ seen; choices use the validation songs. Figures:
   512-1023, 1024 on), which shows whether long generation drifts;
 - music composed with no length limit (when songs end, loops, repeated bars,
   copying against the training songs in every transposition training used,
-  scale consistency) against the range of the human test songs;
+  scale consistency) against the range of the human test songs, and the
+  chords and form figures of :mod:`trainer.evaluation.harmony_form` beside the
+  human test songs';
 - for v2 models, songs requested in four keys and in each meter the model
   knows: how often the key estimate matches the request, scale consistency
   in the requested key, and how closely onsets follow the meter (checked for
@@ -38,6 +40,7 @@ import numpy as np
 from trainer.compose.composing import compose
 from trainer.compose.stepper import Stepper
 from trainer.config import EvalConfig
+from trainer.evaluation import harmony_form as hf
 from trainer.evaluation import music_metrics as mm
 from trainer.evaluation.likelihood import by_position, predictions, score
 from trainer.evaluation.ngram import KneserNey
@@ -97,7 +100,9 @@ def evaluate(cfg: EvalConfig) -> dict:
     music = {"generated": mm.set_figures(free_songs, reference, index, spb, max_dur),
              "human_test": mm.set_figures(human, reference, index, spb, max_dur),
              "human_range": mm.figure_ranges(human, spb),
-             "human_quartiles": mm.figure_quartiles(human, spb)}
+             "human_quartiles": mm.figure_quartiles(human, spb),
+             "harmony_form": {"generated": hf.figures(map(_bars, free_songs), spb),
+                              "human_test": hf.figures(map(_bars, human), spb)}}
     lengths = {"generated": [len(n) for n, _, _ in free],
                "human_test": [len(s.notes) for s in parts["test"]],
                "hit_token_limit": sum(len(ids) >= MAX_FREE_TOKENS for _, _, ids in free)}
@@ -124,6 +129,11 @@ def evaluate(cfg: EvalConfig) -> dict:
         write_json(out, result)
     print(report(result))
     return result
+
+
+def _bars(song):
+    """``(notes, bar_starts or None)`` of a :func:`_song`."""
+    return song[0], (song[2] if len(song) == 4 else None)
 
 
 def _song(notes, ids, meta):
@@ -305,6 +315,10 @@ def report(r: dict) -> str:
               "human test songs:",
               mm.format_table({"generated": r["music"]["generated"],
                                "human test": r["music"]["human_test"]}),
+              *(["chords and form:", *hf.report_lines(
+                  {"generated": r["music"]["harmony_form"]["generated"],
+                   "human test": r["music"]["harmony_form"]["human_test"]})]
+                if "harmony_form" in r["music"] else []),
               f"notes per song: generated median {np.median(r['lengths']['generated']):.0f}, "
               f"human median {np.median(r['lengths']['human_test']):.0f}"
               f" ({r['lengths']['hit_token_limit']} generated songs hit the "

@@ -40,6 +40,9 @@ ROWS = (  # (figure of harmony_metrics.pooled, label, format)
     ("added_notes_per_onset", "added notes per melody onset", ".2f"),
     ("added_between_onsets", "share of added notes between melody onsets", ".3f"),
     ("added_scale_consistency", "scale consistency of added notes (song's key)", ".3f"),
+    ("chordal_share", "chordal share (onsets that are triads or sevenths)", ".3f"),
+    ("seconds", "onsets with adjacent voices a 2nd apart", ".3f"),
+    ("onset_pair_parallels_per_100", "outer parallel 5ths/8ves per 100 onset pairs", ".2f"),
 )
 
 
@@ -94,9 +97,9 @@ def report(r: dict) -> str:
     lines = [f"harmonized the top lines of {ours['songs']} test songs ({ours['onsets']:,} "
              f"melody onsets; T={s['temperature']}, top-p {s['top_p']}, seeds {s['seed']}.."
              f"{s['seed'] + ours['songs'] - 1}), beside the songs' own harmony:",
-             f"  {'':<48}{'ours':>8}{'human':>8}"]
+             f"  {'':<52}{'ours':>8}{'human':>8}"]
     for key, label, fmt in ROWS:
-        lines.append(f"  {label:<48}" + "".join(
+        lines.append(f"  {label:<52}" + "".join(
             f"{'-':>8}" if v[key] is None else f"{v[key]:>8{fmt}}" for v in (ours, ref)))
     lines += [f"  top line = melody in {ours['top_line_is_melody']} of {ours['songs']} songs; "
               f"{ours['fallbacks']} fallback steps; {ours['seconds_per_song']:.2f} s per song "

@@ -1,4 +1,4 @@
-"""How a harmonization sounds against its melody: voices and outer-voice parallels.
+"""How a harmonization sounds against its melody: voices, outer-voice parallels, chords.
 
 Used by ``python -m trainer evaluate-harmony`` on our harmonizations and on
 Bach's own of the same soprano lines. :func:`figures` gives one song's counts,
@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from trainer.compose.harmony import voices_per_onset
+from trainer.evaluation import harmony_form as hf
 from trainer.evaluation import music_metrics as mm
 from trainer.music.codec import DUR, PITCH, START
 
@@ -78,14 +79,18 @@ def figures(notes: np.ndarray, melody: np.ndarray, key) -> dict:
             "added_notes": len(added),
             "between_onsets": int(sum(int(s) not in onsets for s in added[:, START])),
             "added_scale_consistency": mm.scale_consistency(added, key) if len(added)
-            else None}
+            else None,
+            "chords": hf.counts(notes)}
 
 
 def pooled(songs: list[dict]) -> dict:
     """The figures of a set of :func:`figures`: voices per melody onset, outer-voice
     parallel fifths and octaves per 100 onsets, the share of onsets with the melody
     on top, added notes per onset and the share of them between melody onsets, and
-    the mean scale consistency of the added notes in the song's key."""
+    the mean scale consistency of the added notes in the song's key; and over every
+    onset of the whole texture, :mod:`trainer.evaluation.harmony_form`'s chordal share,
+    seconds and outer parallels per 100 onset pairs (``onset_pair_parallels_per_100``)."""
+    chords = hf.pooled([s["chords"] for s in songs])
     onsets = sum(s["onsets"] for s in songs)
     added = sum(s["added_notes"] for s in songs)
     scale = [s["added_scale_consistency"] for s in songs
@@ -97,4 +102,6 @@ def pooled(songs: list[dict]) -> dict:
             "melody_on_top": sum(s["on_top"] for s in songs) / max(onsets, 1),
             "added_notes_per_onset": added / max(onsets, 1),
             "added_between_onsets": sum(s["between_onsets"] for s in songs) / max(added, 1),
-            "added_scale_consistency": float(np.mean(scale)) if scale else None}
+            "added_scale_consistency": float(np.mean(scale)) if scale else None,
+            "chordal_share": chords["chordal_share"], "seconds": chords["seconds"],
+            "onset_pair_parallels_per_100": chords["outer_parallels_per_100"]}

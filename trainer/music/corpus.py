@@ -269,7 +269,12 @@ def _parse_all(files, codec_config, programs, fingerprint, jobs, log, stated_key
         if len(files) >= C.SERIAL_BELOW and jobs > 1 and _spawn_is_safe(log):
             serial = []
             with _pool(jobs) as pool:
-                futures = {pool.submit(parse_task, f, *args): f for f in files}
+                futures = {}
+                for f in files:
+                    try:
+                        futures[pool.submit(parse_task, f, *args)] = f
+                    except BrokenProcessPool:  # a worker died while files were handed out
+                        serial.append(f)
                 for future in as_completed(futures):
                     try:
                         key, result = future.result()

@@ -15,10 +15,16 @@ import { generate } from "./sampler.js";
 
 /** Notes of the last onset's chord, the melody's included. */
 export const FINAL_VOICES = 3;
-// The pitch-class sets (bit c for pitch class c) the last chord may take: the
-// major and minor triads on every root, and their subsets.
-export const FINAL_TRIADS = [[0, 4, 7], [0, 3, 7]].flatMap((triad) => Array.from({ length: 12 },
-  (_, root) => triad.reduce((set, i) => set | (1 << ((root + i) % 12)), 0)));
+// The chords an onset may sound, as intervals above the root (Python: CHORDS).
+const CHORDS = { "major triad": [0, 4, 7], "minor triad": [0, 3, 7],
+  "diminished triad": [0, 3, 6], "dominant seventh": [0, 4, 7, 10],
+  "minor seventh": [0, 3, 7, 10], "half-diminished seventh": [0, 3, 6, 10],
+  "major seventh": [0, 4, 7, 11], "diminished seventh": [0, 3, 6, 9] };
+/** Each chord on each root as a pitch-class set (bit c for pitch class c). */
+const sets = (chords) => chords.flatMap((chord) => Array.from({ length: 12 },
+  (_, root) => chord.reduce((set, i) => set | (1 << ((root + i) % 12)), 0)));
+export const CHORD_SETS = sets(Object.values(CHORDS));
+export const FINAL_TRIADS = sets([CHORDS["major triad"], CHORDS["minor triad"]]); // the last chord's
 const PIANO_LOW = 21, PIANO_HIGH = 108; // A0..C8, the range NOTE tokens cover
 const NOT_V2 = "harmonizing needs a codec v2 model with bar lines";
 
@@ -149,8 +155,10 @@ export class Constraint {
     this.meterDue = null; // METER id that must follow the BAR just given
     this.low = null; // lowest pitch of this time step
     this.stepNotes = 0;
-    this.stepClasses = 0; // pitch classes of this time step's notes (bit c)
     this.lastOnset = this.melody.length ? this.melody.at(-1)[0] : 0;
+    this.soundingNow = []; // [end, pitch] of every note sounding now
+    // lowest and highest pitch of the last start time, where 2 or more notes sounded
+    this.outer = null;
   }
 
   barLines(meta) {
@@ -201,13 +209,17 @@ export class Constraint {
       this.forcing = m !== null && this.pending === m[2];
     } else if (kind === KIND.DUR && this.pending !== null) {
       if (this.forcing) this.nextNote += 1;
-      this.stepClasses |= 1 << (this.pending % 12);
+      this.soundingNow.push([this.time + codec.value[id], this.pending]);
       [this.low, this.pending, this.forcing] = [this.pending, null, false];
       this.stepNotes += 1;
     } else if (kind === KIND.SHIFT) {
+      if (this.stepNotes) { // a start time: its outer voices, for the next one's motion
+        const pitches = this.soundingNow.map(([, p]) => p);
+        this.outer = pitches.length > 1 ? [Math.min(...pitches), Math.max(...pitches)] : null;
+      }
       this.time += codec.value[id];
       [this.pending, this.forcing, this.low, this.stepNotes] = [null, false, null, 0];
-      this.stepClasses = 0;
+      this.soundingNow = this.soundingNow.filter(([end]) => end > this.time);
     } else if (kind === KIND.KEY || kind === KIND.METER) {
       this.header = Math.max(0, this.header - 1);
     } else if (id === codec.barId) {
@@ -269,8 +281,7 @@ export class Constraint {
       const top = this.low === null ? cap : Math.min(cap, this.low);
       notes = Math.max(0, top - note.firstValue);
       allowed.fill(1, note.first, note.first + notes);
-      if (done) this.keepTriad(allowed.subarray(note.first, note.first + note.count),
-        note.firstValue);
+      this.narrow(allowed.subarray(note.first, note.first + note.count), note.firstValue, done);
     }
     const chordOpen = done && this.time === this.melody.at(-1)[0] &&
       this.stepNotes < this.finalVoices && notes > 0;
@@ -291,24 +302,51 @@ export class Constraint {
   }
 
   /**
-   * Narrow the last chord's offered pitches (notes: the mask's NOTE block from
-   * lowPitch) to those keeping it within one triad, with pitches of that triad
-   * left below for the notes still to come; while the chord is short of
-   * finalVoices, only where any such is offered.
+   * Narrow the offered pitches (notes: the mask's NOTE block from lowPitch) to
+   * those that keep what sounds now within one chord (CHORD_SETS; the last
+   * chord: FINAL_TRIADS, with pitches of that triad left below for the notes it
+   * still needs) and make no parallel fifths or octaves between the outer
+   * voices; failing both, to those that keep the chord; failing that too, the
+   * model's choice stands (the last chord, once full, takes no pitch outside
+   * its triad).
    */
-  keepTriad(notes, lowPitch) {
-    const after = Math.max(0, this.finalVoices - this.stepNotes - 1); // notes to come after this
-    const below = (triad, i) => {
+  narrow(notes, lowPitch, final) {
+    const pitches = this.soundingNow.map(([, p]) => p);
+    const classes = pitches.reduce((set, p) => set | (1 << (p % 12)), 0);
+    const fits = (final ? FINAL_TRIADS : CHORD_SETS).filter((c) => (classes & ~c) === 0);
+    const after = final ? Math.max(0, this.finalVoices - this.stepNotes - 1) : 0;
+    const below = (c, i) => {
       let n = 0;
-      for (let q = 0; q < i; q++) n += (triad >> ((lowPitch + q) % 12)) & 1;
+      for (let q = 0; q < i; q++) n += (c >> ((lowPitch + q) % 12)) & 1;
       return n;
     };
-    const keep = notes.map((on, i) => {
-      const classes = this.stepClasses | (1 << ((lowPitch + i) % 12));
-      return on && FINAL_TRIADS.some((triad) => (classes & ~triad) === 0 &&
-        below(triad, i) >= after) ? 1 : 0;
+    const chordOk = new Uint8Array(notes.length), smooth = new Uint8Array(notes.length);
+    notes.forEach((on, i) => {
+      if (!on) return;
+      const p = lowPitch + i;
+      chordOk[i] = fits.some((c) => ((c >> (p % 12)) & 1) === 1 &&
+        (!after || below(c, i) >= after)) ? 1 : 0;
+      smooth[i] = this.parallel(Math.min(...pitches, p), Math.max(...pitches, p)) ? 0 : 1;
     });
-    if (keep.some((x) => x) || this.stepNotes >= this.finalVoices) notes.set(keep);
+    for (const keep of [chordOk.map((x, i) => x & smooth[i]), chordOk]) {
+      if (keep.some((x) => x)) {
+        notes.set(notes.map((x, i) => x & keep[i]));
+        return;
+      }
+    }
+    if (final && this.stepNotes >= this.finalVoices) notes.fill(0);
+  }
+
+  /**
+   * Whether outer voices low and high here move from the last start time's the
+   * same way, keeping a perfect fifth or an octave (mod 12).
+   */
+  parallel(low, high) {
+    if (this.outer === null) return false;
+    const [low0, high0] = this.outer;
+    const interval = (((high0 - low0) % 12) + 12) % 12;
+    return (low - low0) * (high - high0) > 0 && (interval === 0 || interval === 7) &&
+      (((high - low) % 12) + 12) % 12 === interval;
   }
 
   /**
