@@ -67,6 +67,11 @@ def about(c: dict, t: dict, evaluation: dict | None, previous: dict | None) -> l
                       "one set of weights for all 24 keys)")
     if version >= 2 and model.get("bar_input"):
         key_table += "; the bar count as an input at every step"
+    if version >= 2 and model.get("sounding_input"):
+        key_table += "; the piano keys sounding now as an input at every step"
+    if version >= 2 and model.get("lookback_input"):
+        key_table += ("; what started 1, 2, 4 and 8 bars ago as an input at every step "
+                      "(its pitches, the gap to the next onset, the named note's duration)")
     rows += [
         ["network", f"embedding {c['model']['embedding_size']}, {c['model']['num_layers']} "
                     f"LSTM layers × {c['model']['rnn_size']} units, "

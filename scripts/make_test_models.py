@@ -9,9 +9,12 @@ written with their key and time signatures. Writes:
   ``OUT/uint8``, ``OUT/uint8-column`` and ``OUT/auto``;
 - ``OUT/run-v1`` (the same songs, codec v1: notes only) and its export
   ``OUT/v1`` (float16), which proves a version-1 model still loads and plays;
+- ``OUT/run-context`` (codec v2, reading the Context's features too: what
+  sounds and what started 1, 2, 4 and 8 bars ago) and its export
+  ``OUT/context`` (float32);
 - ``OUT/stepper.json``: the numpy Stepper's logits (trainer/compose/stepper.py, on
   the weights as converter/read.py reads them back) after each token of a
-  song per export ``none``, ``uint8-column`` and ``v1``; in the v2 songs the
+  song per export ``none``, ``uint8-column``, ``v1`` and ``context``; in the v2 songs the
   key changes midway (a second KEY token), which the Keras parity files,
   fed the key of the song's first KEY token, never do, and three BAR tokens
   follow; ``none`` also without its bar table (``"drop": 1``) and with its
@@ -78,7 +81,7 @@ def write_stepper_cases(out: Path) -> None:
     from trainer.nn.network import shapes
 
     cases = []
-    for name in ("none", "uint8-column", "v1"):
+    for name in ("none", "uint8-column", "v1", "context"):
         codec = Codec.load(out / name / "vocab.json")
         prime = json.loads((out / name / "parity.json").read_text())["prime"]
         tokens = prime + prime[1:]
@@ -116,20 +119,24 @@ def main(argv=None) -> None:
     from converter.export import ExportConfig, export
     from trainer.nn.train import train
 
-    for name, version in (("run", 2), ("run-v1", 1)):
+    for name, version, context in (("run", 2, False), ("run-v1", 1, False),
+                                   ("run-context", 2, True)):
         train(RunConfig(
             data=DataConfig(data_dir=args.out / "data", cache_dir=args.out / "cache"),
             codec=CodecConfig(steps_per_beat=STEPS_PER_BEAT, vocab_version=version),
             # the v2 test model takes every input a v2 network can (the bar count
             # too, which the shipped models leave out), so the loaders meet them all
             model=ModelConfig(rnn_size=24, num_layers=2, embedding_size=12,
-                              bar_input=version >= 2),
+                              bar_input=version >= 2 and not context,
+                              sounding_input=context, lookback_input=context),
             train=TrainConfig(run_dir=args.out / name, epochs=2, window_size=32,
                               batch_size=4)))
     for quantize in QUANTIZE:
         export(ExportConfig(run_dir=args.out / "run", out=args.out / quantize,
                             quantize=quantize))
     export(ExportConfig(run_dir=args.out / "run-v1", out=args.out / "v1", quantize="float16"))
+    export(ExportConfig(run_dir=args.out / "run-context", out=args.out / "context",
+                        quantize="none"))
     write_stepper_cases(args.out)
 
 

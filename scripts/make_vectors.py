@@ -803,6 +803,46 @@ def dumps(obj, depth: int = 0) -> str:
     return json.dumps(obj)
 
 
+def context_vectors() -> dict:
+    """The Context's features (trainer/music/context.py) after every token of songs in
+    several meters, one with a meter change, and of token soup (a NOTE without its DUR,
+    a DUR without a NOTE), for a Context of every part and of each part alone."""
+    from trainer.music.codec import Meta
+    from trainer.music.context import LOOKBACK, Context
+
+    rng = np.random.default_rng(26)
+    songs = []
+    for meter, spb_bar in (((4, 4), 16), ((3, 4), 12), ((6, 8), 12), (K.OTHER, 16)):
+        notes, t = [], 0
+        motif = [(int(rng.integers(1, 5)), int(rng.integers(55, 80))) for _ in range(4)]
+        for bar in range(12):  # a motif that comes back, moved or not
+            for dur, pitch in motif:
+                notes.append((t, dur, pitch + (2 if bar % 4 == 3 else 0)))
+                if rng.random() < 0.4:
+                    notes.append((t, dur * 2, pitch - 12))
+                t += dur
+            t = (bar + 1) * spb_bar
+        notes = np.asarray(notes)
+        bars = tuple((b, meter) for b in range(0, t, spb_bar))
+        songs.append(V2.encode(notes, Meta((0, "major"), meter, bars)).tolist())
+    changes = ((0, (3, 4)), (12, (3, 4)), (24, (4, 4)), (40, (4, 4)), (56, (4, 4)))
+    notes = np.asarray([(s, 2, 60 + s % 7) for s in range(0, 72, 2)])
+    songs.append(V2.encode(notes, Meta((0, "major"), (3, 4), changes)).tolist())
+    songs.append([V2.bos_id] + rng.integers(0, V2.size, 300).tolist())
+    cases = []
+    for sounding, lookback in ((True, LOOKBACK), (True, ()), (False, (1, 4))):
+        context = Context(V2, sounding, lookback)
+        for tokens in songs:
+            context.reset()
+            active = []
+            for token in tokens:
+                context.advance(token)
+                active.append(context.active().tolist())
+            cases.append({"sounding": sounding, "lookback": list(lookback),
+                          "size": context.size, "tokens": tokens, "active": active})
+    return {"vocab": V2.to_json(), "lookback": list(LOOKBACK), "cases": cases}
+
+
 def limits_vectors() -> dict:
     """The limits the CLI and the browser share: a seed or a tempo one takes, the other
     takes too (web/src/page/settings.js LIMITS); the largest MIDI file either reads
@@ -820,7 +860,8 @@ def build() -> dict[str, str]:
     parts = {"codec_decode": codec_decode, "codec_encode": codec_encode,
              "sampler": sampler, "generate": generate_vectors, "keys": keys_vectors,
              "midi": midi_vectors, "weights": weight_vectors,
-             "harmonize": harmonize_vectors, "limits": limits_vectors}
+             "harmonize": harmonize_vectors, "limits": limits_vectors,
+             "context": context_vectors}
     return {f"{name}.json": dumps(make()) + "\n" for name, make in parts.items()}
 
 

@@ -3,6 +3,7 @@
 import pytest
 
 from trainer.evaluation import evaluate as E
+from trainer.evaluation import harmony_form as hf
 
 FIGURES = ("longest_repeat", "bar_repeat_share", "longest_onset_repeat", "distinct_4gram_ratio",
            "scale_consistency")
@@ -44,7 +45,16 @@ def test_a_meter_with_too_few_human_test_songs_is_reported_not_checked():
     r["requests"].update(estimator_ceiling=0.9, ceiling_songs=2)
     r["music"]["generated"].update(songs=2)
     r["music"]["human_test"].update(songs=2)
+    chorale = [[0, 4, 48], [0, 4, 55], [0, 4, 60], [4, 4, 50], [4, 4, 57], [4, 4, 62],
+               [8, 4, 51], [8, 4, 52], [8, 4, 53]]  # a chord, parallel octaves, a cluster
+    r["music"]["harmony_form"] = {"generated": hf.figures([(chorale, None)], 4),
+                                  "human_test": hf.figures([([[0, 4, 60]], None)], 4)}
     text = E.report(r)
+    lines = {line.split("  ")[1]: line.split()[-2:] for line in text.splitlines()
+             if line.startswith("  ") and len(line.split("  ")) > 2}
+    assert lines["chordal share (onsets that are triads or sevenths)"] == ["0.667", "-"]
+    assert lines["onsets with adjacent voices a 2nd apart"] == ["0.333", "-"]
+    assert lines["outer parallel 5ths/8ves per 100 onset pairs"] == ["50.00", "-"]
     assert "3/8 0.600 (4 human; training songs 0.550; not checked: fewer than 5 human" in text
     assert "6/8 0.950 (40 human; training songs 0.900)" in text
     assert "meter 6/8" in text and "meter 3/8" not in text.split("checks:")[1]

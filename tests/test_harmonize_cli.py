@@ -178,7 +178,8 @@ def test_evaluate_harmony_writes_its_figures_into_the_run(trained, tmp_path):
     assert set(result["checks"]) == {"voices_per_onset", "melody_on_top", "top_line_is_melody",
                                      "fallbacks"}
     assert result["checks"]["voices_per_onset"]["at_least"] == 3.0
-    for figure in ("voices_per_onset", "outer_parallels_per_100", "added_scale_consistency"):
+    for figure in ("voices_per_onset", "outer_parallels_per_100", "added_scale_consistency",
+                   "chordal_share", "seconds", "onset_pair_parallels_per_100"):
         assert figure in result["ours"] and figure in result["human"]
     assert result["ours"]["melody_on_top"] == 1.0 and result["checks"]["top_line_is_melody"]["ok"]
     assert result["human"]["voices_per_onset"] >= 3.5  # the chorales' own four voices

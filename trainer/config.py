@@ -99,6 +99,12 @@ class ModelConfig:
     bar_input: bool = _opt(False, "v2: also feed the bar count (how many bars the song has "
                                   "had) at every step (measured on the chorales: songs end "
                                   "too soon, test NLL per note 2.753 against 2.721 without)")
+    sounding_input: bool = _opt(False, "v2: also feed the piano keys sounding now (held from "
+                                       "before or placed at this time) at every step "
+                                       "(trainer/music/context.py)")
+    lookback_input: bool = _opt(False, "v2 with bars: also feed what started 1, 2, 4 and 8 bars "
+                                       "ago at every step: its pitches, the gap to the next "
+                                       "onset and the pending note's duration there")
 
     def __post_init__(self):
         _check(1 <= self.rnn_size <= 8192, "rnn_size", "must be 1..8192")

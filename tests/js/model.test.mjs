@@ -27,15 +27,15 @@ const http = serveFiles((path) => (path.startsWith("/scratch/")
   ? join(scratch, path.slice(9)) : join(ROOT, path)));
 
 describe("exported test models reproduce their parity files", () => {
-  for (const quantize of ["none", "float16", "uint8", "v1"]) {
+  for (const quantize of ["none", "float16", "uint8", "v1", "context"]) {
     test(quantize, async () => {
       const folder = join(TEST_MODELS, quantize);
       const parity = parityOf(folder);
-      assert.equal(parity.quantization, quantize === "v1" ? "float16" : quantize);
+      assert.equal(parity.quantization, { v1: "float16", context: "none" }[quantize] ?? quantize);
       assert.ok(parity.prime.length >= 16);
       const url = `${http.base}/build/test-models/${quantize}/`;
       const { maxAbs, maxKl } = await drift(url, parity);
-      if (quantize === "none") assert.ok(maxAbs <= 1e-4, `max abs diff ${maxAbs}`);
+      if (parity.quantization === "none") assert.ok(maxAbs <= 1e-4, `max abs diff ${maxAbs}`);
       else assert.ok(maxKl <= 0.01, `max KL ${maxKl}`);
     });
   }

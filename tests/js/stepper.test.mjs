@@ -62,14 +62,18 @@ for (const { model, drop, degrees, bars, tokens, logits } of CASES) {
     () => {
       const read = readFolder(model);
       const v2 = model !== "v1";
-      assert.deepEqual([read.network.key_rows, read.network.degrees, read.network.bar_rows],
-        v2 ? [25, 24, 64] : [0, 0, 0]);
+      // the context test model reads the Context's features in place of the bar count
+      const context = model === "context";
+      assert.deepEqual([read.network.key_rows, read.network.degrees, read.network.bar_rows,
+        read.network.context_rows], v2 ? [25, 24, context ? 0 : 64, context ? 632 : 0]
+        : [0, 0, 0, 0]);
       const { network } = part(read, { degrees, bars });
       // numpy dropped the last `drop` arrays: the bar table (1), then the degree kernel and bias
       assert.equal(Object.keys(shapes(read.network)).length - Object.keys(shapes(network)).length,
         drop);
       const stepper = stepperOf(read, { degrees, bars });
-      assert.deepEqual([Boolean(stepper.degreeIndex), Boolean(stepper.barTable)], [degrees, bars]);
+      assert.deepEqual([Boolean(stepper.degreeIndex), Boolean(stepper.barTable),
+        Boolean(stepper.context)], [degrees, bars, context]);
       const diffs = tokens.map((t, i) => maxDiff(stepper.step(t), logits[i]));
       assert.ok(Math.max(...diffs) <= 1e-5, `max |logit diff| ${Math.max(...diffs)}`);
       const carried = stepper.step(tokens[0]); // the states carry over ...
@@ -84,7 +88,7 @@ for (const { model, drop, degrees, bars, tokens, logits } of CASES) {
 test("the stepper.json cases cover degree logits, the bar count and networks without them", () => {
   assert.deepEqual(CASES.map((c) => [c.model, c.drop, c.degrees, c.bars]), [["none", 0, true, true],
     ["none", 1, true, false], ["none", 3, false, false], ["uint8-column", 0, true, true],
-    ["v1", 0, false, false]]);
+    ["v1", 0, false, false], ["context", 0, true, false]]);
   const { tokens } = CASES[0];
   const { codec } = readFolder("none");
   assert.ok(tokens.filter((t) => t === codec.barId).length >= 3);

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from trainer.music.codec import degree_index
+from trainer.music.context import Context, size
 from trainer.nn.network import BAR_ROWS, DEGREES, KEY_ROWS, NetworkError, check_weights
 
 
@@ -33,7 +34,9 @@ class Stepper:
     (row 24 until a ``KEY`` token has been read); with ``degrees`` each
     ``NOTE`` logit gains the logit of its scale degree in the key read
     (:func:`trainer.music.codec.degree_index`); with ``bar_rows`` the input
-    gains the row of the number of ``BAR`` tokens read so far. ``codec``
+    gains the row of the number of ``BAR`` tokens read so far; with
+    ``context_rows``, the rows of the Context's features on after the token
+    (:class:`trainer.music.context.Context`). ``codec``
     gives the KEY ids, the BAR id and the degree index; a network that reads
     none of them runs without one. Raises NetworkError (a ValueError) unless
     the weights are exactly the network's and the codec has what it reads.
@@ -56,6 +59,9 @@ class Stepper:
         self.degree_index = degree_index(codec) if network.get("degrees") else None
         self.bar_table = w["bar_embedding/embeddings"] if network.get("bar_rows") else None
         self.bar_id = codec.bar_id if network.get("bar_rows") else None
+        self.context_table = w["context/kernel"] if network.get("context_rows") else None
+        self.context = Context(codec, network["sounding"], network["lookback"]) \
+            if network.get("context_rows") else None
         self.units = network["rnn_size"]
         self.vocab_size = network["vocab_size"]
         self.reset()
@@ -65,6 +71,8 @@ class Stepper:
         self.key = None if self.key_table is None else self.key_table[-1]
         self.key_row = KEY_ROWS - 1
         self.bars = 0
+        if self.context is not None:
+            self.context.reset()
         self.h = [np.zeros(k[1].shape[0], np.float32) for k in self.layers]
         self.c = [np.zeros(k[1].shape[0], np.float32) for k in self.layers]
 
@@ -81,6 +89,9 @@ class Stepper:
             if token == self.bar_id:
                 self.bars = min(self.bars + 1, BAR_ROWS - 1)
             x = x + self.bar_table[self.bars]
+        if self.context is not None:
+            self.context.advance(token)
+            x = x + self.context_table[self.context.active()].sum(0)
         for i, (kernel, recurrent, bias) in enumerate(self.layers):
             z = x @ kernel + self.h[i] @ recurrent + bias
             gi, gf, gc, go = np.split(z, 4)
@@ -117,3 +128,11 @@ def _check_parts(network: dict, codec) -> None:
                            f"each must be 0 or {DEGREES}, {BAR_ROWS}")
     if bar_rows and (codec is None or codec.bar_id is None):
         raise NetworkError("the network counts bars, but the codec has no BAR token")
+    rows = network.get("context_rows", 0)
+    if rows and (not network["key_rows"] or codec is None or (network["lookback"] and
+                                                              codec.bar_id is None)):
+        raise NetworkError("a Context needs a codec v2 with keys, and lookback one with bars")
+    if rows and rows != size(codec, network["sounding"], network["lookback"]):
+        raise NetworkError(f"the network reads {rows} context features; a Context of "
+                           f"sounding {network['sounding']} and lookback {network['lookback']} "
+                           f"has {size(codec, network['sounding'], network['lookback'])}")

@@ -18,6 +18,8 @@ import keras
 import numpy as np
 
 from trainer.music.codec import Codec
+from trainer.music.context import song_features, unpack
+from trainer.music.context import transpose as transpose_context
 
 
 def key_inputs(codec: Codec, song: np.ndarray, start: int, length: int) -> np.ndarray:
@@ -54,7 +56,7 @@ class Windows(keras.utils.PyDataset):
 
     def __init__(self, songs: list[np.ndarray], codec: Codec, window: int, batch_size: int,
                  shuffle: bool = True, transpose: int = 0, seed: int = 0, epoch: int = 0,
-                 burn_in: int = 0, bar_input: bool = False):
+                 burn_in: int = 0, bar_input: bool = False, context=None):
         super().__init__()
         self.songs = [np.asarray(s, dtype=np.int32) for s in songs if len(s) >= 2]
         if not self.songs:
@@ -63,7 +65,10 @@ class Windows(keras.utils.PyDataset):
         self.shuffle, self.transpose, self.seed, self.epoch = shuffle, transpose, seed, epoch
         if not 0 <= burn_in < window:
             raise ValueError(f"burn-in {burn_in} must be below the window size {window}")
-        self.burn_in, self.bar_input = burn_in, bar_input
+        self.burn_in, self.bar_input, self.context = burn_in, bar_input, context
+        # the Context's features at every position, once (packed bits: 80 bytes a token)
+        self.features = None if context is None else [song_features(context, s)
+                                                      for s in self.songs]
         later = window - burn_in  # targets of a window after a song's first
         fewest = sum(1 + math.ceil(max(len(s) - 1 - window, 0) / later) for s in self.songs)
         self._batches = max(1, fewest // batch_size) if shuffle else math.ceil(fewest / batch_size)
@@ -109,6 +114,7 @@ class Windows(keras.utils.PyDataset):
         keyed = self.codec.version >= 2
         k = np.full(shape, 24, dtype=np.int32)
         b = np.zeros(shape, dtype=np.int32)
+        c = None if self.context is None else np.zeros((*shape, self.context.size), np.float32)
         rng = np.random.default_rng([self.seed, self.epoch, index])
         for r, (song, start, length) in enumerate(rows):
             before = min(self.burn_in, start)
@@ -118,8 +124,13 @@ class Windows(keras.utils.PyDataset):
                 k[r, :n] = key_inputs(self.codec, self.songs[song], start - before, n)
                 if self.bar_input:
                     b[r, :n] = bar_inputs(self.codec, self.songs[song], start - before, n)
+            if c is not None:
+                c[r, :n] = unpack(self.features[song][start - before:start + length],
+                                  self.context.size)
             if self.transpose:
                 shift = self._shift(chunk, rng)
+                if shift and c is not None:
+                    c[r, :n] = transpose_context(c[r, :n], shift, self.context)
                 if shift:
                     chunk = self.codec.transpose(chunk, shift)
                     known = k[r, :n] < 24
@@ -127,7 +138,9 @@ class Windows(keras.utils.PyDataset):
                         + (k[r, :n][known] % 12 + shift) % 12
             x[r, :n], y[r, :n] = chunk[:-1], chunk[1:]
             w[r, before:n] = 1.0
-        inputs = ((x, k, b) if self.bar_input else (x, k)) if keyed else x
+        if not keyed:
+            return x, y, w
+        inputs = (x, k, *([b] if self.bar_input else []), *([c] if c is not None else []))
         return inputs, y, w
 
     def _shift(self, chunk: np.ndarray, rng) -> int:

@@ -59,6 +59,12 @@ def build_model(codec: Codec, cfg: ModelConfig) -> keras.Model:
         x = x + layers.Embedding(BAR_ROWS, cfg.embedding_size, name="bar_embedding",
                                  embeddings_initializer=small)(bars)
         inputs = [tokens, keys, bars]
+    context = context_of(codec, cfg)
+    if context is not None:  # what the history determines: one row per feature that is on
+        features = keras.Input(shape=(None, context.size), dtype="float32", name="features")
+        x = x + layers.Dense(cfg.embedding_size, use_bias=False, name="context",
+                             kernel_initializer=small)(features)
+        inputs = [*inputs, features]
     for i in range(cfg.num_layers):
         x = layers.LSTM(cfg.rnn_size, return_sequences=True, name=f"lstm_{i}")(x)
         if cfg.dropout:
@@ -75,9 +81,11 @@ def inference_network(model: keras.Model, codec: Codec, cfg: ModelConfig) -> dic
     :func:`build_model` of ``codec`` and ``cfg``: its sizes, and which of the key,
     degree and bar tables it has."""
     names = {layer.name for layer in model.layers}
+    context = context_of(codec, cfg) if "context" in names else None
     return N.describe(codec.size, cfg, KEY_ROWS if "key_embedding" in names else 0,
                       DEGREES if "degree_logits" in names else 0,
-                      BAR_ROWS if "bar_embedding" in names else 0)
+                      BAR_ROWS if "bar_embedding" in names else 0,
+                      context and N.context_parts(codec, context.sounding, context.lookback))
 
 
 def _plain(layer) -> list[str]:
@@ -140,9 +148,23 @@ def bar_input(codec: Codec, cfg: ModelConfig) -> bool:
     return codec.version >= 2 and codec.bar_id is not None and cfg.bar_input
 
 
+def context_of(codec: Codec, cfg: ModelConfig):
+    """The :class:`trainer.music.context.Context` the network reads, or None: v2 only,
+    lookback only with BAR tokens (bar lines and meters)."""
+    from trainer.music.context import LOOKBACK, Context
+
+    lookback = LOOKBACK if cfg.lookback_input and codec.bar_id is not None else ()
+    sounding = cfg.sounding_input
+    if codec.version < 2 or not (sounding or lookback):
+        return None
+    return Context(codec, sounding, lookback)
+
+
 def model_inputs(codec: Codec, cfg: ModelConfig, songs) -> tuple | np.ndarray:
     """The network's inputs for whole songs from BOS (padded with PAD to one length):
-    the token ids, then for v2 the key input, then the bar count if it takes one."""
+    the token ids, then for v2 the key input, then the bar count if it takes one, then
+    the Context's features if it reads them."""
+    from trainer.music.context import song_features, unpack
     from trainer.nn.dataset import bar_inputs, key_inputs
 
     width = max(len(s) for s in songs)
@@ -153,11 +175,15 @@ def model_inputs(codec: Codec, cfg: ModelConfig, songs) -> tuple | np.ndarray:
         return x
     k = np.stack([np.pad(key_inputs(codec, s, 0, len(s)), (0, width - len(s)),
                          constant_values=KEY_ROWS - 1) for s in songs])
-    if not bar_input(codec, cfg):
-        return x, k
-    b = np.stack([np.pad(bar_inputs(codec, s, 0, len(s)), (0, width - len(s)), mode="edge")
-                  for s in songs])
-    return x, k, b
+    out = [x, k]
+    if bar_input(codec, cfg):
+        out.append(np.stack([np.pad(bar_inputs(codec, s, 0, len(s)), (0, width - len(s)),
+                                    mode="edge") for s in songs]))
+    context = context_of(codec, cfg)
+    if context is not None:
+        out.append(np.stack([np.pad(unpack(song_features(context, s), context.size),
+                                    ((0, width - len(s)), (0, 0))) for s in songs]))
+    return tuple(out)
 
 
 def learning_rate(cfg: TrainConfig, steps_per_epoch: int):

@@ -25,7 +25,10 @@ each step also gains the row of the number of BAR tokens read so far,
 counting the token read (row 0 until the first BAR; 63 and more share row
 63). ``degrees`` and ``bar_rows`` 0, or absent (format-2 exports written
 before them), add nothing; both need key rows, and bar rows a vocabulary
-with BAR tokens. Its weights carry their Keras names (:func:`shapes`, in Stepper order); a
+with BAR tokens. Where ``context_rows`` is more than 0, the input at each step
+also gains the sum of the rows of ``context/kernel`` whose features are on
+after the token read (trainer/music/context.py: ``sounding`` 88 or 0, then
+each of the ``lookback`` bars), as many rows as that Context has features. Its weights carry their Keras names (:func:`shapes`, in Stepper order); a
 reader refuses a manifest that lacks one, shapes one otherwise, or holds one
 more.
 
@@ -37,6 +40,9 @@ stateful tf_keras copy); its network is config.json's ``model``, with no key
 from __future__ import annotations
 
 import json
+
+from trainer.music import context as X
+from trainer.music.context import LOOKBACK, PITCHES
 
 MODEL_FORMAT = "cadenza-weights"
 NETWORK = "cadenza_lstm_step"
@@ -52,12 +58,24 @@ class NetworkError(ValueError):
 
 
 def describe(vocab_size: int, model, key_rows: int, degrees: int = 0,
-             bar_rows: int = 0) -> dict:
-    """model.json's ``network`` of a :class:`trainer.config.ModelConfig` ``model``."""
+             bar_rows: int = 0, context: dict | None = None) -> dict:
+    """model.json's ``network`` of a :class:`trainer.config.ModelConfig` ``model``;
+    ``context`` (:func:`context_parts`) where it reads the Context's features."""
     return {"name": NETWORK, "cell": CELL, "gates": GATES, "vocab_size": int(vocab_size),
             "embedding_size": model.embedding_size, "num_layers": model.num_layers,
             "rnn_size": model.rnn_size, "key_rows": int(key_rows), "degrees": int(degrees),
-            "bar_rows": int(bar_rows)}
+            "bar_rows": int(bar_rows), **(context or {})}
+
+
+def context_parts(codec, sounding: bool, lookback) -> dict:
+    """The network fields of a Context (trainer/music/context.py) of these parts:
+    ``sounding`` (0 or :data:`PITCHES`), ``lookback`` (bars) and ``context_rows``, its
+    feature count; empty where it has no part."""
+    lookback = [int(b) for b in lookback]
+    if not sounding and not lookback:
+        return {}
+    return {"sounding": X.PITCHES if sounding else 0, "lookback": lookback,
+            "context_rows": X.size(codec, sounding, lookback)}
 
 
 def legacy(config: dict) -> dict:
@@ -77,13 +95,20 @@ def check(network, config: dict, key_tokens: bool, bar_tokens: bool = False) -> 
             not all(_count(network.get(k)) for k in SIZES) or \
             not _one_of(network.get("key_rows"), (0, KEY_ROWS)) or \
             not _one_of(network.get("degrees", 0), (0, DEGREES)) or \
-            not _one_of(network.get("bar_rows", 0), (0, BAR_ROWS)):
+            not _one_of(network.get("bar_rows", 0), (0, BAR_ROWS)) or \
+            not _one_of(network.get("sounding", 0), (0, PITCHES)) or \
+            not (isinstance(network.get("lookback", []), list) and all(
+                _one_of(b, LOOKBACK) for b in network.get("lookback", []))) or \
+            not (network.get("context_rows", 0) == 0 or _count(network.get("context_rows"))):
         raise NetworkError(f"model.json describes an unsupported network "
                            f"{json.dumps(network, sort_keys=True)}: expected {NETWORK}, "
                            f"{CELL} cells with gates {GATES}, sizes {', '.join(SIZES)}, "
-                           f"key_rows 0 or {KEY_ROWS}, degrees 0 or {DEGREES} and bar_rows 0 "
-                           f"or {BAR_ROWS}")
-    network = {**network, **{k: network.get(k, 0) for k in ("degrees", "bar_rows")}}
+                           f"key_rows 0 or {KEY_ROWS}, degrees 0 or {DEGREES}, bar_rows 0 "
+                           f"or {BAR_ROWS}, sounding 0 or {PITCHES} and lookback bars of "
+                           f"{list(LOOKBACK)}")
+    network = {**network, **{k: network.get(k, 0) for k in
+                             ("degrees", "bar_rows", "sounding", "context_rows")},
+               "lookback": network.get("lookback", [])}
     if (network["degrees"] or network["bar_rows"]) and not network["key_rows"]:
         raise NetworkError("model.json's network scores scale degrees or counts bars but "
                            "reads no key (degrees or bar_rows without key_rows)")
@@ -123,6 +148,8 @@ def shapes(network: dict) -> dict[str, tuple[int, ...]]:
                 "degree_logits/bias": (network["degrees"],)}
     if network.get("bar_rows"):
         out["bar_embedding/embeddings"] = (network["bar_rows"], width)
+    if network.get("context_rows"):
+        out["context/kernel"] = (network["context_rows"], width)
     return out
 
 

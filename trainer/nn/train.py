@@ -51,7 +51,7 @@ def train(cfg: RunConfig) -> dict:
 
     from trainer.nn.callbacks import EpochEnd, Progress, ReplayRates, fresh_state, settle
     from trainer.nn.dataset import Windows
-    from trainer.nn.model import bar_input, build_model, compile_model
+    from trainer.nn.model import bar_input, build_model, compile_model, context_of
 
     run, codec, t = RunDir(cfg.train.run_dir), Codec(cfg.codec), cfg.train
     corpus = prepare(cfg.data, codec)
@@ -79,9 +79,11 @@ def train(cfg: RunConfig) -> dict:
         train_data = Windows(train_tokens, codec, t.window_size, t.batch_size, shuffle=True,
                              transpose=t.transpose, seed=t.seed, epoch=state["epoch"],
                              burn_in=min(t.burn_in, t.window_size // 4),
-                             bar_input=bar_input(codec, cfg.model))
+                             bar_input=bar_input(codec, cfg.model),
+                             context=context_of(codec, cfg.model))
         val_data = Windows(val_tokens, codec, t.window_size, t.batch_size, shuffle=False,
-                           bar_input=bar_input(codec, cfg.model))
+                           bar_input=bar_input(codec, cfg.model),
+                           context=context_of(codec, cfg.model))
     except ValueError as e:
         raise CadenzaError(f"{corpus.source}: cannot cut training windows ({e})") from None
 

@@ -9,6 +9,7 @@
 // (shapes); tests/js/loader_faults.test.mjs holds the refusals here to
 // converter/read.py's.
 
+import { LOOKBACK, PITCHES } from "./context.js";
 import { sortedJson } from "./weights.js";
 
 export const KEY_ROWS = 25; // the key table: 24 keys, then "no key read yet"
@@ -32,13 +33,19 @@ export function checkNetwork(modelJson, config, keyTokens, barTokens = false) {
   const count = (x) => Number.isInteger(x) && x > 0;
   const degrees = (n) => ("degrees" in n ? n.degrees : 0);
   const barRows = (n) => ("bar_rows" in n ? n.bar_rows : 0);
+  const sounding = (n) => ("sounding" in n ? n.sounding : 0);
+  const lookback = (n) => ("lookback" in n ? n.lookback : []);
+  const contextRows = (n) => ("context_rows" in n ? n.context_rows : 0);
   if (!network || typeof network !== "object" || network.name !== NETWORK ||
       network.cell !== CELL || network.gates !== GATES || !SIZES.every((k) => count(network[k])) ||
       ![0, KEY_ROWS].includes(network.key_rows) || ![0, DEGREES].includes(degrees(network)) ||
-      ![0, BAR_ROWS].includes(barRows(network))) {
+      ![0, BAR_ROWS].includes(barRows(network)) || ![0, PITCHES].includes(sounding(network)) ||
+      !(Array.isArray(lookback(network)) && lookback(network).every((b) => LOOKBACK.includes(b))) ||
+      !(contextRows(network) === 0 || count(contextRows(network)))) {
     throw new Error(`model.json describes an unsupported network ${sortedJson(network ?? null)}: ` +
       `expected ${NETWORK}, ${CELL} cells with gates ${GATES}, sizes ${SIZES.join(", ")}, ` +
-      `key_rows 0 or ${KEY_ROWS}, degrees 0 or ${DEGREES} and bar_rows 0 or ${BAR_ROWS}`);
+      `key_rows 0 or ${KEY_ROWS}, degrees 0 or ${DEGREES}, bar_rows 0 or ${BAR_ROWS}, ` +
+      `sounding 0 or ${PITCHES} and lookback bars of [${LOOKBACK.join(", ")}]`);
   }
   if ((degrees(network) || barRows(network)) && !network.key_rows) {
     throw new Error("model.json's network scores scale degrees or counts bars but reads no " +
@@ -56,7 +63,8 @@ export function checkNetwork(modelJson, config, keyTokens, barTokens = false) {
   if (barRows(network) && !barTokens) {
     throw new Error("model.json's network counts bars, but vocab.json has no BAR token");
   }
-  return { ...network, degrees: degrees(network), bar_rows: barRows(network) };
+  return { ...network, degrees: degrees(network), bar_rows: barRows(network),
+    sounding: sounding(network), lookback: lookback(network), context_rows: contextRows(network) };
 }
 
 /** {name: shape} of every weight of `network`: its Keras names, in trainer/compose/stepper.py's order. */
@@ -76,6 +84,7 @@ export function shapes(network) {
     out["degree_logits/bias"] = [network.degrees];
   }
   if (network.bar_rows) out["bar_embedding/embeddings"] = [network.bar_rows, width];
+  if (network.context_rows) out["context/kernel"] = [network.context_rows, width];
   return out;
 }
 

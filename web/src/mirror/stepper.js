@@ -12,11 +12,14 @@
 // nothing before a KEY is read, nothing for other tokens). A network that
 // counts bars (bar_rows 64) adds to the input the row of the number of BAR
 // tokens read so far, the one being read included (63 and more share row 63).
+// A network with context_rows adds the sum of the context table's rows of the
+// features on after the token read (web/src/mirror/context.js).
 // The Stepper makes its own tensors of the weights and keeps the LSTM states
 // (h, c); tests/js/stepper.test.mjs holds it to the numpy Stepper's logits.
 
 import * as tf from "@tensorflow/tfjs-core";
 import { degreeIndex } from "./codec.js";
+import { Context, contextSize } from "./context.js";
 import { BAR_ROWS, checkWeights, DEGREES } from "./network.js";
 
 export class Stepper {
@@ -49,6 +52,9 @@ export class Stepper {
       ? tf.tensor2d(degreeIndex(codec), [this.keyRows, codec.size], "int32") : null;
     this.barTable = network.bar_rows ? tensor("bar_embedding/embeddings") : null;
     this.barId = network.bar_rows ? codec.barId : null;
+    this.contextTable = network.context_rows ? tensor("context/kernel") : null;
+    this.context = network.context_rows
+      ? new Context(codec, network.sounding, network.lookback) : null;
     this.states = null;
     this.reset();
   }
@@ -58,6 +64,7 @@ export class Stepper {
     this.disposeStates();
     this.key = this.keyRows - 1; // "no key read yet" (-1: no key table)
     this.bars = 0; // BAR tokens read
+    this.context?.reset();
     this.states = this.lstms.map(({ units }) =>
       ({ h: tf.zeros([1, units]), c: tf.zeros([1, units]) }));
   }
@@ -68,10 +75,15 @@ export class Stepper {
       this.key = tokenId - this.keyFirst;
     }
     if (this.barTable && tokenId === this.barId) this.bars = Math.min(this.bars + 1, BAR_ROWS - 1);
+    this.context?.advance(tokenId);
+    const on = this.context ? this.context.active() : [];
     const { logits, states } = tf.tidy(() => {
       let x = tf.gather(this.embedding, tf.tensor1d([tokenId], "int32"));
       if (this.keyTable) x = tf.add(x, tf.gather(this.keyTable, tf.tensor1d([this.key], "int32")));
       if (this.barTable) x = tf.add(x, tf.gather(this.barTable, tf.tensor1d([this.bars], "int32")));
+      if (on.length) {
+        x = tf.add(x, tf.sum(tf.gather(this.contextTable, tf.tensor1d(on, "int32")), 0, true));
+      }
       const next = this.lstms.map((w, layer) => {
         const { h, c } = this.states[layer];
         const input = tf.fused.matMul({ a: x, b: w.kernel, bias: w.bias });
@@ -107,7 +119,7 @@ export class Stepper {
   dispose() {
     this.disposeStates();
     tf.dispose([this.embedding, this.keyTable, this.kernel, this.bias, this.degreeKernel,
-      this.degreeBias, this.degreeIndex, this.barTable,
+      this.degreeBias, this.degreeIndex, this.barTable, this.contextTable,
       ...this.lstms.flatMap(({ kernel, recurrent, bias }) => [kernel, recurrent, bias])]
       .filter(Boolean));
   }
@@ -136,5 +148,14 @@ function checkParts(network, codec) {
   }
   if (network.bar_rows && codec.barId === null) {
     throw new Error("the network counts bars, but the codec has no BAR token");
+  }
+  const rows = network.context_rows ?? 0;
+  if (rows && (!network.key_rows || (network.lookback.length && codec.barId === null))) {
+    throw new Error("a Context needs a codec v2 with keys, and lookback one with bars");
+  }
+  const want = contextSize(codec, network.sounding, network.lookback ?? []);
+  if (rows && rows !== want) {
+    throw new Error(`the network reads ${rows} context features; a Context of sounding ` +
+      `${network.sounding} and lookback [${network.lookback.join(", ")}] has ${want}`);
   }
 }
