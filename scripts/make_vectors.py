@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from converter.weights import vectors as weight_vectors
-from trainer.compose.harmony import (CHORD_SETS, FINAL_TRIADS, FINAL_VOICES, Constraint, harmonize,
-                                     melody_line)
+from trainer.compose.harmony import (CHORD_SETS, FINAL_TRIADS, FINAL_VOICES, Constraint,
+                                     VoicingGuard, harmonize, melody_line)
 from trainer.compose.sampling import TOKENS_PER_NOTE, Mulberry32, candidates, generate, sample_token
 from trainer.config import CodecConfig
 from trainer.errors import CadenzaError
@@ -637,8 +637,20 @@ def harmonize_vectors() -> dict:
                                  "folded": melody.folded},
                       "table": table, "temperature": t, "top_k": k, "top_p": top_p, "seed": i,
                       "ids": ids.tolist(), "fallbacks": constraint.fallbacks})
+    voicing = []  # free songs under the VoicingGuard, as a polyphonic model's are composed
+    for seed in range(16):
+        table = ("dense", "shifty")[seed % 2]
+        rows = tables[table]
+        ids = generate(lambda token, rows=rows: rows[token % len(rows)], V2, [V2.bos_id], 40,
+                       1.0, 0, 0.95, seed, constraint=VoicingGuard(V2)).tolist()
+        free = generate(lambda token, rows=rows: rows[token % len(rows)], V2, [V2.bos_id], 40,
+                        1.0, 0, 0.95, seed).tolist()
+        voicing.append({"table": table, "seed": seed, "max_notes": 40, "temperature": 1.0,
+                        "top_p": 0.95, "ids": ids, "unguarded_differs": ids != free})
+    if sum(c["unguarded_differs"] for c in voicing) < len(voicing) // 2:
+        raise ValueError("the voicing cases barely depend on the guard")
     return {"rule": "logits = tables[table][token % len(tables[table])] for the token fed",
-            "vocab": V2.to_json(), "final_voices": FINAL_VOICES,
+            "vocab": V2.to_json(), "final_voices": FINAL_VOICES, "voicing": voicing,
             "final_triads": list(FINAL_TRIADS), "chord_sets": list(CHORD_SETS),
             "tables": {k: v.tolist() for k, v in tables.items()}, "cases": cases,
             "errors": harmonize_errors()}

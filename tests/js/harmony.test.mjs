@@ -5,7 +5,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { Codec, Grammar } from "../../web/src/mirror/codec.js";
-import { CHORD_SETS, Constraint, FINAL_TRIADS, FINAL_VOICES, harmonize, melodyEnd, melodyLine, melodyOf, topLine }
+import { generate } from "../../web/src/mirror/sampler.js";
+import { CHORD_SETS, Constraint, FINAL_TRIADS, VoicingGuard, voicingGuard, FINAL_VOICES, harmonize, melodyEnd, melodyLine, melodyOf, topLine }
   from "../../web/src/mirror/harmony.js";
 
 const VECTORS = JSON.parse(readFileSync(new URL("../vectors/harmonize.json", import.meta.url)));
@@ -139,4 +140,16 @@ test("the Constraint masks a SHIFT past the next onset and EOS before the melody
   const dur = constraint.ownMask();
   assert.deepEqual([1, 4, 5].map((k) => dur[CODEC.tokens.indexOf(`DUR_${k}`)]), [0, 0, 0],
     "NOTE_73 sounds above the melody's 72");
+});
+
+test("free songs under the VoicingGuard match Python's ids", () => {
+  assert.ok(VECTORS.voicing.filter((c) => c.unguarded_differs).length >= 8);
+  for (const c of VECTORS.voicing) {
+    const ids = generate(model(c), CODEC, [CODEC.bosId], { maxNotes: c.max_notes,
+      temperature: c.temperature, topP: c.top_p, seed: c.seed,
+      constraint: new VoicingGuard(CODEC) });
+    assert.deepEqual(ids, c.ids, `seed ${c.seed}`);
+  }
+  assert.equal(voicingGuard(new Codec({ ...VECTORS.vocab,
+    params: { ...VECTORS.vocab.params, mono: true } })), null);
 });

@@ -26,10 +26,13 @@ def compose(stepper: Stepper, codec: Codec, prime, length: int, temperature: flo
             meter: int | None = None, max_tokens: int | None = None):
     """``(notes, meta, token ids)`` of one song: ``prime`` continued up to ``length``
     notes (or ``EOS``), in the requested ``key`` and ``meter`` ids (None: the model's
-    choice). ``meta`` is None for a v1 codec; ``ids`` run from ``BOS``, without ``EOS``."""
+    choice), a polyphonic model's chords kept to chords
+    (:func:`trainer.compose.harmony.voicing_guard`). ``meta`` is None for a v1 codec;
+    ``ids`` run from ``BOS``, without ``EOS``."""
     stepper.reset()
     new = generate(stepper.step, codec, prime, length, temperature, top_k, top_p, seed,
-                   max_tokens=max_tokens, key=key, meter=meter)
+                   max_tokens=max_tokens, key=key, meter=meter,
+                   constraint=H.voicing_guard(codec))
     ids = np.concatenate([np.asarray(prime, dtype=np.int32), new])
     notes, meta = codec.decode_song(ids)
     return notes, meta, ids

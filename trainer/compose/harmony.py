@@ -165,6 +165,104 @@ def melody_of(notes: np.ndarray, meta: Meta, key: tuple[int, str] | None = None,
     return Melody(line, Meta(key, meta.meter, bars))
 
 
+class Voicing:
+    """What sounds now, and the outer voices of the last start time, followed token by
+    token; :meth:`narrow` keeps offered pitches within one chord and out of parallel
+    fifths and octaves. The :class:`Constraint` harmonizes with it, and
+    :class:`VoicingGuard` composes a polyphonic model's songs with it. JS: ``Voicing``."""
+
+    def __init__(self, codec: Codec):
+        self._kind = {kind: range(first, first + count)
+                      for kind, (first, count, _) in codec.ranges.items()}
+        self._low_pitch = codec.ranges["NOTE"][2]
+        self.time = 0
+        self.step_notes = 0  # notes placed at this time step
+        self._pending: int | None = None  # pitch of a NOTE awaiting its DUR
+        self.sounding: list[tuple[int, int]] = []  # (end, pitch) of every note sounding now
+        self.outer: tuple[int, int] | None = None  # lowest and highest pitch of the last
+        # start time, where 2 or more notes sounded
+
+    def advance(self, token_id: int) -> None:
+        token_id = int(token_id)
+        if token_id in self._kind["NOTE"]:
+            self._pending = token_id - self._kind["NOTE"].start + self._low_pitch
+        elif token_id in self._kind["DUR"] and self._pending is not None:
+            self.sounding.append((self.time + token_id - self._kind["DUR"].start + 1,
+                                  self._pending))
+            self._pending = None
+            self.step_notes += 1
+        elif token_id in self._kind["SHIFT"]:
+            if self.step_notes:  # a start time: its outer voices, for the next one's motion
+                pitches = [p for _, p in self.sounding]
+                self.outer = (min(pitches), max(pitches)) if len(pitches) > 1 else None
+            self.time += token_id - self._kind["SHIFT"].start + 1
+            self._pending, self.step_notes = None, 0
+            self.sounding = [(end, p) for end, p in self.sounding if end > self.time]
+
+    def narrow(self, notes: np.ndarray, low_pitch: int, chords=CHORD_SETS, after: int = 0,
+               strict: bool = False) -> None:
+        """Narrow the offered pitches (``notes``, a view of a mask's NOTE block from
+        ``low_pitch``) to those that keep what sounds now within one of ``chords``
+        (pitch-class sets), with ``after`` pitches of that chord left below for notes
+        still to come, and make no parallel fifths or octaves between the outer
+        voices; failing both, to those that keep the chord; failing that too, the
+        model's choice stands, unless ``strict`` (then nothing is offered)."""
+        pitches = [p for _, p in self.sounding]
+        classes = 0
+        for p in pitches:
+            classes |= 1 << (p % 12)
+        fits = [c for c in chords if classes & ~c == 0]  # the chords what sounds is part of
+        chord_ok = np.zeros_like(notes)
+        smooth = np.zeros_like(notes)
+        for i in np.flatnonzero(notes):
+            p = low_pitch + i
+            chord_ok[i] = any(c >> (p % 12) & 1 and (not after or sum(
+                c >> ((low_pitch + q) % 12) & 1 for q in range(i)) >= after) for c in fits)
+            smooth[i] = not self.parallel(min(pitches + [p]), max(pitches + [p]))
+        for keep in (chord_ok & smooth, chord_ok):
+            if keep.any():
+                notes &= keep
+                return
+        if strict:
+            notes[:] = False
+
+    def parallel(self, low: int, high: int) -> bool:
+        """Whether outer voices ``low`` and ``high`` here move from the last start
+        time's the same way, keeping a perfect fifth or an octave (mod 12)."""
+        if self.outer is None:
+            return False
+        low0, high0 = self.outer
+        interval = (high0 - low0) % 12
+        return ((low - low0) * (high - high0) > 0 and interval in (0, 7)
+                and (high - low) % 12 == interval)
+
+
+class VoicingGuard:
+    """The mask a polyphonic model's songs are composed with (:func:`voicing_guard`): the
+    Grammar's, with the offered pitches narrowed by :meth:`Voicing.narrow`. The model
+    alone made a triad or seventh of 68% of its onsets and 3 outer parallels per 100
+    onset pairs (issue 26). JS: ``VoicingGuard``."""
+
+    def __init__(self, codec: Codec):
+        self.voicing = Voicing(codec)
+        first, count, self._low_pitch = codec.ranges["NOTE"]
+        self._notes = slice(first, first + count)
+
+    def advance(self, token_id: int) -> None:
+        self.voicing.advance(token_id)
+
+    def mask(self, grammar_mask: np.ndarray) -> np.ndarray:
+        allowed = np.array(grammar_mask, dtype=bool)
+        self.voicing.narrow(allowed[self._notes], self._low_pitch)
+        return allowed
+
+
+def voicing_guard(codec: Codec) -> VoicingGuard | None:
+    """The guard a song of ``codec`` is composed with: none for a one-line model (mono),
+    whose onsets never sound two notes. JS: ``voicingGuard``."""
+    return None if codec.config.mono else VoicingGuard(codec)
+
+
 class Constraint:
     """The harmonizing mask over a :class:`trainer.music.grammar.Grammar`. JS: ``Constraint``.
 
@@ -199,9 +297,7 @@ class Constraint:
         self._low: int | None = None  # lowest pitch of this time step
         self._step_notes = 0
         self.last_onset = self.melody[-1][0] if self.melody else 0
-        self._sounding: list[tuple[int, int]] = []  # (end, pitch) of every note sounding now
-        self._outer: tuple[int, int] | None = None  # lowest and highest pitch of the last
-        # start time, where 2 or more notes sounded
+        self._voicing = Voicing(codec)  # what sounds, for the chord and voice-leading rule
 
     def _bar_lines(self, meta: Meta) -> list[tuple[int, int | None]]:
         out, meter = [], meta.meter
@@ -243,6 +339,7 @@ class Constraint:
         codec, token_id = self.codec, int(token_id)
         note_first, _, low_pitch = codec.ranges["NOTE"]
         self._meter_due = None
+        self._voicing.advance(token_id)
         if token_id in self._kind["NOTE"]:
             self._pending = token_id - note_first + low_pitch
             m = self._onset_due()
@@ -250,17 +347,11 @@ class Constraint:
         elif token_id in self._kind["DUR"] and self._pending is not None:
             if self._forcing:
                 self.next_note += 1
-            self._sounding.append((self.time + token_id - self._kind["DUR"].start + 1,
-                                   self._pending))
             self._low, self._pending, self._forcing = self._pending, None, False
             self._step_notes += 1
         elif token_id in self._kind["SHIFT"]:
-            if self._step_notes:  # a start time: its outer voices, for the next one's motion
-                pitches = [p for _, p in self._sounding]
-                self._outer = (min(pitches), max(pitches)) if len(pitches) > 1 else None
             self.time += token_id - self._kind["SHIFT"].start + 1
             self._pending, self._forcing, self._low, self._step_notes = None, False, None, 0
-            self._sounding = [(end, p) for end, p in self._sounding if end > self.time]
         elif token_id in self._kind["KEY"] or token_id in self._kind["METER"]:
             self._header = max(0, self._header - 1)
         elif token_id == codec.bar_id:
@@ -309,7 +400,11 @@ class Constraint:
         if cap is not None:
             top = cap if self._low is None else min(cap, self._low)
             allowed[kind["NOTE"].start:kind["NOTE"].start + max(0, top - low_pitch)] = True
-            self._narrow(allowed[kind["NOTE"].start:kind["NOTE"].stop], low_pitch, done)
+            full = self._step_notes >= self.final_voices
+            self._voicing.narrow(allowed[kind["NOTE"].start:kind["NOTE"].stop], low_pitch,
+                                 FINAL_TRIADS if done else CHORD_SETS,
+                                 after=max(0, self.final_voices - self._step_notes - 1)
+                                 if done else 0, strict=done and full)
         chord_open = (done and self.time == self.melody[-1][0]
                       and self._step_notes < self.final_voices
                       and allowed[kind["NOTE"].start:kind["NOTE"].stop].any())
@@ -327,45 +422,6 @@ class Constraint:
         room = min(len(kind["SHIFT"]), limit - self.time)
         allowed[kind["SHIFT"].start:kind["SHIFT"].start + max(0, room)] = True
         return allowed
-
-    def _narrow(self, notes: np.ndarray, low_pitch: int, final: bool) -> None:
-        """Narrow the offered pitches (``notes``, a view of the mask's NOTE block from
-        ``low_pitch``) to those that keep what sounds now within one chord
-        (:data:`CHORD_SETS`; the last chord: :data:`FINAL_TRIADS`, with pitches of
-        that triad left below for the notes it still needs) and make no parallel
-        fifths or octaves between the outer voices; failing both, to those that keep
-        the chord; failing that too, the model's choice stands (the last chord, once
-        full, takes no pitch outside its triad)."""
-        pitches = [p for _, p in self._sounding]
-        classes = 0
-        for p in pitches:
-            classes |= 1 << (p % 12)
-        chords = FINAL_TRIADS if final else CHORD_SETS
-        fits = [c for c in chords if classes & ~c == 0]  # the chords what sounds is part of
-        after = max(0, self.final_voices - self._step_notes - 1) if final else 0
-        chord_ok = np.zeros_like(notes)
-        smooth = np.zeros_like(notes)
-        for i in np.flatnonzero(notes):
-            p = low_pitch + i
-            chord_ok[i] = any(c >> (p % 12) & 1 and (not after or sum(
-                c >> ((low_pitch + q) % 12) & 1 for q in range(i)) >= after) for c in fits)
-            smooth[i] = not self._parallel(min(pitches + [p]), max(pitches + [p]))
-        for keep in (chord_ok & smooth, chord_ok):
-            if keep.any():
-                notes &= keep
-                return
-        if final and self._step_notes >= self.final_voices:
-            notes[:] = False
-
-    def _parallel(self, low: int, high: int) -> bool:
-        """Whether outer voices ``low`` and ``high`` here move from the last start
-        time's the same way, keeping a perfect fifth or an octave (mod 12)."""
-        if self._outer is None:
-            return False
-        low0, high0 = self._outer
-        interval = (high0 - low0) % 12
-        return ((low - low0) * (high - high0) > 0 and interval in (0, 7)
-                and (high - low) % 12 == interval)
 
     def mask(self, grammar_mask: np.ndarray) -> np.ndarray:
         """The ids allowed next: the Grammar's and the Constraint's together; where

@@ -120,7 +120,8 @@ def generate(step: Callable[[int], np.ndarray], codec: Codec, prime, max_notes: 
     A prime that holds notes is answered with at least a phrase: no ``EOS`` until the
     rest of its last bar and one bar more have passed (:meth:`Grammar.hold_bar`).
 
-    ``constraint`` (a :class:`trainer.compose.harmony.Constraint`, or None) is fed
+    ``constraint`` (a :class:`trainer.compose.harmony.Constraint` or
+    :class:`trainer.compose.harmony.VoicingGuard`, or None) is fed
     every token the grammar is, and its ``mask(grammar mask)`` replaces the
     grammar's mask.
     """

@@ -125,6 +125,117 @@ export function melodyEnd(melody) {
 }
 
 /**
+ * What sounds now, and the outer voices of the last start time, followed token
+ * by token; narrow keeps offered pitches within one chord and out of parallel
+ * fifths and octaves (Python: Voicing). The Constraint harmonizes with it, and
+ * VoicingGuard composes a polyphonic model's songs with it.
+ */
+export class Voicing {
+  constructor(codec) {
+    this.codec = codec;
+    this.time = 0;
+    this.stepNotes = 0; // notes placed at this time step
+    this.pending = null; // pitch of a NOTE awaiting its DUR
+    this.sounding = []; // [end, pitch] of every note sounding now
+    // lowest and highest pitch of the last start time, where 2 or more notes sounded
+    this.outer = null;
+  }
+
+  advance(id) {
+    const codec = this.codec, kind = codec.has(id) ? codec.kind[id] : -1;
+    if (kind === KIND.NOTE) {
+      this.pending = codec.value[id];
+    } else if (kind === KIND.DUR && this.pending !== null) {
+      this.sounding.push([this.time + codec.value[id], this.pending]);
+      this.pending = null;
+      this.stepNotes += 1;
+    } else if (kind === KIND.SHIFT) {
+      if (this.stepNotes) { // a start time: its outer voices, for the next one's motion
+        const pitches = this.sounding.map(([, p]) => p);
+        this.outer = pitches.length > 1 ? [Math.min(...pitches), Math.max(...pitches)] : null;
+      }
+      this.time += codec.value[id];
+      [this.pending, this.stepNotes] = [null, 0];
+      this.sounding = this.sounding.filter(([end]) => end > this.time);
+    }
+  }
+
+  /**
+   * Narrow the offered pitches (notes: a mask's NOTE block from lowPitch) to
+   * those that keep what sounds now within one of chords (pitch-class sets),
+   * with `after` pitches of that chord left below for notes still to come, and
+   * make no parallel fifths or octaves between the outer voices; failing both,
+   * to those that keep the chord; failing that too, the model's choice stands,
+   * unless strict (then nothing is offered).
+   */
+  narrow(notes, lowPitch, { chords = CHORD_SETS, after = 0, strict = false } = {}) {
+    const pitches = this.sounding.map(([, p]) => p);
+    const classes = pitches.reduce((set, p) => set | (1 << (p % 12)), 0);
+    const fits = chords.filter((c) => (classes & ~c) === 0);
+    const below = (c, i) => {
+      let n = 0;
+      for (let q = 0; q < i; q++) n += (c >> ((lowPitch + q) % 12)) & 1;
+      return n;
+    };
+    const chordOk = new Uint8Array(notes.length), smooth = new Uint8Array(notes.length);
+    notes.forEach((on, i) => {
+      if (!on) return;
+      const p = lowPitch + i;
+      chordOk[i] = fits.some((c) => ((c >> (p % 12)) & 1) === 1 &&
+        (!after || below(c, i) >= after)) ? 1 : 0;
+      smooth[i] = this.parallel(Math.min(...pitches, p), Math.max(...pitches, p)) ? 0 : 1;
+    });
+    for (const keep of [chordOk.map((x, i) => x & smooth[i]), chordOk]) {
+      if (keep.some((x) => x)) {
+        notes.set(notes.map((x, i) => x & keep[i]));
+        return;
+      }
+    }
+    if (strict) notes.fill(0);
+  }
+
+  /**
+   * Whether outer voices low and high here move from the last start time's the
+   * same way, keeping a perfect fifth or an octave (mod 12).
+   */
+  parallel(low, high) {
+    if (this.outer === null) return false;
+    const [low0, high0] = this.outer;
+    const interval = (((high0 - low0) % 12) + 12) % 12;
+    return (low - low0) * (high - high0) > 0 && (interval === 0 || interval === 7) &&
+      (((high - low) % 12) + 12) % 12 === interval;
+  }
+}
+
+/**
+ * The mask a polyphonic model's songs are composed with (voicingGuard): the
+ * Grammar's, with the offered pitches narrowed by Voicing.narrow (Python:
+ * VoicingGuard).
+ */
+export class VoicingGuard {
+  constructor(codec) {
+    this.voicing = new Voicing(codec);
+    this.notes = codec.ranges.NOTE;
+  }
+
+  advance(id) {
+    this.voicing.advance(id);
+  }
+
+  mask(grammarMask) {
+    const allowed = Uint8Array.from(grammarMask);
+    const { first, count, firstValue } = this.notes;
+    this.voicing.narrow(allowed.subarray(first, first + count), firstValue);
+    return allowed;
+  }
+}
+
+/** The guard a song of codec is composed with: null for a one-line (mono) model. */
+export function voicingGuard(codec) {
+  return codec.params.mono ? null : new VoicingGuard(codec);
+}
+
+/**
  * The harmonizing mask over a codec.js Grammar (Python: Constraint; its
  * docstring has the rules). Fed every token with advance(id), as the Grammar
  * is; mask(grammarMask) takes the Grammar's mask (Uint8Array) and returns the
@@ -156,9 +267,7 @@ export class Constraint {
     this.low = null; // lowest pitch of this time step
     this.stepNotes = 0;
     this.lastOnset = this.melody.length ? this.melody.at(-1)[0] : 0;
-    this.soundingNow = []; // [end, pitch] of every note sounding now
-    // lowest and highest pitch of the last start time, where 2 or more notes sounded
-    this.outer = null;
+    this.voicing = new Voicing(codec); // what sounds, for the chord and voice-leading rule
   }
 
   barLines(meta) {
@@ -203,23 +312,18 @@ export class Constraint {
   advance(id) {
     const codec = this.codec, kind = codec.has(id) ? codec.kind[id] : -1;
     this.meterDue = null;
+    this.voicing.advance(id);
     if (kind === KIND.NOTE) {
       this.pending = codec.value[id];
       const m = this.onsetDue();
       this.forcing = m !== null && this.pending === m[2];
     } else if (kind === KIND.DUR && this.pending !== null) {
       if (this.forcing) this.nextNote += 1;
-      this.soundingNow.push([this.time + codec.value[id], this.pending]);
       [this.low, this.pending, this.forcing] = [this.pending, null, false];
       this.stepNotes += 1;
     } else if (kind === KIND.SHIFT) {
-      if (this.stepNotes) { // a start time: its outer voices, for the next one's motion
-        const pitches = this.soundingNow.map(([, p]) => p);
-        this.outer = pitches.length > 1 ? [Math.min(...pitches), Math.max(...pitches)] : null;
-      }
       this.time += codec.value[id];
       [this.pending, this.forcing, this.low, this.stepNotes] = [null, false, null, 0];
-      this.soundingNow = this.soundingNow.filter(([end]) => end > this.time);
     } else if (kind === KIND.KEY || kind === KIND.METER) {
       this.header = Math.max(0, this.header - 1);
     } else if (id === codec.barId) {
@@ -281,7 +385,10 @@ export class Constraint {
       const top = this.low === null ? cap : Math.min(cap, this.low);
       notes = Math.max(0, top - note.firstValue);
       allowed.fill(1, note.first, note.first + notes);
-      this.narrow(allowed.subarray(note.first, note.first + note.count), note.firstValue, done);
+      this.voicing.narrow(allowed.subarray(note.first, note.first + note.count), note.firstValue,
+        { chords: done ? FINAL_TRIADS : CHORD_SETS,
+          after: done ? Math.max(0, this.finalVoices - this.stepNotes - 1) : 0,
+          strict: done && this.stepNotes >= this.finalVoices });
     }
     const chordOpen = done && this.time === this.melody.at(-1)[0] &&
       this.stepNotes < this.finalVoices && notes > 0;
@@ -299,54 +406,6 @@ export class Constraint {
     const room = Math.min(shift.count, limit - this.time);
     allowed.fill(1, shift.first, shift.first + Math.max(0, room));
     return allowed;
-  }
-
-  /**
-   * Narrow the offered pitches (notes: the mask's NOTE block from lowPitch) to
-   * those that keep what sounds now within one chord (CHORD_SETS; the last
-   * chord: FINAL_TRIADS, with pitches of that triad left below for the notes it
-   * still needs) and make no parallel fifths or octaves between the outer
-   * voices; failing both, to those that keep the chord; failing that too, the
-   * model's choice stands (the last chord, once full, takes no pitch outside
-   * its triad).
-   */
-  narrow(notes, lowPitch, final) {
-    const pitches = this.soundingNow.map(([, p]) => p);
-    const classes = pitches.reduce((set, p) => set | (1 << (p % 12)), 0);
-    const fits = (final ? FINAL_TRIADS : CHORD_SETS).filter((c) => (classes & ~c) === 0);
-    const after = final ? Math.max(0, this.finalVoices - this.stepNotes - 1) : 0;
-    const below = (c, i) => {
-      let n = 0;
-      for (let q = 0; q < i; q++) n += (c >> ((lowPitch + q) % 12)) & 1;
-      return n;
-    };
-    const chordOk = new Uint8Array(notes.length), smooth = new Uint8Array(notes.length);
-    notes.forEach((on, i) => {
-      if (!on) return;
-      const p = lowPitch + i;
-      chordOk[i] = fits.some((c) => ((c >> (p % 12)) & 1) === 1 &&
-        (!after || below(c, i) >= after)) ? 1 : 0;
-      smooth[i] = this.parallel(Math.min(...pitches, p), Math.max(...pitches, p)) ? 0 : 1;
-    });
-    for (const keep of [chordOk.map((x, i) => x & smooth[i]), chordOk]) {
-      if (keep.some((x) => x)) {
-        notes.set(notes.map((x, i) => x & keep[i]));
-        return;
-      }
-    }
-    if (final && this.stepNotes >= this.finalVoices) notes.fill(0);
-  }
-
-  /**
-   * Whether outer voices low and high here move from the last start time's the
-   * same way, keeping a perfect fifth or an octave (mod 12).
-   */
-  parallel(low, high) {
-    if (this.outer === null) return false;
-    const [low0, high0] = this.outer;
-    const interval = (((high0 - low0) % 12) + 12) % 12;
-    return (low - low0) * (high - high0) > 0 && (interval === 0 || interval === 7) &&
-      (((high - low) % 12) + 12) % 12 === interval;
   }
 
   /**

@@ -38,7 +38,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { KIND } from "../mirror/codec.js";
-import { harmonize, melodyLine } from "../mirror/harmony.js";
+import { harmonize, melodyLine, voicingGuard } from "../mirror/harmony.js";
 import { parseKey, parseMeter } from "../mirror/keys.js";
 import { loadComposer } from "./model.js";
 import { generate } from "../mirror/sampler.js";
@@ -143,6 +143,7 @@ async function compose(msg) {
   generate((t) => model.step(t), codec, prime.ids, {
     maxNotes: msg.maxNotes, temperature: msg.temperature, topP: msg.topP, seed: msg.seed,
     ...requests(codec, msg, prime.notes > 0),
+    constraint: voicingGuard(codec), // chords that are chords (harmony.js VoicingGuard)
     onToken: progress(codec, msg.id, tokens, { primeNotes: prime.notes }),
   });
   model.reset();
