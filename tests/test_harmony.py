@@ -289,3 +289,29 @@ def test_a_bass_in_parallel_octaves_or_fifths_with_the_melody_is_masked():
     assert "NOTE_67" not in own(fed(rising, HEAD + " NOTE_65 DUR_4" + step))  # F-C to G-D
     assert {"NOTE_62", "NOTE_67"} <= own(fed(rising, HEAD + " NOTE_64 DUR_4" + step))
     assert "NOTE_55" in own(fed(rising, HEAD + " NOTE_60 DUR_4" + step))  # contrary motion
+
+
+def test_the_voicing_guard_keeps_free_songs_to_chords_without_outer_parallels():
+    """Issue 26: a polyphonic model's free songs are composed under the VoicingGuard
+    (trainer.compose.composing.compose); random logits then make only chords."""
+    from trainer.compose.harmony import VoicingGuard, voicing_guard
+    from trainer.compose.sampling import generate
+    from trainer.evaluation import harmony_form as hf
+
+    assert voicing_guard(Codec(CodecConfig(mono=True))) is None
+    guard = VoicingGuard(V2)
+    for name in "BOS KEY_C_major METER_4_4 BAR NOTE_72 DUR_4 NOTE_64 DUR_4".split():
+        guard.advance(tid(name))
+    allowed = {V2.describe(i) for i in np.flatnonzero(guard.mask(np.ones(V2.size, bool)))}
+    assert {"NOTE_55", "SHIFT_4", "EOS"} <= allowed and "NOTE_62" not in allowed
+    free, guarded = [], []
+    for seed in range(8):
+        rows = np.random.default_rng(seed).normal(0, 1.5, (5, V2.size))
+        rows[:, V2.eos_id] = -5  # long songs
+        for out, constraint in ((free, None), (guarded, VoicingGuard(V2))):
+            ids = generate(table_model(rows), V2, [V2.bos_id], 80, 1.0, 0, 1.0, seed,
+                           constraint=constraint)
+            out.append(hf.counts(V2.decode(np.r_[V2.bos_id, ids])))
+    free, guarded = hf.pooled(free), hf.pooled(guarded)
+    assert free["chordal_share"] < 0.2 and guarded["chordal_share"] > 0.7  # falls back rarely
+    assert guarded["outer_parallels_per_100"] <= free["outer_parallels_per_100"]

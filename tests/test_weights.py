@@ -159,9 +159,12 @@ def test_a_format_2_network_from_before_degrees_and_bars_has_none():
 @pytest.mark.parametrize("change, reason", [
     ({"cell": "gru"}, "describes an unsupported network"),
     ({"key_rows": 24}, "describes an unsupported network"),
-    ({"degrees": 12}, "key_rows 0 or 25, degrees 0 or 24 and bar_rows 0 or 64"),
+    ({"degrees": 12}, "key_rows 0 or 25, degrees 0 or 24, bar_rows 0 or 64, sounding 0 or 88"),
     ({"degrees": True}, "describes an unsupported network"),
     ({"bar_rows": 63}, "describes an unsupported network"),
+    ({"sounding": 12}, "describes an unsupported network"),
+    ({"lookback": [3]}, "lookback bars of [1, 2, 4, 8]"),
+    ({"context_rows": -1}, "describes an unsupported network"),
     ({"rnn_size": 0}, "describes an unsupported network"),
     ({"key_rows": 0}, "scores scale degrees or counts bars but reads no key"),
     ({"key_rows": 0, "degrees": 0}, "(degrees or bar_rows without key_rows)"),

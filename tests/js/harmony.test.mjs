@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { Codec, Grammar } from "../../web/src/mirror/codec.js";
 import { generate } from "../../web/src/mirror/sampler.js";
-import { CHORD_SETS, Constraint, FINAL_TRIADS, VoicingGuard, voicingGuard, FINAL_VOICES, harmonize, melodyEnd, melodyLine, melodyOf, topLine }
+import { CHORD_SETS, Constraint, FINAL_TRIADS, VoicingGuard, voicingGuard, FINAL_VOICES,
+  harmonize, melodyEnd, melodyLine, melodyOf, topLine }
   from "../../web/src/mirror/harmony.js";
 
 const VECTORS = JSON.parse(readFileSync(new URL("../vectors/harmonize.json", import.meta.url)));

@@ -122,7 +122,7 @@ const DAMAGE = {
   }), /weight bar_embedding\/embeddings has shape \[12, 64\], the network needs \[64, 12\]/],
   "degrees of another width": [(f) => editJson(join(f, "model.json"), (m) => {
     m.network.degrees = 12;
-  }), /describes an unsupported network .* and bar_rows 0 or 64/],
+  }), /describes an unsupported network .* bar_rows 0 or 64, sounding 0 or 88/],
   "degrees without key rows": [(f) => editJson(join(f, "model.json"), (m) => {
     m.network.key_rows = 0;
   }), /scores scale degrees or counts bars but reads no key/],

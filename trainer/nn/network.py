@@ -28,7 +28,8 @@ before them), add nothing; both need key rows, and bar rows a vocabulary
 with BAR tokens. Where ``context_rows`` is more than 0, the input at each step
 also gains the sum of the rows of ``context/kernel`` whose features are on
 after the token read (trainer/music/context.py: ``sounding`` 88 or 0, then
-each of the ``lookback`` bars), as many rows as that Context has features. Its weights carry their Keras names (:func:`shapes`, in Stepper order); a
+each of the ``lookback`` bars), as many rows as that Context has features.
+Its weights carry their Keras names (:func:`shapes`, in Stepper order); a
 reader refuses a manifest that lacks one, shapes one otherwise, or holds one
 more.
 
@@ -106,9 +107,7 @@ def check(network, config: dict, key_tokens: bool, bar_tokens: bool = False) -> 
                            f"key_rows 0 or {KEY_ROWS}, degrees 0 or {DEGREES}, bar_rows 0 "
                            f"or {BAR_ROWS}, sounding 0 or {PITCHES} and lookback bars of "
                            f"{list(LOOKBACK)}")
-    network = {**network, **{k: network.get(k, 0) for k in
-                             ("degrees", "bar_rows", "sounding", "context_rows")},
-               "lookback": network.get("lookback", [])}
+    network = {**network, **{k: network.get(k, 0) for k in ("degrees", "bar_rows")}}
     if (network["degrees"] or network["bar_rows"]) and not network["key_rows"]:
         raise NetworkError("model.json's network scores scale degrees or counts bars but "
                            "reads no key (degrees or bar_rows without key_rows)")

@@ -24,7 +24,8 @@ const CHORDS = { "major triad": [0, 4, 7], "minor triad": [0, 3, 7],
 const sets = (chords) => chords.flatMap((chord) => Array.from({ length: 12 },
   (_, root) => chord.reduce((set, i) => set | (1 << ((root + i) % 12)), 0)));
 export const CHORD_SETS = sets(Object.values(CHORDS));
-export const FINAL_TRIADS = sets([CHORDS["major triad"], CHORDS["minor triad"]]); // the last chord's
+// the last chord's
+export const FINAL_TRIADS = sets([CHORDS["major triad"], CHORDS["minor triad"]]);
 const PIANO_LOW = 21, PIANO_HIGH = 108; // A0..C8, the range NOTE tokens cover
 const NOT_V2 = "harmonizing needs a codec v2 model with bar lines";
 
