@@ -170,22 +170,28 @@ export class Voicing {
    * unless strict (then nothing is offered).
    */
   narrow(notes, lowPitch, { chords = CHORD_SETS, after = 0, strict = false } = {}) {
-    const pitches = this.sounding.map(([, p]) => p);
-    const classes = pitches.reduce((set, p) => set | (1 << (p % 12)), 0);
+    // called at every step a note may come: one pass, no allocation per pitch
+    let classes = 0, low = Infinity, high = -Infinity;
+    for (const [, p] of this.sounding) {
+      classes |= 1 << (p % 12);
+      low = Math.min(low, p);
+      high = Math.max(high, p);
+    }
     const fits = chords.filter((c) => (classes & ~c) === 0);
+    const anyFit = fits.reduce((set, c) => set | c, 0); // the classes some fitting chord has
     const below = (c, i) => {
       let n = 0;
       for (let q = 0; q < i; q++) n += (c >> ((lowPitch + q) % 12)) & 1;
       return n;
     };
     const chordOk = new Uint8Array(notes.length), smooth = new Uint8Array(notes.length);
-    notes.forEach((on, i) => {
-      if (!on) return;
-      const p = lowPitch + i;
-      chordOk[i] = fits.some((c) => ((c >> (p % 12)) & 1) === 1 &&
-        (!after || below(c, i) >= after)) ? 1 : 0;
-      smooth[i] = this.parallel(Math.min(...pitches, p), Math.max(...pitches, p)) ? 0 : 1;
-    });
+    for (let i = 0; i < notes.length; i++) {
+      if (!notes[i]) continue;
+      const p = lowPitch + i, pc = p % 12;
+      chordOk[i] = !after ? (anyFit >> pc) & 1 : fits.some((c) => ((c >> pc) & 1) === 1 &&
+        below(c, i) >= after) ? 1 : 0;
+      smooth[i] = this.parallel(Math.min(low, p), Math.max(high, p)) ? 0 : 1;
+    }
     for (const keep of [chordOk.map((x, i) => x & smooth[i]), chordOk]) {
       if (keep.some((x) => x)) {
         notes.set(notes.map((x, i) => x & keep[i]));
