@@ -443,8 +443,12 @@ async function readUpload(view, page, input) {
     view.status(`Reading ${file.name}…`);
     const { song, count } = await readOffThread(await file.arrayBuffer());
     page.upload = { name: file.name, song };
-    view.status(`${file.name}: ${count.toLocaleString("en-US")} notes; ` +
-      `its first ${PRIME_NOTES} start the song.`, "idle");
+    // a Generate pressed during the reading has started a song that waits for it: leave
+    // that song's state and status alone
+    if (view.root.dataset.state !== "generating") {
+      view.status(`${file.name}: ${count.toLocaleString("en-US")} notes; ` +
+        `its first ${PRIME_NOTES} start the song.`, "idle");
+    }
   } catch (e) {
     input.value = "";
     view.error(`${file.name}: ${reason(e)}; choose another file`);
