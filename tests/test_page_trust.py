@@ -1,11 +1,11 @@
 """What a visitor and a bad-input sweep found on the Compose page (issue 29), in Chromium:
 one song per double-click, share links quoted short and plain, damaged or huge uploads
 named as Python names them and read off the page's thread, a prime answered with at
-least a bar, Copy's feedback, nothing cut off on a phone, beamed eighths, and every page
-under its Content-Security-Policy."""
+least a bar, Copy's feedback, nothing cut off on a phone, beamed eighths, every page
+under its Content-Security-Policy, and a first click that sounds its song's first onset."""
 
 import pytest
-from test_site import COMPOSE, open_compose, page, wait_settled  # noqa: F401  (page: fixture)
+from test_site import COMPOSE, open_compose, page, release, wait_settled  # noqa: F401  (page: fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -32,6 +32,35 @@ def test_a_double_or_rapid_click_on_generate_composes_one_song(page, base, click
     assert page.recorder.errors == []
 
 
+# wraps the player's sound() to keep the indices of the notes it sounds
+HEAR = """() => { const p = window.cadenza.player; window.__heard = [];
+  const sound = p.sound.bind(p);
+  p.sound = (piano, time, i) => { window.__heard.push(i); return sound(piano, time, i); }; }"""
+
+
+@pytest.mark.parametrize("model", ["chorales", "folk"])
+def test_every_play_from_the_first_click_of_a_visit_sounds_the_songs_first_onset(page, base,
+                                                                                  model):
+    # Tone 15.5 skipped the tick the transport starts on about one play in three, and a
+    # chord whose later notes were composed after playing began lost them: the first
+    # sound came a beat late (bench/browser.py --first-sound-only counts such songs)
+    open_compose(page, base)
+    page.select_option("[data-cz=model]", model)
+    page.fill("input[name=length]", "60")
+    page.evaluate(HEAR)
+    for seed in range(1, 5):
+        page.fill("input[name=seed]", str(seed))
+        page.evaluate("window.cadenza.player.stop(); window.__heard.length = 0")
+        page.click("[data-cz=play-generate]")
+        page.wait_for_function(f"document.querySelector('{COMPOSE}').dataset.state === 'done' "
+                               "&& window.cadenza.player.firstSoundAt !== null")
+        notes = page.evaluate("window.cadenza.song()")["notes"]
+        first = [i for i, n in enumerate(notes) if n["start"] == notes[0]["start"]]
+        page.wait_for_function(f"{first}.every((i) => window.__heard.includes(i))", timeout=3000)
+        assert page.evaluate("window.cadenza.player.firstSoundStep") == notes[0]["start"]
+    assert page.recorder.errors == []
+
+
 def test_one_click_on_cancel_and_the_keyboard_still_cancel(page, base):
     held = []  # model.json requests held back: the model is still loading at each Cancel
     page.route("**/model.json", lambda route: held.append(route))
@@ -45,13 +74,7 @@ def test_one_click_on_cancel_and_the_keyboard_still_cancel(page, base):
     page.wait_for_function(f"document.querySelector('{COMPOSE}').dataset.state === 'idle'")
     assert page.inner_text("[data-cz=status]").startswith("Cancelled")
     page.unroute("**/model.json")
-    from playwright.sync_api import Error
-
-    for route in held:
-        try:
-            route.abort()
-        except Error:  # the request may have gone with the terminated worker
-            pass
+    release(held)
 
 
 def test_a_links_values_are_quoted_short_and_plain_and_none_is_dropped_unsaid(page, base):

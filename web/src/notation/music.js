@@ -92,6 +92,14 @@ export function songEnd(notes) {
   return notes.reduce((m, n) => Math.max(m, n.start + n.duration), 0);
 }
 
+/**
+ * Whether notes (in the order composed) reach past the first onset's: only
+ * then is that onset whole, and a song may start playing without losing one.
+ */
+export function pastFirstOnset(notes) {
+  return notes.some((n) => n.start > notes[0].start);
+}
+
 const meterText = (meter) => (meter ? `${meter.beats}/${meter.unit}` : meterName(OTHER));
 
 /**

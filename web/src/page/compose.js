@@ -20,7 +20,7 @@ import * as melodies from "../melody/melody.js";
 import { mountMelody } from "./melodyin.js";
 import { readSong, writeMidi } from "../files/midifile.js";
 import { readOffThread } from "../files/reading.js";
-import { describe, songEnd } from "../notation/music.js";
+import { describe, pastFirstOnset, songEnd } from "../notation/music.js";
 import { siteUrl } from "../common/paths.js";
 import { PianoRoll } from "../notation/pianoroll.js";
 import { reason } from "../common/reason.js";
@@ -93,7 +93,8 @@ export function mount(root) {
             : msg.notes.length / settings.length);
           roll.draw(msg.notes, { stepsPerBeat: model.steps_per_beat, prime: msg.primeNotes,
             yours: yoursOf(page.live), song: { meta: msg.meta }, follow: !play });
-          if (play && !streaming && msg.notes.length) {
+          // a note of the first onset that came after playing began would never sound
+          if (play && !streaming && pastFirstOnset(msg.notes)) {
             page.song = page.live;
             view.streaming();
             streaming = transport.start(page.live, false).then(() =>
@@ -112,6 +113,7 @@ export function mount(root) {
       const done = { ...live(song), ms: song.ms, backend: song.backend,
         numTensors: song.numTensors };
       page.song = page.live = done;
+      if (play && !streaming && done.notes.length) streaming = transport.start(done, true);
       if (streaming) await streaming;
       if (streaming) transport.feed(done, true);
       const note = [mode === "harmonize" ? harmonizedNote(done, song)

@@ -42,6 +42,7 @@ import { harmonize, melodyLine, voicingGuard } from "../mirror/harmony.js";
 import { parseKey, parseMeter } from "../mirror/keys.js";
 import { loadComposer } from "./model.js";
 import { generate } from "../mirror/sampler.js";
+import { pastFirstOnset } from "../notation/music.js";
 
 const PROGRESS_MS = 50;
 const models = new Map(); // export folder URL -> Promise<Composer>
@@ -111,16 +112,17 @@ async function load(msg, t0) {
 
 /**
  * onToken for a song growing from `tokens` (mutated): posts "progress" with
- * extra at the first note, then at most every PROGRESS_MS.
+ * extra at each note until the first onset is whole (the page starts playing
+ * then), then at most every PROGRESS_MS.
  */
 function progress(codec, id, tokens, extra) {
-  let last = performance.now(), shown = false;
+  let last = performance.now(), whole = false;
   return (t) => {
     tokens.push(t);
-    const firstNote = !shown && codec.kind[t] === KIND.DUR; // a DUR may complete the first note
-    if (!firstNote && performance.now() - last < PROGRESS_MS) return;
+    const early = !whole && codec.kind[t] === KIND.DUR; // a DUR completes a note
+    if (!early && performance.now() - last < PROGRESS_MS) return;
     const { notes, meta } = codec.decodeSong(tokens);
-    shown ||= notes.length > 0;
+    whole ||= pastFirstOnset(notes);
     last = performance.now();
     self.postMessage({ type: "progress", id, notes, meta, tokens: tokens.length, ...extra });
   };
