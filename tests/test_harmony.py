@@ -315,3 +315,29 @@ def test_the_voicing_guard_keeps_free_songs_to_chords_without_outer_parallels():
     free, guarded = hf.pooled(free), hf.pooled(guarded)
     assert free["chordal_share"] < 0.2 and guarded["chordal_share"] > 0.7  # falls back rarely
     assert guarded["outer_parallels_per_100"] <= free["outer_parallels_per_100"]
+
+
+def test_compose_keeps_free_songs_to_chords_unless_the_guard_is_off():
+    """compose() guards a polyphonic model's songs; guard=False (evaluate
+    --no-voicing-guard, the ablation of the network alone) samples as generate() does."""
+    from trainer.compose.composing import compose
+    from trainer.compose.sampling import generate
+    from trainer.evaluation import harmony_form as hf
+
+    class Table:
+        def __init__(self, rows):
+            self.step = table_model(rows)
+
+        def reset(self):
+            pass
+
+    songs = {True: [], False: []}
+    for seed in range(8):
+        rows = np.random.default_rng(seed).normal(0, 1.5, (5, V2.size))
+        rows[:, V2.eos_id] = -5  # long songs
+        for guard, out in songs.items():
+            out.append(compose(Table(rows), V2, [V2.bos_id], 80, 1.0, 0, 1.0, seed, guard=guard))
+        free = generate(table_model(rows), V2, [V2.bos_id], 80, 1.0, 0, 1.0, seed)
+        assert np.array_equal(songs[False][-1][2][1:], free)
+    on, off = (hf.pooled([hf.counts(notes) for notes, _, _ in songs[g]]) for g in (True, False))
+    assert off["chordal_share"] < 0.2 and on["chordal_share"] > 0.7

@@ -350,6 +350,9 @@ class EvalConfig:
     temperature: float = _opt(C.TEMPERATURE, "sampling temperature for generated songs")
     top_p: float = _opt(C.TOP_P, "nucleus sampling threshold for generated songs")
     seed: int = _opt(1234, "random seed for generated songs")
+    no_voicing_guard: bool = _opt(False, "compose without the voicing guard that keeps a "
+                                         "polyphonic model's onsets to chords: the network "
+                                         "alone, as an ablation measures it")
     out: Path | None = _opt(None, "where to write evaluation.json (default: into the run "
                                   "folder; an export folder is left as it is)")
 

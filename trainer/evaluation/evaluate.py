@@ -94,8 +94,10 @@ def evaluate(cfg: EvalConfig) -> dict:
     spb, max_dur = codec.config.steps_per_beat, codec.config.max_duration
     reference = [s.notes for s in learnt]
     human = [_song(s.notes, t, s.meta) for s, t in zip(parts["test"], tokens["test"])]
+    guard = not cfg.no_voicing_guard
     free = [compose(stepper, codec, [codec.bos_id], FREE_NOTES, cfg.temperature, 0, cfg.top_p,
-                    cfg.seed + i, max_tokens=MAX_FREE_TOKENS) for i in range(cfg.free_samples)]
+                    cfg.seed + i, max_tokens=MAX_FREE_TOKENS, guard=guard)
+            for i in range(cfg.free_samples)]
     free_songs = [_song(n, ids, meta) for n, meta, ids in free]
     music = {"generated": mm.set_figures(free_songs, reference, index, spb, max_dur),
              "human_test": mm.set_figures(human, reference, index, spb, max_dur),
@@ -115,6 +117,7 @@ def evaluate(cfg: EvalConfig) -> dict:
         "nll_per_note_reduction": 1 - lstm["nll_per_note"] / ngram["nll_per_note"],
         "music": music, "lengths": lengths,
         "sampling": {"temperature": cfg.temperature, "top_p": cfg.top_p, "seed": cfg.seed,
+                     "voicing_guard": guard,
                      "free_songs": cfg.free_samples, "songs_per_request": cfg.num_samples,
                      "request_length": cfg.length},
     }
@@ -204,7 +207,8 @@ def steering(cfg, stepper, codec, parts, human, spb) -> dict:
     keys_out, seed = [], cfg.seed + 10_000
     for key in requested_keys(parts["train"]):
         songs = [compose(stepper, codec, [codec.bos_id], cfg.length, cfg.temperature, 0,
-                         cfg.top_p, seed + i, key=codec.key_id(key))
+                         cfg.top_p, seed + i, key=codec.key_id(key),
+                         guard=not cfg.no_voicing_guard)
                  for i in range(cfg.num_samples)]
         seed += cfg.num_samples
         keys_out.append({
@@ -222,7 +226,8 @@ def steering(cfg, stepper, codec, parts, human, spb) -> dict:
     for meter in known_meters(parts["train"], test):
         bar = codec.bar_steps(meter)
         songs = [compose(stepper, codec, [codec.bos_id], cfg.length, cfg.temperature, 0,
-                         cfg.top_p, seed + i, meter=codec.meter_id(meter))
+                         cfg.top_p, seed + i, meter=codec.meter_id(meter),
+                         guard=not cfg.no_voicing_guard)
                  for i in range(cfg.num_samples)]
         seed += cfg.num_samples
         generated = [mm.onset_profile(n, meta.bar_starts(), bar)
@@ -311,8 +316,9 @@ def report(r: dict) -> str:
                   for b in lstm["by_position"]),
               "",
               f"music: {r['sampling']['free_songs']} songs with no length limit "
-              f"(T={r['sampling']['temperature']}, top-p={r['sampling']['top_p']}) vs the "
-              "human test songs:",
+              f"(T={r['sampling']['temperature']}, top-p={r['sampling']['top_p']}"
+              f"{'' if r['sampling'].get('voicing_guard', True) else ', no voicing guard'}) "
+              "vs the human test songs:",
               mm.format_table({"generated": r["music"]["generated"],
                                "human test": r["music"]["human_test"]}),
               *(["chords and form:", *hf.report_lines(
