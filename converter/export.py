@@ -22,10 +22,12 @@ next-token KL divergence from the Keras model stays below 0.01, else as
 float16; ``float16``, ``uint8`` (one min and scale per tensor),
 ``uint8-column`` (per column) and ``none`` (float32) store every weight
 alike. config.json records each weight's storage (``storage``) and the KL
-over the model's own songs (``next_token_kl``); the command prints both
-figures, bytes and KL.
+over the model's own songs and its test songs (``next_token_kl``); the
+command prints both figures, bytes and KL. The weights are written by the
+``tensorflowjs`` package's writer, as TensorFlow.js's standard weights
+manifest and shards (converter/weights.py).
 
-No TensorFlow.js tooling is involved: the browser runs the same step as
+The network is not a tfjs Layers model: the browser runs the same step as
 :class:`trainer.compose.stepper.Stepper` on tfjs-core (web/src/mirror/stepper.js), so before
 anything is written the numpy Stepper on the Keras model's weights (a v2
 model's key table, degree logits and bar-count table included) is checked
@@ -104,7 +106,8 @@ def export(cfg: ExportConfig) -> dict:
     weights = inference_weights(model, network)
     numpy_step = stepper(weights)
     prime = parity_prime(numpy_step, codec, generate)
-    songs = S.kl_songs(numpy_step, codec, generate)
+    test = test_songs(run, rc, codec)
+    songs = S.kl_songs(numpy_step, codec, generate) + test
     expected = probabilities(model, codec, rc.model, prime)
     reference = [probabilities(model, codec, rc.model, song) for song in songs]
     check(expected, S.softmax(numpy_step.run(prime)), "none", "the numpy stepper")
@@ -129,7 +132,7 @@ def export(cfg: ExportConfig) -> dict:
                                                       previous))
             _write(tmp / "parity.json", {"prime": prime.tolist(), "quantization": cfg.quantize,
                                          "probabilities": expected.round(8).tolist()})
-            record = weights_record(cfg.quantize, choice.storage, back, kls, songs)
+            record = weights_record(cfg.quantize, choice.storage, back, kls, songs, len(test))
             config = describe(run, rc, codec, cfg, tmp, drift, record, counts,
                               PARITY_STEPS)  # lists the files above
             dropped = carry(out, tmp, config)
@@ -144,6 +147,24 @@ def export(cfg: ExportConfig) -> dict:
         print(f"note: the previous export's {name} was not carried over (other weights); "
               f"measure it again: {CARRIED[name].format(out=out)}")
     return config
+
+
+def test_songs(run: RunDir, rc, codec) -> list[np.ndarray]:
+    """The run's test songs for the KL gate (converter/storage.py); none, with a line
+    saying why, where the run has no test split or its corpus cannot be read."""
+    from trainer.music.corpus import prepare, split_songs
+
+    split = run.read_json("split.json") if (run.path / "split.json").exists() else None
+    if not (isinstance(split, dict) and split.get("test")):
+        print("note: the run has no test songs; the KL is measured on its own songs alone")
+        return []
+    try:
+        parts = split_songs(prepare(rc.data, codec, log=lambda line: None), split)  # as trained
+    except CadenzaError as e:
+        print(f"note: the run's test songs cannot be read ({e}); the KL is measured on its "
+              "own songs alone")
+        return []
+    return S.test_songs(codec, parts["test"])
 
 
 def carry(out: Path, new: Path, config: dict) -> list[str]:

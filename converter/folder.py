@@ -14,9 +14,11 @@ An export written before the list existed counts as listing the files it
 always wrote, but only when its model.json is the converter's own network
 (``cadenza_lstm_step``), never merely because config.json says cadenza-lstm.
 
-``format_version`` 2 exports have this project's model.json
-(trainer/nn/network.py); version 1 had a tfjs Layers model.json. Readers
-read both (``READABLE``).
+``format_version`` 3 exports have this project's model.json
+(trainer/nn/network.py) with TensorFlow.js's own weights manifest and shards
+(converter/weights.py); version 2 had the same network but weights of a
+format of its own, which nothing reads any more (export again); version 1
+had a tfjs Layers model.json. Readers read 1 and 3 (``READABLE``).
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from trainer import constants as C
 from trainer.errors import CadenzaError, read_text
 from trainer.nn.network import NETWORK
 
-TYPE, FORMAT_VERSION = C.EXPORT_TYPE, 2
-READABLE = (1, 2)
+TYPE, FORMAT_VERSION = C.EXPORT_TYPE, 3
+READABLE = (1, 3)
 SHARD = re.compile(r"group\d+-shard\d+of\d+\.bin")
 LEGACY_FILES = ("config.json", "metrics.json", "model.json", "parity.json", "vocab.json")
 

@@ -11,11 +11,12 @@ network's, each of its shape; and, where config.json lists a parity.json, the
 weights step its prime to the Keras probabilities it holds, within the
 export's KL limit (two entries of one shape swapped pass every other check).
 
-The weights manifest in ``model.json`` lists each array's name, shape and
-storage (float32, float16, uint8 with one ``min`` and ``scale``, or uint8
-with a min and scale per column: converter/weights.py describes the bytes
-and the one rule by which both this reader and web/src/mirror/weights.js turn
-them into float32); the shards hold them back to back in that order.
+The weights manifest in ``model.json`` is TensorFlow.js's: each entry's
+name, shape and storage (float32, float16, or uint8 with a ``min`` and
+``scale``), decoded here by TF.js's rules as tfjs-core's ``tf.io.decodeWeights``
+decodes them in the browser, and a weight stored per column joined from its
+three entries (converter/weights.py describes the bytes and the rules); the
+shards hold the entries back to back in manifest order.
 :meth:`Export.stepper` runs them in :class:`trainer.compose.stepper.Stepper`,
 so the numpy stepper runs exactly the weights the browser runs.
 """
@@ -31,7 +32,7 @@ import numpy as np
 
 from converter import storage as S
 from converter.folder import READABLE, TYPE
-from converter.weights import WeightError, dequantise
+from converter.weights import WeightError, assemble, decode_entry
 from trainer.compose.stepper import Stepper
 from trainer.errors import CadenzaError, read_text
 from trainer.music.codec import Codec
@@ -118,24 +119,29 @@ def read_shards(folder: Path, manifest, shards: dict) -> list[bytes]:
 
 
 def decode(folder: Path, manifest, groups: list[bytes]) -> dict[str, np.ndarray]:
-    """``{name: float32 array}`` of every weight, in manifest order; raises unless
-    every storage is known, the weights fill the shards exactly and are all finite."""
-    out = {}
+    """``{name: float32 array}`` of every weight, in manifest order (a weight stored
+    per column joined from its three entries); raises unless every entry is one TF.js
+    reads, the entries fill the shards exactly and every weight is finite."""
+    decoded = {}
     for group, data in zip(manifest, groups):
         at = 0
         for w in group["weights"]:
             try:
-                values, at = dequantise(w, data, at)
+                decoded[w["name"]], at = decode_entry(w, data, at)
             except WeightError as e:
                 raise CadenzaError(f"{folder}: {e}") from None
-            if not np.isfinite(values).all():
-                raise CadenzaError(f"{folder}: weight {w['name']} decodes to NaN or infinite "
-                                   "values: the shard does not hold what model.json describes "
-                                   "(damaged, or its entries swapped)")
-            out[w["name"]] = values
         if at != len(data):
             raise CadenzaError(f"{folder}: weight shards hold {len(data)} bytes, "
                                f"the manifest describes {at}")
+    try:
+        out = assemble(decoded)
+    except WeightError as e:
+        raise CadenzaError(f"{folder}: {e}") from None
+    for name, values in out.items():
+        if not np.isfinite(values).all():
+            raise CadenzaError(f"{folder}: weight {name} decodes to NaN or infinite "
+                               "values: the shard does not hold what model.json describes "
+                               "(damaged, or its entries swapped)")
     return out
 
 

@@ -132,13 +132,15 @@ def metrics_file(training: dict | None, evaluation: dict | None,
     return {"training": training, "evaluation": evaluation, "previous": previous}
 
 
-def weights_record(rule: str, storage: dict[str, str], weights: dict, kls, songs) -> dict:
-    """config.json's ``quantization`` (a summary), ``storage`` and ``next_token_kl``."""
+def weights_record(rule: str, storage: dict[str, str], weights: dict, kls, songs,
+                   test: int = 0) -> dict:
+    """config.json's ``quantization`` (a summary), ``storage`` and ``next_token_kl``
+    (the last ``test`` of ``songs`` are test songs)."""
     shapes = {n: w.shape for n, w in weights.items()}
     return {
         "quantization": rule if rule != "auto" else summary(storage, shapes),
         "storage": {"rule": rule, "target_bytes": S.TARGET_BYTES, "tensors": storage},
-        "next_token_kl": S.kl_record(kls, songs),
+        "next_token_kl": S.kl_record(kls, songs, test=test),
     }
 
 
@@ -147,8 +149,10 @@ def headline(rule: str, config: dict) -> str:
     tensors, kl = config["storage"]["tensors"], config["next_token_kl"]
     kinds = [f"{k} x{list(tensors.values()).count(k)}" for k in dict.fromkeys(tensors.values())]
     line = (f"{rule} ({', '.join(kinds)}), {config['weights_bytes']:,} bytes of weights, "
-            f"max next-token KL {kl['max']:.2e} vs Keras over {kl['steps']:,} steps "
-            f"(parity max |dp| {config['parity']['max_abs_diff']:.2g})")
+            f"max next-token KL {kl['max']:.2e} vs Keras over {kl['steps']:,} steps"
+            + (f" (its own songs {kl['generated']['max']:.2e}, {kl['test']['songs']} test "
+               f"songs {kl['test']['max']:.2e})" if kl.get("test", {}).get("songs") else "")
+            + f" (parity max |dp| {config['parity']['max_abs_diff']:.2g})")
     if config["weights_bytes"] > S.TARGET_BYTES:
         line += (f"; above the {S.TARGET_BYTES:,}-byte target: uint8 for more weights would "
                  f"take the KL to {S.MAX_KL} or more" if rule == "auto" else

@@ -1,47 +1,59 @@
 """How each weight is stored in an export's shards, and how it is read back.
 
-model.json's ``weightsManifest`` (trainer/nn/network.py describes the file)
-lists every weight (``name``, ``shape``, ``"dtype": "float32"``) in shard
-order; its ``quantization``, when present, says how the weight's bytes hold
-it. Bytes are little-endian, values in C order, and C = ``shape[-1]`` is the
-number of columns (a kernel's output units)::
+The shards and model.json's ``weightsManifest`` are TensorFlow.js's own
+weights format, written by the ``tensorflowjs`` package
+(``tensorflowjs.write_weights.write_weights``) and read in the browser by
+tfjs-core's ``tf.io.decodeWeights``. Every manifest entry holds only TF.js's
+fields: ``name``, ``shape``, ``"dtype": "float32"`` and, when quantised,
+``quantization`` with ``dtype``, ``min``, ``scale`` and ``original_dtype``.
+Bytes are little-endian, values in C order. A weight is stored as one of::
 
-    storage       quantization                                  bytes
-    float32       (none)                                        4 per value
-    float16       {"dtype": "float16"}                          2 per value (IEEE half)
-    uint8         {"dtype": "uint8", "min": m, "scale": s}      1 code per value
-    uint8-column  {"dtype": "uint8", "per": "column"}           min: float32 x C, then
-                                                                scale: float32 x C, then
-                                                                1 code per value
+    storage       manifest entries                                bytes
+    float32       W (no quantization)                             4 per value
+    float16       W {"dtype": "float16"}                          2 per value (IEEE half)
+    uint8         W {"dtype": "uint8", "min": m, "scale": s}      1 code per value
+    uint8-column  W/codes {"dtype": "uint8", "min": 0,            1 code per value,
+                  "scale": 1}, W/column_min and W/column_scale    then 4 + 4 per column
+                  (float32, one value per column)
 
-(each ``quantization`` also says ``"original_dtype": "float32"``). A code
-``q`` reads as ``float32(q * scale + min)``, the product and sum taken in
-float64 -- TensorFlow.js's own rule for ``uint8``, whose manifest entries
-these are. ``uint8-column`` is this project's: ``min`` and ``scale`` of
-column ``j`` are the j-th entries of the two float32 arrays.
-web/src/mirror/weights.js reads all four exactly as :func:`dequantise` does, bit for
-bit (tests/vectors/weights.json holds both to it).
+A uint8 code ``q`` reads as ``float32(q * scale + min)``, the product and sum
+taken in float64: TF.js's rule, which ``tensorflowjs`` quantises for (its
+range nudged so that 0 is exact). ``uint8-column`` keeps a min and scale per
+column (C = ``shape[-1]``, a kernel's output units), in three standard
+entries: the codes, written by ``tensorflowjs`` as uint8 over 0..255 (so
+``min`` 0 and ``scale`` 1 and every code exact), and the two float32 vectors.
+A reader decodes the three by TF.js's rules and then joins them
+(:func:`assemble`): ``W[..., j] = float32(codes[..., j] * column_scale[j] +
+column_min[j])`` in float64. web/src/mirror/weights.js joins them the same
+way after ``tf.io.decodeWeights``, bit for bit (tests/vectors/weights.json
+holds both to it).
 
-:func:`encode` writes uint8 affinely over each tensor's (or column's) own
-range: ``min`` is its smallest value and ``scale`` its range / 255, both
-rounded to float32 before the codes are chosen, so a value is off by at most
-half a step.
+Per-column codes are chosen here (:func:`_affine`): ``min`` is the column's
+smallest value and ``scale`` its range / 255, both rounded to float32 before
+the codes are chosen, so a value is off by at most half a step.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+import warnings
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 
+from trainer.errors import CadenzaError
 from trainer.nn.network import MODEL_FORMAT
 
 STORAGES = ("float32", "float16", "uint8", "uint8-column")
 LEVELS = 255
 SHARD_BYTES = 4 * 1024 * 1024  # tfjs-converter's default shard size
-_QUANTIZATION = {"float16": {"dtype": "float16"}, "uint8": {"dtype": "uint8"},
-                 "uint8-column": {"dtype": "uint8", "per": "column"}}
+COLUMN_PARTS = ("codes", "column_min", "column_scale")  # W/codes, W/column_min, W/column_scale
+_TFJS_FIELDS = {"entry": {"name", "shape", "dtype", "quantization"},
+                "quantization": {"dtype", "min", "scale", "original_dtype"}}
+_BYTES = {"float32": 4, "float16": 2, "uint8": 1}
 
 
 class WeightError(ValueError):
@@ -56,33 +68,34 @@ def _columns(shape) -> int:
     return int(shape[-1]) if len(shape) else 1
 
 
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
 def storage_of(entry: dict) -> str:
-    """The storage (one of ``STORAGES``) a manifest entry describes; raises WeightError."""
+    """The TF.js storage of one manifest entry: ``float32``, ``float16`` or ``uint8``;
+    raises WeightError for anything else, or for fields TF.js does not define."""
     q = entry.get("quantization")
-    if entry.get("dtype") == "float32":
+    fields_ok = set(entry) <= _TFJS_FIELDS["entry"] and (
+        q is None or (isinstance(q, dict) and set(q) <= _TFJS_FIELDS["quantization"]))
+    if fields_ok and entry.get("dtype") == "float32":
         if q is None:
             return "float32"
-        if isinstance(q, dict):
-            per, dtype = q.get("per"), q.get("dtype")
-            if dtype == "float16" and per is None:
-                return "float16"
-            if dtype == "uint8" and per is None and all(
-                    isinstance(q.get(k), (int, float)) and not isinstance(q.get(k), bool)
-                    for k in ("min", "scale")):
-                return "uint8"
-            if dtype == "uint8" and per == "column":
-                return "uint8-column"
-    said = {k: entry.get(k) for k in ("dtype", "quantization") if k in entry}
+        if q.get("dtype") == "float16" and "min" not in q and "scale" not in q:
+            return "float16"
+        if q.get("dtype") == "uint8" and _number(q.get("min")) and _number(q.get("scale")):
+            return "uint8"
+    said = {k: v for k, v in entry.items() if k not in ("name", "shape")}
     raise WeightError(f"weight {entry.get('name')} has an unsupported storage "
                       f"{json.dumps(said, sort_keys=True)}")
 
 
 def byte_size(shape, storage: str) -> int:
-    """Bytes a weight of ``shape`` takes in the shards when stored as ``storage``."""
-    count = _count(shape)
+    """Bytes a weight of ``shape`` takes in the shards when stored as ``storage``
+    (for ``uint8-column``, its three entries together)."""
     if storage == "uint8-column":
-        return 8 * _columns(shape) + count
-    return count * {"float32": 4, "float16": 2, "uint8": 1}[storage]
+        return _count(shape) + 8 * _columns(shape)
+    return _count(shape) * _BYTES[storage]
 
 
 def _affine(values: np.ndarray, axis) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -96,52 +109,131 @@ def _affine(values: np.ndarray, axis) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return np.clip(codes, 0, LEVELS).astype(np.uint8), lo, scale
 
 
-def encode(values: np.ndarray, storage: str) -> tuple[dict | None, bytes]:
-    """The manifest ``quantization`` (None for float32) and the bytes of ``values``."""
-    values = np.ascontiguousarray(values, dtype=np.float32)
-    if storage == "float32":
+def entries(name: str, values: np.ndarray, storage: str) -> list[tuple[str, np.ndarray, str | None]]:
+    """The manifest entries that store weight ``name`` as ``storage``: each
+    ``(entry name, float32 array, TF.js quantization dtype or None)``."""
+    values = np.asarray(values, dtype=np.float32, order="C")  # a scalar stays shape []
+    if storage == "uint8-column":
+        table = values.reshape(-1, _columns(values.shape))
+        codes, lo, scale = _affine(table, 0)
+        return [(f"{name}/codes", codes.astype(np.float32).reshape(values.shape), "uint8"),
+                (f"{name}/column_min", lo, None), (f"{name}/column_scale", scale, None)]
+    if storage not in STORAGES:
+        raise WeightError(f"weight {name}: unknown storage {storage!r}")
+    return [(name, values, None if storage == "float32" else storage)]
+
+
+@cache
+def _tfjs_quantization():
+    """``tensorflowjs.quantization``, loaded on its own: the package's __init__ imports
+    its converters and with them TensorFlow, decision forests and JAX (seconds), while
+    this module, the rule its writer quantises by, needs numpy alone."""
+    spec = importlib.util.find_spec("tensorflowjs")  # finds the package, runs nothing
+    if spec is None or not spec.submodule_search_locations:
+        raise CadenzaError("the converter needs the tensorflowjs package: run `make setup`")
+    path = Path(next(iter(spec.submodule_search_locations))) / "quantization.py"
+    module_spec = importlib.util.spec_from_file_location("_tfjs_quantization", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def _write_weights():
+    """``tensorflowjs.write_weights.write_weights``, imported quietly: tensorflowjs
+    pulls TF decision forests, whose welcome banner (an IPython import wherever stdout
+    is not the terminal, as under pytest) its own switch turns off, and
+    tensorflow_hub, which warns that pkg_resources is deprecated."""
+    os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            from tensorflowjs.write_weights import write_weights
+        except ImportError as e:
+            raise CadenzaError(f"the converter needs the tensorflowjs package ({e}): "
+                               "run `make setup`") from None
+    return write_weights
+
+
+def _stored(values: np.ndarray, dtype: str | None) -> tuple[dict | None, bytes]:
+    """What ``tensorflowjs`` writes for one entry: its quantization and bytes."""
+    if dtype is None:
         return None, values.astype("<f4").tobytes()
-    q = {**_QUANTIZATION[storage], "original_dtype": "float32"}
-    if storage == "float16":
-        return q, values.astype("<f2").tobytes()
-    if storage == "uint8":
-        codes, lo, scale = _affine(values, None)
-        return {**q, "min": float(lo), "scale": float(scale)}, codes.tobytes()
-    table = values.reshape(-1, _columns(values.shape))
-    codes, lo, scale = _affine(table, 0)
-    return q, lo.astype("<f4").tobytes() + scale.astype("<f4").tobytes() + codes.tobytes()
+    data, meta = _tfjs_quantization().quantize_weights(values, np.dtype(dtype).type)
+    q = {"dtype": dtype, **{k: float(v) for k, v in meta.items()}, "original_dtype": "float32"}
+    return q, data.astype(data.dtype.newbyteorder("<")).tobytes()
 
 
-def dequantise(entry: dict, data: bytes, at: int = 0) -> tuple[np.ndarray, int]:
-    """The float32 values of manifest ``entry`` read from ``data`` at byte ``at``,
-    and the offset after them; raises WeightError when ``data`` is too short."""
+def decode_entry(entry: dict, data: bytes, at: int = 0) -> tuple[np.ndarray, int]:
+    """The float32 values of manifest ``entry`` read from ``data`` at byte ``at`` by
+    TF.js's rules, and the offset after them; raises WeightError when ``data`` is too
+    short."""
     storage, shape = storage_of(entry), [int(n) for n in entry["shape"]]
-    count, columns = _count(shape), _columns(shape)
-    end = at + byte_size(shape, storage)
+    count = _count(shape)
+    end = at + count * _BYTES[storage]
     if end > len(data):
         raise WeightError(f"weight shards hold {len(data)} bytes, too few for {entry['name']}")
     if storage == "float32":
         values = np.frombuffer(data, "<f4", count, at).astype(np.float32)
     elif storage == "float16":
         values = np.frombuffer(data, "<f2", count, at).astype(np.float32)
-    elif storage == "uint8":
+    else:
         q = entry["quantization"]
         codes = np.frombuffer(data, np.uint8, count, at).astype(np.float64)
         values = (codes * float(q["scale"]) + float(q["min"])).astype(np.float32)
-    else:
-        lo = np.frombuffer(data, "<f4", columns, at).astype(np.float64)
-        scale = np.frombuffer(data, "<f4", columns, at + 4 * columns).astype(np.float64)
-        codes = np.frombuffer(data, np.uint8, count, at + 8 * columns).astype(np.float64)
-        values = (codes.reshape(-1, columns) * scale + lo).astype(np.float32)
     return values.reshape(shape), end
 
 
+def assemble(decoded: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The weights by name from the decoded entries (in their order): each
+    ``W/codes``, ``W/column_min``, ``W/column_scale`` joined into ``W``; raises
+    WeightError where the three are incomplete or do not fit."""
+    out: dict[str, np.ndarray] = {}
+    parts: dict[str, dict[str, np.ndarray]] = {}
+    for name, values in decoded.items():
+        base, _, part = name.rpartition("/")
+        if part in COLUMN_PARTS and base:
+            parts.setdefault(base, {})[part] = values
+            if len(parts[base]) == len(COLUMN_PARTS):
+                out[base] = _join(base, parts.pop(base))
+        else:
+            out[name] = values
+    for base, got in parts.items():
+        raise WeightError(f"weight {base} is stored per column but the manifest lacks "
+                          f"{sorted(f'{base}/{p}' for p in set(COLUMN_PARTS) - set(got))}")
+    return out
+
+
+def _join(name: str, p: dict[str, np.ndarray]) -> np.ndarray:
+    codes, lo, scale = p["codes"], p["column_min"], p["column_scale"]
+    columns = _columns(codes.shape)
+    if lo.shape != (columns,) or scale.shape != (columns,):
+        raise WeightError(f"weight {name}: its column_min and column_scale have shapes "
+                          f"{list(lo.shape)} and {list(scale.shape)}, its codes {columns} "
+                          "columns")
+    table = codes.reshape(-1, columns).astype(np.float64)
+    values = table * scale.astype(np.float64) + lo.astype(np.float64)
+    return values.astype(np.float32).reshape(codes.shape)
+
+
+def encode(name: str, values: np.ndarray, storage: str) -> tuple[list[dict], bytes]:
+    """The manifest entries and the bytes that store weight ``name`` as ``storage``,
+    as :func:`write` (``tensorflowjs``'s writer) writes them."""
+    manifest, raw = [], b""
+    for entry, data, dtype in entries(name, values, storage):
+        q, part = _stored(data, dtype)
+        manifest.append({"name": entry, "shape": list(np.shape(data)), "dtype": "float32",
+                         **({"quantization": q} if q else {})})
+        raw += part
+    return manifest, raw
+
+
 def roundtrip(values: np.ndarray, storage: str) -> np.ndarray:
-    """``values`` as a loader reads them back after :func:`encode` as ``storage``."""
-    q, data = encode(values, storage)
-    entry = {"name": "w", "shape": list(np.shape(values)), "dtype": "float32",
-             **({"quantization": q} if q else {})}
-    return dequantise(entry, data)[0]
+    """``values`` as a loader reads them back after writing them as ``storage``."""
+    manifest, raw = encode("w", values, storage)
+    decoded, at = {}, 0
+    for entry in manifest:
+        decoded[entry["name"]], at = decode_entry(entry, raw, at)
+    return assemble(decoded)["w"]
 
 
 def summary(storage: dict[str, str], shapes: dict[str, tuple]) -> str:
@@ -156,33 +248,35 @@ def summary(storage: dict[str, str], shapes: dict[str, tuple]) -> str:
 def write(folder: Path, weights: dict[str, np.ndarray], storage: dict[str, str],
           network: dict) -> None:
     """Write ``folder``'s model.json (trainer/nn/network.py: ``network`` and the
-    manifest) and its shards: ``weights`` (by name, in shard order) stored as
-    ``storage`` says, in one group of shards of at most ``SHARD_BYTES``."""
+    manifest) and its shards with ``tensorflowjs``'s writer: ``weights`` (by name, in
+    shard order) stored as ``storage`` says, in one group of shards of at most
+    ``SHARD_BYTES``."""
     folder = Path(folder)
-    entries, data = [], []
+    group, quantize = [], {}
     for name, values in weights.items():
-        q, raw = encode(values, storage[name])
-        entries.append({"name": name, "shape": list(np.shape(values)), "dtype": "float32",
-                        **({"quantization": q} if q else {})})
-        data.append(raw)
-    blob = b"".join(data)
-    parts = [blob[i:i + SHARD_BYTES] for i in range(0, len(blob), SHARD_BYTES)] or [b""]
-    paths = [f"group1-shard{i}of{len(parts)}.bin" for i in range(1, len(parts) + 1)]
-    for path, part in zip(paths, parts):
-        (folder / path).write_bytes(part)
-    model = {"format": MODEL_FORMAT, "network": network,
-             "weightsManifest": [{"paths": paths, "weights": entries}]}
+        for entry, data, dtype in entries(name, values, storage[name]):
+            group.append({"name": entry, "data": data})
+            if dtype:
+                quantize.setdefault(dtype, []).append(entry)
+    manifest = _write_weights()([group], str(folder), shard_size_bytes=SHARD_BYTES,
+                                write_manifest=False, quantization_dtype_map=quantize)
+    for e in manifest[0]["weights"]:  # the writer's own fields, as plain JSON numbers
+        if "quantization" in e:
+            e["quantization"] = {k: float(v) if _number(v) else v
+                                 for k, v in e["quantization"].items()}
+    model = {"format": MODEL_FORMAT, "network": network, "weightsManifest": manifest}
     (folder / "model.json").write_text(json.dumps(model))
 
 
 def vectors() -> dict:
-    """Cases for tests/vectors/weights.json: manifest entries, their bytes (hex) and
-    the float32 values a loader must read, for every storage."""
+    """Cases for tests/vectors/weights.json: the manifest entries of one weight, their
+    bytes (hex) and the float32 values a loader must read, for every storage."""
     g = np.random.default_rng(5)
     arrays = {
         "ramp": np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4),
         "wide columns": (g.normal(0, 1, (5, 3)) * [1e-3, 1.0, 40.0]).astype(np.float32),
         "constant column": np.array([[0.5, -2.0], [0.5, 3.0], [0.5, 1e-7]], np.float32),
+        "positive": np.array([[0.25, 3.5], [1.0, 7.0]], np.float32),  # 0 outside: no nudge
         "bias": g.normal(1, 0.3, 7).astype(np.float32),
         "halves": np.array([65504, -65504, 6.1035156e-05, 5.9604645e-08, -0.0, 0.1, 1 / 3,
                             1e-9, 2.5e4], np.float32),
@@ -193,11 +287,11 @@ def vectors() -> dict:
         for storage in STORAGES:
             if storage == "uint8-column" and values.ndim < 2:
                 continue
-            q, raw = encode(values, storage)
-            entry = {"name": name, "shape": list(values.shape), "dtype": "float32",
-                     **({"quantization": q} if q else {})}
-            read, _ = dequantise(entry, raw)
-            cases.append({"name": f"{name}, {storage}", "storage": storage, "entry": entry,
-                          "hex": raw.hex(), "values": [float(v) for v in read.reshape(-1)]})
-    return {"rule": "value = float32(code * scale + min) in float64; see converter/weights.py",
-            "cases": cases}
+            manifest, raw = encode(name, values, storage)
+            cases.append({"name": f"{name}, {storage}", "storage": storage, "weight": name,
+                          "shape": list(values.shape), "entries": manifest, "hex": raw.hex(),
+                          "values": [float(v) for v in
+                                     roundtrip(values, storage).reshape(-1)]})
+    return {"rule": "TF.js's: value = float32(code * scale + min) in float64; per column: "
+                    "W = float32(codes * column_scale + column_min) in float64; see "
+                    "converter/weights.py", "cases": cases}

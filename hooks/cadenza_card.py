@@ -184,6 +184,13 @@ def browser(c: dict) -> str:
     if c.get("storage", {}).get("rule") == "auto":
         text += " (`--quantize auto`)"
     kl = c.get("next_token_kl")
+    if kl and "generated" in kl:
+        test = kl["test"]
+        return text + (f"; next-token KL to the Keras model at most "
+                       f"{kl['generated']['max']:.2g} over {kl['generated']['songs']} songs it "
+                       "generated" + (f" and {test['max']:.2g} over {test['songs']} of its "
+                                      "test songs" if test["songs"] else "")
+                       + f" ({kl['steps']:,} steps, mean {kl['mean']:.2g})")
     if kl:
         return text + (f"; next-token KL to the Keras model at most {kl['max']:.2g} (mean "
                        f"{kl['mean']:.2g}) over {kl['steps']:,} steps of {kl['songs']} songs "

@@ -22,9 +22,17 @@ const WASM_OUT = join(ROOT, "site/assets/wasm");
 const WASM_DIST = join(ROOT, "node_modules/@tensorflow/tfjs-backend-wasm/dist");
 const dev = process.argv.includes("--dev");
 
+// web/src/mirror/tfjs-io.js hands on tf.io.decodeWeights; the bundle takes the tfjs-core
+// module that defines it instead, without the rest of tf.io (see that file)
+const tfjsIo = { name: "tfjs-io", setup(b) {
+  b.onResolve({ filter: /\/tfjs-io\.js$/ }, () => ({
+    path: join(ROOT, "node_modules/@tensorflow/tfjs-core/dist/io/io_utils.js") }));
+} };
+
 const common = {
   bundle: true, minify: !dev, sourcemap: dev, target: "es2020", logLevel: "warning",
   legalComments: "linked", // licence texts go to *.LEGAL.txt beside each file
+  plugins: [tfjsIo],
 };
 
 rmSync(OUT, { recursive: true, force: true });

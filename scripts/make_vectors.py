@@ -859,12 +859,16 @@ def limits_vectors() -> dict:
     """The limits the CLI and the browser share: a seed or a tempo one takes, the other
     takes too (web/src/page/settings.js LIMITS); the largest MIDI file either reads
     (web/src/files/midifile.js MAX_MIDI_BYTES); the largest next-token KL from Keras
-    either loads a model with (converter/storage.py, web/src/worker/model.js MAX_KL)."""
+    either loads a model with (converter/storage.py, web/src/worker/model.js MAX_KL); the
+    export format the converter writes and those both read (converter/folder.py,
+    web/src/worker/verify.js)."""
+    from converter.folder import FORMAT_VERSION, READABLE
     from converter.storage import MAX_KL
     from trainer import constants as C
 
     return {"seed": [0, C.MAX_SEED], "tempo": list(C.TEMPO_RANGE),
-            "midi_bytes": C.MAX_MIDI_BYTES, "max_kl": MAX_KL}
+            "midi_bytes": C.MAX_MIDI_BYTES, "max_kl": MAX_KL,
+            "format_version": FORMAT_VERSION, "readable": list(READABLE)}
 
 
 def build() -> dict[str, str]:

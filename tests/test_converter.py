@@ -35,7 +35,7 @@ def test_folder_holds_exactly_the_export_files(exports, trained):
     assert (folder / "vocab.json").read_bytes() == (trained / "vocab.json").read_bytes()
     assert (folder / "split.json").read_bytes() == (trained / "split.json").read_bytes()
     config = json.loads((folder / "config.json").read_text())
-    assert config["type"] == "cadenza-lstm" and config["format_version"] == 2
+    assert config["type"] == "cadenza-lstm" and config["format_version"] == 3
     assert config["vocab_size"] == json.loads((trained / "vocab.json").read_text())["size"]
     assert config["model"] == {"num_layers": 2, "rnn_size": 32, "embedding_size": 16,
                                "batch": 1, "output": "logits", "stateful": True}
@@ -100,11 +100,11 @@ def test_quantisation_shrinks_weights_and_stays_close(exports):
 def test_auto_is_the_default_and_says_what_it_stored(exports):
     from converter.read import read_export
     from converter.storage import MAX_KL, TARGET_BYTES, kl, softmax
-    from converter.weights import storage_of
+    from test_weights import stored as storage_of_manifest
     folder = exports / "auto"
     config = json.loads((folder / "config.json").read_text())
     manifest = json.loads((folder / "model.json").read_text())["weightsManifest"]
-    stored = {w["name"]: storage_of(w) for g in manifest for w in g["weights"]}
+    stored = storage_of_manifest(manifest)
     assert config["storage"] == {"rule": "auto", "target_bytes": TARGET_BYTES,
                                  "tensors": stored}
     assert set(stored.values()) <= {"float16", "uint8", "uint8-column"}
@@ -112,7 +112,8 @@ def test_auto_is_the_default_and_says_what_it_stored(exports):
     record = config["next_token_kl"]
     assert record["reference"] == "keras" and record["limit"] == MAX_KL
     assert 0 < record["max"] < MAX_KL and record["mean"] <= record["max"]
-    assert record["steps"] >= 500 and record["songs"] == 32
+    assert record["steps"] >= 500 and record["generated"]["songs"] == 32
+    assert record["test"]["songs"] >= 1 and record["test"]["max"] < MAX_KL  # real songs too
     assert config["weights_bytes"] <= TARGET_BYTES
     assert config["training"]["commands"]["export"].endswith("--quantize auto")
     line = (exports / "auto.stdout.txt").read_text().strip().splitlines()[-1]

@@ -26,7 +26,8 @@ import pytest
 from conftest import cli
 from test_site import page  # noqa: F401  (a fixture)
 
-from converter.folder import file_list, is_export_folder, listed_files, shard_records
+from converter.folder import (FORMAT_VERSION, file_list, is_export_folder, listed_files,
+                              shard_records)
 from converter.read import read_export
 from converter.weights import byte_size, storage_of, write
 from trainer.errors import CadenzaError
@@ -132,7 +133,7 @@ DAMAGE = {
 }
 
 
-# format 2 only: model.json's network; tests/js/loader_faults.test.mjs has the same cases
+# format 3 only: model.json's network; tests/js/loader_faults.test.mjs has the same cases
 NETWORK_DAMAGE = {
     "a GRU network": (lambda f: edit_json(f / "model.json", lambda m: m["network"].update(
         cell="gru")),
@@ -149,8 +150,8 @@ NETWORK_DAMAGE = {
 }
 
 
-def as_format_2(source: Path, folder: Path) -> Path:
-    """``source`` (a format-1 export) rewritten as the converter writes format 2: the
+def as_format_3(source: Path, folder: Path) -> Path:
+    """``source`` (a format-1 export) rewritten as the converter writes format 3: the
     same float16 weights in Stepper order under a model.json with their network."""
     export = read_export(source)
     shutil.copytree(source, folder)
@@ -159,7 +160,7 @@ def as_format_2(source: Path, folder: Path) -> Path:
     weights = {n: export.weights[n] for n in N.shapes(export.network)}  # in Stepper order
     write(folder, weights, {n: "float16" for n in weights}, export.network)
     edit_json(folder / "config.json", lambda c: c.update(
-        format_version=2, shards=shard_records(folder), files=file_list(folder)))
+        format_version=FORMAT_VERSION, shards=shard_records(folder), files=file_list(folder)))
     return folder
 
 
@@ -182,7 +183,7 @@ def v2_export(folder: Path, parts: tuple[str, ...], seed: int = 0) -> Path:
     weights = {n: rng.normal(0, 0.3, s).astype(np.float32) for n, s in N.shapes(network).items()}
     write(folder, weights, {n: "float16" for n in weights}, network)
     edit_json(folder / "config.json", lambda c: c.update(
-        format_version=2, vocab_size=codec.size, codec=codec.to_json()["params"],
+        format_version=FORMAT_VERSION, vocab_size=codec.size, codec=codec.to_json()["params"],
         model={**c["model"], "rnn_size": 16, "num_layers": 2, "embedding_size": 8},
         shards=shard_records(folder), files=file_list(folder)))
     return folder
@@ -226,11 +227,11 @@ def test_the_reader_refuses_degrees_and_bars_that_do_not_fit(tmp_path, change, r
     assert reason in str(e.value) and "\n" not in str(e.value)
 
 
-@pytest.fixture(params=["format 1", "format 2"])
+@pytest.fixture(params=["format 1", "format 3"])
 def shipped_copy(tmp_path, request) -> Path:
     folder = tmp_path / "chorales"
-    if request.param == "format 2":
-        return as_format_2(SHIPPED, folder)
+    if request.param == "format 3":
+        return as_format_3(SHIPPED, folder)
     shutil.copytree(SHIPPED, folder)
     return folder
 
@@ -249,7 +250,7 @@ def test_an_intact_export_reads_and_its_hashes_match(shipped_copy):
 
 
 def test_both_formats_hold_the_same_weights(tmp_path):
-    new = as_format_2(SHIPPED, tmp_path / "new")
+    new = as_format_3(SHIPPED, tmp_path / "new")
     assert json.loads((new / "model.json").read_text())["format"] == "cadenza-weights"
     old, again = read_export(SHIPPED).weights, read_export(new).weights
     assert sorted(old) == sorted(again)
@@ -268,7 +269,7 @@ def test_the_reader_refuses_a_damaged_export_with_its_reason(shipped_copy, damag
 
 @pytest.mark.parametrize("damage", NETWORK_DAMAGE, ids=list(NETWORK_DAMAGE))
 def test_the_reader_refuses_a_network_it_does_not_run(tmp_path, damage):
-    folder = as_format_2(SHIPPED, tmp_path / "chorales")
+    folder = as_format_3(SHIPPED, tmp_path / "chorales")
     change, reason = NETWORK_DAMAGE[damage]
     change(folder)
     with pytest.raises(CadenzaError, match="^" + str(folder)) as e:

@@ -21,6 +21,19 @@ from trainer.nn import network as N
 VECTORS = Path(__file__).resolve().parent / "vectors" / "weights.json"
 
 
+def stored(manifest) -> dict[str, str]:
+    """Each weight's storage as a manifest stores it (three entries: per column)."""
+    out = {}
+    for group in manifest:
+        for e in group["weights"]:
+            base, _, part = e["name"].rpartition("/")
+            if part in W.COLUMN_PARTS:
+                out[base] = "uint8-column"
+            else:
+                out[e["name"]] = W.storage_of(e)
+    return out
+
+
 def entry(name, shape, storage, q=None):
     return {"name": name, "shape": list(shape), "dtype": "float32",
             **({"quantization": q} if q else {})}
@@ -30,23 +43,33 @@ def entry(name, shape, storage, q=None):
                          ids=lambda c: c["name"])
 def test_the_shared_vectors_decode_to_their_values(case):
     data = bytes.fromhex(case["hex"])
-    assert W.storage_of(case["entry"]) == case["storage"]
-    assert W.byte_size(case["entry"]["shape"], case["storage"]) == len(data)
-    values, end = W.dequantise(case["entry"], data)
-    assert end == len(data)
+    assert W.byte_size(case["shape"], case["storage"]) == len(data)
+    decoded, at = {}, 0
+    for e in case["entries"]:
+        assert set(e) <= {"name", "shape", "dtype", "quantization"}  # TF.js's fields alone
+        assert set(e.get("quantization", {})) <= {"dtype", "min", "scale", "original_dtype"}
+        decoded[e["name"]], at = W.decode_entry(e, data, at)
+    assert at == len(data)
+    assert stored([{"weights": case["entries"]}]) == {case["weight"]: case["storage"]}
+    values = W.assemble(decoded)[case["weight"]]
     want = np.asarray(case["values"], np.float32)
     assert values.reshape(-1).tobytes() == want.tobytes()  # bit for bit, -0.0 included
 
 
-def test_a_code_reads_as_min_plus_q_scale_in_float64_rounded_once():
+def test_a_column_reads_as_min_plus_q_scale_in_float64_rounded_once():
     scale = np.float32(0.1)
-    data = (np.array([-1, 0.5], "<f4").tobytes() + np.array([0.25, scale], "<f4").tobytes()
-            + bytes([0, 9, 4, 3]))
-    q = {"dtype": "uint8", "per": "column", "original_dtype": "float32"}
-    values, _ = W.dequantise(entry("w", (2, 2), "uint8-column", q), data)
-    assert values.reshape(-1).tolist() == [-1.0, float(np.float32(9 * float(scale) + 0.5)),
-                                           0.0, float(np.float32(3 * float(scale) + 0.5))]
-    assert values[0, 1] != np.float32(9) * scale + np.float32(0.5)  # not float32 arithmetic
+    w = W.assemble({"w/codes": np.array([[0, 9], [4, 3]], np.float32),
+                    "w/column_min": np.array([-1, 0.5], np.float32),
+                    "w/column_scale": np.array([0.25, scale], np.float32)})["w"]
+    assert w.reshape(-1).tolist() == [-1.0, float(np.float32(9 * float(scale) + 0.5)),
+                                      0.0, float(np.float32(3 * float(scale) + 0.5))]
+    assert w[0, 1] != np.float32(9) * scale + np.float32(0.5)  # not float32 arithmetic
+    with pytest.raises(W.WeightError, match=re.escape(
+            "weight w is stored per column but the manifest lacks ['w/column_scale']")):
+        W.assemble({"w/codes": np.zeros((2, 2)), "w/column_min": np.zeros(2)})
+    with pytest.raises(W.WeightError, match="column_min and column_scale have shapes .3. and"):
+        W.assemble({"w/codes": np.zeros((2, 2)), "w/column_min": np.zeros(3),
+                    "w/column_scale": np.zeros(2)})
 
 
 @pytest.mark.parametrize("storage", W.STORAGES)
@@ -65,7 +88,7 @@ def test_a_round_trip_is_off_by_at_most_half_a_step(storage):
         assert (np.abs(back - x) <= step / 2 * 1.001 + 1e-6 * np.abs(x)).all()
         if storage == "uint8-column":
             assert np.array_equal(back[:, 5], x[:, 5])  # a constant column stays exact
-    assert len(W.encode(x, storage)[1]) == W.byte_size(x.shape, storage)
+    assert len(W.encode("x", x, storage)[1]) == W.byte_size(x.shape, storage)
 
 
 def test_per_column_beats_per_tensor_on_columns_of_different_scales():
@@ -95,20 +118,28 @@ def test_the_reader_refuses_short_long_and_non_finite_shards(tmp_path):
         decode(tmp_path, manifest, [np.array([0, np.nan, 1], "<f2").tobytes()])
 
 
-def test_write_splits_shards_and_reads_back_what_it_wrote(tmp_path, monkeypatch):
+def test_write_uses_tensorflowjs_splits_shards_and_reads_back_what_it_wrote(tmp_path,
+                                                                           monkeypatch):
     monkeypatch.setattr(W, "SHARD_BYTES", 100)
     g = np.random.default_rng(3)
     weights = {"a": g.normal(0, 1, (20, 5)).astype(np.float32),
-               "b": g.normal(0, 1, (7,)).astype(np.float32)}
-    storage = {"a": "uint8-column", "b": "float16"}
+               "b": g.normal(0, 1, (7,)).astype(np.float32),
+               "c": g.normal(0, 1, (3, 2)).astype(np.float32)}
+    storage = {"a": "uint8-column", "b": "float16", "c": "uint8"}
     W.write(tmp_path, weights, storage, {"name": "some network"})
     shards = sorted(p.name for p in tmp_path.glob("*.bin"))
-    assert shards == ["group1-shard1of2.bin", "group1-shard2of2.bin"]  # 140 + 14 bytes
+    assert shards == ["group1-shard1of2.bin", "group1-shard2of2.bin"]  # 140 + 14 + 6 bytes
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(shards + ["model.json"])
     model = json.loads((tmp_path / "model.json").read_text())
     assert model["format"] == "cadenza-weights" and model["network"] == {"name": "some network"}
     assert [g["paths"] for g in model["weightsManifest"]] == [shards]
+    # tensorflowjs's writer wrote exactly what encode() says it writes
+    manifest, raw = zip(*(W.encode(n, w, storage[n]) for n, w in weights.items()))
+    assert model["weightsManifest"][0]["weights"] == [e for m in manifest for e in m]
+    assert b"".join((tmp_path / p).read_bytes() for p in shards) == b"".join(raw)
+    assert stored(model["weightsManifest"]) == storage
     back = manifest_weights(tmp_path)
-    assert list(back) == ["a", "b"]
+    assert list(back) == ["a", "b", "c"]
     for name, kind in storage.items():
         assert np.array_equal(back[name], W.roundtrip(weights[name], kind))
 
@@ -259,17 +290,28 @@ def test_next_token_kl_is_zero_for_the_same_weights_and_grows_with_coarser_ones(
     reference = [S.softmax(Stepper(w, TINY).run(s)) for s in songs]
     same = S.next_token_kl(reference, Stepper(w, TINY), songs)
     assert same.shape == (8,) and np.allclose(same, 0, atol=1e-12)
-    kls = {k: S.next_token_kl(reference, Stepper({n: W.roundtrip(a, k) for n, a in w.items()},
-                                                 TINY), songs).max()
-           for k in ("float16", "uint8-column", "uint8")}
+    kls = dict.fromkeys(("float16", "uint8-column", "uint8"), 0.0)
+    for seed in range(4):  # summed over four random models: one alone may tie or swap
+        w = tiny_weights(seed)
+        reference = [S.softmax(Stepper(w, TINY).run(s)) for s in songs]
+        for k in kls:
+            kls[k] += S.next_token_kl(reference, Stepper(
+                {n: W.roundtrip(a, k) for n, a in w.items()}, TINY), songs).max()
     assert 0 < kls["float16"] < kls["uint8-column"] < kls["uint8"]
 
 
 def test_the_kl_record_says_how_it_was_measured():
     record = S.kl_record(np.array([1e-4, 3e-3]), [np.zeros(1)] * 2)
-    assert record["max"] == 3e-3 and record["steps"] == 2 and record["songs"] == 2
+    assert record["max"] == 3e-3 and record["steps"] == 2 and record["generated"]["songs"] == 2
     assert record["limit"] == S.MAX_KL and record["reference"] == "keras"
+    assert record["test"] == {"max": None, "songs": 0}
     assert "KL(keras || export)" in record["measure"]
+    # the last songs are test songs: their steps are measured apart
+    record = S.kl_record(np.array([1e-4, 3e-3, 2e-4, 5e-4, 1e-3]),
+                         [np.zeros(2), np.zeros(1), np.zeros(2)], test=1)
+    assert record["generated"] == {"max": 3e-3, "songs": 2, "seeds": "0-1",
+                                   "temperature": S.KL_TEMPERATURE}
+    assert record["test"] == {"max": 1e-3, "songs": 1} and record["max"] == 3e-3
 
 
 def test_the_stepper_refuses_weights_and_codecs_its_network_cannot_run():

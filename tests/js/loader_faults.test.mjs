@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { loadComposer, MAX_KL } from "../../web/src/worker/model.js";
-import { sha256 } from "../../web/src/worker/verify.js";
+import { FORMAT_VERSION, READABLE, sha256 } from "../../web/src/worker/verify.js";
 import { needTestModels, serveFiles, TEST_MODELS } from "./fixtures.mjs";
 
 const SOURCE = join(TEST_MODELS, "float16");
@@ -155,6 +155,8 @@ describe("a damaged export folder is refused with its reason, leaving no tensor"
 test("a model loads within Python's KL of its parity file (tests/vectors/limits.json)", () => {
   const limits = JSON.parse(readFileSync(new URL("../vectors/limits.json", import.meta.url)));
   assert.equal(MAX_KL, limits.max_kl);
+  assert.equal(FORMAT_VERSION, limits.format_version);
+  assert.deepEqual(READABLE, limits.readable);
 });
 
 test("an intact copy loads, and its hash is the one config.json lists", async () => {

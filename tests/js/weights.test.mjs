@@ -1,6 +1,7 @@
 // web/src/mirror/weights.js reads every storage exactly as converter/weights.py does:
-// the cases of tests/vectors/weights.json (written by scripts/make_vectors.py)
-// decode to the same float32 bits; the test models exported per column and by
+// the cases of tests/vectors/weights.json (written by scripts/make_vectors.py with
+// the tensorflowjs package's quantisation) decode with tfjs-core's
+// tf.io.decodeWeights to the same float32 bits; the test models exported per column and by
 // `--quantize auto` (build/test-models, scripts/make_test_models.py) load and
 // reproduce their parity files.
 
@@ -9,20 +10,25 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { byteSize, decodeWeights, dequantise, storageOf } from "../../web/src/mirror/weights.js";
+import { assemble, COLUMN_PARTS, decodeWeights, storageOf } from "../../web/src/mirror/weights.js";
 import { drift, needTestModels, parityOf, ROOT, serveFiles, TEST_MODELS } from "./fixtures.mjs";
 
 const VECTORS = JSON.parse(readFileSync(join(ROOT, "tests/vectors/weights.json"), "utf8"));
 const bytesOf = (hex) => Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16));
 
-describe("the shared weight vectors decode bit for bit", () => {
+describe("tfjs-core's tf.io.decodeWeights decodes the shared weight vectors bit for bit", () => {
   for (const c of VECTORS.cases) {
     test(c.name, () => {
       const bytes = bytesOf(c.hex);
-      assert.equal(storageOf(c.entry), c.storage);
-      assert.equal(byteSize(c.entry.shape, c.storage), bytes.length);
-      const { values, end } = dequantise(c.entry, bytes);
-      assert.equal(end, bytes.length);
+      for (const e of c.entries) { // TF.js's fields alone
+        assert.ok(Object.keys(e).every((k) => ["name", "shape", "dtype", "quantization"]
+          .includes(k)), JSON.stringify(e));
+        assert.ok(Object.keys(e.quantization ?? {}).every((k) => ["dtype", "min", "scale",
+          "original_dtype"].includes(k)), JSON.stringify(e));
+      }
+      assert.deepEqual(stored([{ weights: c.entries }]), { [c.weight]: c.storage });
+      const { values, shape } = decodeWeights([{ weights: c.entries, bytes }])[c.weight];
+      assert.deepEqual(shape, c.shape);
       assert.equal(values.length, c.values.length);
       values.forEach((v, i) => assert.ok(Object.is(v, c.values[i]),
         `value ${i}: ${v} vs Python's ${c.values[i]}`));
@@ -35,19 +41,30 @@ describe("the shared weight vectors decode bit for bit", () => {
   });
 });
 
-test("a code is min + q * scale in float64, rounded once to float32", () => {
-  const entry = { name: "w", shape: [2, 2], dtype: "float32",
-    quantization: { dtype: "uint8", per: "column", original_dtype: "float32" } };
-  const bytes = new Uint8Array(8 * 2 + 4);
-  const view = new DataView(bytes.buffer);
-  [-1, 0.5].forEach((m, j) => view.setFloat32(4 * j, m, true)); // min per column
-  [0.25, Math.fround(0.1)].forEach((s, j) => view.setFloat32(8 + 4 * j, s, true)); // scale
-  bytes.set([0, 9, 4, 3], 16); // codes, C order: [[0, 9], [4, 3]]
-  const { values } = dequantise(entry, bytes);
+/** Each weight's storage as a manifest stores it (three entries: per column). */
+function stored(manifest) {
+  const out = {};
+  for (const e of manifest.flatMap((g) => g.weights)) {
+    const cut = e.name.lastIndexOf("/");
+    if (COLUMN_PARTS.includes(e.name.slice(cut + 1))) out[e.name.slice(0, cut)] = "uint8-column";
+    else out[e.name] = storageOf(e);
+  }
+  return out;
+}
+
+test("a column is min + q * scale in float64, rounded once to float32", () => {
   const tenth = Math.fround(0.1);
-  assert.deepEqual([...values], [-1, Math.fround(9 * tenth + 0.5), 0,
+  const w = assemble([["w/codes", { shape: [2, 2], values: Float32Array.of(0, 9, 4, 3) }],
+    ["w/column_min", { shape: [2], values: Float32Array.of(-1, 0.5) }],
+    ["w/column_scale", { shape: [2], values: Float32Array.of(0.25, tenth) }]]).w;
+  assert.deepEqual([...w.values], [-1, Math.fround(9 * tenth + 0.5), 0,
     Math.fround(3 * tenth + 0.5)]);
-  assert.notEqual(values[1], Math.fround(Math.fround(9 * tenth) + 0.5)); // not float32 sums
+  assert.notEqual(w.values[1], Math.fround(Math.fround(9 * tenth) + 0.5)); // not float32 sums
+  const zeros = (shape) => ({ shape, values: new Float32Array(shape.reduce((a, b) => a * b)) });
+  assert.throws(() => assemble([["w/codes", zeros([2, 2])], ["w/column_min", zeros([2])]]),
+    /weight w is stored per column but the manifest lacks \['w\/column_scale'\]/);
+  assert.throws(() => assemble([["w/codes", zeros([2, 2])], ["w/column_min", zeros([3])],
+    ["w/column_scale", zeros([2])]]), /column_min and column_scale have shapes \[3\] and/);
 });
 
 test("unknown storages and short or long shards are refused, as converter/read.py does", () => {
@@ -77,10 +94,9 @@ describe("test models stored per column and by auto load and match Keras", () =>
       const folder = join(TEST_MODELS, name);
       const config = JSON.parse(readFileSync(join(folder, "config.json"), "utf8"));
       const model = JSON.parse(readFileSync(join(folder, "model.json"), "utf8"));
-      const stored = Object.fromEntries(model.weightsManifest.flatMap((g) => g.weights)
-        .map((w) => [w.name, storageOf(w)]));
-      assert.deepEqual(stored, config.storage.tensors); // config.json says what the shards hold
-      if (name === "uint8-column") assert.ok(Object.values(stored).includes("uint8-column"));
+      const storage = stored(model.weightsManifest);
+      assert.deepEqual(storage, config.storage.tensors); // config.json says what the shards hold
+      if (name === "uint8-column") assert.ok(Object.values(storage).includes("uint8-column"));
       assert.ok(config.next_token_kl.max < 0.01 && config.weights_bytes <= 1_000_000);
 
       const tensors = tf.memory().numTensors;

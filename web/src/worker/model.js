@@ -4,8 +4,9 @@
 // codec), model.json (the network's sizes and its weights manifest:
 // web/src/mirror/network.js) and the weight shards. web/src/worker/verify.js
 // checks every file, shard sizes and hashes included, and decodes the weights
-// (web/src/mirror/weights.js: float32, float16, uint8 per tensor or per
-// column), which must be exactly the network's (the Stepper checks them);
+// with tfjs-core's tf.io.decodeWeights (web/src/mirror/weights.js: TF.js's
+// float32, float16 and uint8 entries, and a weight stored per column joined
+// from three), which must be exactly the network's (the Stepper checks them);
 // damage is refused, never run, and no weight is ever left at a random value.
 //
 // Steps run through web/src/mirror/stepper.js on tfjs-core ops alone, to keep

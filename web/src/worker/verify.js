@@ -11,15 +11,17 @@
 // network's: network.js checkWeights). Each failure throws an Error naming the
 // file and the reason, which the Compose page shows.
 //
-// Format 2 (this converter): model.json is {format, network, weightsManifest}.
+// Format 3 (this converter): model.json is {format, network, weightsManifest},
+// the manifest and shards TensorFlow.js's own. Format 2 had weights of a format of
+// its own, which nothing reads any more.
 // Format 1: model.json was a tfjs Layers model; its network is config.json's
 // model, with no key input.
 
 import { decodeWeights } from "../mirror/weights.js";
 
 export const MODEL_TYPE = "cadenza-lstm";
-export const FORMAT_VERSION = 2; // what the converter writes
-export const READABLE = [1, 2];
+export const FORMAT_VERSION = 3; // what the converter writes (converter/folder.py)
+export const READABLE = [1, 3];
 
 /** Throw a clear Error unless `config` describes a model this code can run with `vocab`. */
 export function checkConfig(config, vocab) {
