@@ -216,3 +216,10 @@ def check_parity(folder: Path, export: Export, parity) -> None:
                                f"parity.json (KL {kl:.3g} at step {i}, the limit is {S.MAX_KL}): "
                                "a weight is damaged, or two entries are swapped")
 
+
+def weight_digests(folder: Path) -> dict[str, str]:
+    """The SHA-256 of each weight of the export ``folder`` as this reader decodes it
+    (float32, little-endian, C order), by name: the JS reader must decode the same
+    (tests/vectors/shipped_weights.json, build/test-models/decoded.json)."""
+    return {name: hashlib.sha256(np.asarray(w, "<f4").tobytes()).hexdigest()
+            for name, w in read_export(folder).weights.items()}

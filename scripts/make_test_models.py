@@ -12,6 +12,8 @@ written with their key and time signatures. Writes:
 - ``OUT/run-context`` (codec v2, reading the Context's features too: what
   sounds and what started 1, 2, 4 and 8 bars ago) and its export
   ``OUT/context`` (float32);
+- ``OUT/decoded.json``: each export's weights as converter/read.py decodes them, by
+  SHA-256 of their float32 bytes, which tfjs-core's decoding must match;
 - ``OUT/stepper.json``: the numpy Stepper's logits (trainer/compose/stepper.py, on
   the weights as converter/read.py reads them back) after each token of a
   song per export ``none``, ``uint8-column``, ``v1`` and ``context``; in the v2 songs the
@@ -138,6 +140,10 @@ def main(argv=None) -> None:
     export(ExportConfig(run_dir=args.out / "run-context", out=args.out / "context",
                         quantize="none"))
     write_stepper_cases(args.out)
+    from converter.read import weight_digests
+
+    (args.out / "decoded.json").write_text(json.dumps(
+        {name: weight_digests(args.out / name) for name in (*QUANTIZE, "v1", "context")}) + "\n")
 
 
 if __name__ == "__main__":

@@ -871,13 +871,24 @@ def limits_vectors() -> dict:
             "format_version": FORMAT_VERSION, "readable": list(READABLE)}
 
 
+def shipped_weights_vectors() -> dict:
+    """Each shipped model's weights as converter/read.py decodes them, by SHA-256 of their
+    float32 bytes: tfjs-core's tf.io.decodeWeights must give the same in node
+    (tests/js/weights.test.mjs)."""
+    from converter.read import weight_digests
+
+    models = VECTOR_DIR.parents[1] / "site" / "models"
+    return {"models": {p.name: weight_digests(p) for p in sorted(models.iterdir())
+                       if (p / "model.json").is_file()}}
+
+
 def build() -> dict[str, str]:
     """File name -> the text it must hold."""
     parts = {"codec_decode": codec_decode, "codec_encode": codec_encode,
              "sampler": sampler, "generate": generate_vectors, "keys": keys_vectors,
              "midi": midi_vectors, "weights": weight_vectors,
              "harmonize": harmonize_vectors, "limits": limits_vectors,
-             "context": context_vectors}
+             "context": context_vectors, "shipped_weights": shipped_weights_vectors}
     return {f"{name}.json": dumps(make()) + "\n" for name, make in parts.items()}
 
 

@@ -7,6 +7,7 @@
 
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -105,4 +106,38 @@ describe("test models stored per column and by auto load and match Keras", () =>
       assert.equal(tf.memory().numTensors, tensors);
     });
   }
+});
+
+describe("tf.io.decodeWeights in node decodes every export to the Python reader's floats", () => {
+  // converter/read.py weight_digests: SHA-256 of each weight's float32 bytes
+  const digest = (values) => createHash("sha256")
+    .update(Buffer.from(values.buffer, values.byteOffset, values.byteLength)).digest("hex");
+  const decodeFolder = (folder) => {
+    const model = JSON.parse(readFileSync(join(folder, "model.json"), "utf8"));
+    for (const e of model.weightsManifest.flatMap((g) => g.weights)) { // TF.js's fields alone
+      assert.ok(Object.keys(e).every((k) => ["name", "shape", "dtype", "quantization"]
+        .includes(k)) && Object.keys(e.quantization ?? {}).every((k) => ["dtype", "min",
+        "scale", "original_dtype"].includes(k)), JSON.stringify(e));
+    }
+    return decodeWeights(model.weightsManifest.map((g) => ({ weights: g.weights,
+      bytes: new Uint8Array(Buffer.concat(g.paths.map((p) => readFileSync(join(folder, p))))) })));
+  };
+  const check = (folder, want) => {
+    const got = decodeFolder(folder);
+    assert.deepEqual(Object.keys(got), Object.keys(want));
+    for (const [name, { values }] of Object.entries(got)) {
+      assert.equal(digest(values), want[name], `${folder}: ${name}`);
+    }
+  };
+  const shipped = JSON.parse(readFileSync(join(ROOT, "tests/vectors/shipped_weights.json"),
+    "utf8")).models;
+  for (const name of Object.keys(shipped)) {
+    test(`shipped: ${name}`, () => check(join(ROOT, "site/models", name), shipped[name]));
+  }
+  test("every test model a fresh `python -m converter` wrote", () => {
+    needTestModels("none", "v1", "context");
+    const fresh = JSON.parse(readFileSync(join(TEST_MODELS, "decoded.json"), "utf8"));
+    assert.ok(Object.keys(fresh).length >= 7);
+    for (const [name, want] of Object.entries(fresh)) check(join(TEST_MODELS, name), want);
+  });
 });
