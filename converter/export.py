@@ -83,6 +83,8 @@ class ExportConfig:
     checkpoint: str = _opt("best", "which checkpoint to export", choices=("best", "last"))
     previous: Path | None = _opt(None, "evaluation.json of the model this export replaces, "
                                        "kept in metrics.json for the model card")
+    changes: str = _opt("", "what changed against the model this export replaces, in a "
+                            "sentence or two, for the model card (config.json keeps it)")
 
 
 def export(cfg: ExportConfig) -> dict:

@@ -60,6 +60,7 @@ def describe(run: RunDir, rc, codec, cfg, folder: Path, drift: dict, record: dic
                if calibration else {}),
             "test_songs": len(split.get("test", [])),
             "checkpoint": cfg.checkpoint,
+            **({"changes": cfg.changes.strip()} if cfg.changes.strip() else {}),
             "settings": rc.to_dict(),
             "backend": trained_on,
             "commands": {

@@ -57,7 +57,8 @@ def about(c: dict, t: dict, evaluation: dict | None, previous: dict | None) -> l
                    f"to {codec['max_duration']} steps, shifts up to {codec['max_shift']}"],
     ]
     if version >= 2 or previous:
-        rows.append(["what changed", changes(version, previous)])
+        said = c["training"].get("changes")  # python -m converter --changes
+        rows.append(["what changed", (f"{said} " if said else "") + changes(version, previous)])
     rows += seen(c, t, version)
     model = settings["model"]
     key_table = (f"; a key embedding (25 × {c['model']['embedding_size']}) added to every "

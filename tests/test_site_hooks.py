@@ -217,6 +217,12 @@ def test_model_card_of_a_v2_model_alone(tmp_path):
     assert "token language v2 (was v1" in text and "evaluated beside it" not in text
     assert "| training songs per key | not recorded in this export |" in text
     assert "| result |" in text and "| check | value | target | result |" in text
+    config["training"]["changes"] = "Retrained with the bar count as an input."  # --changes
+    (folder / "config.json").write_text(json.dumps(config))
+    [text] = map(cadenza_card.card, cadenza_models.discover(tmp_path))
+    changed = next(line for line in text.splitlines() if line.startswith("| what changed"))
+    assert changed.startswith("| what changed | Retrained with the bar count as an input. "
+                              "token language v2 (was v1")
 
 
 def test_model_card_says_which_meters_are_reported_but_not_checked(tmp_path):
