@@ -10,7 +10,8 @@ written with their key and time signatures. Writes:
 - ``OUT/run-v1`` (the same songs, codec v1: notes only) and its export
   ``OUT/v1`` (float16), which proves a version-1 model still loads and plays;
 - ``OUT/run-context`` (codec v2, reading the Context's features too: what
-  sounds and what started 1, 2, 4 and 8 bars ago) and its export
+  sounds, what started 1, 2, 4 and 8 bars ago, and whether the song repeats
+  each) and its export
   ``OUT/context`` (float32);
 - ``OUT/decoded.json``: each export's weights as converter/read.py decodes them, by
   SHA-256 of their float32 bytes, which tfjs-core's decoding must match;
@@ -130,7 +131,8 @@ def main(argv=None) -> None:
             # too, which the shipped models leave out), so the loaders meet them all
             model=ModelConfig(rnn_size=24, num_layers=2, embedding_size=12,
                               bar_input=version >= 2 and not context,
-                              sounding_input=context, lookback_input=context),
+                              sounding_input=context, lookback_input=context,
+                              repeat_input=context),
             train=TrainConfig(run_dir=args.out / name, epochs=2, window_size=32,
                               batch_size=4)))
     for quantize in QUANTIZE:

@@ -817,8 +817,9 @@ def dumps(obj, depth: int = 0) -> str:
 
 def context_vectors() -> dict:
     """The Context's features (trainer/music/context.py) after every token of songs in
-    several meters, one with a meter change, and of token soup (a NOTE without its DUR,
-    a DUR without a NOTE), for a Context of every part and of each part alone."""
+    several meters (a motif that comes back, moved or not), one with a meter change, and
+    of token soup (a NOTE without its DUR, a DUR without a NOTE), for a Context of every
+    part, of each part alone, and with the repeating flags."""
     from trainer.music.codec import Meta
     from trainer.music.context import LOOKBACK, Context
 
@@ -842,8 +843,9 @@ def context_vectors() -> dict:
     songs.append(V2.encode(notes, Meta((0, "major"), (3, 4), changes)).tolist())
     songs.append([V2.bos_id] + rng.integers(0, V2.size, 300).tolist())
     cases = []
-    for sounding, lookback in ((True, LOOKBACK), (True, ()), (False, (1, 4))):
-        context = Context(V2, sounding, lookback)
+    for sounding, lookback, repeating in ((True, LOOKBACK, False), (True, (), False),
+                                          (False, (1, 4), False), (True, LOOKBACK, True)):
+        context = Context(V2, sounding, lookback, repeating)
         for tokens in songs:
             context.reset()
             active = []
@@ -851,7 +853,8 @@ def context_vectors() -> dict:
                 context.advance(token)
                 active.append(context.active().tolist())
             cases.append({"sounding": sounding, "lookback": list(lookback),
-                          "size": context.size, "tokens": tokens, "active": active})
+                          "repeating": repeating, "size": context.size, "tokens": tokens,
+                          "active": active})
     return {"vocab": V2.to_json(), "lookback": list(LOOKBACK), "cases": cases}
 
 

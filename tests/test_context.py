@@ -47,6 +47,23 @@ def test_lookback_gives_what_started_a_bar_ago_its_next_gap_and_the_pending_dura
     assert on_after(Context(CODEC, sounding=False, lookback=(2,)), at_bar_2, "") == []
 
 
+def test_the_repeat_flag_is_on_while_the_song_repeats_a_bar_ago_note_for_note():
+    context = Context(CODEC, sounding=False, lookback=(1,), repeating=True)
+    flag = context.size - 1
+    assert context.size == PITCHES + SHIFT + DURS + 1
+    at_bar_2 = list(SONG[:list(SONG).index(CODEC.token_id("SHIFT", 12)) + 2])  # SHIFT_12, BAR
+    assert flag not in on_after(context, at_bar_2, "NOTE_60 DUR_4")  # no onset left behind yet
+    # bar 2's first onset (C4) repeated bar 1's but for the held bass: not the same notes
+    assert flag not in on_after(context, at_bar_2, "NOTE_60 DUR_4 SHIFT_4")
+    same = "NOTE_60 DUR_4 NOTE_48 DUR_32 SHIFT_4"  # bar 1's first onset whole
+    assert flag in on_after(context, at_bar_2, same)
+    assert flag in on_after(context, at_bar_2, same + " NOTE_64 DUR_4")  # E4 as a bar ago
+    assert flag not in on_after(context, at_bar_2, same + " NOTE_65 DUR_4")  # F4: it was E4
+    assert flag not in on_after(context, at_bar_2, same + " NOTE_64 DUR_8")  # longer
+    assert flag not in on_after(context, at_bar_2, same + " SHIFT_8")  # E4's onset skipped
+    assert flag not in on_after(Context(CODEC, sounding=False, lookback=(1,)), at_bar_2, same)
+
+
 def test_no_lookback_without_a_bar_length():
     context = Context(CODEC, sounding=False, lookback=(1,))
     other = CODEC.encode(NOTES, Meta((0, "major"), "other", ((0, "other"), (16, "other"))))
@@ -77,14 +94,15 @@ def test_windows_carry_the_features_of_their_positions():
     assert np.array_equal(features[1], expected[8:16])  # the next window of the same song
 
 
-@pytest.mark.parametrize("sounding, lookback", [(True, True), (True, False), (False, True)])
-def test_the_numpy_stepper_reproduces_the_keras_model(sounding, lookback):
+@pytest.mark.parametrize("sounding, lookback, repeating", [
+    (True, True, False), (True, False, False), (False, True, False), (True, True, True)])
+def test_the_numpy_stepper_reproduces_the_keras_model(sounding, lookback, repeating):
     from trainer.compose.stepper import Stepper
     from trainer.nn.model import (build_model, inference_network, inference_weights,
                                   model_inputs)
 
     cfg = ModelConfig(rnn_size=16, num_layers=2, embedding_size=8, sounding_input=sounding,
-                      lookback_input=lookback)
+                      lookback_input=lookback, repeat_input=repeating)
     model = build_model(CODEC, cfg)
     rng = np.random.default_rng(0)
     for weight in model.weights:
@@ -92,7 +110,8 @@ def test_the_numpy_stepper_reproduces_the_keras_model(sounding, lookback):
             weight.assign(rng.normal(0, 0.5, weight.shape))  # features that matter
     network = inference_network(model, CODEC, cfg)
     assert network["context_rows"] == Context(CODEC, sounding, (1, 2, 4, 8) if lookback
-                                              else ()).size
+                                              else (), repeating).size
+    assert network.get("repeating", False) == repeating
     stepper = Stepper(inference_weights(model, network), network, CODEC)
     keras_logits = np.asarray(model.predict_on_batch(model_inputs(CODEC, cfg, [SONG])))[0]
     assert np.allclose(stepper.run(SONG), keras_logits, atol=1e-5)

@@ -195,6 +195,7 @@ def test_a_format_2_network_from_before_degrees_and_bars_has_none():
     ({"bar_rows": 63}, "describes an unsupported network"),
     ({"sounding": 12}, "describes an unsupported network"),
     ({"lookback": [3]}, "lookback bars of [1, 2, 4, 8]"),
+    ({"repeating": 1}, "and repeating true or false"),
     ({"context_rows": -1}, "describes an unsupported network"),
     ({"rnn_size": 0}, "describes an unsupported network"),
     ({"key_rows": 0}, "scores scale degrees or counts bars but reads no key"),

@@ -102,6 +102,9 @@ class ModelConfig:
     sounding_input: bool = _opt(False, "v2: also feed the piano keys sounding now (held from "
                                        "before or placed at this time) at every step "
                                        "(trainer/music/context.py)")
+    repeat_input: bool = _opt(False, "with --lookback-input: also feed, per lookback distance, "
+                                     "whether the song is repeating what it played that many "
+                                     "bars ago, note for note (Lookback RNN's repeat flags)")
     lookback_input: bool = _opt(False, "v2 with bars: also feed what started 1, 2, 4 and 8 bars "
                                        "ago at every step: its pitches, the gap to the next "
                                        "onset and the pending note's duration there")
@@ -111,6 +114,8 @@ class ModelConfig:
         _check(1 <= self.num_layers <= 16, "num_layers", "must be 1..16")
         _check(1 <= self.embedding_size <= 4096, "embedding_size", "must be 1..4096")
         _check(0.0 <= self.dropout < 1.0, "dropout", "must be in [0, 1)")
+        _check(self.lookback_input or not self.repeat_input, "repeat_input",
+               "needs --lookback-input (it flags a repeat of what the lookback reads)")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ test("the lookback bars are Python's", () => {
 test("the features after every token are Python's", () => {
   let lookedBack = 0;
   for (const [i, c] of VECTORS.cases.entries()) {
-    const context = new Context(CODEC, c.sounding, c.lookback);
+    const context = new Context(CODEC, c.sounding, c.lookback, c.repeating);
     assert.equal(context.size, c.size);
     c.tokens.forEach((token, at) => {
       context.advance(token);
@@ -27,4 +27,7 @@ test("the features after every token are Python's", () => {
     lookedBack += c.active.flat().filter((f) => f >= (c.sounding ? 88 : 0)).length;
   }
   assert.ok(lookedBack > 100, "the songs look back");
+  const repeats = VECTORS.cases.filter((c) => c.repeating)
+    .flatMap((c) => c.active.flat().filter((f) => f >= c.size - c.lookback.length));
+  assert.ok(repeats.length > 50, "the songs repeat, and the flags say so");
 });

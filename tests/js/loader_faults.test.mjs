@@ -123,6 +123,9 @@ const DAMAGE = {
   "degrees of another width": [(f) => editJson(join(f, "model.json"), (m) => {
     m.network.degrees = 12;
   }), /describes an unsupported network .* bar_rows 0 or 64, sounding 0 or 88/],
+  "repeating neither true nor false": [(f) => editJson(join(f, "model.json"), (m) => {
+    m.network.repeating = 1;
+  }), /describes an unsupported network .* and repeating true or false/],
   "degrees without key rows": [(f) => editJson(join(f, "model.json"), (m) => {
     m.network.key_rows = 0;
   }), /scores scale degrees or counts bars but reads no key/],

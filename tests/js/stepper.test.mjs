@@ -62,11 +62,12 @@ for (const { model, drop, degrees, bars, tokens, logits } of CASES) {
     () => {
       const read = readFolder(model);
       const v2 = model !== "v1";
-      // the context test model reads the Context's features in place of the bar count
+      // the context test model reads the Context's features (its repeat flags too) in
+      // place of the bar count: 88 + 4 x (88 + 16 + 32) + 4
       const context = model === "context";
       assert.deepEqual([read.network.key_rows, read.network.degrees, read.network.bar_rows,
-        read.network.context_rows], v2 ? [25, 24, context ? 0 : 64, context ? 632 : 0]
-        : [0, 0, 0, 0]);
+        read.network.context_rows, read.network.repeating], v2 ? [25, 24, context ? 0 : 64,
+        context ? 636 : 0, context] : [0, 0, 0, 0, false]);
       const { network } = part(read, { degrees, bars });
       // numpy dropped the last `drop` arrays: the bar table (1), then the degree kernel and bias
       assert.equal(Object.keys(shapes(read.network)).length - Object.keys(shapes(network)).length,

@@ -60,7 +60,8 @@ class Stepper:
         self.bar_table = w["bar_embedding/embeddings"] if network.get("bar_rows") else None
         self.bar_id = codec.bar_id if network.get("bar_rows") else None
         self.context_table = w["context/kernel"] if network.get("context_rows") else None
-        self.context = Context(codec, network.get("sounding", 0), network.get("lookback", [])) \
+        self.context = Context(codec, network.get("sounding", 0), network.get("lookback", []),
+                               network.get("repeating", False)) \
             if network.get("context_rows") else None
         self.units = network["rnn_size"]
         self.vocab_size = network["vocab_size"]
@@ -130,10 +131,12 @@ def _check_parts(network: dict, codec) -> None:
         raise NetworkError("the network counts bars, but the codec has no BAR token")
     rows = network.get("context_rows", 0)
     sounding, lookback = network.get("sounding", 0), network.get("lookback", [])
+    repeating = network.get("repeating", False)
     if rows and (not network["key_rows"] or codec is None or (lookback and
                                                               codec.bar_id is None)):
         raise NetworkError("a Context needs a codec v2 with keys, and lookback one with bars")
-    if rows and rows != size(codec, sounding, lookback):
+    if rows and rows != size(codec, sounding, lookback, repeating):
         raise NetworkError(f"the network reads {rows} context features; a Context of "
-                           f"sounding {sounding} and lookback {lookback} has "
-                           f"{size(codec, sounding, lookback)}")
+                           f"sounding {sounding}, lookback {lookback} and repeating "
+                           f"{str(bool(repeating)).lower()} has "
+                           f"{size(codec, sounding, lookback, repeating)}")

@@ -18,8 +18,17 @@ one learnt row per feature on to the token's embedding):
   - the duration there of the pitch of a ``NOTE`` read and awaiting its
     ``DUR`` (``max_duration`` features), which that ``DUR`` can copy.
 
+- **repeating** (one feature per lookback distance, where asked for): the
+  song is repeating what it played that many bars ago, note for note (Lookback
+  RNN's "repeating" flags): the last onset left behind started exactly the
+  notes and durations that onset's time that many bars earlier did, no onset
+  there was skipped since, and every note placed so far at this time started
+  there too. A repeat needs every token of a bar copied; the flag tells the
+  network it is inside one (Bach's chorales repeat their first phrases whole,
+  and no chorale model of ours brought a bar back without it).
+
 Features are numbered in that order: sounding first, then each lookback's
-three groups. :func:`song_features` gives a song's at every position (the
+three groups, then the repeating flags. :func:`song_features` gives a song's at every position (the
 training inputs), :class:`Context` step by step (the Stepper);
 web/src/mirror/context.js is the browser's twin, held to this one by
 tests/vectors/context.json.
@@ -38,9 +47,11 @@ PITCHES = C.PIANO_HIGH - C.PIANO_LOW + 1
 LOOKBACK = (1, 2, 4, 8)  # bars
 
 
-def size(codec: Codec, sounding: bool, lookback) -> int:
+def size(codec: Codec, sounding: bool, lookback, repeating: bool = False) -> int:
     """How many features a Context of these parts has."""
-    return (PITCHES if sounding else 0) + len(tuple(lookback)) * lookback_width(codec)
+    lookback = tuple(lookback)
+    return ((PITCHES if sounding else 0) + len(lookback) * lookback_width(codec)
+            + (len(lookback) if repeating else 0))
 
 
 def lookback_width(codec: Codec) -> int:
@@ -52,11 +63,13 @@ class Context:
     """``reset()``, then ``advance(token)`` for each token; ``active()`` gives the
     indices of the features on after the tokens read, ascending."""
 
-    def __init__(self, codec: Codec, sounding: bool = True, lookback=LOOKBACK):
+    def __init__(self, codec: Codec, sounding: bool = True, lookback=LOOKBACK,
+                 repeating: bool = False):
         self.codec = codec
         self.sounding = bool(sounding)
         self.lookback = tuple(int(b) for b in lookback)
-        self.size = size(codec, self.sounding, self.lookback)
+        self.repeating = bool(repeating) and bool(self.lookback)
+        self.size = size(codec, self.sounding, self.lookback, self.repeating)
         self._kinds = {kind: (first, first + count) for kind, (first, count, _)
                        in codec.ranges.items()}
         self.reset()
@@ -68,6 +81,7 @@ class Context:
         self.held: list[tuple[int, int]] = []  # (end, pitch) of the notes sounding now
         self.onsets: list[int] = []  # distinct start times, ascending
         self.started: dict[int, dict[int, int]] = {}  # time -> {pitch: duration}
+        self.repeats = [False] * len(self.lookback)  # the last onset repeated, per distance
 
     def _is(self, token: int, kind: str) -> bool:
         span = self._kinds.get(kind)
@@ -85,11 +99,30 @@ class Context:
             self.started.setdefault(self.time, {})[self.pending] = dur
             self.pending = None
         elif self._is(token, "SHIFT"):
+            before = self.time
             self.time += token - self._kinds["SHIFT"][0] + 1
             self.held = [(end, p) for end, p in self.held if end > self.time]
             self.pending = None
+            if self.repeating:
+                self._left(before)
         elif self._is(token, "METER"):
             self.bar = codec.bar_steps(codec.meter_of(token))
+            self.repeats = [False] * len(self.lookback)
+
+    def _left(self, before: int) -> None:
+        """Time moved on from ``before``: whether the onset there repeated each distance's
+        (where either time had one), and whether an onset that far back was skipped on the
+        way."""
+        for j, bars in enumerate(self.lookback):
+            if not self.bar or before - bars * self.bar < 0:
+                self.repeats[j] = False
+                continue
+            then, now = before - bars * self.bar, self.time - bars * self.bar
+            if before in self.started or then in self.started:  # an onset at either
+                self.repeats[j] = self.started.get(before) == self.started.get(then)
+            i = bisect.bisect_right(self.onsets, then)
+            if i < len(self.onsets) and self.onsets[i] < now:  # an onset there skipped here
+                self.repeats[j] = False
 
     def active(self) -> np.ndarray:
         """Indices of the features on now, ascending."""
@@ -110,6 +143,12 @@ class Context:
                 if self.pending is not None and self.pending in started:
                     out.append(at + PITCHES + shift + min(started[self.pending], duration) - 1)
             at += PITCHES + shift + duration
+        if self.repeating:
+            placed = self.started.get(self.time, {})
+            for j, bars in enumerate(self.lookback):
+                then = self.started.get(self.time - bars * self.bar, {}) if self.bar else {}
+                if self.repeats[j] and all(then.get(p) == d for p, d in placed.items()):
+                    out.append(at + j)
         return np.asarray(out, dtype=np.int32)
 
 

@@ -85,7 +85,8 @@ def inference_network(model: keras.Model, codec: Codec, cfg: ModelConfig) -> dic
     return N.describe(codec.size, cfg, KEY_ROWS if "key_embedding" in names else 0,
                       DEGREES if "degree_logits" in names else 0,
                       BAR_ROWS if "bar_embedding" in names else 0,
-                      context and N.context_parts(codec, context.sounding, context.lookback))
+                      context and N.context_parts(codec, context.sounding, context.lookback,
+                                                  context.repeating))
 
 
 def _plain(layer) -> list[str]:
@@ -157,7 +158,7 @@ def context_of(codec: Codec, cfg: ModelConfig):
     sounding = cfg.sounding_input
     if codec.version < 2 or not (sounding or lookback):
         return None
-    return Context(codec, sounding, lookback)
+    return Context(codec, sounding, lookback, cfg.repeat_input)
 
 
 def model_inputs(codec: Codec, cfg: ModelConfig, songs) -> tuple | np.ndarray:

@@ -68,15 +68,18 @@ def describe(vocab_size: int, model, key_rows: int, degrees: int = 0,
             "bar_rows": int(bar_rows), **(context or {})}
 
 
-def context_parts(codec, sounding: bool, lookback) -> dict:
+def context_parts(codec, sounding: bool, lookback, repeating: bool = False) -> dict:
     """The network fields of a Context (trainer/music/context.py) of these parts:
-    ``sounding`` (0 or :data:`PITCHES`), ``lookback`` (bars) and ``context_rows``, its
+    ``sounding`` (0 or :data:`PITCHES`), ``lookback`` (bars), ``repeating`` (present
+    only where true: older exports have no such field) and ``context_rows``, its
     feature count; empty where it has no part."""
     lookback = [int(b) for b in lookback]
     if not sounding and not lookback:
         return {}
+    repeating = bool(repeating and lookback)
     return {"sounding": X.PITCHES if sounding else 0, "lookback": lookback,
-            "context_rows": X.size(codec, sounding, lookback)}
+            **({"repeating": True} if repeating else {}),
+            "context_rows": X.size(codec, sounding, lookback, repeating)}
 
 
 def legacy(config: dict) -> dict:
@@ -100,13 +103,14 @@ def check(network, config: dict, key_tokens: bool, bar_tokens: bool = False) -> 
             not _one_of(network.get("sounding", 0), (0, PITCHES)) or \
             not (isinstance(network.get("lookback", []), list) and all(
                 _one_of(b, LOOKBACK) for b in network.get("lookback", []))) or \
+            not isinstance(network.get("repeating", False), bool) or \
             not (network.get("context_rows", 0) == 0 or _count(network.get("context_rows"))):
         raise NetworkError(f"model.json describes an unsupported network "
                            f"{json.dumps(network, sort_keys=True)}: expected {NETWORK}, "
                            f"{CELL} cells with gates {GATES}, sizes {', '.join(SIZES)}, "
                            f"key_rows 0 or {KEY_ROWS}, degrees 0 or {DEGREES}, bar_rows 0 "
-                           f"or {BAR_ROWS}, sounding 0 or {PITCHES} and lookback bars of "
-                           f"{list(LOOKBACK)}")
+                           f"or {BAR_ROWS}, sounding 0 or {PITCHES}, lookback bars of "
+                           f"{list(LOOKBACK)} and repeating true or false")
     network = {**network, **{k: network.get(k, 0) for k in ("degrees", "bar_rows")}}
     if (network["degrees"] or network["bar_rows"]) and not network["key_rows"]:
         raise NetworkError("model.json's network scores scale degrees or counts bars but "

@@ -16,16 +16,18 @@ export function lookbackWidth(codec) {
 }
 
 /** How many features a Context of these parts has. */
-export function contextSize(codec, sounding, lookback) {
-  return (sounding ? PITCHES : 0) + lookback.length * lookbackWidth(codec);
+export function contextSize(codec, sounding, lookback, repeating = false) {
+  return (sounding ? PITCHES : 0) + lookback.length * lookbackWidth(codec) +
+    (repeating ? lookback.length : 0);
 }
 
 export class Context {
-  constructor(codec, sounding = true, lookback = LOOKBACK) {
+  constructor(codec, sounding = true, lookback = LOOKBACK, repeating = false) {
     this.codec = codec;
     this.sounding = Boolean(sounding);
     this.lookback = [...lookback];
-    this.size = contextSize(codec, this.sounding, this.lookback);
+    this.repeating = Boolean(repeating) && this.lookback.length > 0;
+    this.size = contextSize(codec, this.sounding, this.lookback, this.repeating);
     this.reset();
   }
 
@@ -36,6 +38,7 @@ export class Context {
     this.held = []; // [end, pitch] of the notes sounding now
     this.onsets = []; // distinct start times, ascending
     this.started = new Map(); // time -> Map(pitch -> duration)
+    this.repeats = this.lookback.map(() => false); // the last onset repeated, per distance
   }
 
   advance(id) {
@@ -50,12 +53,35 @@ export class Context {
       this.started.get(this.time).set(this.pending, dur);
       this.pending = null;
     } else if (kind === KIND.SHIFT) {
+      const before = this.time;
       this.time += codec.value[id];
       this.held = this.held.filter(([end]) => end > this.time);
       this.pending = null;
+      if (this.repeating) this.left(before);
     } else if (kind === KIND.METER) {
       this.bar = codec.barSteps(codec.meterOf(id));
+      this.repeats = this.lookback.map(() => false);
     }
+  }
+
+  /**
+   * Time moved on from `before`: whether the onset there repeated each distance's
+   * (where either time had one), and whether an onset that far back was skipped on
+   * the way.
+   */
+  left(before) {
+    this.lookback.forEach((bars, j) => {
+      if (!this.bar || before - bars * this.bar < 0) {
+        this.repeats[j] = false;
+        return;
+      }
+      const then = before - bars * this.bar, now = this.time - bars * this.bar;
+      if (this.started.has(before) || this.started.has(then)) { // an onset at either
+        this.repeats[j] = sameNotes(this.started.get(before), this.started.get(then));
+      }
+      const next = this.onsets.find((t) => t > then); // an onset there skipped here
+      if (next !== undefined && next < now) this.repeats[j] = false;
+    });
   }
 
   /** Indices of the features on now, ascending. */
@@ -80,6 +106,19 @@ export class Context {
       }
       at += PITCHES + shift + duration;
     }
+    if (this.repeating) {
+      const placed = this.started.get(this.time) ?? new Map();
+      this.lookback.forEach((bars, j) => {
+        const then = (this.bar && this.started.get(this.time - bars * this.bar)) || new Map();
+        if (this.repeats[j] && [...placed].every(([p, d]) => then.get(p) === d)) out.push(at + j);
+      });
+    }
     return out;
   }
+}
+
+/** Whether two onsets (Maps, or undefined for none) started the same notes and durations. */
+function sameNotes(a, b) {
+  return a !== undefined && b !== undefined && a.size === b.size &&
+    [...a].every(([p, d]) => b.get(p) === d);
 }

@@ -36,16 +36,19 @@ export function checkNetwork(modelJson, config, keyTokens, barTokens = false) {
   const sounding = (n) => ("sounding" in n ? n.sounding : 0);
   const lookback = (n) => ("lookback" in n ? n.lookback : []);
   const contextRows = (n) => ("context_rows" in n ? n.context_rows : 0);
+  const repeating = (n) => ("repeating" in n ? n.repeating : false);
   if (!network || typeof network !== "object" || network.name !== NETWORK ||
       network.cell !== CELL || network.gates !== GATES || !SIZES.every((k) => count(network[k])) ||
       ![0, KEY_ROWS].includes(network.key_rows) || ![0, DEGREES].includes(degrees(network)) ||
       ![0, BAR_ROWS].includes(barRows(network)) || ![0, PITCHES].includes(sounding(network)) ||
       !(Array.isArray(lookback(network)) && lookback(network).every((b) => LOOKBACK.includes(b))) ||
+      ![true, false].includes(repeating(network)) ||
       !(contextRows(network) === 0 || count(contextRows(network)))) {
     throw new Error(`model.json describes an unsupported network ${sortedJson(network ?? null)}: ` +
       `expected ${NETWORK}, ${CELL} cells with gates ${GATES}, sizes ${SIZES.join(", ")}, ` +
       `key_rows 0 or ${KEY_ROWS}, degrees 0 or ${DEGREES}, bar_rows 0 or ${BAR_ROWS}, ` +
-      `sounding 0 or ${PITCHES} and lookback bars of [${LOOKBACK.join(", ")}]`);
+      `sounding 0 or ${PITCHES}, lookback bars of [${LOOKBACK.join(", ")}] and repeating true ` +
+      "or false");
   }
   if ((degrees(network) || barRows(network)) && !network.key_rows) {
     throw new Error("model.json's network scores scale degrees or counts bars but reads no " +
@@ -64,7 +67,8 @@ export function checkNetwork(modelJson, config, keyTokens, barTokens = false) {
     throw new Error("model.json's network counts bars, but vocab.json has no BAR token");
   }
   return { ...network, degrees: degrees(network), bar_rows: barRows(network),
-    sounding: sounding(network), lookback: lookback(network), context_rows: contextRows(network) };
+    sounding: sounding(network), lookback: lookback(network), repeating: repeating(network),
+    context_rows: contextRows(network) };
 }
 
 /** {name: shape} of every weight of `network`: its Keras names, in trainer/compose/stepper.py's order. */

@@ -54,7 +54,7 @@ export class Stepper {
     this.barId = network.bar_rows ? codec.barId : null;
     this.contextTable = network.context_rows ? tensor("context/kernel") : null;
     this.context = network.context_rows
-      ? new Context(codec, network.sounding, network.lookback) : null;
+      ? new Context(codec, network.sounding, network.lookback, network.repeating) : null;
     this.states = null;
     this.reset();
   }
@@ -153,9 +153,11 @@ function checkParts(network, codec) {
   if (rows && (!network.key_rows || (network.lookback.length && codec.barId === null))) {
     throw new Error("a Context needs a codec v2 with keys, and lookback one with bars");
   }
-  const want = contextSize(codec, network.sounding, network.lookback ?? []);
+  const want = contextSize(codec, network.sounding, network.lookback ?? [],
+    network.repeating ?? false);
   if (rows && rows !== want) {
     throw new Error(`the network reads ${rows} context features; a Context of sounding ` +
-      `${network.sounding} and lookback [${network.lookback.join(", ")}] has ${want}`);
+      `${network.sounding}, lookback [${network.lookback.join(", ")}] and repeating ` +
+      `${Boolean(network.repeating)} has ${want}`);
   }
 }
