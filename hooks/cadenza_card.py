@@ -73,6 +73,9 @@ def about(c: dict, t: dict, evaluation: dict | None, previous: dict | None) -> l
     if version >= 2 and model.get("lookback_input"):
         key_table += ("; what started 1, 2, 4 and 8 bars ago as an input at every step "
                       "(its pitches, the gap to the next onset, the named note's duration)")
+    if version >= 2 and model.get("repeat_input"):
+        key_table += ("; whether the song is repeating what it played that many bars ago, "
+                      "note for note, as an input at every step")
     rows += [
         ["network", f"embedding {c['model']['embedding_size']}, {c['model']['num_layers']} "
                     f"LSTM layers × {c['model']['rnn_size']} units, "
