@@ -97,6 +97,11 @@ def swap_same_shape(folder: Path) -> None:
     rehash(folder)
 
 
+def truncate(folder: Path) -> None:
+    data = (folder / SHARD).read_bytes()
+    (folder / SHARD).write_bytes(data[:-100])
+
+
 def pad(folder: Path) -> None:
     with open(folder / SHARD, "ab") as f:
         f.write(bytes(4096))
@@ -114,6 +119,11 @@ DAMAGE = {
                            "has no weightsManifest"),
     "shard padded by 4 KB": (pad, f"{SHARD} has {SHIPPED_BYTES + 4096} bytes, "
                                   f"config.json says {SHIPPED_BYTES}"),
+    "shard truncated by 100 bytes": (truncate, f"{SHARD} has {SHIPPED_BYTES - 100} bytes, "
+                                               f"config.json says {SHIPPED_BYTES}"),
+    "shard truncated, hashes updated": (lambda f: [truncate(f), rehash(f)],
+                                        f"weight shards hold {SHIPPED_BYTES - 100} bytes, "
+                                        "too few for "),
     "bit-flipped shard": (flip_bit, f"{SHARD} is damaged: its SHA-256 differs"),
     "NaN weight, hashes updated": (nan_weight, f"weight {NAN_WEIGHT} decodes to NaN"),
     "two entries of one shape swapped, hashes updated": (

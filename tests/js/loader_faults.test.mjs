@@ -7,8 +7,8 @@
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { appendFileSync, cpSync, mkdtempSync, readFileSync, statSync, unlinkSync,
-  writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, statSync, truncateSync,
+  unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -78,6 +78,12 @@ const DAMAGE = {
     /model.json has no weightsManifest/],
   "shard padded by 4 KB": [(f) => appendFileSync(join(f, SHARD), Buffer.alloc(4096)),
     new RegExp(`${SHARD} has ${size + 4096} bytes, config.json says ${size}`)],
+  "shard truncated by 100 bytes": [(f) => truncateSync(join(f, SHARD), size - 100),
+    new RegExp(`${SHARD} has ${size - 100} bytes, config.json says ${size}`)],
+  "shard truncated, hashes updated": [(f) => {
+    truncateSync(join(f, SHARD), size - 100);
+    rehash(f);
+  }, new RegExp(`weight shards hold ${size - 100} bytes, too few for `)],
   "bit-flipped shard": [(f) => rewriteShard(f, (d) => { d[d.length >> 1] ^= 0x10; }),
     new RegExp(`${SHARD} is damaged: its SHA-256 differs`)],
   "NaN weight, hashes updated": [(f) => {
