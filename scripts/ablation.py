@@ -54,7 +54,8 @@ def main(argv: list[str]) -> None:
         e = json.loads(Path(path).read_text())
         hf = e["music"]["harmony_form"]
         human = human or hf["human_test"]
-        guard = "on" if e["sampling"].get("voicing_guard", True) else "off"
+        guard = ("-" if hf["generated"]["chordal_share"] is None  # one line: no chords
+                 else "on" if e["sampling"].get("voicing_guard", True) else "off")
         print(row(label, hf["generated"], _f(e["lstm"]["nll_per_note"]), val_loss(Path(path), e),
                   guard))
     print(row("human test songs", human, "-", "-", "-"))
