@@ -17,7 +17,7 @@ For each export folder in --models (default site/models) prints:
   the page settled (the model, Tone.js and the samples are loaded while the
   page is idle; the click starts the AudioContext).
 
-``--synthetic 512`` adds a random 2-layer LSTM(512) export (format 2, with
+``--synthetic 512`` adds a random 2-layer LSTM(512) export (format 3, with
 the default codec's key table; written once to build/bench-models/, EOS
 suppressed so songs run to full length) to measure a real-sized network
 before trained ones exist. Needs /usr/bin/chromium (or ``$CADENZA_CHROMIUM``)

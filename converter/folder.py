@@ -81,7 +81,7 @@ def _legacy_files(folder: Path) -> set[str] | None:
     """What an export from before the file list wrote, if model.json is one's."""
     try:
         model = json.loads(read_text((folder / "model.json")))
-        name = (model["network"]["name"] if "network" in model  # format 2, or 1: tfjs
+        name = (model["network"]["name"] if "network" in model  # format 3 or 2, or 1: tfjs
                 else model["modelTopology"]["model_config"]["config"]["name"])
         paths = {p for group in model["weightsManifest"] for p in group["paths"]}
     except (OSError, ValueError, KeyError, TypeError):

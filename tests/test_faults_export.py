@@ -175,7 +175,7 @@ def as_format_3(source: Path, folder: Path) -> Path:
 
 
 def v2_export(folder: Path, parts: tuple[str, ...], seed: int = 0) -> Path:
-    """A format-2 export of a codec v2 network with random float16 weights: the key table,
+    """A format-3 export of a codec v2 network with random float16 weights: the key table,
     and ``parts`` of "degrees" and "bars"; its model.json names only the parts it has, as
     exports written before them did."""
     from trainer.config import CodecConfig, ModelConfig

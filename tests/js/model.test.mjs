@@ -1,7 +1,7 @@
 // Exported models load through HTTP exactly as in the browser, reproduce the
 // Keras probabilities in their parity.json, refuse foreign folders, and free
 // every tensor they make. Folders: build/test-models/{none,float16,uint8} (codec
-// v2, key-conditioned; export format 2) and v1 (codec v1), written by
+// v2, key-conditioned; export format 3) and v1 (codec v1), written by
 // scripts/make_test_models.py (run by `make test` first), and the shipped
 // site/models/* (whichever export format they have: 1 had a tfjs Layers
 // model.json).
