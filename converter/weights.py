@@ -140,11 +140,15 @@ def _tfjs_quantization():
 
 def _write_weights():
     """``tensorflowjs.write_weights.write_weights``, imported quietly: tensorflowjs
-    pulls TF decision forests, whose welcome banner (an IPython import wherever stdout
-    is not the terminal, as under pytest) its own switch turns off, and
-    tensorflow_hub, which warns that pkg_resources is deprecated."""
+    imports TensorFlow (under the JAX backend nothing else has, and a second XLA logs
+    its start-up), TF decision forests, whose welcome banner (an IPython import
+    wherever stdout is not the terminal, as under pytest) its own switch turns off,
+    and tensorflow_hub, which warns that pkg_resources is deprecated."""
+    from trainer.nn import backend
+
     os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
-    with warnings.catch_warnings():
+    backend.tensorflow()  # TensorFlow first, its start-up lines filtered
+    with backend.quiet_stderr(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             from tensorflowjs.write_weights import write_weights
