@@ -102,12 +102,11 @@ class ModelConfig:
     sounding_input: bool = _opt(False, "v2: also feed the piano keys sounding now (held from "
                                        "before or placed at this time) at every step "
                                        "(trainer/music/context.py)")
-    repeat_input: bool = _opt(False, "with --lookback-input: also feed, per lookback distance, "
-                                     "whether the song is repeating what it played that many "
-                                     "bars ago, note for note (Lookback RNN's repeat flags)")
     lookback_input: bool = _opt(False, "v2 with bars: also feed what started 1, 2, 4 and 8 bars "
                                        "ago at every step: its pitches, the gap to the next "
                                        "onset and the pending note's duration there")
+    repeat_input: bool = _opt(False, "with --lookback-input: also feed whether the song repeats "
+                                     "those bars note for note (Lookback RNN's repeat flags)")
 
     def __post_init__(self):
         _check(1 <= self.rnn_size <= 8192, "rnn_size", "must be 1..8192")
