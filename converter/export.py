@@ -156,7 +156,7 @@ def test_songs(run: RunDir, rc, codec) -> list[np.ndarray]:
     saying why, where the run has no test split or its corpus cannot be read."""
     from trainer.music.corpus import prepare, split_songs
 
-    split = run.read_json("split.json") if (run.path / "split.json").exists() else None
+    split = run.read_json("split.json")  # None without one
     if not (isinstance(split, dict) and split.get("test")):
         print("note: the run has no test songs; the KL is measured on its own songs alone")
         return []

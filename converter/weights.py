@@ -264,10 +264,6 @@ def write(folder: Path, weights: dict[str, np.ndarray], storage: dict[str, str],
                 quantize.setdefault(dtype, []).append(entry)
     manifest = _write_weights()([group], str(folder), shard_size_bytes=SHARD_BYTES,
                                 write_manifest=False, quantization_dtype_map=quantize)
-    for e in manifest[0]["weights"]:  # the writer's own fields, as plain JSON numbers
-        if "quantization" in e:
-            e["quantization"] = {k: float(v) if _number(v) else v
-                                 for k, v in e["quantization"].items()}
     model = {"format": MODEL_FORMAT, "network": network, "weightsManifest": manifest}
     (folder / "model.json").write_text(json.dumps(model))
 
