@@ -35,11 +35,12 @@ the codes are chosen, so a value is off by at most half a step.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
-import os
+import sys
+import types
 import warnings
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -123,39 +124,42 @@ def entries(name: str, values: np.ndarray, storage: str) -> list[tuple[str, np.n
     return [(name, values, None if storage == "float32" else storage)]
 
 
-@cache
+def _tfjs(module: str):
+    """``tensorflowjs.<module>``, without the package's ``__init__``: that imports its
+    converters and with them TF decision forests, tensorflow_hub and pandas (1 to 3 s
+    at every converter start, and a welcome banner), none of which the weights writer
+    and its quantization use. A bare package module stands in for ``tensorflowjs``, so
+    that the module and the siblings it imports (quantization, read_weights) load from
+    the installed package's own files."""
+    if "tensorflowjs" not in sys.modules:
+        spec = importlib.util.find_spec("tensorflowjs")  # finds the package, runs nothing
+        if spec is None or not spec.submodule_search_locations:
+            raise CadenzaError("the converter needs the tensorflowjs package: run `make setup`")
+        package = types.ModuleType("tensorflowjs")
+        package.__path__ = list(spec.submodule_search_locations)
+        sys.modules["tensorflowjs"] = package
+    return importlib.import_module(f"tensorflowjs.{module}")
+
+
 def _tfjs_quantization():
-    """``tensorflowjs.quantization``, loaded on its own: the package's __init__ imports
-    its converters and with them TensorFlow, decision forests and JAX (seconds), while
-    this module, the rule its writer quantises by, needs numpy alone."""
-    spec = importlib.util.find_spec("tensorflowjs")  # finds the package, runs nothing
-    if spec is None or not spec.submodule_search_locations:
-        raise CadenzaError("the converter needs the tensorflowjs package: run `make setup`")
-    path = Path(next(iter(spec.submodule_search_locations))) / "quantization.py"
-    module_spec = importlib.util.spec_from_file_location("_tfjs_quantization", path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module
+    """``tensorflowjs.quantization``, the rule its writer quantises by (numpy alone)."""
+    return _tfjs("quantization")
 
 
 def _write_weights():
-    """``tensorflowjs.write_weights.write_weights``, imported quietly: tensorflowjs
-    imports TensorFlow (under the JAX backend nothing else has, and a second XLA logs
-    its start-up), TF decision forests, whose welcome banner (an IPython import
-    wherever stdout is not the terminal, as under pytest) its own switch turns off,
-    and tensorflow_hub, which warns that pkg_resources is deprecated."""
+    """``tensorflowjs.write_weights.write_weights``, imported quietly: it imports
+    TensorFlow, which under the JAX backend nothing else has (a second XLA logs its
+    start-up), so TensorFlow comes first, its start-up lines filtered."""
     from trainer.nn import backend
 
-    os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
-    backend.tensorflow()  # TensorFlow first, its start-up lines filtered
+    backend.tensorflow()
     with backend.quiet_stderr(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            from tensorflowjs.write_weights import write_weights
+            return _tfjs("write_weights").write_weights
         except ImportError as e:
             raise CadenzaError(f"the converter needs the tensorflowjs package ({e}): "
                                "run `make setup`") from None
-    return write_weights
 
 
 def _stored(values: np.ndarray, dtype: str | None) -> tuple[dict | None, bytes]:

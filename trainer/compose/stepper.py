@@ -95,9 +95,12 @@ class Stepper:
             x = x + self.context_table[self.context.active()].sum(0)
         for i, (kernel, recurrent, bias) in enumerate(self.layers):
             z = x @ kernel + self.h[i] @ recurrent + bias
-            gi, gf, gc, go = np.split(z, 4)
-            self.c[i] = _sigmoid(gf) * self.c[i] + _sigmoid(gi) * np.tanh(gc)
-            self.h[i] = x = _sigmoid(go) * np.tanh(self.c[i])
+            n = recurrent.shape[0]
+            # one sigmoid over all four gates and slices, not np.split: at these sizes a
+            # step is call overhead, and the cell gate's sigmoid, unused, costs less
+            s = _sigmoid(z)
+            self.c[i] = s[n:2 * n] * self.c[i] + s[:n] * np.tanh(z[2 * n:3 * n])
+            self.h[i] = x = s[3 * n:] * np.tanh(self.c[i])
         logits = x @ self.dense_kernel + self.dense_bias
         if self.degree_index is not None:
             degrees = np.append(x @ self.degree_kernel + self.degree_bias, np.float32(0))
