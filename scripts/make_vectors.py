@@ -3,7 +3,8 @@
 Run ``.venv/bin/python scripts/make_vectors.py`` after changing
 ``trainer/music/codec.py``, ``trainer/music/keys.py``, ``trainer/compose/sampling.py``,
 ``trainer/compose/harmony.py``, ``trainer/music/codec.py`` (``degree_index``),
-``converter/weights.py`` or the seed and tempo ranges of ``trainer/constants.py``.
+``converter/weights.py``, ``trainer/music/midi_io.py`` or ``trainer/music/corpus.py``
+(``prepare.json``), or the seed and tempo ranges of ``trainer/constants.py``.
 ``tests/test_vectors.py`` rebuilds these files in memory and fails while the
 committed ones differ; ``tests/js/*.test.mjs`` check every case against
 ``web/src/``. Each file holds codec v1 cases (codecs pinned to
@@ -804,6 +805,73 @@ def midi_vectors() -> dict:
     return {"vocab": V2.to_json(), "cases": cases, "refused": refused}
 
 
+def prepare_vectors() -> dict:
+    """MIDI files (written by pretty_midi) and what ``prepare`` makes of each for a
+    codec (trainer/music/corpus.py parse_bytes, then the codec's encode): the song's
+    tokens, or the reason it is skipped. web/src/adapt/songs.js, which reads a
+    visitor's files to adapt a model to, must give the same tokens and reasons; the
+    limits are trainer/constants.py's (web/src/files/midifile.js holds them too)."""
+    import base64
+    import io
+
+    import pretty_midi
+
+    from trainer import constants as C
+    from trainer.music.corpus import parse_bytes
+
+    def write(raw, tempo=120.0, meters=(), keys=(), program=0, drum=False, seconds=False):
+        """The bytes of a one-instrument file of ``raw`` (start, end, pitch) in beats at
+        ``tempo`` (in seconds where ``seconds``), with time and key signatures."""
+        pm = pretty_midi.PrettyMIDI(initial_tempo=tempo, resolution=480)
+        part = pretty_midi.Instrument(program=program, is_drum=drum)
+        scale = 1.0 if seconds else 60.0 / tempo
+        part.notes = [pretty_midi.Note(80, int(p), a * scale, b * scale) for a, b, p in raw]
+        pm.instruments.append(part)
+        pm.time_signature_changes = [pretty_midi.TimeSignature(n, d, b * 60.0 / tempo)
+                                     for b, n, d in meters]
+        pm.key_signature_changes = [pretty_midi.KeySignature(k, b * 60.0 / tempo)
+                                    for b, k in keys]
+        out = io.BytesIO()
+        pm.write(out)
+        return out.getvalue()
+
+    long_beats = [(0, 1, 60), (C.MAX_SONG_BEATS + 10, C.MAX_SONG_BEATS + 11, 62)]
+    long_seconds = [(0, 1, 60), (C.MAX_SONG_SECONDS + 100, C.MAX_SONG_SECONDS + 101, 62)]
+    files = {
+        "phrase in A minor, 6/8 then 2/4": write(PHRASE, 90.0, [(0, 6, 8), (6, 2, 4)], [(0, 21)]),
+        "waltz in 3/4, its key signature not the notes' key": write(WALTZ, 140.0, [(0, 3, 4)],
+                                                                    [(0, 6)]),
+        "no signatures, a pickup's silence first": write([(a + 0.5, b + 0.5, p)
+                                                          for a, b, p in WALTZ]),
+        "drums only": write(PHRASE, drum=True),
+        "no notes": write([]),
+        "only notes off the piano": write([(0, 1, 12), (1, 2, 115)]),
+        "some notes off the piano": write([(0, 1, 12), (1, 2, 64), (2, 3, 115)]),
+        "a tempo too slow": write(PHRASE, tempo=3.7),  # MIDI's slowest is 3.58 BPM
+        "a tempo too fast": write(PHRASE, tempo=2000.0),
+        "longer than the beats allowed": write(long_beats, tempo=900.0),
+        "longer than the hours allowed": write(long_seconds, tempo=60.0, seconds=True),
+        "not MIDI": b"RIFF" + bytes(40),
+        "empty": b"",
+    }
+    sets = []
+    for codec in (V2, V2_MONO, DEFAULT):
+        cases = []
+        for name, data in files.items():
+            notes, reason, meta, source = parse_bytes(data, codec.config, ())
+            case = {"name": name, "base64": base64.b64encode(data).decode()}
+            if reason is None:
+                case |= {"tokens": codec.encode(notes, meta).tolist(), "notes": len(notes),
+                         "source": source}
+            else:
+                case["reason"] = reason
+            cases.append(case)
+        sets.append({"vocab": codec.to_json(), "cases": cases})
+    limits = {"min_tempo_bpm": C.MIN_TEMPO_BPM, "max_tempo_bpm": C.MAX_TEMPO_BPM,
+              "max_song_seconds": C.MAX_SONG_SECONDS, "max_song_beats": C.MAX_SONG_BEATS}
+    return {"limits": limits, "sets": sets}
+
+
 def dumps(obj, depth: int = 0) -> str:
     """JSON that opens long dicts and lists of dicts one item per line; the rest is compact."""
     pad, end = " " * (depth + 1), " " * depth
@@ -891,7 +959,8 @@ def build() -> dict[str, str]:
              "sampler": sampler, "generate": generate_vectors, "keys": keys_vectors,
              "midi": midi_vectors, "weights": weight_vectors,
              "harmonize": harmonize_vectors, "limits": limits_vectors,
-             "context": context_vectors, "shipped_weights": shipped_weights_vectors}
+             "context": context_vectors, "shipped_weights": shipped_weights_vectors,
+             "prepare": prepare_vectors}
     return {f"{name}.json": dumps(make()) + "\n" for name, make in parts.items()}
 
 

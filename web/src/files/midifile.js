@@ -30,20 +30,83 @@ export function readMidi(bytes) {
  * makes a v2 song of them.
  */
 export function readSong(bytes) {
+  const midi = parse(bytes);
+  const notes = notesOf(midi);
+  if (!notes.length) throw new Error("this MIDI file has no notes (drums aside)");
+  return songOf(midi, notes);
+}
+
+// The limits trainer/constants.py sets on a file prepare learns from (tests/vectors/prepare.json).
+export const MIN_TEMPO_BPM = 4;
+export const MAX_TEMPO_BPM = 1000;
+export const MAX_SONG_SECONDS = 2 * 60 * 60;
+export const MAX_SONG_BEATS = 20_000;
+
+/**
+ * readSong for a file to learn from, refused as trainer/music/midi_io.py's parse_song
+ * refuses it, with its reasons and in its order: checkFile's, then a tempo outside
+ * MIN_TEMPO_BPM..MAX_TEMPO_BPM, "drums only" or "no notes", a length over
+ * MAX_SONG_SECONDS or MAX_SONG_BEATS. A prime (readSong) takes what it can play; a
+ * song that teaches a model must be music as the trainer reads it. Tempo events are
+ * read from every track (pretty_midi reads the first), as @tonejs/midi times notes.
+ */
+export function readTrainingSong(bytes) {
+  const midi = parse(bytes);
+  const tempi = midi.header.tempos.map((t) => t.bpm);
+  const [low, high] = [Math.min(...tempi), Math.max(...tempi)];
+  if (tempi.length && !(MIN_TEMPO_BPM <= low && high <= MAX_TEMPO_BPM)) {
+    throw new Error(`absurd tempo ${formatG(low < MIN_TEMPO_BPM ? low : high)} BPM`);
+  }
+  const notes = notesOf(midi);
+  if (!notes.length) {
+    throw new Error(midi.tracks.some((t) => t.notes.length) ? "drums only" : "no notes");
+  }
+  const ppq = midi.header.ppq;
+  const end = notes.reduce((m, n) => Math.max(m, n.end), 0); // no spread: a file may hold 1M notes
+  const seconds = midi.header.ticksToSeconds(end * ppq);
+  if (seconds > MAX_SONG_SECONDS) {
+    throw new Error(`absurd length (${(seconds / 3600).toFixed(1)} hours)`);
+  }
+  if (end > MAX_SONG_BEATS) throw new Error(`absurd length (${end.toFixed(0)} beats)`);
+  return songOf(midi, notes);
+}
+
+/** Python's "%.6g" of a positive number (or Infinity, "inf"). */
+function formatG(x) {
+  if (!Number.isFinite(x)) return "inf";
+  const exponent = Math.floor(Math.log10(x));
+  if (exponent < -4 || exponent >= 6) {
+    const [mantissa, power] = x.toExponential(5).split("e");
+    const digits = mantissa.includes(".") ? mantissa.replace(/\.?0+$/, "") : mantissa;
+    const sign = power.startsWith("-") ? "-" : "+";
+    return `${digits}e${sign}${power.replace(/^[+-]/, "").padStart(2, "0")}`;
+  }
+  return String(Number(x.toPrecision(6)));
+}
+
+/** The Midi of a file's bytes, checked first (checkFile); throws the reason it is refused. */
+function parse(bytes) {
   checkFile(new Uint8Array(bytes));
-  let midi;
   try {
-    midi = new Midi(bytes);
+    return new Midi(bytes);
   } catch (e) {
     // the parser's own TypeErrors ("reading 'forEach' of undefined") say nothing to a reader
     const why = e instanceof TypeError || e instanceof RangeError ? "damaged or cut short"
       : reason(e);
     throw new Error(`this is not a MIDI file (${why})`);
   }
+}
+
+/** Raw notes [{start, end, pitch}] in beats of every non-drum track, in file order. */
+function notesOf(midi) {
   const ppq = midi.header.ppq;
-  const notes = midi.tracks.filter((t) => !t.instrument.percussion).flatMap((t) => t.notes)
+  return midi.tracks.filter((t) => !t.instrument.percussion).flatMap((t) => t.notes)
     .map((n) => ({ start: n.ticks / ppq, end: (n.ticks + n.durationTicks) / ppq, pitch: n.midi }));
-  if (!notes.length) throw new Error("this MIDI file has no notes (drums aside)");
+}
+
+/** readSong's {notes, meters, key} of a parsed file and its notes. */
+function songOf(midi, notes) {
+  const ppq = midi.header.ppq;
   const meters = midi.header.timeSignatures
     .filter(({ timeSignature: [n, d] }) => n >= 1 && d >= 1)
     .map(({ ticks, timeSignature: [n, d] }) => [ticks / ppq, n, d]);

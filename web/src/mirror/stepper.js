@@ -110,6 +110,16 @@ export class Stepper {
     return values;
   }
 
+  /**
+   * The last LSTM layer's output after the last step, as a new Float32Array
+   * (rnn_size): what the logits and degree logits of that step were computed
+   * from. Adapting a model (web/src/adapt/adapt.js) trains those output
+   * layers on it, the LSTM left as it is.
+   */
+  hidden() {
+    return this.states.at(-1).h.dataSync().slice();
+  }
+
   disposeStates() {
     for (const { h, c } of this.states ?? []) tf.dispose([h, c]);
     this.states = null;

@@ -1,0 +1,80 @@
+// Adapt each shipped model to MIDI files of a style it never learnt, in node, and
+// print what issue 28 asks of "Make it yours": the held-out NLL per note before and
+// after (at least 10% lower), and the wall time (at most 3 minutes for 20 files).
+//
+//   node bench/adapt_node.mjs [--files 20] [--backend cpu|wasm] [--models chorales,folk]
+//
+// site/models/chorales (Bach chorales) adapts to Palestrina's mass movements and
+// site/models/folk (O'Neill's Irish tunes) to the tunes of Ryan's Mammoth
+// Collection, both from music21's bundled corpus, written as MIDI files once by
+// bench/corpus_midi.py into build/adapt-bench/. This measures the adaptation core
+// (web/src/adapt/) as a worker would run it, without the page. The wall time counts
+// reading the files, the LSTM's pass over them and the training. The last lines are
+// one JSON object per model.
+
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import { adapt } from "../web/src/adapt/adapt.js";
+import { readSongs, splitSongs } from "../web/src/adapt/songs.js";
+import { readExport } from "../tests/js/exports.mjs";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const STYLES = { chorales: "palestrina", folk: "ryansMammoth" }; // model -> music21 composer
+const { values } = parseArgs({ options: { files: { type: "string", default: "20" },
+  backend: { type: "string", default: "cpu" },
+  models: { type: "string", default: Object.keys(STYLES).join(",") } } });
+const count = Number(values.files);
+
+/** The first `count` MIDI files (by name) of `composer`, written by corpus_midi.py if missing. */
+function corpusFiles(composer) {
+  const folder = join(ROOT, "build/adapt-bench", `${composer}-${count}`);
+  const names = () => (existsSync(folder) ? readdirSync(folder).filter((n) => n.endsWith(".mid"))
+    .sort() : []);
+  if (names().length < count) {
+    execFileSync(join(ROOT, ".venv/bin/python"), [join(ROOT, "bench/corpus_midi.py"),
+      "--composer", composer, "--count", String(count), "--out", folder], { stdio: "ignore" });
+  }
+  return names().slice(0, count).map((name) => ({ name,
+    bytes: new Uint8Array(readFileSync(join(folder, name))) }));
+}
+
+await tf.setBackend(values.backend);
+await tf.ready();
+const results = [];
+for (const model of values.models.split(",")) {
+  const files = corpusFiles(STYLES[model]);
+  const base = readExport(join(ROOT, "site/models", model));
+  const tensors = tf.memory().numTensors;
+  const t0 = performance.now();
+  const { songs, skipped } = readSongs(files, base.codec);
+  const parts = splitSongs(songs);
+  const readSeconds = (performance.now() - t0) / 1000;
+  const tokens = songs.reduce((n, s) => n + s.tokens.length, 0);
+  console.log(`${model}: ${files.length} files of ${STYLES[model]} (${skipped.length} skipped` +
+    `${skipped.map((s) => `; ${s.name}: ${s.reason}`).join("")}), ${parts.train.length} to ` +
+    `learn from, ${parts.heldOut.length} held out; ${tokens.toLocaleString("en-US")} tokens; ` +
+    `${values.backend} backend`);
+  const result = await adapt(base, parts, { onProgress: (p) => {
+    if (p.phase === "train") {
+      console.log(`  epoch ${p.epoch}: train ${p.trainLoss.toFixed(3)}, held out ` +
+        `${p.heldOutLoss.toFixed(3)} (best epoch ${p.bestEpoch}; at most ` +
+        `${p.etaSeconds.toFixed(0)} s to go)`);
+    }
+  } });
+  const seconds = (performance.now() - t0) / 1000;
+  const drop = 1 - result.nllAfter / result.nllBefore;
+  console.log(`  held-out NLL per note ${result.nllBefore.toFixed(3)} -> ` +
+    `${result.nllAfter.toFixed(3)} (${(100 * drop).toFixed(1)}% lower), best epoch ` +
+    `${result.bestEpoch}, stopped: ${result.stopped}; ${seconds.toFixed(1)} s (reading ` +
+    `${readSeconds.toFixed(1)} s, hidden states ${result.seconds.states.toFixed(1)} s, ` +
+    `training ${result.seconds.training.toFixed(1)} s)`);
+  results.push({ model, style: STYLES[model], files: files.length, backend: values.backend,
+    nll_before: +result.nllBefore.toFixed(4), nll_after: +result.nllAfter.toFixed(4),
+    drop: +drop.toFixed(4), seconds: +seconds.toFixed(1),
+    tensors_leaked: tf.memory().numTensors - tensors });
+}
+for (const r of results) console.log(JSON.stringify(r));
