@@ -26,7 +26,7 @@ import { readExport } from "./exports.mjs";
 import { needTestModels, TEST_MODELS } from "./fixtures.mjs";
 
 const PREPARE = JSON.parse(readFileSync(new URL("../vectors/prepare.json", import.meta.url)));
-const QUICK = { learningRate: 1e-2, maxEpochs: 3, batchSize: 128 }; // a few seconds in all
+const QUICK = { learningRate: 2e-2, maxEpochs: 2, batchSize: 128 }; // a few seconds in all
 
 before(async () => {
   needTestModels("none", "v1");
@@ -42,7 +42,8 @@ describe("a visitor's files become the songs prepare makes of them", () => {
       const seen = [];
       const { songs, skipped } = readSongs(files, codec, (done, total, name) =>
         seen.push([done, total, name]));
-      const usable = set.cases.filter((c) => !c.reason), refused = set.cases.filter((c) => c.reason);
+      const usable = set.cases.filter((c) => !c.reason);
+      const refused = set.cases.filter((c) => c.reason);
       assert.ok(usable.length >= 3 && refused.length >= 8, "the vectors hold both kinds");
       // the unusable files are listed with prepare's reason, the rest kept, in file order
       assert.deepEqual(skipped, refused.map((c) => ({ name: c.name, reason: c.reason })));
@@ -66,14 +67,16 @@ describe("a visitor's files become the songs prepare makes of them", () => {
 });
 
 describe("one file in ten is held out, at least one", () => {
-  const named = (n) => Array.from({ length: n }, (_, i) => ({ name: `song ${String(i).padStart(2, "0")}` }));
+  const named = (n) => Array.from({ length: n },
+    (_, i) => ({ name: `song ${String(i).padStart(2, "0")}` }));
+  const names = (songs) => songs.map((s) => s.name);
 
   test("the share, and every song in exactly one part", () => {
     assert.equal(HELD_OUT_SHARE, 0.1);
     for (const [n, held] of [[2, 1], [5, 1], [14, 1], [15, 2], [20, 2], [50, 5]]) {
       const { train, heldOut } = splitSongs(named(n));
       assert.equal(heldOut.length, held, `${n} songs`);
-      assert.deepEqual([...train, ...heldOut].map((s) => s.name).sort(), named(n).map((s) => s.name));
+      assert.deepEqual(names([...train, ...heldOut]).sort(), names(named(n)));
     }
   });
 
@@ -81,8 +84,8 @@ describe("one file in ten is held out, at least one", () => {
     const songs = named(20);
     const split = splitSongs(songs, 3);
     assert.deepEqual(splitSongs(songs.slice().reverse(), 3), split);
-    const others = [0, 1, 2, 4, 5].map((seed) => splitSongs(songs, seed).heldOut.map((s) => s.name).join());
-    assert.ok(others.some((o) => o !== split.heldOut.map((s) => s.name).join()));
+    const others = [0, 1, 2, 4, 5].map((seed) => names(splitSongs(songs, seed).heldOut).join());
+    assert.ok(others.some((o) => o !== names(split.heldOut).join()));
   });
 
   test("fewer than two usable files are refused", () => {
@@ -112,7 +115,9 @@ function stepperNll({ network, codec }, weights, songs) {
   let total = 0;
   for (const { tokens } of songs) {
     stepper.reset();
-    for (let t = 0; t + 1 < tokens.length; t++) total -= Math.log(softmax(stepper.step(tokens[t]))[tokens[t + 1]]);
+    for (let t = 0; t + 1 < tokens.length; t++) {
+      total -= Math.log(softmax(stepper.step(tokens[t]))[tokens[t + 1]]);
+    }
   }
   stepper.dispose();
   return total / songs.reduce((n, s) => n + s.notes, 0);
@@ -161,7 +166,7 @@ for (const model of ["none", "v1"]) {
 test("cancelling stops adapting, frees every tensor, and leaves the base as it was", async () => {
   const base = readExport(join(TEST_MODELS, "none"));
   const before = copy(base.weights);
-  const parts = splitSongs(readSongs(chromaticFiles(10), base.codec).songs);
+  const parts = splitSongs(readSongs(chromaticFiles(4), base.codec).songs);
   const tensors = tf.memory().numTensors;
   const cancel = new AbortController();
   const epochs = [];
@@ -178,13 +183,14 @@ test("cancelling stops adapting, frees every tensor, and leaves the base as it w
   // cancelled while the Stepper reads the songs: its tensors are freed too
   const early = new AbortController();
   early.abort();
-  await assert.rejects(adapt(base, parts, { ...QUICK, signal: early.signal }), { name: "AbortError" });
+  await assert.rejects(adapt(base, parts, { ...QUICK, signal: early.signal }),
+    { name: "AbortError" });
   assert.equal(tf.memory().numTensors, tensors);
 });
 
 test("early stopping keeps the best epoch and stops after `patience` without a gain", async () => {
   const base = readExport(join(TEST_MODELS, "none"));
-  const parts = splitSongs(readSongs(chromaticFiles(10), base.codec).songs);
+  const parts = splitSongs(readSongs(chromaticFiles(4), base.codec).songs);
   // a step this large overshoots at once: the base stays the best, and comes back
   const result = await adapt(base, parts, { learningRate: 50, maxEpochs: 10, patience: 2 });
   assert.equal(result.stopped, "no gain");

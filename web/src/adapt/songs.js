@@ -25,8 +25,11 @@ export const HELD_OUT_SHARE = 0.1;
 export function fileSong(bytes, codec) {
   const raw = readTrainingSong(bytes);
   let notes, meta = null, source = null;
-  if (codec.version >= 2) ({ notes, meta, source } = codec.quantiseSong(raw.notes, raw.meters, raw.key));
-  else notes = codec.quantise(raw.notes);
+  if (codec.version >= 2) {
+    ({ notes, meta, source } = codec.quantiseSong(raw.notes, raw.meters, raw.key));
+  } else {
+    notes = codec.quantise(raw.notes);
+  }
   if (!notes.length) throw new Error(NO_PIANO_NOTES);
   return { tokens: codec.encode(notes, meta), notes: notes.length, meta, source };
 }
@@ -69,7 +72,8 @@ export function splitSongs(songs, seed = 0) {
   const order = shuffled(sorted.length, mulberry32(seed));
   const held = Math.max(1, Math.round(HELD_OUT_SHARE * songs.length));
   const out = new Set(order.slice(0, held));
-  return { train: sorted.filter((_, i) => !out.has(i)), heldOut: sorted.filter((_, i) => out.has(i)) };
+  return { train: sorted.filter((_, i) => !out.has(i)),
+    heldOut: sorted.filter((_, i) => out.has(i)) };
 }
 
 /** 0..n-1 (an Int32Array) in an order drawn from random, a () -> [0, 1) (Fisher-Yates). */
