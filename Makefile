@@ -42,16 +42,18 @@ run: setup
 	$(MAKE) site
 	@echo "songs in $(RUN_DIR)/songs; site in build/site (preview: .venv/bin/mkdocs serve)"
 
-# The browser tests (pytest -m browser: one process, mostly waiting on the pages) run
-# beside the others, whose trainings run niced: some pages play keys at a tempo and must
-# get the CPU when they ask for it. Their report follows the others'.
+# Two lines at once. Beside pytest on every core (its trainings niced), one chain builds
+# the tiny test models, then runs what reads them: npm test, and pytest -m "browser or
+# test_models" in one process (mostly waiting on the pages, which must get the CPU when
+# they ask for it: some play keys at a tempo). The chain's reports follow pytest's.
 test: setup system-deps
-	$(PY) scripts/make_test_models.py --out $(TEST_MODELS)
-	$(PY) -m pytest -q -m browser > build/browser-tests.log 2>&1 & browser=$$!; \
-	nice -n 10 $(PYTEST) -m "not browser"; others=$$?; \
-	wait $$browser; status=$$?; echo "--- the browser tests (pytest -m browser):"; \
-	cat build/browser-tests.log; test $$others = 0 && test $$status = 0
-	npm test
+	mkdir -p build
+	( $(PY) scripts/make_test_models.py --out $(TEST_MODELS) && npm test && \
+	  $(PY) -m pytest -q -m "browser or test_models" ) > build/chain-tests.log 2>&1 & chain=$$!; \
+	nice -n 10 $(PYTEST) -m "not browser and not test_models"; others=$$?; \
+	wait $$chain; status=$$?; \
+	echo "--- the test models, npm test, then pytest -m 'browser or test_models':"; \
+	cat build/chain-tests.log; test $$others = 0 && test $$status = 0
 
 # The tiny test models (the JavaScript tests load them) only when missing or older
 # than the Python code or the set-up.

@@ -9,6 +9,8 @@ import pytest
 from conftest import cli
 from test_faults import one_error
 
+# make test runs these after scripts/make_test_models.py, beside the browser tests
+pytestmark = pytest.mark.test_models
 MODELS = Path(__file__).resolve().parents[1] / "build" / "test-models"
 V2_EXPORT, V1_EXPORT = MODELS / "none", MODELS / "v1"
 needs_models = pytest.mark.skipif(not (V2_EXPORT / "config.json").exists(),
