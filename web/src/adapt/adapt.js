@@ -47,7 +47,8 @@ const YIELD_MS = 40; // the longest stretch of work between two turns of the eve
  * the network's (the OUTPUT_WEIGHTS new Float32Arrays of the same shapes, the others
  * the base's own objects, to be read only); the held-out NLL per note with the base
  * weights and with the returned ones; history [{epoch, trainLoss, heldOutLoss}] (NLL
- * per note; epoch 0 the base); bestEpoch (0: the base was never beaten, and its
+ * per note; epoch 0 the base; trainLoss of an epoch as its minibatches met the
+ * training songs, the weights moving); bestEpoch (0: the base was never beaten, and its
  * weights come back); stopped "no gain" or "epoch limit"; seconds {states, training}.
  * Rejects with an AbortError once `signal` aborts, having freed what it made.
  * @param base {weights: {name: {shape, values}}, network, codec}: an export's
