@@ -1,7 +1,7 @@
 // An export folder read from disk as adapting needs it (not a test file: node --test
 // runs only *.test.mjs): its weights by name, network and codec, decoded as the
 // browser decodes them (web/src/mirror/weights.js), without the browser's fetch.
-// Shared by tests/js/adapt.test.mjs and bench/adapt_node.mjs.
+// Shared by tests/js/adapt.test.mjs, tests/js/stepper.test.mjs and bench/adapt_node.mjs.
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";

@@ -15,25 +15,17 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { Codec } from "../../web/src/mirror/codec.js";
-import { checkNetwork, shapes } from "../../web/src/mirror/network.js";
+import { shapes } from "../../web/src/mirror/network.js";
 import { Stepper } from "../../web/src/mirror/stepper.js";
-import { decodeWeights } from "../../web/src/mirror/weights.js";
+import { readExport } from "./exports.mjs";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const TEST_MODELS = join(ROOT, "build/test-models");
 const CASES = JSON.parse(readFileSync(join(TEST_MODELS, "stepper.json"), "utf8")).cases;
 
-/** The export folder's weights by name, its network and its codec, read from disk. */
+/** The test model export `name`'s weights by name, its network and its codec. */
 function readFolder(name) {
-  const folder = join(TEST_MODELS, name);
-  const json = (file) => JSON.parse(readFileSync(join(folder, file), "utf8"));
-  const [config, model, codec] = [json("config.json"), json("model.json"),
-    new Codec(json("vocab.json"))];
-  const network = checkNetwork(model, config, Boolean(codec.ranges.KEY), codec.barId !== null);
-  const weights = decodeWeights(model.weightsManifest.map((g) => ({ weights: g.weights,
-    bytes: new Uint8Array(Buffer.concat(g.paths.map((p) => readFileSync(join(folder, p))))) })));
-  return { weights, codec, network };
+  return readExport(join(TEST_MODELS, name));
 }
 
 /**
