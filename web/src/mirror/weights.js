@@ -15,7 +15,8 @@
 
 import { decodeWeights as tfDecodeWeights } from "./tfjs-io.js";
 
-const BYTES = { float32: 4, float16: 2, uint8: 1 };
+/** Bytes per value of each storage of a manifest entry. */
+export const BYTES = { float32: 4, float16: 2, uint8: 1 };
 const ENTRY_FIELDS = new Set(["name", "shape", "dtype", "quantization"]);
 const QUANTIZATION_FIELDS = new Set(["dtype", "min", "scale", "original_dtype"]);
 export const COLUMN_PARTS = ["codes", "column_min", "column_scale"];

@@ -19,9 +19,11 @@
 import { Codec } from "../mirror/codec.js";
 import { checkNetwork } from "../mirror/network.js";
 import { Stepper } from "../mirror/stepper.js";
+import { klDivergence, MAX_KL, softmax } from "../mirror/storage.js";
 import { checkConfig, fetchWeights } from "./verify.js";
 
 export { checkConfig, FORMAT_VERSION, MODEL_TYPE } from "./verify.js";
+export { MAX_KL, softmax } from "../mirror/storage.js";
 
 async function getJson(url) {
   const response = await fetch(url);
@@ -94,9 +96,6 @@ export async function loadComposer(baseUrl) {
   return composer;
 }
 
-/** The largest next-token KL an export may have from Keras (converter/storage.py MAX_KL). */
-export const MAX_KL = 0.01;
-
 /**
  * Throw unless the composer, fed parity's prime, gives its Keras probabilities
  * within MAX_KL at every step; leaves it reset.
@@ -113,12 +112,7 @@ function checkParity(composer, parity) {
   }
   composer.reset();
   prime.forEach((token, i) => {
-    const q = softmax(composer.step(token));
-    const p = probabilities[i];
-    let kl = 0;
-    for (let j = 0; j < size; j++) {
-      kl += p[j] * (Math.log(Math.max(p[j], 1e-12)) - Math.log(Math.max(q[j], 1e-12)));
-    }
+    const kl = klDivergence(probabilities[i], softmax(composer.step(token)));
     if (!(kl <= MAX_KL)) {
       throw new Error("the weights do not give the probabilities in parity.json " +
         `(KL ${kl.toPrecision(3)} at step ${i}, the limit is ${MAX_KL}): a weight is ` +
@@ -126,14 +120,4 @@ function checkParity(composer, parity) {
     }
   });
   composer.reset();
-}
-
-/** Softmax of logits in float64, as Python's parity file computes it. */
-export function softmax(logits) {
-  let max = -Infinity;
-  for (const x of logits) max = Math.max(max, x);
-  const p = Float64Array.from(logits, (x) => Math.exp(x - max));
-  let sum = 0;
-  for (const x of p) sum += x;
-  return p.map((x) => x / sum);
 }

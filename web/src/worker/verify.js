@@ -17,7 +17,10 @@
 // Format 1: model.json was a tfjs Layers model; its network is config.json's
 // model, with no key input.
 
+import { sha256 } from "../common/digest.js";
 import { decodeWeights } from "../mirror/weights.js";
+
+export { sha256 }; // the tests and earlier callers import it from here
 
 export const MODEL_TYPE = "cadenza-lstm";
 export const FORMAT_VERSION = 3; // what the converter writes (converter/folder.py)
@@ -49,16 +52,6 @@ export function checkConfig(config, vocab) {
     throw new Error("config.json lists no weight shards with their sizes and SHA-256 " +
       "(exported by an older converter: export it again)");
   }
-}
-
-/** Lower-case hex SHA-256 of bytes (Web Crypto: https pages, localhost and Node 20). */
-export async function sha256(bytes) {
-  if (!globalThis.crypto?.subtle) {
-    throw new Error("this browser cannot check the model's weights: Web Crypto needs " +
-      "a secure page (https or localhost)");
-  }
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /**
