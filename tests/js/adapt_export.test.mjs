@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { unzipSync } from "fflate";
-import { encodeWeight } from "../../web/src/adapt/encode.js";
+import { encodeWeight, quantizeUint8 } from "../../web/src/adapt/encode.js";
 import { exportAdapted } from "../../web/src/adapt/export.js";
 import { BYTES, COLUMN_PARTS, decodeWeights, storageOf } from "../../web/src/mirror/weights.js";
 import { sha256 } from "../../web/src/common/digest.js";
@@ -45,6 +45,13 @@ test("each storage is encoded as the converter writes it (tests/vectors/weights.
     assert.deepEqual(entries, c.entries, c.name);
     assert.equal(Buffer.from(bytes).toString("hex"), c.hex, c.name);
   }
+});
+
+test("a uint8 code halfway between two goes to the even one, as numpy's round", () => {
+  // range 0..255: scale 1, and x - min lands on halves (the vectors hold no tie)
+  const { codes, min, scale } = quantizeUint8(Float32Array.of(0, 2.5, 3.5, 254.5, 255));
+  assert.ok(min === 0 && scale === 1, `min ${min}, scale ${scale}`); // min -0, as numpy's nudge
+  assert.deepEqual(Array.from(codes), [0, 2, 4, 254, 255]);
 });
 
 /** How far a stored value may be from the float32 one: a uint8 step (half, or a nudge's clip). */
