@@ -10,6 +10,7 @@
 // then written as a uint8 entry by the same tensorflowjs rule.
 // No DOM: this runs in a Web Worker and in node.
 
+import { concat } from "../common/bytes.js";
 import { COLUMN_PARTS, storageOf } from "../mirror/weights.js";
 
 const LEVELS = 255;
@@ -131,15 +132,4 @@ export function halfBits(x) {
   const h = (e << 10) | (mant >>> 13), rem = mant & 0x1fff;
   // a carry out of the mantissa steps the exponent, up to infinity: still the right bits
   return sign | (rem > 0x1000 || (rem === 0x1000 && h & 1) ? h + 1 : h);
-}
-
-/** The parts back to back in one Uint8Array. */
-export function concat(parts) {
-  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    bytes.set(part, at);
-    at += part.length;
-  }
-  return bytes;
 }

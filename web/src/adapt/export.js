@@ -15,12 +15,13 @@
 
 import { zipSync } from "fflate";
 import { sha256 } from "../common/digest.js";
+import { concat } from "../common/bytes.js";
 import { Codec } from "../mirror/codec.js";
 import { checkNetwork } from "../mirror/network.js";
 import { Stepper } from "../mirror/stepper.js";
 import { klDivergence, MAX_KL, softmax } from "../mirror/storage.js";
 import { BYTES, decodeWeights, storageOf } from "../mirror/weights.js";
-import { concat, encodeWeight, splitName, storages } from "./encode.js";
+import { encodeWeight, splitName, storages } from "./encode.js";
 
 /** tfjs-converter's shard size, as converter/weights.py SHARD_BYTES. */
 export const SHARD_BYTES = 4 * 1024 * 1024;

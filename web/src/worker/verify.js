@@ -17,6 +17,7 @@
 // Format 1: model.json was a tfjs Layers model; its network is config.json's
 // model, with no key input.
 
+import { concat } from "../common/bytes.js";
 import { sha256 } from "../common/digest.js";
 import { decodeWeights } from "../mirror/weights.js";
 
@@ -75,16 +76,6 @@ export async function fetchWeights(base, modelJson, shards) {
   return decodeWeights(manifest.map((group) => ({
     weights: group.weights ?? [],
     bytes: concat((group.paths ?? []).map((path) => fetched.get(path))) })));
-}
-
-function concat(parts) {
-  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    bytes.set(part, at);
-    at += part.length;
-  }
-  return bytes;
 }
 
 async function fetchShard(base, path, want) {
