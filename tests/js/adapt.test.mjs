@@ -21,7 +21,7 @@ import { MAX_SONG_BEATS, MAX_SONG_SECONDS, MAX_TEMPO_BPM, MIN_TEMPO_BPM,
   writeMidi } from "../../web/src/files/midifile.js";
 import { HELD_OUT_SHARE, readSongs, splitSongs } from "../../web/src/adapt/songs.js";
 import { adapt, OUTPUT_WEIGHTS } from "../../web/src/adapt/adapt.js";
-import { softmax } from "../../web/src/worker/model.js";
+import { softmax } from "../../web/src/mirror/storage.js";
 import { readExport } from "./exports.mjs";
 import { needTestModels, TEST_MODELS } from "./fixtures.mjs";
 

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { extname, join, normalize } from "node:path";
-import { loadComposer, softmax } from "../../web/src/worker/model.js";
+import { klDivergence, softmax } from "../../web/src/mirror/storage.js";
+import { loadComposer } from "../../web/src/worker/model.js";
 
 export const ROOT = new URL("../..", import.meta.url).pathname;
 export const TEST_MODELS = join(ROOT, "build/test-models");
@@ -65,12 +66,8 @@ export async function drift(url, parity) {
   parity.prime.forEach((token, i) => {
     const q = softmax(composer.step(token));
     const p = parity.probabilities[i];
-    let kl = 0;
-    for (let j = 0; j < p.length; j++) {
-      maxAbs = Math.max(maxAbs, Math.abs(p[j] - q[j]));
-      if (p[j] > 0) kl += p[j] * (Math.log(p[j]) - Math.log(Math.max(q[j], 1e-12)));
-    }
-    maxKl = Math.max(maxKl, kl);
+    for (let j = 0; j < p.length; j++) maxAbs = Math.max(maxAbs, Math.abs(p[j] - q[j]));
+    maxKl = Math.max(maxKl, klDivergence(p, q));
   });
   composer.dispose();
   return { maxAbs, maxKl };

@@ -12,8 +12,10 @@ import { appendFileSync, cpSync, mkdtempSync, readFileSync, statSync, truncateSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { loadComposer, MAX_KL } from "../../web/src/worker/model.js";
-import { FORMAT_VERSION, READABLE, sha256 } from "../../web/src/worker/verify.js";
+import { sha256 } from "../../web/src/common/digest.js";
+import { MAX_KL } from "../../web/src/mirror/storage.js";
+import { loadComposer } from "../../web/src/worker/model.js";
+import { FORMAT_VERSION, READABLE } from "../../web/src/worker/verify.js";
 import { needTestModels, serveFiles, TEST_MODELS } from "./fixtures.mjs";
 
 const SOURCE = join(TEST_MODELS, "float16");

@@ -23,7 +23,6 @@ import { klDivergence, MAX_KL, softmax } from "../mirror/storage.js";
 import { checkConfig, fetchWeights } from "./verify.js";
 
 export { checkConfig, FORMAT_VERSION, MODEL_TYPE } from "./verify.js";
-export { MAX_KL, softmax } from "../mirror/storage.js";
 
 async function getJson(url) {
   const response = await fetch(url);

@@ -21,8 +21,6 @@ import { concat } from "../common/bytes.js";
 import { sha256 } from "../common/digest.js";
 import { decodeWeights } from "../mirror/weights.js";
 
-export { sha256 }; // the tests and earlier callers import it from here
-
 export const MODEL_TYPE = "cadenza-lstm";
 export const FORMAT_VERSION = 3; // what the converter writes (converter/folder.py)
 export const READABLE = [1, 3];
