@@ -11,6 +11,7 @@
 // No DOM: this runs in a Web Worker and in node.
 
 import { concat } from "../common/bytes.js";
+import { roundHalfEven } from "../mirror/codec.js";
 import { COLUMN_PARTS, storageOf } from "../mirror/weights.js";
 
 const LEVELS = 255;
@@ -104,12 +105,6 @@ function columnAffine(values, columns) {
   const codes = Float32Array.from(values, (x, i) => Math.min(Math.max(
     roundHalfEven((x - min[i % columns]) / scale[i % columns]), 0), LEVELS));
   return { codes, min, scale };
-}
-
-/** numpy's round and rint: halves go to the even neighbour. */
-function roundHalfEven(x) {
-  const r = Math.round(x); // halves up
-  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 const f32 = new Float32Array(1);
