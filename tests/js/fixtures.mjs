@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { extname, join, normalize } from "node:path";
-import { klDivergence, softmax } from "../../web/src/mirror/storage.js";
+import { drift as probabilityDrift, softmax } from "../../web/src/mirror/storage.js";
 import { loadComposer } from "../../web/src/worker/model.js";
 
 export const ROOT = new URL("../..", import.meta.url).pathname;
@@ -61,14 +61,7 @@ export function parityOf(folder) {
 export async function drift(url, parity) {
   const composer = await loadComposer(url);
   composer.reset();
-  let maxAbs = 0;
-  let maxKl = 0;
-  parity.prime.forEach((token, i) => {
-    const q = softmax(composer.step(token));
-    const p = parity.probabilities[i];
-    for (let j = 0; j < p.length; j++) maxAbs = Math.max(maxAbs, Math.abs(p[j] - q[j]));
-    maxKl = Math.max(maxKl, klDivergence(p, q));
-  });
+  const got = parity.prime.map((token) => softmax(composer.step(token)));
   composer.dispose();
-  return { maxAbs, maxKl };
+  return probabilityDrift(parity.probabilities, got);
 }

@@ -19,7 +19,7 @@ import { concat } from "../common/bytes.js";
 import { Codec } from "../mirror/codec.js";
 import { checkNetwork } from "../mirror/network.js";
 import { Stepper } from "../mirror/stepper.js";
-import { klDivergence, MAX_KL, softmax } from "../mirror/storage.js";
+import { drift, MAX_KL, softmax } from "../mirror/storage.js";
 import { BYTES, decodeWeights, storageOf } from "../mirror/weights.js";
 import { encodeWeight, splitName, storages } from "./encode.js";
 
@@ -197,11 +197,6 @@ function probabilities(weights, network, codec, prime) {
 /** {max_abs_diff, max_kl} of the written weights, decoded as a reader does, from reference. */
 function parity(written, network, codec, prime, reference) {
   const weights = decodeWeights(written.map(({ entries, bytes }) => ({ weights: entries, bytes })));
-  const got = probabilities(weights, network, codec, prime);
-  let maxAbs = 0, maxKl = 0;
-  got.forEach((q, i) => {
-    q.forEach((x, j) => { maxAbs = Math.max(maxAbs, Math.abs(x - reference[i][j])); });
-    maxKl = Math.max(maxKl, klDivergence(reference[i], q));
-  });
+  const { maxAbs, maxKl } = drift(reference, probabilities(weights, network, codec, prime));
   return { max_abs_diff: maxAbs, max_kl: maxKl };
 }

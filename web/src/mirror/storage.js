@@ -16,6 +16,20 @@ export function softmax(logits) {
   return p.map((x) => x / sum);
 }
 
+/**
+ * {maxAbs, maxKl}: the largest |p - q| and KL(p || q) over every step of two runs'
+ * next-token probabilities, `reference` (p) and `got` (q), one row per step.
+ */
+export function drift(reference, got) {
+  let maxAbs = 0, maxKl = 0;
+  got.forEach((q, i) => {
+    const p = reference[i];
+    for (let j = 0; j < p.length; j++) maxAbs = Math.max(maxAbs, Math.abs(p[j] - q[j]));
+    maxKl = Math.max(maxKl, klDivergence(p, q));
+  });
+  return { maxAbs, maxKl };
+}
+
 /** KL(p || q), probabilities clipped at 1e-12 in the logs (converter/storage.py kl). */
 export function klDivergence(p, q) {
   let kl = 0;
