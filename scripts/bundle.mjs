@@ -9,6 +9,9 @@
 //   site/assets/bundle/worker.js   the Web Worker that loads models and
 //                                  generates (classic script: tfjs + wasm)
 //   site/assets/bundle/reader.js   the Web Worker that reads uploaded MIDI files
+//   site/assets/bundle/adapter.js  the Web Worker that adapts a model to the visitor's
+//                                  files ("Make it yours": tfjs with its gradients,
+//                                  on wasm, cpu or webgl)
 //   site/assets/wasm/*.wasm        tfjs-backend-wasm binaries (setWasmPaths)
 // --dev skips minification and writes source maps.
 
@@ -40,6 +43,8 @@ await build({ ...common, entryPoints: [join(ROOT, "web/src/page/cadenza.js")], o
   format: "esm", splitting: true, chunkNames: "[name]-[hash]" });
 await build({ ...common, entryPoints: [join(ROOT, "web/src/worker/worker.js")],
   outfile: join(OUT, "worker.js"), format: "iife" });
+await build({ ...common, entryPoints: [join(ROOT, "web/src/worker/adapter.js")],
+  outfile: join(OUT, "adapter.js"), format: "iife" });
 await build({ ...common, entryPoints: [join(ROOT, "web/src/worker/reader.js")],
   outfile: join(OUT, "reader.js"), format: "iife" });
 

@@ -24,7 +24,7 @@ from trainer.music.midi_io import pickup_pad
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["", "compose/", "examples/", "how-it-works/", "train/", "model-card/"]
+PAGES = ["", "compose/", "yours/", "examples/", "how-it-works/", "train/", "model-card/"]
 COMPOSE = "[data-cadenza=compose]"
 PRIME_NOTES = 16  # web/src/page/compose.js: notes of an upload that start the song
 LOCAL = ("blob:", "data:")  # object URLs the page makes itself (Tone's clock, downloads)

@@ -59,7 +59,7 @@ const YIELD_MS = 40; // the longest stretch of work between two turns of the eve
  * @param options DEFAULTS' fields, and onProgress(report) called with
  *   {phase: "states", done, total, etaSeconds} after each song read and
  *   {phase: "train", epoch, maxEpochs, trainLoss, heldOutLoss, bestEpoch,
- *   etaSeconds} after each epoch (etaSeconds: at most this long to the epoch limit;
+ *   etaSeconds, history (as the result's, so far)} after each epoch (etaSeconds: at most this long to the epoch limit;
  *   stopping early ends sooner), and signal, an AbortSignal that cancels
  */
 export async function adapt(base, parts, options = {}) {
@@ -93,7 +93,8 @@ export async function adapt(base, parts, options = {}) {
       if (heldOutLoss < best.loss) best = { epoch, loss: heldOutLoss, values: layer.values() };
       const perEpoch = (performance.now() - t0) / 1000 / epoch;
       o.onProgress?.({ phase: "train", epoch, maxEpochs: o.maxEpochs, trainLoss, heldOutLoss,
-        bestEpoch: best.epoch, etaSeconds: perEpoch * (o.maxEpochs - epoch) });
+        bestEpoch: best.epoch, etaSeconds: perEpoch * (o.maxEpochs - epoch),
+        history: history.map((h) => ({ ...h })) });
       if (epoch - best.epoch >= o.patience) {
         stopped = "no gain";
         break;

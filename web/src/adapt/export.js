@@ -1,4 +1,4 @@
-// An adapted model as a standard export folder (format 3), and that folder as a .zip.
+// An adapted model as a standard export folder (format 3); zip.js makes the .zip of it.
 //
 // The folder is the base export's, with the adapted weights: what the browser's
 // loader (web/src/worker/model.js), `python -m converter`'s reader
@@ -13,7 +13,6 @@
 // instead, and config.json's adaptation record says so.
 // No DOM: this runs in a Web Worker and in node; a tfjs backend must be registered.
 
-import { zipSync } from "fflate";
 import { sha256 } from "../common/digest.js";
 import { concat } from "../common/bytes.js";
 import { Codec } from "../mirror/codec.js";
@@ -124,11 +123,6 @@ async function shardFiles(written, out) {
     manifest.push({ paths, weights: entries });
   }
   return { manifest, shards };
-}
-
-/** The .zip of an export folder's files, inside a folder named `folder`. */
-export function zipExport(files, folder) {
-  return zipSync({ [folder]: files }, { level: 6 });
 }
 
 /** config.json's `adaptation`: what the model started from and what it learnt. */

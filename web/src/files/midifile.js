@@ -114,6 +114,15 @@ function songOf(midi, notes) {
 }
 
 /**
+ * The reason a file of `size` bytes is refused (one too large to read; a page skips it
+ * unread), or null.
+ */
+export function sizeReason(size) {
+  return size > MAX_MIDI_BYTES ? `${size.toLocaleString("en-US")} bytes, more than the ` +
+    `${MAX_MIDI_BYTES.toLocaleString("en-US")} a MIDI file may hold here` : null;
+}
+
+/**
  * Throw the reason trainer/music/midi_io.py gives (its _check_chunks; tests/vectors/
  * midi.json holds them alike) for a file that is empty, huge or not MIDI, whose header
  * or a track it counts claims more bytes than follow (a truncated file, a damaged
@@ -122,10 +131,8 @@ function songOf(midi, notes) {
  */
 function checkFile(data) {
   if (!data.length) throw new Error("empty file");
-  if (data.length > MAX_MIDI_BYTES) {
-    throw new Error(`${data.length.toLocaleString("en-US")} bytes, more than the ` +
-      `${MAX_MIDI_BYTES.toLocaleString("en-US")} a MIDI file may hold here`);
-  }
+  const tooLarge = sizeReason(data.length);
+  if (tooLarge) throw new Error(tooLarge);
   if (String.fromCharCode(...data.subarray(0, 4)) !== "MThd") {
     throw new Error("not a MIDI file (no MThd header)");
   }

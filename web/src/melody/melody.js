@@ -17,7 +17,7 @@ import { siteUrl } from "../common/paths.js";
 
 const melody = { notes: [], stepsPerBeat: 4, meter: [4, 4], changes: [], key: null,
   source: "" };
-const codecs = new Map(); // model path -> Promise<Codec>
+const codecs = new Map(); // model path (a visitor's model: its name) -> Promise<Codec>
 
 /** The melody now (its notes are a copy). */
 export function current() {
@@ -133,17 +133,23 @@ export function meterChanges(meter, bars, pad = 0) {
   return changes;
 }
 
-/** The Codec of a listed model ({path}), from its vocab.json (once). */
+/**
+ * The Codec of a listed model ({path}, from its vocab.json, once; or a model of the
+ * visitor's, page/saved.js savedEntry, which carries its vocab).
+ */
 export function codecOf(model) {
-  if (!codecs.has(model.path)) {
-    const base = siteUrl(model.path.endsWith("/") ? model.path : `${model.path}/`);
-    const loading = Promise.all([import("../mirror/codec.js"), fetch(`${base}vocab.json`)])
-      .then(async ([{ Codec }, response]) => {
+  const id = model.path ?? model.name;
+  if (!codecs.has(id)) {
+    const base = model.path && siteUrl(model.path.endsWith("/") ? model.path : `${model.path}/`);
+    const vocab = model.vocab ? Promise.resolve(model.vocab) : fetch(`${base}vocab.json`)
+      .then((response) => {
         if (!response.ok) throw new Error(`${base}vocab.json: HTTP ${response.status}`);
-        return new Codec(await response.json());
+        return response.json();
       });
-    loading.catch(() => codecs.delete(model.path));
-    codecs.set(model.path, loading);
+    const loading = Promise.all([import("../mirror/codec.js"), vocab])
+      .then(([{ Codec }, json]) => new Codec(json));
+    loading.catch(() => codecs.delete(id));
+    codecs.set(id, loading);
   }
-  return codecs.get(model.path);
+  return codecs.get(id);
 }

@@ -11,6 +11,7 @@ window.TONE_SILENCE_LOGGING = true; // no Tone.js banner in the console
 const WIDGETS = {
   compose: () => import("./compose.js"),
   quick: () => import("./quick.js"),
+  yours: () => import("./yours.js"),
 };
 const mounted = new Map(); // element -> unmount()
 

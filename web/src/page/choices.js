@@ -21,11 +21,16 @@ async function getJson(url) {
 }
 
 /**
- * {version, conditioning} of a listed model ({path, ...}): its codec version
- * and config.json's conditioning, or null where the export has none. The
+ * {version, conditioning} of a listed model ({path, ...}, or one the visitor
+ * adapted, saved.js savedEntry, which carries its config and vocab): its codec
+ * version and config.json's conditioning, or null where the export has none. The
  * worker reads the same files later, from the HTTP cache.
  */
 export function modelChoices(model) {
+  if (model.vocab) {
+    return Promise.resolve({ version: model.vocab.version ?? 1,
+      conditioning: counts(model.config?.conditioning) });
+  }
   if (!cache.has(model.path)) {
     const base = siteUrl(model.path.endsWith("/") ? model.path : `${model.path}/`);
     const loading = Promise.all([getJson(`${base}vocab.json`), getJson(`${base}config.json`)])

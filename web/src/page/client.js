@@ -73,9 +73,26 @@ export function harmonize(request, onMessage) {
   return run("harmonize", request, onMessage);
 }
 
-/** Start loading a model (an export folder URL) before it is needed. */
-export function preload(model) {
-  getWorker().postMessage({ type: "load", model });
+/** Start loading a model (catalog.js modelSource: {model, files?}) before it is needed. */
+export function preload(source) {
+  getWorker().postMessage({ type: "load", ...source });
+}
+
+/**
+ * Free a model the worker may hold (a deleted "Yours" model: "saved:ID"); resolves
+ * with the worker's live tensors after, or null when no worker runs.
+ */
+export function unload(model) {
+  if (!worker) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const listen = ({ data }) => {
+      if (data?.type !== "unloaded" || data.model !== model) return;
+      worker?.removeEventListener("message", listen);
+      resolve(data.numTensors);
+    };
+    worker.addEventListener("message", listen);
+    worker.postMessage({ type: "unload", model });
+  });
 }
 
 /** Stop the song being generated (its promise rejects with Cancelled). */

@@ -13,7 +13,8 @@
 
 import * as audio from "../sound/audio.js";
 import { toAbc } from "../notation/abc.js";
-import { loadExamples, loadModels } from "./catalog.js";
+import { loadExamples, loadModels, modelSource } from "./catalog.js";
+import { PREFIX } from "./saved.js";
 import { menuGroups, menuNote, modelChoices } from "./choices.js";
 import { cancel, Cancelled, compose, harmonize, preload } from "./client.js";
 import * as melodies from "../melody/melody.js";
@@ -71,7 +72,7 @@ export function mount(root) {
       primeNotes: msg.primeNotes, settings: { ...settings, version },
       stepsPerBeat: model.steps_per_beat, mono: model.mono, model: model.name,
       ...(melody && { mode, melody: msg.melody ?? msg.notes.slice(0, msg.primeNotes) }) });
-    const request = { model: siteUrl(model.path), temperature: settings.temperature,
+    const request = { ...modelSource(model), temperature: settings.temperature,
       topP: settings.topP, seed: settings.seed, key: settings.key === ANY ? null : settings.key,
       meter: settings.meter === ANY ? null : settings.meter };
     try {
@@ -228,12 +229,16 @@ function showSong(view, roll, page, song, { rewind = false, note = "", link } = 
   view.set("summary", (el) => { el.textContent = `${text.summary}${ours}`; });
   view.set("bars", (el) => el.replaceChildren(...text.bars.map((line) =>
     Object.assign(document.createElement("li"), { textContent: line }))));
+  const own = song.model.startsWith(PREFIX);
   view.set("share-note", (el) => {
-    el.hidden = song.settings.prime !== "upload" && !song.mode;
+    el.hidden = song.settings.prime !== "upload" && !song.mode && !own;
     el.textContent = song.mode ? "Your melody does not travel in a link, so a song made from " +
       "it has none; download it instead."
-      : "Your MIDI file does not travel in the link: opened elsewhere, the link composes " +
-        "from nothing, so another song.";
+      : [own ? `${song.model} lives only in this browser: the link composes this song here, ` +
+        "and nowhere else (download the model on Make it yours to take it along)." : "",
+      song.settings.prime === "upload" ? "Your MIDI file does not travel in the link: " +
+        "opened elsewhere, the link composes from nothing, so another song." : ""]
+        .filter(Boolean).join(" ");
   });
   showNotation(view, song, view.get("form"));
 }
@@ -325,8 +330,11 @@ async function setUp(view, form, page, generate) {
     writeForm(form, { key: rest.key, meter: rest.meter });
     ready(view);
     preloadModel(form, page);
-    return view.error(`the shared song's model "${echo(model)}" is not on this site; pick ` +
-      "one of the models above and press Generate");
+    return view.error(model.startsWith(PREFIX)
+      ? `the shared song's model "${echo(model)}" was made in another browser and lives ` +
+        "only there; pick one of the models above and press Generate"
+      : `the shared song's model "${echo(model)}" is not on this site; pick ` +
+        "one of the models above and press Generate");
   }
   if (shared) writeForm(form, shared);
   await showChoices(view, form, page); // the menus of the link's model, then its choices
@@ -415,7 +423,7 @@ function idle(fn) {
 /** Load the chosen model in the worker now, so Generate starts at once. */
 function preloadModel(form, page) {
   const model = page.models.find((m) => m.name === form.elements.model.value);
-  if (model) preload(siteUrl(model.path));
+  if (model) preload(modelSource(model));
 }
 
 /**

@@ -3,7 +3,7 @@
 // opens the same song (its share link) on the Compose page.
 
 import * as audio from "../sound/audio.js";
-import { loadModels } from "./catalog.js";
+import { loadShipped } from "./catalog.js";
 import { cancel, Cancelled, compose } from "./client.js";
 import { siteUrl } from "../common/paths.js";
 import { PianoRoll } from "../notation/pianoroll.js";
@@ -26,7 +26,7 @@ export function mount(root) {
     view.error(null);
     view.busy(true);
     try {
-      const [model] = await loadModels();
+      const [model] = await loadShipped();
       const settings = { ...SETTINGS, model: model.name, seed: randomSeed() };
       const result = await compose({ model: siteUrl(model.path), prime: null, primeNotes: 0,
         maxNotes: settings.length, temperature: settings.temperature, topP: settings.topP,

@@ -20,19 +20,9 @@ import { Codec } from "../mirror/codec.js";
 import { checkNetwork } from "../mirror/network.js";
 import { Stepper } from "../mirror/stepper.js";
 import { klDivergence, MAX_KL, softmax } from "../mirror/storage.js";
-import { checkConfig, fetchWeights } from "./verify.js";
+import { checkConfig, fetchWeights, httpFolder, readJson } from "./verify.js";
 
 export { checkConfig, FORMAT_VERSION, MODEL_TYPE } from "./verify.js";
-
-async function getJson(url) {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  try {
-    return await response.json();
-  } catch (e) {
-    throw new Error(`${url}: not valid JSON (${e.message})`);
-  }
-}
 
 /**
  * A loaded model: reset() then step(tokenId) -> Float32Array of next-token
@@ -66,12 +56,15 @@ export class Composer {
   }
 }
 
-/** Load the export folder at `baseUrl` (absolute or relative to the page). */
-export async function loadComposer(baseUrl) {
-  const base = new URL(baseUrl.endsWith("/") ? baseUrl : `${baseUrl}/`,
-    globalThis.location?.href).href; // shard URLs resolve against it
-  const [config, vocab, modelJson] = await Promise.all([getJson(`${base}config.json`),
-    getJson(`${base}vocab.json`), getJson(`${base}model.json`)]);
+/**
+ * An export folder's files read and checked (verify.js): {config, vocab, codec,
+ * network, weights (by name, decoded), parity (parity.json, null where the folder
+ * lists none)}.
+ * @param folder verify.js httpFolder(url) or memoryFolder(files, label)
+ */
+export async function readFolder(folder) {
+  const [config, vocab, modelJson] = await Promise.all(["config.json", "vocab.json",
+    "model.json"].map((name) => readJson(folder, name)));
   checkConfig(config, vocab);
   const codec = new Codec(vocab);
   const network = checkNetwork(modelJson, config, Boolean(codec.ranges.KEY),
@@ -79,14 +72,24 @@ export async function loadComposer(baseUrl) {
   // Two entries of one shape swapped pass every check above: parity.json's
   // Keras probabilities catch them (converter/read.py check_parity).
   const parity = (config.files ?? []).includes("parity.json")
-    ? getJson(`${base}parity.json`) : null;
+    ? readJson(folder, "parity.json") : null;
   parity?.catch(() => {}); // awaited below, after the weights' own checks
-  const weights = await fetchWeights(base, modelJson, config.shards);
+  const weights = await fetchWeights(folder, modelJson, config.shards);
+  return { config, vocab, codec, network, weights, parity: await parity };
+}
+
+/**
+ * Load an export folder: a URL (absolute or relative to the page) or a folder of
+ * verify.js (memoryFolder: an adapted model from the browser's storage).
+ */
+export async function loadComposer(source) {
+  const folder = typeof source === "string" ? httpFolder(source) : source;
+  const { config, vocab, codec, network, weights, parity } = await readFolder(folder);
   const composer = new Composer(new Stepper(weights, network, codec), config, vocab, codec,
     network);
   if (parity) {
     try {
-      checkParity(composer, await parity);
+      checkParity(composer, parity);
     } catch (e) {
       composer.dispose();
       throw e;

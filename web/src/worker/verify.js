@@ -54,11 +54,49 @@ export function checkConfig(config, vocab) {
 }
 
 /**
- * The weights of `modelJson` (model.json as parsed, at `base`), fetched and
+ * An export folder served over HTTP at `baseUrl` (absolute or relative to the
+ * page): {where(name), read(name) -> Promise<Uint8Array>}, read throwing
+ * "URL: HTTP 404" and the like.
+ */
+export function httpFolder(baseUrl) {
+  const base = new URL(baseUrl.endsWith("/") ? baseUrl : `${baseUrl}/`,
+    globalThis.location?.href).href; // every file resolves against it
+  const where = (name) => new URL(name, base).href;
+  return { where, async read(name) {
+    const response = await fetch(where(name));
+    if (!response.ok) throw new Error(`${where(name)}: HTTP ${response.status}`);
+    return new Uint8Array(await response.arrayBuffer());
+  } };
+}
+
+/**
+ * An export folder held in memory, {name: Uint8Array} (an adapted model from the
+ * browser's storage), read as httpFolder reads one; `label` names it in errors.
+ */
+export function memoryFolder(files, label) {
+  const where = (name) => `${label}/${name}`;
+  return { where, async read(name) {
+    if (!Object.hasOwn(files, name)) throw new Error(`${where(name)} is missing`);
+    return files[name];
+  } };
+}
+
+/** A JSON file of `folder` (httpFolder, memoryFolder), parsed. */
+export async function readJson(folder, name) {
+  const bytes = await folder.read(name);
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new Error(`${folder.where(name)}: not valid JSON (${e.message})`);
+  }
+}
+
+/**
+ * The weights of `modelJson` (model.json as parsed, in `folder`), read and
  * checked against `shards` (config.json's), then decoded (web/src/mirror/weights.js):
  * {name: {shape, values: Float32Array}}.
  */
-export async function fetchWeights(base, modelJson, shards) {
+export async function fetchWeights(folder, modelJson, shards) {
   const manifest = modelJson?.weightsManifest;
   if (!Array.isArray(manifest) || !manifest.length) {
     throw new Error("model.json has no weightsManifest (its weights would be random)");
@@ -70,17 +108,14 @@ export async function fetchWeights(base, modelJson, shards) {
       `config.json lists ${JSON.stringify(listed)}`);
   }
   const fetched = new Map(await Promise.all(paths.map(
-    async (path) => [path, new Uint8Array(await fetchShard(base, path, shards[path]))])));
+    async (path) => [path, await readShard(folder, path, shards[path])])));
   return decodeWeights(manifest.map((group) => ({
     weights: group.weights ?? [],
     bytes: concat((group.paths ?? []).map((path) => fetched.get(path))) })));
 }
 
-async function fetchShard(base, path, want) {
-  const url = new URL(path, base).href;
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`weight shard ${path}: HTTP ${response.status}`);
-  const bytes = await response.arrayBuffer();
+async function readShard(folder, path, want) {
+  const bytes = await folder.read(path);
   if (bytes.byteLength !== want.bytes) {
     throw new Error(`weight shard ${path} has ${bytes.byteLength} bytes, ` +
       `config.json says ${want.bytes}`);

@@ -1,8 +1,12 @@
 // The composer's Web Worker: loads each model once and generates off the page's thread.
 //
-// In:  {type: "load", model}   start loading a model (no reply; errors wait
+// In:  {type: "load", model, files}   start loading a model (no reply; errors wait
 //       for the next "generate" of that model, which loads it again)
-//      {type: "generate", id, model (URL of an export folder), prime (a read
+//      {type: "unload", model}   free a model (a deleted one of the visitor's)
+// Out: {type: "unloaded", model, numTensors}   the tensors still live after
+// In:  {type: "generate", id, model (URL of an export folder, or "saved:ID" for a
+//       model the visitor adapted, whose export folder's files {name: Uint8Array}
+//       come as files: page/saved.js; every request names them), prime (a read
 //       MIDI file {notes: [{start, end, pitch}] in beats, meters, key}, as
 //       midifile.js readSong gives it, or null), primeNotes, maxNotes,
 //       temperature, topP, seed, key ("D:minor") and meter ("6/8",
@@ -41,11 +45,12 @@ import { KIND } from "../mirror/codec.js";
 import { harmonize, melodyLine, voicingGuard } from "../mirror/harmony.js";
 import { parseKey, parseMeter } from "../mirror/keys.js";
 import { loadComposer } from "./model.js";
+import { memoryFolder } from "./verify.js";
 import { generate } from "../mirror/sampler.js";
 import { pastFirstOnset } from "../notation/music.js";
 
 const PROGRESS_MS = 50;
-const models = new Map(); // export folder URL -> Promise<Composer>
+const models = new Map(); // export folder URL or "saved:ID" -> Promise<Composer>
 let backend = null; // Promise<string>, the wasm binary in use (as the page shows it)
 
 /**
@@ -65,14 +70,25 @@ function startBackend() {
   return backend;
 }
 
-/** The Composer of the export folder at url, loaded on first use. */
-function composer(url) {
+/**
+ * The Composer of the export folder at url (or of files, a folder in memory, which
+ * url names), loaded on first use.
+ */
+function composer(url, files = null) {
   if (!models.has(url)) {
-    const loading = startBackend().then(() => loadComposer(url));
+    const loading = startBackend().then(() => loadComposer(files
+      ? memoryFolder(files, url) : url));
     loading.catch(() => models.delete(url)); // a failed load may be retried
     models.set(url, loading);
   }
   return models.get(url);
+}
+
+async function unload({ model }) {
+  const loading = models.get(model);
+  models.delete(model);
+  await loading?.then((m) => m.dispose(), () => {});
+  self.postMessage({ type: "unloaded", model, numTensors: tf.memory().numTensors });
 }
 
 /**
@@ -104,7 +120,7 @@ function requests(codec, { key, meter }, primed) {
 
 /** The model of msg, loaded; posts "loaded". */
 async function load(msg, t0) {
-  const model = await composer(msg.model);
+  const model = await composer(msg.model, msg.files);
   self.postMessage({ type: "loaded", id: msg.id, config: model.config, backend: await backend,
     ms: performance.now() - t0 });
   return model;
@@ -175,7 +191,8 @@ async function harmonizeMelody(msg) {
 const JOBS = { generate: compose, harmonize: harmonizeMelody };
 
 self.onmessage = async ({ data }) => {
-  if (data?.type === "load") composer(data.model).catch(() => {});
+  if (data?.type === "load") composer(data.model, data.files).catch(() => {});
+  if (data?.type === "unload") unload(data);
   const job = JOBS[data?.type];
   if (!job) return;
   try {
