@@ -234,3 +234,34 @@ def test_cancel_and_closing_the_tab_mid_training_leave_every_model(browser, base
     assert compose_with(page, base, "Yours: Kept", seed=3)["notes"]
     assert compose_with(page, base, "chorales", seed=3)["notes"]
     context.close()
+
+
+def test_a_model_of_yours_takes_a_key_and_harmonizes_as_its_base(page, base, tmp_path):
+    open_yours(page, base)
+    assert adapt(page, tunes(tmp_path, 4), "Hymns", model="chorales") == "done"
+    open_compose(page, base)
+    page.select_option("[data-cz=model]", "Yours: Hymns")
+    page.wait_for_function("document.querySelector('[data-cz=choice-note]').textContent"
+                           ".includes('training')")  # the base's keys, with their counts
+    page.select_option("[data-cz=key]", "D:major")
+    page.fill("input[name=seed]", "2")
+    page.fill("input[name=length]", "40")
+    page.click("[data-cz=generate]")
+    page.wait_for_function(f"document.querySelector('{COMPOSE}').dataset.state !== 'generating'")
+    assert wait_settled(page) == "done", page.inner_text("[data-cz=error]")
+    song = page.evaluate("window.cadenza.song()")
+    assert song["meta"]["key"] == [2, "major"]
+
+    tune = [(i, i + 1, (62, 66, 69, 67, 64, 62)[i % 6]) for i in range(12)]
+    page.set_input_files("[data-cz=melody-file]", str(write_song(tmp_path / "tune.mid", tune)))
+    page.wait_for_function("document.querySelector('[data-cz=rec-status]').textContent"
+                           ".startsWith('Your melody: 12 notes')")
+    page.click("[data-cz=harmonize]")
+    page.wait_for_function(f"document.querySelector('{COMPOSE}').dataset.state !== 'generating'")
+    assert wait_settled(page) == "done", page.inner_text("[data-cz=error]")
+    harmonized = page.evaluate("window.cadenza.song()")
+    assert harmonized["model"] == "Yours: Hymns" and harmonized["mode"] == "harmonize"
+    tops = {n["pitch"] for n in harmonized["melody"]}
+    assert tops <= {62, 66, 69, 67, 64} | {p + 12 for p in (62, 66, 69, 67, 64)}
+    assert len(harmonized["notes"]) > len(harmonized["melody"])  # voices below the melody
+    assert page.recorder.errors == []
