@@ -120,6 +120,11 @@ def test_adapt_compose_reload_download_rename_delete(page, base, tmp_path):
     page.wait_for_function("[...document.querySelectorAll('[data-cz=list] h3')]"
                            ".some(h => h.textContent === 'Yours: Jigs')")
     assert saved_names(page) == ["Yours: Jigs"]
+    with page.expect_download() as download:  # the download says its name now
+        page.click("[aria-label='Download Yours: Jigs']")
+    download.value.save_as(tmp_path / "jigs.zip")
+    with zipfile.ZipFile(tmp_path / "jigs.zip") as z:
+        assert json.loads(z.read("cadenza-Jigs/config.json"))["name"] == "Jigs"
     open_compose(page, base)
     assert "Yours: Jigs" in menu(page) and "Yours: Reels" not in menu(page)
 

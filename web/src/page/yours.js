@@ -36,7 +36,7 @@ export function mount(root) {
   loadShipped().then((models) => {
     view.set("base", (select) => select.replaceChildren(...models.map((m) =>
       new Option(`${m.name} (${m.mono ? "melody" : "polyphonic"})`, m.name))));
-    view.state("idle");
+    view.status("Choose the model to start from and your MIDI files, then press Adapt.", "idle");
     showFiles(view, page);
   }, (e) => view.error(`no model could be listed (${reason(e)})`));
   showSaved(view, page);
@@ -251,11 +251,17 @@ async function saved(view, page, model) {
   }
 }
 
-/** Offer a model's export folder as a .zip, named after it. */
+/**
+ * Offer a model's export folder as a .zip, named after it: config.json says its name
+ * now (a rename changes only the record; config.json holds no hash of itself).
+ */
 function downloadModel(model) {
   const folder = `cadenza-${model.name.replace(/[^\w.-]+/g, "-").replace(/^-|-$/g, "") ||
     "model"}`;
-  download(zipExport(model.files, folder, new Date(model.created)), `${folder}.zip`,
+  const config = { ...savedJson(model, "config.json"), name: model.name };
+  const files = { ...model.files,
+    "config.json": new TextEncoder().encode(JSON.stringify(config, null, 1)) };
+  download(zipExport(files, folder, new Date(model.created)), `${folder}.zip`,
     "application/zip");
 }
 
