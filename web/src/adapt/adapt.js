@@ -59,8 +59,9 @@ const YIELD_MS = 40; // the longest stretch of work between two turns of the eve
  * @param options DEFAULTS' fields, and onProgress(report) called with
  *   {phase: "states", done, total, etaSeconds} after each song read and
  *   {phase: "train", epoch, maxEpochs, trainLoss, heldOutLoss, bestEpoch,
- *   etaSeconds, history (as the result's, so far)} after each epoch (etaSeconds: at most this long to the epoch limit;
- *   stopping early ends sooner), and signal, an AbortSignal that cancels
+ *   etaSeconds, history (as the result's, so far)} after each epoch (etaSeconds:
+ *   at most this long to the epoch limit; stopping early ends sooner), and signal,
+ *   an AbortSignal that cancels
  */
 export async function adapt(base, parts, options = {}) {
   const o = { ...DEFAULTS, ...options };

@@ -241,6 +241,11 @@ async function saved(view, page, model) {
     const record = await saveModel(model);
     view.status(`Done: ${PREFIX}${record.name} is saved in this browser; ${gain}. ` +
       "Compose with it below, or on the Compose page.", "done");
+    if (!model.report.bestEpoch) {
+      view.notice(`No epoch beat ${model.base} itself on your held-out songs: your files ` +
+        `are close to what it already knows, so ${PREFIX}${record.name} composes as ` +
+        `${model.base} does. Files of a style further from it teach it more.`);
+    }
     await showSaved(view, page);
   } catch (e) {
     page.unsaved = { ...model, created: new Date().toISOString() };
