@@ -218,7 +218,9 @@ function count(n, what) {
 }
 
 function progress(view, p, base) {
-  const eta = Number.isFinite(p.etaSeconds) ? `, about ${Math.ceil(p.etaSeconds)} s left` : "";
+  // reading: as the songs so far went; training: to the epoch limit, an upper bound
+  const eta = !Number.isFinite(p.etaSeconds) ? ""
+    : `, ${p.phase === "states" ? "about" : "at most"} ${Math.ceil(p.etaSeconds)} s left`;
   if (p.phase === "states") {
     view.set("progress", (el) => { el.value = 0.3 * (p.done / p.total); });
     view.status(`${base} reads your songs: ${p.done} of ${p.total}${eta}…`, "training");
