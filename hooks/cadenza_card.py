@@ -50,6 +50,7 @@ def about(c: dict, t: dict, evaluation: dict | None, previous: dict | None) -> l
     if version >= 2 and codec.get("bars") is False:
         language += " (here without `BAR`, an ablation)"
     rows = [
+        *([["adapted in a browser", adapted(c["adaptation"])]] if c.get("adaptation") else []),
         ["data", data(c, t, evaluation)],
         ["music", "melody (top note of each onset)" if codec["mono"] else "polyphonic"],
         ["token language", language],
@@ -182,6 +183,20 @@ def calibration(record: dict) -> str:
     return text + ", baked into the output weights: the logits as trained, divided by it"
 
 
+def adapted(record: dict) -> str:
+    """What Make it yours (web/src/adapt/export.js) did to the base model; the other rows
+    of the card describe the base."""
+    songs, nll = record["songs"], record["held_out_nll_per_note"]
+    skipped = len(songs.get("skipped") or [])
+    return (f"from {record['base']['name']} to {len(songs['train'])} of a visitor's MIDI "
+            f"files, {len(songs['held_out'])} held out"
+            + (f" ({skipped} unusable left out)" if skipped else "")
+            + f": held-out NLL per note {nll['before']:.3f} before, {nll['after']:.3f} after; "
+            f"{', '.join(f'`{n}`' for n in record['trained']) or 'no weight'} trained for "
+            f"{len(record['history']) - 1} epochs (best {record['best_epoch']}). The rows below "
+            f"describe {record['base']['name']}, as trained in Python, and the evaluation is its.")
+
+
 def browser(c: dict) -> str:
     """Size and storage of the weights, and how closely they follow the Keras model."""
     text = f"{c['weights_bytes'] / 1e6:.2f} MB of {c['quantization']} weights"
@@ -199,5 +214,8 @@ def browser(c: dict) -> str:
         return text + (f"; next-token KL to the Keras model at most {kl['max']:.2g} (mean "
                        f"{kl['mean']:.2g}) over {kl['steps']:,} steps of {kl['songs']} songs "
                        "it generated")
+    if c.get("adaptation"):  # parity.json holds the adapted float32 weights' probabilities
+        return text + (f"; max KL to the adapted float32 weights over {c['parity']['steps']} "
+                       f"steps {c['parity']['max_kl']:.2g}")
     return text + (f"; max KL to the Keras model over {c['parity']['steps']} steps "
                    f"{c['parity']['max_kl']:.2g}")

@@ -225,6 +225,26 @@ def test_model_card_of_a_v2_model_alone(tmp_path):
                               "token language v2 (was v1")
 
 
+def test_model_card_of_a_model_adapted_in_a_browser_says_so(tmp_path):
+    folder = export_folder(tmp_path, "mine", version=2, evaluation=evaluation())
+    config = json.loads((folder / "config.json").read_text())
+    config["adaptation"] = {  # as web/src/adapt/export.js records it
+        "base": {"name": "chorales", "shards": {}},
+        "songs": {"train": ["a.mid", "b.mid", "c.mid"], "held_out": ["d.mid"],
+                  "skipped": [{"name": "e.mid", "reason": "drums only"}]},
+        "held_out_nll_per_note": {"before": 6.1974, "after": 3.9764},
+        "history": [{"epoch": e, "train_loss": 5.0, "held_out_loss": 4.0} for e in range(6)],
+        "best_epoch": 3, "stopped": "no gain", "trained": ["logits/kernel", "logits/bias"],
+        "stored_float32": {}, "by": "web/src/adapt"}
+    (folder / "config.json").write_text(json.dumps(config))
+    [text] = map(cadenza_card.card, cadenza_models.discover(tmp_path))
+    row = next(line for line in text.splitlines() if line.startswith("| adapted in a browser"))
+    assert ("from chorales to 3 of a visitor's MIDI files, 1 held out (1 unusable left out): "
+            "held-out NLL per note 6.197 before, 3.976 after; `logits/kernel`, `logits/bias` "
+            "trained for 5 epochs (best 3)") in row
+    assert "max KL to the adapted float32 weights over 32 steps" in text
+
+
 def test_model_card_says_which_meters_are_reported_but_not_checked(tmp_path):
     e = evaluation()
     e["requests"]["meters"] = [{"meter": "6/8", "human_songs": 55, "overlap": 0.954,
