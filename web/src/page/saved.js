@@ -13,9 +13,9 @@ const DB = "cadenza";
 const STORE = "adapted";
 export const PREFIX = "Yours: ";
 /** What a visitor is told when the browser keeps nothing (private windows, storage off). */
-export const REFUSED = "this browser does not let the page keep models (a private window, " +
+const REFUSED = "this browser does not let the page keep models (a private window, " +
   "or site storage is off)";
-export const FULL = "the browser's storage for this site is full";
+const FULL = "the browser's storage for this site is full";
 
 /** Why an IndexedDB request or transaction failed, as one line a visitor reads. */
 function failure(error) {

@@ -19,21 +19,22 @@ import { siteUrl } from "../common/paths.js";
 import { reason } from "../common/reason.js";
 import { sizeReason } from "../files/midifile.js";
 import { zipExport } from "../adapt/zip.js";
-import { loadShipped } from "./catalog.js";
+import { loadShipped, modelSource } from "./catalog.js";
 import { unload } from "./client.js";
 import { deleteModel, listSaved, PREFIX, renameModel, saveModel, savedJson } from "./saved.js";
 import { toHash } from "./settings.js";
 import { download, View } from "./view.js";
 
 const MIDI_NAME = /\.(mid|midi)$/i;
-export const MAX_FILES = 200;
+const MAX_FILES = 200;
 
 export function mount(root) {
   const view = new View(root);
-  const page = { files: [], unread: [], worker: null, job: 0, unsaved: null, tensors: {} };
+  const page = { shipped: [], files: [], unread: [], worker: null, job: 0, unsaved: null };
   view.state("loading");
 
   loadShipped().then((models) => {
+    page.shipped = models;
     view.set("base", (select) => select.replaceChildren(...models.map((m) =>
       new Option(`${m.name} (${m.mono ? "melody" : "polyphonic"})`, m.name))));
     view.status("Choose the model to start from and your MIDI files, then press Adapt.", "idle");
@@ -158,7 +159,6 @@ async function start(view, page) {
   if (job !== page.job) return;
   page.worker?.terminate();
   const worker = page.worker = new Worker(siteUrl("assets/bundle/adapter.js"));
-  const t0 = performance.now();
   let skipped = page.unread;
   worker.onmessage = async ({ data }) => {
     if (data.id !== job || page.worker !== worker) return;
@@ -185,8 +185,8 @@ async function start(view, page) {
       finish(page);
       view.root.dataset.tensors = String(data.numTensors);
       drawCurve(view.get("curve"), data.report.history);
-      await saved(view, page, { name, base, files: data.files, report: { ...data.report,
-        skipped, wallSeconds: (performance.now() - t0) / 1000 } });
+      await saved(view, page, { name, base, files: data.files,
+        report: { ...data.report, skipped } });
       busy(view, false);
     }
   };
@@ -197,8 +197,9 @@ async function start(view, page) {
     view.error(`the trainer could not start (${event.message || "worker failed"})`);
   };
   view.set("curve-box", (el) => { el.hidden = true; });
-  worker.postMessage({ type: "adapt", id: job, base: siteUrl(`models/${base}/`), files, name,
-    backend }, files.map((f) => f.bytes.buffer));
+  const { model: url } = modelSource(page.shipped.find((m) => m.name === base));
+  worker.postMessage({ type: "adapt", id: job, base: url, files, name, backend },
+    files.map((f) => f.bytes.buffer));
 }
 
 function finish(page) {
@@ -359,7 +360,7 @@ function savedItem(view, page, model) {
  * Draw NLL per note by epoch (history [{epoch, trainLoss, heldOutLoss}]) into an SVG:
  * training and held-out lines, their range on the left, and a text alternative.
  */
-export function drawCurve(svg, history) {
+function drawCurve(svg, history) {
   const W = 320, H = 140, PAD = 30;
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
   svg.setAttribute("class", "cz-curve");

@@ -4,7 +4,6 @@
 // In:  {type: "adapt", id, base (URL of the shipped model's export folder), files
 //       ([{name, bytes}], the visitor's MIDI files), name (the new model's), backend
 //       ("wasm", "cpu" or "webgl"; null: wasm, else cpu, whichever starts)}
-//      {type: "cancel", id}   stop adapting (rejects the job with "cancelled")
 // Out: {type: "started", id, backend}   the backend that trains
 //      {type: "read", id, train, heldOut (the files' names), skipped ([{name,
 //           reason}]: every file that cannot be used, as `prepare` says it),
@@ -18,7 +17,8 @@
 //      {type: "error", id, message}
 // The base model is only read (fetched from the site, checked as the composer checks
 // it); nothing here writes storage: the page saves what "done" brings. Every tensor
-// made is freed before "done" or "error" (numTensors says how many live).
+// made is freed before "done" or "error" (numTensors says how many live). Cancelling
+// is terminate(), as for the composer's worker: the page then starts a fresh one.
 
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-core/dist/register_all_gradients";
@@ -31,8 +31,6 @@ import { readSongs, splitSongs } from "../adapt/songs.js";
 import { reason } from "../common/reason.js";
 import { readFolder } from "./model.js";
 import { httpFolder, memoryFolder, readJson } from "./verify.js";
-
-const jobs = new Map(); // id -> AbortController
 
 /**
  * Start tfjs on `wanted`, or on wasm then cpu for null; resolves the backend's name.
@@ -51,16 +49,18 @@ async function startBackend(wanted) {
     : "neither WebAssembly nor plain JavaScript training could start");
 }
 
-/** Every file of the export folder at url, fetched: {name: Uint8Array}. */
+/** Every file of the export folder at url, fetched once each: {name: Uint8Array}. */
 async function folderFiles(url) {
   const folder = httpFolder(url);
-  const config = await readJson(folder, "config.json");
-  const names = [...new Set([...(config.files ?? []), ...Object.keys(config.shards ?? {}),
-    "config.json"])];
-  return Object.fromEntries(await Promise.all(names.map(async (n) => [n, await folder.read(n)])));
+  const files = { "config.json": await folder.read("config.json") };
+  const config = await readJson(memoryFolder(files, url), "config.json");
+  const names = [...new Set([...(config.files ?? []), ...Object.keys(config.shards ?? {})])]
+    .filter((n) => !(n in files));
+  await Promise.all(names.map(async (n) => { files[n] = await folder.read(n); }));
+  return files;
 }
 
-async function run(msg, signal) {
+async function run(msg) {
   const backend = await startBackend(msg.backend);
   self.postMessage({ type: "started", id: msg.id, backend });
   const baseFiles = await folderFiles(msg.base);
@@ -71,7 +71,7 @@ async function run(msg, signal) {
   const read = { train: parts.train.map((s) => s.name), heldOut: parts.heldOut.map((s) => s.name),
     skipped, trainNotes: notes(parts.train), heldOutNotes: notes(parts.heldOut) };
   self.postMessage({ type: "read", id: msg.id, ...read });
-  const result = await adapt(base, parts, { signal,
+  const result = await adapt(base, parts, {
     onProgress: (p) => self.postMessage({ type: "progress", id: msg.id, ...p }) });
   const files = await exportAdapted(baseFiles, result, msg.name, { train: read.train,
     heldOut: read.heldOut, skipped });
@@ -83,16 +83,11 @@ async function run(msg, signal) {
 }
 
 self.onmessage = async ({ data }) => {
-  if (data?.type === "cancel") return jobs.get(data.id)?.abort();
   if (data?.type !== "adapt") return;
-  const controller = new AbortController();
-  jobs.set(data.id, controller);
   try {
-    await run(data, controller.signal);
+    await run(data);
   } catch (e) {
-    self.postMessage({ type: "error", id: data.id, message: e?.name === "AbortError"
-      ? "cancelled" : reason(e), numTensors: tf.memory().numTensors });
-  } finally {
-    jobs.delete(data.id);
+    self.postMessage({ type: "error", id: data.id, message: reason(e),
+      numTensors: tf.memory().numTensors });
   }
 };
