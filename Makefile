@@ -30,11 +30,13 @@ TEST_MODELS := build/test-models
 
 .PHONY: run test check setup system-deps site examples lock
 
-# Train (or resume) the default model, evaluate it, write a few songs, export it
-# to site/models/yours (git-ignored) and build the site around it.
+# Train (or resume) the default model, fit its form head (which bars come back),
+# evaluate it, write a few songs, export it to site/models/yours (git-ignored) and
+# build the site around it.
 run: setup
 	$(PY) -m trainer train --run-dir $(RUN_DIR) \
 	  $(if $(wildcard $(RUN_DIR)/config.json),--resume,$(TRAIN_FLAGS))
+	$(PY) -m trainer form --run-dir $(RUN_DIR)
 	$(PY) -m trainer evaluate --run-dir $(RUN_DIR)
 	rm -rf $(RUN_DIR)/songs
 	$(PY) -m trainer sample --run-dir $(RUN_DIR) --out-dir $(RUN_DIR)/songs --num-files 3

@@ -58,6 +58,7 @@ from converter.read import manifest_weights
 from converter.record import (conditioning, describe, headline, metrics_file,  # noqa: F401
                               read_previous, weights_record)
 from converter.weights import write
+from trainer.compose import form
 from trainer.config import _opt
 from trainer.errors import CadenzaError
 from trainer.nn import backend
@@ -129,6 +130,8 @@ def export(cfg: ExportConfig) -> dict:
             shutil.copyfile(run.vocab_path, tmp / "vocab.json")
             if (run.path / "split.json").exists():
                 shutil.copyfile(run.path / "split.json", tmp / "split.json")
+            if form.read(run.path, weights_path) is not None:  # fitted with these weights
+                shutil.copyfile(run.path / form.FILE, tmp / form.FILE)
             _write(tmp / "metrics.json", metrics_file(run.read_json("metrics.json"),
                                                       run.read_json("evaluation.json"),
                                                       previous))

@@ -18,11 +18,11 @@ from pathlib import Path
 
 from mkdocs.exceptions import PluginError
 
+from trainer.cli import COMMANDS as TRAINER_COMMANDS
+
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = {"prepare": ["trainer", "prepare"], "train": ["trainer", "train"],
-            "sample": ["trainer", "sample"], "harmonize": ["trainer", "harmonize"],
-            "calibrate": ["trainer", "calibrate"], "evaluate": ["trainer", "evaluate"],
-            "evaluate-harmony": ["trainer", "evaluate-harmony"], "converter": ["converter"]}
+# every python -m trainer command (trainer/cli.py names them), and the converter
+COMMANDS = {**{name: ["trainer", name] for name in TRAINER_COMMANDS}, "converter": ["converter"]}
 NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 # (start, duration, pitch) in 16th-note steps, in C major: a one-beat pickup (G4),
 # then a 3/4 bar (a C major chord over a held bass, then D5), a 3/4 bar (D5 over G3,

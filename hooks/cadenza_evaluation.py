@@ -85,6 +85,10 @@ def headline(e: dict, p: dict | None) -> str:
         text = (f"On {number(e['targets'])} tokens of the held-out validation songs (which "
                 "also chose the checkpoint: this evaluation predates the test split), the "
                 f"LSTM's NLL per token is {percent(e['reduction'])} lower than the n-gram's.")
+    form = e["lstm"].get("with_form")
+    if form:
+        text += (f" With its form head (bars that come back), the composer's NLL per note is "
+                 f"{form['nll_per_note']:.3f}.")
     if p is None:
         return text
     old, new = p["lstm"].get("nll_per_note"), e["lstm"].get("nll_per_note")
@@ -114,8 +118,9 @@ def scores(e: dict, p: dict | None) -> str:
         if ev is None:
             continue
         prefix = f"{label} model: " if label else ""
-        sampled = ev["lstm"].get("grammar")
+        sampled, form = ev["lstm"].get("grammar"), ev["lstm"].get("with_form")
         for name, s in ((f"{prefix}LSTM", ev["lstm"]),
+                        *([(f"{prefix}LSTM + form head", form)] if form else []),
                         *([(f"{prefix}LSTM as sampled (grammar)", sampled)] if sampled else []),
                         (prefix + ngram_name(ev["ngram"]), ev["ngram"])):
             rows.append([name, s.get("nll"), s.get("nll_per_note"), s.get("perplexity"),
@@ -130,6 +135,11 @@ def scores(e: dict, p: dict | None) -> str:
                  "there and renormalises: the probability with which sampling at T = 1 "
                  "composes the song, so a token the codec determines (a BAR at its bar line, "
                  "the DUR after a NOTE) costs nothing.")
+    if any((ev or {}).get("lstm", {}).get("with_form") for ev in (e, p)):
+        text += ("\n\n\"+ form head\" is the composer's NLL with its form head, which at "
+                 "each bar line may bring back a bar 1 to 8 bars before: a bar it could bring "
+                 "back is scored both ways it can be written, brought back or written by the "
+                 "network, and every other bar line pays for the head's choice of a new bar.")
     if p is not None and p.get("vocab_version") != e.get("vocab_version"):
         text += ("\n\nThe token languages differ (v2 spends tokens on KEY, METER and BAR), so "
                  "per-token figures do not compare across them; per-note figures do.")

@@ -14,7 +14,7 @@ Each build reads the export folders under ``site/models/`` and
     <!-- cadenza:first-example -->   the first example, or nothing
     <!-- cadenza:tokens -->          a phrase encoded token by token
     <!-- cadenza:vocabulary -->      the default vocabulary's token kinds and ids
-    <!-- cadenza:flags COMMAND -->   ``--help`` of prepare/train/calibrate/sample/harmonize/evaluate/evaluate-harmony/converter
+    <!-- cadenza:flags COMMAND -->   ``--help`` of any python -m trainer command, or converter
 
 An unknown marker stops the build.
 """

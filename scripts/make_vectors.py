@@ -2,7 +2,8 @@
 
 Run ``.venv/bin/python scripts/make_vectors.py`` after changing
 ``trainer/music/codec.py``, ``trainer/music/keys.py``, ``trainer/compose/sampling.py``,
-``trainer/compose/harmony.py``, ``trainer/music/codec.py`` (``degree_index``),
+``trainer/compose/harmony.py``, ``trainer/compose/form.py``, ``trainer/music/codec.py``
+(``degree_index``),
 ``converter/weights.py``, ``trainer/music/midi_io.py`` or ``trainer/music/corpus.py``
 (``prepare.json``), or the seed and tempo ranges of ``trainer/constants.py``.
 ``tests/test_vectors.py`` rebuilds these files in memory and fails while the
@@ -883,13 +884,10 @@ def dumps(obj, depth: int = 0) -> str:
     return json.dumps(obj)
 
 
-def context_vectors() -> dict:
-    """The Context's features (trainer/music/context.py) after every token of songs in
-    several meters (a motif that comes back, moved or not), one with a meter change, and
-    of token soup (a NOTE without its DUR, a DUR without a NOTE), for a Context of every
-    part, of each part alone, and with the repeating flags."""
+def context_vectors_songs() -> list[list[int]]:
+    """Songs in several meters (a motif that comes back, moved or not), one with a meter
+    change, and token soup (a NOTE without its DUR, a DUR without a NOTE), as V2 ids."""
     from trainer.music.codec import Meta
-    from trainer.music.context import LOOKBACK, Context
 
     rng = np.random.default_rng(26)
     songs = []
@@ -910,6 +908,16 @@ def context_vectors() -> dict:
     notes = np.asarray([(s, 2, 60 + s % 7) for s in range(0, 72, 2)])
     songs.append(V2.encode(notes, Meta((0, "major"), (3, 4), changes)).tolist())
     songs.append([V2.bos_id] + rng.integers(0, V2.size, 300).tolist())
+    return songs
+
+
+def context_vectors() -> dict:
+    """The Context's features (trainer/music/context.py) after every token of
+    :func:`context_vectors_songs`, for a Context of every part, of each part alone, and
+    with the repeating flags."""
+    from trainer.music.context import LOOKBACK, Context
+
+    songs = context_vectors_songs()
     cases = []
     for sounding, lookback, repeating in ((True, LOOKBACK, False), (True, (), False),
                                           (False, (1, 4), False), (True, LOOKBACK, True)):
@@ -924,6 +932,77 @@ def context_vectors() -> dict:
                           "repeating": repeating, "size": context.size, "tokens": tokens,
                           "active": active})
     return {"vocab": V2.to_json(), "lookback": list(LOOKBACK), "cases": cases}
+
+
+class _Checked:
+    """A FormHead whose every draw is refused within MARGIN of a boundary, and counted."""
+
+    def __init__(self, head):
+        self.head, self.draws, self.repeats = head, 0, 0
+
+    def choose(self, bars, rng):
+        choice, p = self.head.classes(bars)
+        if len(choice) > 1:
+            u = Mulberry32(0)
+            u.state = rng.state
+            u = u.random()
+            running = np.cumsum(p)[:-1]
+            if len(running) and np.min(np.abs(running - u)) < MARGIN:
+                raise ValueError("a form draw within MARGIN of a boundary: change the seed")
+            self.draws += 1
+        out = self.head.choose(bars, rng)
+        self.repeats += bool(out)
+        return out
+
+
+def form_vectors() -> dict:
+    """The form head (trainer/compose/form.py): the features and choices at every bar line
+    of songs whose motifs come back (moved or not), one with a meter change and token
+    soup; and generate() with a head over small logit tables, bars repeated and one
+    repeat cut short by the grammar (a requested key)."""
+    from trainer.compose.form import DISTANCES, FEATURES, Bars, FormHead
+    from trainer.compose.harmony import voicing_guard
+
+    rng = np.random.default_rng(126)
+    head = FormHead(np.round(rng.normal(0, 1, (len(DISTANCES), len(FEATURES))), 3), 0.75)
+    songs = context_vectors_songs()
+    cases = []
+    for tokens in songs:
+        bars, at = Bars(V2), []
+        for token in tokens:
+            bars.advance(token)
+            if token == V2.bar_id:
+                choice, p = head.classes(bars)
+                at.append({"bar": bars.bar, "features": [bars.features(k) for k in DISTANCES],
+                           "choice": choice, "p": p})
+        cases.append({"tokens": tokens, "bar_lines": at})
+    tables = np.round(rng.normal(0, 2, (7, V2_SMALL.size)), 3)
+    tables[:, V2_SMALL.eos_id] = -6
+    bar_first = V2_SMALL.ranges["SHIFT"][0]
+    tables[:, bar_first:bar_first + V2_SMALL.ranges["SHIFT"][1]] += 1.5  # bars go by
+    prime = V2_SMALL.encode(*V2_SMALL.quantise_song(np.asarray(WALTZ, dtype=np.float64),
+                                                    [(0, 3, 4)], (7, "major"))[:2])[:14]
+    runs, draws, repeats = [], 0, 0
+    for seed, (start, key, meter, shift) in enumerate((
+            ([1], None, None, 2.0), ([1], None, "METER_3_4", 1.0),
+            (prime.tolist(), None, None, 2.0), ([1], "KEY_D_minor", "METER_4_4", 3.0),
+            ([1], None, None, -3.0))):
+        checked = _Checked(FormHead(head.weights, shift))
+        request = {"key": key and V2_SMALL.tokens.index(key),
+                   "meter": meter and V2_SMALL.tokens.index(meter)}
+        out = generate(lambda token: tables[token % len(tables)], V2_SMALL, start, 120, 1.0, 0,
+                       1.0, seed=seed, **request, constraint=voicing_guard(V2_SMALL),
+                       form=checked)
+        draws, repeats = draws + checked.draws, repeats + checked.repeats
+        runs.append({"prime": start, "shift": shift, **request, "seed": seed,
+                     "max_notes": 120, "ids": out.tolist()})
+    if draws < 20 or repeats < 5:
+        raise ValueError(f"the generate cases must draw and repeat: {draws} draws, "
+                         f"{repeats} repeats")
+    return {"vocab": V2.to_json(), "distances": list(DISTANCES), "features": list(FEATURES),
+            "head": head.to_json(), "cases": cases,
+            "generate": {"vocab": V2_SMALL.to_json(), "rule": "logits = tables[token % 7]",
+                         "tables": tables.tolist(), "guard": True, "runs": runs}}
 
 
 def limits_vectors() -> dict:
@@ -959,7 +1038,8 @@ def build() -> dict[str, str]:
              "sampler": sampler, "generate": generate_vectors, "keys": keys_vectors,
              "midi": midi_vectors, "weights": weight_vectors,
              "harmonize": harmonize_vectors, "limits": limits_vectors,
-             "context": context_vectors, "shipped_weights": shipped_weights_vectors,
+             "context": context_vectors, "form": form_vectors,
+             "shipped_weights": shipped_weights_vectors,
              "prepare": prepare_vectors}
     return {f"{name}.json": dumps(make()) + "\n" for name, make in parts.items()}
 

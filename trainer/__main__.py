@@ -8,7 +8,7 @@ from trainer.errors import CadenzaError, disk_full, from_os_error, shown
 
 HANDLERS = {  # command -> module whose ``command(given)`` runs it (imported lazily)
     name: f"trainer.commands.{name.replace('-', '_')}"
-    for name in ("prepare", "train", "sample", "calibrate", "evaluate", "harmonize",
+    for name in ("prepare", "train", "sample", "calibrate", "form", "evaluate", "harmonize",
                  "evaluate-harmony")
 }
 

@@ -13,9 +13,9 @@ import shlex
 import typing
 from pathlib import Path
 
-from trainer.config import (CalibrateConfig, CodecConfig, DataConfig, EvalConfig, HarmonizeConfig,
-                            HarmonyEvalConfig, ModelConfig, SampleConfig, SamplingConfig,
-                            TrainConfig)
+from trainer.config import (CalibrateConfig, CodecConfig, DataConfig, EvalConfig, FormConfig,
+                            HarmonizeConfig, HarmonyEvalConfig, ModelConfig, SampleConfig,
+                            SamplingConfig, TrainConfig)
 from trainer.errors import CadenzaError
 
 COMMANDS: dict[str, tuple[str, tuple[type, ...]]] = {
@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, tuple[type, ...]]] = {
     "sample": ("compose songs with a trained run", (SampleConfig, SamplingConfig)),
     "calibrate": ("fit a trained run's softmax temperature on its validation songs and "
                   "bake it into its best weights", (CalibrateConfig,)),
+    "form": ("fit a trained run's form head: at each bar line, whether a bar comes back "
+             "(python -m trainer form --run-dir RUN, after calibrate)", (FormConfig,)),
     "evaluate": ("score a trained run against held-out songs and an n-gram baseline",
                  (EvalConfig,)),
     "harmonize": ("harmonize a melody: it stays the top voice, the model writes the parts "

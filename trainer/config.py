@@ -267,6 +267,8 @@ class SampleConfig:
     seed: int = _opt(0, "random seed; song i uses seed+i")
     prime_file: Path | None = _opt(None, "continue the start of this MIDI file")
     prime_notes: int = _opt(16, "how many notes of --prime-file to keep as the start")
+    no_form: bool = _opt(False, "compose without the model's form head (which bars come "
+                                "back)")
 
     def __post_init__(self):
         _check_files(self, "song")
@@ -337,6 +339,18 @@ class CalibrateConfig:
 
 
 @dataclass(frozen=True)
+class FormConfig:
+    """How to fit a trained run's form head (which bars come back)."""
+
+    run_dir: Path = _opt(None, "trained run folder (after calibrate, where it is calibrated: "
+                               "the head is fitted with its weights)", required=True)
+    songs: int = _opt(40, "free songs composed at each step of fitting the shift")
+
+    def __post_init__(self):
+        _check(1 <= self.songs <= 1000, "songs", "must be 1..1000")
+
+
+@dataclass(frozen=True)
 class EvalConfig:
     """How to evaluate a trained run against its held-out songs."""
 
@@ -357,6 +371,9 @@ class EvalConfig:
     no_voicing_guard: bool = _opt(False, "compose without the voicing guard that keeps a "
                                          "polyphonic model's onsets to chords: the network "
                                          "alone, as an ablation measures it")
+    no_form: bool = _opt(False, "compose and score without the model's form head (which "
+                                "bars come back): the network alone, as an ablation "
+                                "measures it")
     out: Path | None = _opt(None, "where to write evaluation.json (default: into the run "
                                   "folder; an export folder is left as it is)")
 

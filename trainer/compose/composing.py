@@ -23,17 +23,20 @@ from trainer.music.codec import Codec, Meta
 
 def compose(stepper: Stepper, codec: Codec, prime, length: int, temperature: float,
             top_k: int, top_p: float, seed: int, key: int | None = None,
-            meter: int | None = None, max_tokens: int | None = None, guard: bool = True):
+            meter: int | None = None, max_tokens: int | None = None, guard: bool = True,
+            form=None):
     """``(notes, meta, token ids)`` of one song: ``prime`` continued up to ``length``
     notes (or ``EOS``), in the requested ``key`` and ``meter`` ids (None: the model's
     choice), a polyphonic model's chords kept to chords
     (:func:`trainer.compose.harmony.voicing_guard`) unless ``guard`` is False (the
-    network alone, as an ablation measures it). ``meta`` is None for a v1 codec;
+    network alone, as an ablation measures it), its bars brought back where ``form``
+    (a :class:`trainer.compose.form.FormHead`, or None) chooses. ``meta`` is None for a
+    v1 codec;
     ``ids`` run from ``BOS``, without ``EOS``."""
     stepper.reset()
     new = generate(stepper.step, codec, prime, length, temperature, top_k, top_p, seed,
                    max_tokens=max_tokens, key=key, meter=meter,
-                   constraint=H.voicing_guard(codec) if guard else None)
+                   constraint=H.voicing_guard(codec) if guard else None, form=form)
     ids = np.concatenate([np.asarray(prime, dtype=np.int32), new])
     notes, meta = codec.decode_song(ids)
     return notes, meta, ids

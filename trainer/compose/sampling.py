@@ -12,6 +12,7 @@ from typing import Callable
 
 import numpy as np
 
+from trainer.compose.form import Bars
 from trainer.music.codec import Codec
 from trainer.music.grammar import Grammar
 
@@ -103,7 +104,7 @@ def sample_token(logits, temperature: float, top_k: int, top_p: float,
 def generate(step: Callable[[int], np.ndarray], codec: Codec, prime, max_notes: int,
              temperature: float, top_k: int, top_p: float, seed: int,
              max_tokens: int | None = None, key: int | None = None,
-             meter: int | None = None, constraint=None) -> np.ndarray:
+             meter: int | None = None, constraint=None, form=None) -> np.ndarray:
     """New token ids (``int32``) continuing ``prime``. JS: ``generate``.
 
     ``step(token_id)`` feeds one token to a model (already reset by the caller)
@@ -124,16 +125,25 @@ def generate(step: Callable[[int], np.ndarray], codec: Codec, prime, max_notes: 
     :class:`trainer.compose.harmony.VoicingGuard`, or None) is fed
     every token the grammar is, and its ``mask(grammar mask)`` replaces the
     grammar's mask.
+
+    ``form`` (a :class:`trainer.compose.form.FormHead`, or None) chooses at each new
+    ``BAR`` whether the bar repeats one before (:meth:`FormHead.choose`, one draw of
+    the same ``rng`` where a distance is open); a repeat's tokens are then taken in
+    turn instead of sampled, with no draw, until one is masked (then that step samples
+    and the repeat ends there).
     """
     prime = [int(t) for t in prime]
     if not prime or prime[0] != codec.bos_id or codec.eos_id in prime:
         raise ValueError("prime must start with BOS and must not contain EOS")
     max_tokens = TOKENS_PER_NOTE * max_notes if max_tokens is None else max_tokens
     rng, grammar, out = Mulberry32(seed), Grammar(codec, key, meter), []
+    bars, again = (Bars(codec) if form is not None else None), []
     for token in prime:
         grammar.advance(token)
         if constraint is not None:
             constraint.advance(token)
+        if bars is not None:
+            bars.advance(token)
         logits = step(token)
     if grammar.notes:  # an answer to a prime: at least a bar more (Grammar.hold_bar)
         grammar.hold_bar()
@@ -141,11 +151,20 @@ def generate(step: Callable[[int], np.ndarray], codec: Codec, prime, max_notes: 
         if out:  # not fed after the last token: nothing would read its logits
             logits = step(out[-1])
         mask = grammar.mask() if constraint is None else constraint.mask(grammar.mask())
-        token = sample_token(logits, temperature, top_k, top_p, rng, mask, keep=codec.eos_id)
-        if token == codec.eos_id:
-            break
+        if again and mask[again[0]]:
+            token = again.pop(0)
+        else:
+            again = []
+            token = sample_token(logits, temperature, top_k, top_p, rng, mask,
+                                 keep=codec.eos_id)
+            if token == codec.eos_id:
+                break
         out.append(token)
         grammar.advance(token)
         if constraint is not None:
             constraint.advance(token)
+        if bars is not None:
+            bars.advance(token)
+            if token == codec.bar_id:
+                again = form.choose(bars, rng)
     return np.asarray(out, dtype=np.int32)

@@ -38,6 +38,7 @@ from collections import Counter
 import numpy as np
 
 from trainer.compose.composing import compose
+from trainer.compose.form import log_prob
 from trainer.compose.stepper import Stepper
 from trainer.config import EvalConfig
 from trainer.evaluation import harmony_form as hf
@@ -71,10 +72,16 @@ def evaluate(cfg: EvalConfig) -> dict:
     tokens = {p: [codec.encode(s.notes, s.meta) for s in songs] for p, songs in parts.items()}
     stepper = Stepper(loaded.weights, loaded.network, codec)
 
+    form = None if cfg.no_form else loaded.form
     logits = [stepper.run(t[:-1]) for t in tokens["test"]]
     lstm_nll, lstm_hits = zip(*(predictions(z, t) for z, t in zip(logits, tokens["test"])))
     notes_test = sum(len(s.notes) for s in parts["test"])
     lstm = score(lstm_nll, lstm_hits, notes_test)
+    if form is not None:  # the composer's NLL: both ways a repeated bar can be written
+        total = -sum(log_prob(form, codec, t, z) for t, z in zip(tokens["test"], lstm_nll))
+        per_token = total / sum(len(t) - 1 for t in tokens["test"])
+        lstm["with_form"] = {"nll": per_token, "perplexity": math.exp(per_token),
+                             "nll_per_note": total / notes_test}
     lstm["by_position"] = by_position(lstm_nll)
     as_sampled = [predictions(z, t, codec)[0] for z, t in zip(logits, tokens["test"])]
     lstm["grammar"] = {k: v for k, v in score(as_sampled, lstm_hits, notes_test).items()
@@ -96,7 +103,7 @@ def evaluate(cfg: EvalConfig) -> dict:
     human = [_song(s.notes, t, s.meta) for s, t in zip(parts["test"], tokens["test"])]
     guard = not cfg.no_voicing_guard
     free = [compose(stepper, codec, [codec.bos_id], FREE_NOTES, cfg.temperature, 0, cfg.top_p,
-                    cfg.seed + i, max_tokens=MAX_FREE_TOKENS, guard=guard)
+                    cfg.seed + i, max_tokens=MAX_FREE_TOKENS, guard=guard, form=form)
             for i in range(cfg.free_samples)]
     free_songs = [_song(n, ids, meta) for n, meta, ids in free]
     music = {"generated": mm.set_figures(free_songs, reference, index, spb, max_dur),
@@ -117,12 +124,12 @@ def evaluate(cfg: EvalConfig) -> dict:
         "nll_per_note_reduction": 1 - lstm["nll_per_note"] / ngram["nll_per_note"],
         "music": music, "lengths": lengths,
         "sampling": {"temperature": cfg.temperature, "top_p": cfg.top_p, "seed": cfg.seed,
-                     "voicing_guard": guard,
+                     "voicing_guard": guard, "form_head": form is not None,
                      "free_songs": cfg.free_samples, "songs_per_request": cfg.num_samples,
                      "request_length": cfg.length},
     }
     if codec.version >= 2:
-        result["requests"] = steering(cfg, stepper, codec, parts, human, spb)
+        result["requests"] = steering(cfg, stepper, codec, parts, human, spb, form)
     result["checks"] = checks(result)
     result["seconds"] = round(time.perf_counter() - t0, 1)
     out = cfg.out or (None if loaded.kind == "export" else RunDir(cfg.run_dir).path /
@@ -202,13 +209,13 @@ def known_meters(train_songs, test_songs) -> list:
             if n >= MIN_METER_SONGS and m in test and m != K.OTHER]
 
 
-def steering(cfg, stepper, codec, parts, human, spb) -> dict:
+def steering(cfg, stepper, codec, parts, human, spb, form=None) -> dict:
     """Songs requested by key and by meter, against the human test songs."""
     keys_out, seed = [], cfg.seed + 10_000
     for key in requested_keys(parts["train"]):
         songs = [compose(stepper, codec, [codec.bos_id], cfg.length, cfg.temperature, 0,
                          cfg.top_p, seed + i, key=codec.key_id(key),
-                         guard=not cfg.no_voicing_guard)
+                         guard=not cfg.no_voicing_guard, form=form)
                  for i in range(cfg.num_samples)]
         seed += cfg.num_samples
         keys_out.append({
@@ -227,7 +234,7 @@ def steering(cfg, stepper, codec, parts, human, spb) -> dict:
         bar = codec.bar_steps(meter)
         songs = [compose(stepper, codec, [codec.bos_id], cfg.length, cfg.temperature, 0,
                          cfg.top_p, seed + i, meter=codec.meter_id(meter),
-                         guard=not cfg.no_voicing_guard)
+                         guard=not cfg.no_voicing_guard, form=form)
                  for i in range(cfg.num_samples)]
         seed += cfg.num_samples
         generated = [mm.onset_profile(n, meta.bar_starts(), bar)
@@ -304,6 +311,10 @@ def report(r: dict) -> str:
     for label, s in (("LSTM", lstm), (name, ngram)):
         lines.append(f"  {label:<28}{s['nll']:>10.4f}{s['nll_per_note']:>10.4f}"
                      f"{s['perplexity']:>12.3f}{s['accuracy']:>10.3f}")
+    if "with_form" in lstm:
+        f = lstm["with_form"]
+        lines.append(f"  {'LSTM + form head':<28}{f['nll']:>10.4f}{f['nll_per_note']:>10.4f}"
+                     f"{math.exp(f['nll']):>12.3f}")
     if "grammar" in lstm:
         g = lstm["grammar"]
         lines.append(f"  {'LSTM as sampled (grammar)':<28}{g['nll']:>10.4f}"
@@ -317,7 +328,8 @@ def report(r: dict) -> str:
               "",
               f"music: {r['sampling']['free_songs']} songs with no length limit "
               f"(T={r['sampling']['temperature']}, top-p={r['sampling']['top_p']}"
-              f"{'' if r['sampling'].get('voicing_guard', True) else ', no voicing guard'}) "
+              f"{'' if r['sampling'].get('voicing_guard', True) else ', no voicing guard'}"
+              f"{', form head' if r['sampling'].get('form_head') else ''}) "
               "vs the human test songs:",
               mm.format_table({"generated": r["music"]["generated"],
                                "human test": r["music"]["human_test"]}),

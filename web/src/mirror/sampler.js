@@ -5,6 +5,7 @@
 // same tokens for the same seed.
 
 import { Grammar } from "./codec.js";
+import { Bars } from "./form.js";
 
 /** generate() gives up after maxNotes * this many new tokens (as Python). */
 export const TOKENS_PER_NOTE = 16;
@@ -93,11 +94,14 @@ export function sampleToken(logits, options, rng, mask = null, keep = null) {
  * or null) is fed every token the grammar is, and its mask(grammar mask)
  * replaces the grammar's mask. A prime that holds notes is answered with at
  * least a phrase: no EOS until the rest of its last bar and one bar more have
- * passed (Grammar.holdBar).
+ * passed (Grammar.holdBar). options.form (a form.js FormHead, or null) chooses at
+ * each new BAR whether the bar repeats one before (one draw of the same rng where a
+ * distance is open); a repeat's tokens are taken in turn, with no draw, until one is
+ * masked (that step samples and the repeat ends there).
  */
 export function generate(step, codec, prime, options) {
   const { maxNotes, temperature = 1, topK = 0, topP = 1, seed = 0, onToken,
-    key = null, meter = null, constraint = null } = options;
+    key = null, meter = null, constraint = null, form = null } = options;
   const maxTokens = options.maxTokens ?? TOKENS_PER_NOTE * maxNotes;
   if (!Number.isInteger(maxNotes) || !Number.isInteger(maxTokens)) {
     throw new RangeError("maxNotes and maxTokens must be integers");
@@ -107,21 +111,33 @@ export function generate(step, codec, prime, options) {
   }
   const rng = mulberry32(seed), grammar = new Grammar(codec, { key, meter }), out = [];
   const sampling = { temperature, topK, topP };
-  let logits;
+  const bars = form ? new Bars(codec) : null;
+  let logits, again = [];
   for (const id of prime) {
     grammar.advance(id);
     constraint?.advance(id);
+    bars?.advance(id);
     logits = step(id);
   }
   if (grammar.notes) grammar.holdBar(); // an answer to a prime: at least a bar more
   while (grammar.notes < maxNotes && out.length < maxTokens) {
     if (out.length) logits = step(out[out.length - 1]); // never fed after the last token
     const mask = constraint ? constraint.mask(grammar.mask()) : grammar.mask();
-    const id = sampleToken(logits, sampling, rng, mask, codec.eosId);
-    if (id === codec.eosId) break;
+    let id;
+    if (again.length && mask[again[0]]) {
+      id = again.shift();
+    } else {
+      again = [];
+      id = sampleToken(logits, sampling, rng, mask, codec.eosId);
+      if (id === codec.eosId) break;
+    }
     out.push(id);
     grammar.advance(id);
     constraint?.advance(id);
+    if (bars) {
+      bars.advance(id);
+      if (id === codec.barId) again = form.choose(bars, rng);
+    }
     onToken?.(id);
   }
   return out;

@@ -14,9 +14,12 @@
 // Node: cpu). The Stepper is built from the weights by name and model.json's
 // network, whose key_rows, degrees and bar_rows say whether it reads the
 // song's key, scores each note by its scale degree in that key and reads how
-// many bars the song has had, as trainer/compose/stepper.py does.
+// many bars the song has had, as trainer/compose/stepper.py does. A folder that
+// lists form.json has a form head (web/src/mirror/form.js: which bars come back),
+// which the Composer carries for generate().
 
 import { Codec } from "../mirror/codec.js";
+import { FormHead } from "../mirror/form.js";
 import { checkNetwork } from "../mirror/network.js";
 import { Stepper } from "../mirror/stepper.js";
 import { klDivergence, MAX_KL, softmax } from "../mirror/storage.js";
@@ -29,15 +32,16 @@ export { checkConfig, FORMAT_VERSION, MODEL_TYPE } from "./verify.js";
  * logits. Every tensor a step makes is freed before step returns; the weights
  * and the LSTM states live in the Stepper until dispose(). `network` is
  * model.json's description (web/src/mirror/network.js; `degrees` and `bar_rows` 0
- * where it has none).
+ * where it has none); `form` its form head, or null.
  */
 export class Composer {
-  constructor(stepper, config, vocab, codec, network) {
+  constructor(stepper, config, vocab, codec, network, form = null) {
     this.stepper = stepper;
     this.config = config;
     this.vocab = vocab;
     this.codec = codec;
     this.network = network;
+    this.form = form;
   }
 
   reset() {
@@ -59,7 +63,7 @@ export class Composer {
 /**
  * An export folder's files read and checked (verify.js): {config, vocab, codec,
  * network, weights (by name, decoded), parity (parity.json, null where the folder
- * lists none)}.
+ * lists none), form (form.json's FormHead, null where the folder lists none)}.
  * @param folder verify.js httpFolder(url) or memoryFolder(files, label)
  */
 export async function readFolder(folder) {
@@ -74,8 +78,12 @@ export async function readFolder(folder) {
   const parity = (config.files ?? []).includes("parity.json")
     ? readJson(folder, "parity.json") : null;
   parity?.catch(() => {}); // awaited below, after the weights' own checks
+  const formJson = (config.files ?? []).includes("form.json")
+    ? readJson(folder, "form.json") : null;
+  formJson?.catch(() => {});
   const weights = await fetchWeights(folder, modelJson, config.shards);
-  return { config, vocab, codec, network, weights, parity: await parity };
+  const form = formJson ? new FormHead(await formJson) : null;
+  return { config, vocab, codec, network, weights, parity: await parity, form };
 }
 
 /**
@@ -84,9 +92,9 @@ export async function readFolder(folder) {
  */
 export async function loadComposer(source) {
   const folder = typeof source === "string" ? httpFolder(source) : source;
-  const { config, vocab, codec, network, weights, parity } = await readFolder(folder);
+  const { config, vocab, codec, network, weights, parity, form } = await readFolder(folder);
   const composer = new Composer(new Stepper(weights, network, codec), config, vocab, codec,
-    network);
+    network, form);
   if (parity) {
     try {
       checkParity(composer, parity);

@@ -162,6 +162,7 @@ async function compose(msg) {
     maxNotes: msg.maxNotes, temperature: msg.temperature, topP: msg.topP, seed: msg.seed,
     ...requests(codec, msg, prime.notes > 0),
     constraint: voicingGuard(codec), // chords that are chords (harmony.js VoicingGuard)
+    form: model.form, // bars that come back (form.js FormHead), where the model has one
     onToken: progress(codec, msg.id, tokens, { primeNotes: prime.notes }),
   });
   model.reset();
