@@ -21,6 +21,7 @@ import numpy as np
 from converter import render
 from converter.folder import is_export_folder
 from converter.read import read_export
+from trainer.compose import form
 from trainer.compose.composing import compose
 from trainer.errors import CadenzaError
 from trainer.music import keys as K
@@ -62,6 +63,7 @@ def make_examples(models_dir: Path, out_dir: Path, spec: ExampleSpec = ExampleSp
 def model_examples(folder: Path, out_dir: Path, spec: ExampleSpec, tempo: float) -> list[dict]:
     export = read_export(folder)
     codec, stepper = export.codec, export.stepper()
+    head = form.read(folder)  # the form head, where the model has one (bars that come back)
     target = out_dir / folder.name
     target.mkdir(parents=True, exist_ok=True)
     for old in target.iterdir():
@@ -76,7 +78,8 @@ def model_examples(folder: Path, out_dir: Path, spec: ExampleSpec, tempo: float)
         for _ in range(spec.per_request):
             for _try in range(MAX_TRIES):
                 notes, meta, _ = compose(stepper, codec, [codec.bos_id], spec.notes,
-                                         temperature, 0, spec.top_p, seed, key_id, meter_id)
+                                         temperature, 0, spec.top_p, seed, key_id, meter_id,
+                                         form=head)
                 pad = midi_io.pickup_pad(meta, codec.config.steps_per_beat) if meta else 0
                 notes = cut(notes, spec.max_seconds * steps_per_second - pad)
                 # the written file starts with the rest that pads a pickup to a whole bar
