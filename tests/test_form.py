@@ -242,3 +242,19 @@ def test_form_fits_a_run_and_sample_evaluate_and_the_export_use_it(trained, tmp_
         f.write(b"\0")
     lines = []
     assert F.read(run, run / "best.weights.h5", log=lines.append) is None and lines
+
+
+@pytest.mark.parametrize("damage", ["missing", "other features"])
+def test_sample_refuses_an_export_whose_form_json_is_damaged_in_one_line(tmp_path, damage):
+    from conftest import ROOT, cli
+
+    folder = tmp_path / "chorales"
+    shutil.copytree(ROOT / "site" / "models" / "chorales", folder)
+    assert F.read(folder, listed=True) is not None  # the shipped chorales have one
+    if damage == "missing":
+        (folder / F.FILE).unlink()
+    else:
+        (folder / F.FILE).write_text(json.dumps({**F.read(folder).to_json(), "features": ["x"]}))
+    proc = cli("sample", "--run-dir", folder, "--out-dir", tmp_path / "out", check=False)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "form.json" in proc.stderr and not (tmp_path / "out").exists()

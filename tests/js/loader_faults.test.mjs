@@ -140,6 +140,14 @@ const DAMAGE = {
   "degree weights, no degrees": [(f) => editJson(join(f, "model.json"), (m) => {
     m.network.degrees = 0;
   }), /has weights the network does not use: \['degree_logits\/kernel', 'degree_logits\/bias'\]/],
+  "form.json of other features": [(f) => {
+    writeFileSync(join(f, "form.json"), JSON.stringify({ format: "cadenza-form",
+      distances: [1], features: ["bias"], weights: [[0.5]], shift: 0 }));
+    editJson(join(f, "config.json"), (c) => { c.files = [...c.files, "form.json"]; });
+  }, /form.json is damaged/],
+  "form.json listed, missing": [(f) => editJson(join(f, "config.json"), (c) => {
+    c.files = [...c.files, "form.json"];
+  }), /form.json: HTTP 404/],
   "bars, no BAR token": [(f) => {
     editJson(join(f, "vocab.json"), (v) => {
       v.params.bars = false; // as a v2 vocabulary without bars: no BAR id

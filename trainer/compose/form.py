@@ -212,12 +212,17 @@ class FormHead:
         Path(path).write_text(json.dumps(self.to_json(), indent=1) + "\n")
 
 
-def read(folder: Path, weights: Path | None = None, log=print) -> FormHead | None:
+def read(folder: Path, weights: Path | None = None, log=print,
+         listed: bool = False) -> FormHead | None:
     """The form head of a run or export folder, None where it has none. One CadenzaError
-    line for one that cannot be used. With ``weights`` (a run's weights file), a head
-    fitted with other weights is left out, with a line saying so."""
+    line for one that cannot be used, or that is ``listed`` (by an export's config.json)
+    and missing. With ``weights`` (a run's weights file), a head fitted with other
+    weights is left out, with a line saying so."""
     path = Path(folder) / FILE
     if not path.exists():
+        if listed:
+            raise CadenzaError(f"{path} is missing (config.json lists it): export the model "
+                               "again")
         return None
     try:
         head = FormHead.from_json(json.loads(read_text(path)))

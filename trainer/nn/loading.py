@@ -93,7 +93,8 @@ def _load_export(path: Path) -> Loaded:
             raise CadenzaError(f"{shown(path)}/split.json: cannot read it ({e})") from None
     return Loaded(path, "export", config, export.codec, export.network, export.weights,
                   str(path / "model.json"), split, export.config.get("conditioning") or {},
-                  form.read(path) if form.FILE in export.config.get("files", []) else None)
+                  form.read(path, listed=True) if form.FILE in export.config.get("files", [])
+                  else None)
 
 
 def requests(loaded: Loaded, key: str, meter: str, log=print) -> tuple[int | None, int | None]:
