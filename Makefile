@@ -19,9 +19,10 @@ RUN_DIR ?= runs/chorales
 export NO_MKDOCS_2_WARNING := 1
 # The shipped chorales model's inputs and split (site/models/chorales/config.json has its
 # exact command) in 18 epochs instead of its 26, so that make run trains in minutes: the
-# cosine schedule spans the epochs asked for.
+# cosine schedule spans the epochs asked for. The bar count keeps the songs' lengths
+# when the form head brings bars back (How it works: "Bars that come back").
 TRAIN_FLAGS ?= --transpose 2 --test-songs trainer/splits/chorales-v1.json \
-	--sounding-input --lookback-input --epochs 18
+	--sounding-input --lookback-input --bar-input --epochs 18
 
 # pytest on every core (pytest-xdist); --dist loadgroup keeps the tests of one
 # xdist_group (those sharing a module's trained model or exports) on one process.

@@ -101,6 +101,7 @@ def test_every_listed_example_exists_and_parses():
 
 def test_examples_are_regenerated_exactly_from_the_shipped_weights():
     from converter.examples import cut
+    from trainer.compose import form
     from trainer.compose.composing import compose
 
     index = json.loads((EXAMPLES / "index.json").read_text())
@@ -113,7 +114,8 @@ def test_examples_are_regenerated_exactly_from_the_shipped_weights():
         key = codec.key_id(K.parse_key(ex["key"])) if ex["key"] != "any" else None
         meter = codec.meter_id(K.parse_meter(ex["meter"])) if ex["meter"] != "any" else None
         notes, meta, _ = compose(stepper, codec, [codec.bos_id], spec["notes"],
-                                 ex["temperature"], 0, ex["top_p"], ex["seed"], key, meter)
+                                 ex["temperature"], 0, ex["top_p"], ex["seed"], key, meter,
+                                 form=form.read(folder))  # its form head, where it has one
         steps_per_second = codec.config.steps_per_beat * ex["tempo"] / 60
         pad = midi_io.pickup_pad(meta, codec.config.steps_per_beat) if meta else 0
         notes = cut(notes, spec["max_seconds"] * steps_per_second - pad)

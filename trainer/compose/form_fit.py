@@ -10,8 +10,8 @@
    does, so the head trained on human songs repeats less in free songs than in
    theirs. A shift added to every repeat logit is set by bisection so that
    :data:`SONGS` free songs (seeds from :data:`SEED`, none of ``evaluate``'s)
-   repeat the same mean share of their bars as the training songs do
-   (:func:`trainer.evaluation.music_metrics.bar_repeat_share`).
+   repeat the same mean share of their bars as the training songs do, to within
+   :data:`TOLERANCE` (:func:`trainer.evaluation.music_metrics.bar_repeat_share`).
 
 The test songs are not read. ``form.json`` in the run folder records the fit and the
 SHA-256 of the weights it was fitted with; the converter exports it only with them.
@@ -32,6 +32,7 @@ PENALTIES = (1e-4, 1e-3, 1e-2)
 SONGS = 40
 SEED = 500_000  # evaluate's free songs use --seed (1234) on; its requests 10,000 past it
 STEPS = 600  # Adam steps, full batch
+BISECTIONS, TOLERANCE = 8, 0.01  # the shift's search stops within 0.01 of the target share
 FREE_TOKENS = 20_000  # as evaluate's free songs
 
 
@@ -147,12 +148,14 @@ def fit(run_dir: Path, songs: int = SONGS, log=print) -> FormHead:
     stepper = Stepper(loaded.weights, loaded.network, codec)
     low, high = -4.0, 4.0
     shares, medians = {}, {}
-    for _ in range(8):  # the share rises with the shift
+    for _ in range(BISECTIONS):  # the share rises with the shift
         mid = (low + high) / 2
         shares[mid], medians[mid] = free_songs(FormHead(w, mid), stepper, codec, songs)
         log(f"  shift {mid:+.3f}: free songs repeat {shares[mid]:.3f} of their bars "
             f"(training songs {target:.3f}), median {medians[mid]:.0f} notes (training "
             f"songs {lengths[1]:.0f}, IQR {lengths[0]:.0f}..{lengths[2]:.0f})")
+        if abs(shares[mid] - target) <= TOLERANCE:
+            break
         low, high = (mid, high) if shares[mid] < target else (low, mid)
     shift = min(shares, key=lambda s: (abs(shares[s] - target), abs(s)))
     weights_file = Path(loaded.source)
