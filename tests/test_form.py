@@ -1,5 +1,5 @@
 """Issue 26: the form head (trainer/compose/form.py) brings whole bars back; fitting it
-(trainer/compose/form_fit.py) and the composer's NLL with it (form.log_prob).
+(trainer/evaluation/form_fit.py) and the composer's NLL with it (form.log_prob).
 web/src/mirror/form.js is held to it by tests/vectors/form.json."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from trainer.compose import form as F
-from trainer.compose import form_fit
 from trainer.compose.harmony import VoicingGuard
 from trainer.compose.sampling import Mulberry32, generate
 from trainer.config import CodecConfig
 from trainer.errors import CadenzaError
+from trainer.evaluation import form_fit
 from trainer.music.codec import Codec, Meta
 from trainer.music.grammar import Grammar
 

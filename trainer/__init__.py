@@ -16,10 +16,12 @@ holds them to that):
 - ``compose/``: composing with a trained network, numpy and no Keras.
   ``stepper`` (the network one token at a time, built from the weights by
   name and the network's description), ``sampling``, ``harmony``
-  (the harmonizer's Constraint), ``composing``, ``songs`` (what ``sample``
+  (the harmonizer's Constraint), ``form`` (the form head: which bars come back),
+  ``composing``, ``songs`` (what ``sample``
   and ``harmonize`` write).
 - ``evaluation/``: ``likelihood``, ``ngram``, ``music_metrics``,
-  ``harmony_metrics``, ``evaluate``, ``harmonizing``, ``calibration``.
+  ``harmony_metrics``, ``evaluate``, ``harmonizing``, ``calibration``, ``form_fit``
+  (fitting the form head).
 - ``commands/``: one module per ``python -m trainer`` command, each parsing
   its settings and dispatching.
 

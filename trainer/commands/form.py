@@ -1,10 +1,10 @@
 """``python -m trainer form``: fit a run's form head (which bars come back).
 
-See :mod:`trainer.compose.form_fit` for what it fits and where it writes.
+See :mod:`trainer.evaluation.form_fit` for what it fits and where it writes.
 """
 
-from trainer.compose.form_fit import fit
 from trainer.config import FormConfig
+from trainer.evaluation.form_fit import fit
 from trainer.nn.runs import RunDir
 
 

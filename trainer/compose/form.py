@@ -20,7 +20,7 @@ ending is where a repeated phrase turns new), where the bar stands in the phrase
 own bar that far back. Its weights are fitted on the training songs, its L2
 penalty chosen on the validation songs, and its ``shift`` (added to every
 repeat logit) set so that free songs repeat bars as often as the training
-songs do (:mod:`trainer.compose.form_fit`, ``python -m trainer form``).
+songs do (:mod:`trainer.evaluation.form_fit`, ``python -m trainer form``).
 
 The composer's probability of a song sums both ways a repeated bar can be
 written (:func:`log_prob`), so its NLL is that of the songs it composes.
@@ -234,6 +234,16 @@ def read(folder: Path, weights: Path | None = None, log=print,
             f"without it (fit it again: python -m trainer form --run-dir {folder})")
         return None
     return head
+
+
+def of(loaded) -> FormHead | None:
+    """The form head of a model loaded by :func:`trainer.nn.loading.load`: a run's, where
+    it was fitted with the weights loaded; an export's, where its config.json lists one
+    (and then it must be there and whole)."""
+    if loaded.kind == "export":
+        files = json.loads(read_text(Path(loaded.path) / "config.json")).get("files") or ()
+        return read(loaded.path, listed=True) if FILE in files else None
+    return read(loaded.path, Path(loaded.source))
 
 
 def sha256(path: Path) -> str:

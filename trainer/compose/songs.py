@@ -15,6 +15,7 @@ import sys
 
 from tqdm import tqdm
 
+from trainer.compose import form
 from trainer.compose.composing import (check_harmonizer, compose, describe, harmonize_melody,
                                        melody_of_file, prime_tokens, read_melody, song_seconds)
 from trainer.compose.harmony import voices_per_onset
@@ -51,13 +52,14 @@ def sample(cfg: SampleConfig, how: SamplingConfig) -> None:
     key, meter = requests(loaded, cfg.key, cfg.meter)
     prime = prime_tokens(codec, cfg.prime_file, cfg.prime_notes)
     stepper = Stepper(loaded.weights, loaded.network, codec)
+    head = None if cfg.no_form else form.of(loaded)  # which bars come back, where fitted
     print(f"composing {cfg.num_files} song(s) with {shown(loaded.source)}")
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     spb = codec.config.steps_per_beat
     for i, path in enumerate(_bar(paths, desc="composing", unit="song")):
         notes, meta, _ = compose(stepper, codec, prime, cfg.length, how.temperature, how.top_k,
                                  how.top_p, cfg.seed + i, key, meter,
-                                 form=None if cfg.no_form else loaded.form)
+                                 form=head)
         midi_io.write_midi(notes, path, spb, how.tempo, how.instrument, meta=meta)
         stated = f" in {describe(meta)}" if meta else ""
         tqdm.write(f"wrote {shown(path)}: {len(notes)} notes, "

@@ -37,8 +37,8 @@ from collections import Counter
 
 import numpy as np
 
+from trainer.compose import form as F
 from trainer.compose.composing import compose
-from trainer.compose.form import log_prob
 from trainer.compose.stepper import Stepper
 from trainer.config import EvalConfig
 from trainer.evaluation import harmony_form as hf
@@ -72,13 +72,13 @@ def evaluate(cfg: EvalConfig) -> dict:
     tokens = {p: [codec.encode(s.notes, s.meta) for s in songs] for p, songs in parts.items()}
     stepper = Stepper(loaded.weights, loaded.network, codec)
 
-    form = None if cfg.no_form else loaded.form
+    form = None if cfg.no_form else F.of(loaded)
     logits = [stepper.run(t[:-1]) for t in tokens["test"]]
     lstm_nll, lstm_hits = zip(*(predictions(z, t) for z, t in zip(logits, tokens["test"])))
     notes_test = sum(len(s.notes) for s in parts["test"])
     lstm = score(lstm_nll, lstm_hits, notes_test)
     if form is not None:  # the composer's NLL: both ways a repeated bar can be written
-        total = -sum(log_prob(form, codec, t, z) for t, z in zip(tokens["test"], lstm_nll))
+        total = -sum(F.log_prob(form, codec, t, z) for t, z in zip(tokens["test"], lstm_nll))
         per_token = total / sum(len(t) - 1 for t in tokens["test"])
         lstm["with_form"] = {"nll": per_token, "perplexity": math.exp(per_token),
                              "nll_per_note": total / notes_test}

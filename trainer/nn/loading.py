@@ -6,7 +6,7 @@ folder ``python -m trainer train`` wrote, or one ``python -m converter`` wrote
 repository can compose with the shipped models. Both give the settings the
 model was trained with, its codec, its network (trainer/nn/network.py) and
 weights by name, which :class:`trainer.compose.stepper.Stepper` runs, its split (if it has one), the
-keys and meters of its training songs, and its form head (``form.json``) where it has one.
+keys and meters of its training songs (its form head: :func:`trainer.compose.form.of`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from pathlib import Path
 import numpy as np
 
 from trainer import constants as C
-from trainer.compose import form
-from trainer.compose.form import FormHead
 from trainer.config import RunConfig
 from trainer.errors import CadenzaError, read_text, shown
 from trainer.music import keys as K
@@ -40,7 +38,6 @@ class Loaded:
     source: str  # the weights file, for messages
     split: dict | None  # train / validation / test song names, if known
     conditioning: dict  # {"keys": {"G:major": 45, ...}, "meters": {"4/4": 313, ...}}
-    form: FormHead | None = None  # which bars come back (trainer/compose/form.py), if fitted
 
 
 def is_export(path: Path) -> bool:
@@ -51,9 +48,8 @@ def is_export(path: Path) -> bool:
     return isinstance(d, dict) and d.get("type") == C.EXPORT_TYPE
 
 
-def load(path: Path, checkpoint: str = "best", form_head: bool = True) -> Loaded:
-    """The model of a run folder (its ``checkpoint``) or of an export folder; its form head
-    unless ``form_head`` is False (fitting a new one)."""
+def load(path: Path, checkpoint: str = "best") -> Loaded:
+    """The model of a run folder (its ``checkpoint``) or of an export folder."""
     path = Path(path)
     RunDir(path).check_folder()
     if is_export(path):
@@ -70,8 +66,7 @@ def load(path: Path, checkpoint: str = "best", form_head: bool = True) -> Loaded
     network = inference_network(model, codec, config.model)
     metrics = run.read_json("metrics.json") or {}
     return Loaded(path, "run", config, codec, network, inference_weights(model, network),
-                  str(weights_path), run.read_json("split.json"), metrics.get("conditioning") or {},
-                  form.read(path, weights_path) if checkpoint == "best" and form_head else None)
+                  str(weights_path), run.read_json("split.json"), metrics.get("conditioning") or {})
 
 
 def _load_export(path: Path) -> Loaded:
@@ -92,9 +87,7 @@ def _load_export(path: Path) -> Loaded:
         except (OSError, ValueError) as e:
             raise CadenzaError(f"{shown(path)}/split.json: cannot read it ({e})") from None
     return Loaded(path, "export", config, export.codec, export.network, export.weights,
-                  str(path / "model.json"), split, export.config.get("conditioning") or {},
-                  form.read(path, listed=True) if form.FILE in export.config.get("files", [])
-                  else None)
+                  str(path / "model.json"), split, export.config.get("conditioning") or {})
 
 
 def requests(loaded: Loaded, key: str, meter: str, log=print) -> tuple[int | None, int | None]:

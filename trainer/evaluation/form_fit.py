@@ -119,7 +119,7 @@ def fit(run_dir: Path, songs: int = SONGS, log=print) -> FormHead:
     from trainer.music.corpus import prepare, split_songs
     from trainer.nn.loading import load, test_split
 
-    loaded = load(run_dir, form_head=False)  # an earlier head, even a damaged one, is replaced
+    loaded = load(run_dir)  # an earlier head, even a damaged one, is replaced: not read
     if loaded.kind != "run":
         raise CadenzaError(f"{shown(run_dir)} is an export: fit the form head on the run it "
                            "was exported from, then export it again")
