@@ -63,7 +63,7 @@ def make_examples(models_dir: Path, out_dir: Path, spec: ExampleSpec = ExampleSp
 def model_examples(folder: Path, out_dir: Path, spec: ExampleSpec, tempo: float) -> list[dict]:
     export = read_export(folder)
     codec, stepper = export.codec, export.stepper()
-    head = form.read(folder)  # the form head, where the model has one (bars that come back)
+    head = form.of_export(folder)  # the form head, where it has one (bars that come back)
     target = out_dir / folder.name
     target.mkdir(parents=True, exist_ok=True)
     for old in target.iterdir():

@@ -115,7 +115,7 @@ def test_examples_are_regenerated_exactly_from_the_shipped_weights():
         meter = codec.meter_id(K.parse_meter(ex["meter"])) if ex["meter"] != "any" else None
         notes, meta, _ = compose(stepper, codec, [codec.bos_id], spec["notes"],
                                  ex["temperature"], 0, ex["top_p"], ex["seed"], key, meter,
-                                 form=form.read(folder))  # its form head, where it has one
+                                 form=form.of_export(folder))  # its form head, if any
         steps_per_second = codec.config.steps_per_beat * ex["tempo"] / 60
         pad = midi_io.pickup_pad(meta, codec.config.steps_per_beat) if meta else 0
         notes = cut(notes, spec["max_seconds"] * steps_per_second - pad)

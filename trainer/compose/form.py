@@ -241,9 +241,15 @@ def of(loaded) -> FormHead | None:
     it was fitted with the weights loaded; an export's, where its config.json lists one
     (and then it must be there and whole)."""
     if loaded.kind == "export":
-        files = json.loads(read_text(Path(loaded.path) / "config.json")).get("files") or ()
-        return read(loaded.path, listed=True) if FILE in files else None
+        return of_export(loaded.path)
     return read(loaded.path, Path(loaded.source))
+
+
+def of_export(folder: Path) -> FormHead | None:
+    """The form head of an export folder, where its config.json lists one (and then it
+    must be there and whole)."""
+    files = json.loads(read_text(Path(folder) / "config.json")).get("files") or ()
+    return read(folder, listed=True) if FILE in files else None
 
 
 def sha256(path: Path) -> str:

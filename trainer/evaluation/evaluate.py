@@ -314,7 +314,7 @@ def report(r: dict) -> str:
     if "with_form" in lstm:
         f = lstm["with_form"]
         lines.append(f"  {'LSTM + form head':<28}{f['nll']:>10.4f}{f['nll_per_note']:>10.4f}"
-                     f"{math.exp(f['nll']):>12.3f}")
+                     f"{f['perplexity']:>12.3f}")
     if "grammar" in lstm:
         g = lstm["grammar"]
         lines.append(f"  {'LSTM as sampled (grammar)':<28}{g['nll']:>10.4f}"

@@ -26,14 +26,14 @@ import numpy as np
 from trainer import constants as C
 from trainer.compose.form import DISTANCES, FEATURES, FILE, Bars, FormHead, sha256
 from trainer.errors import CadenzaError, shown
-from trainer.evaluation import music_metrics as mm
+from trainer.evaluation import harmony_form as hf
+from trainer.evaluation.evaluate import FREE_NOTES, MAX_FREE_TOKENS  # free songs as evaluate's
 
 PENALTIES = (1e-4, 1e-3, 1e-2)
 SONGS = 40
 SEED = 500_000  # evaluate's free songs use --seed (1234) on; its requests 10,000 past it
 STEPS = 600  # Adam steps, full batch
 BISECTIONS, TOLERANCE = 8, 0.01  # the shift's search stops within 0.01 of the target share
-FREE_TOKENS = 20_000  # as evaluate's free songs
 
 
 def rows(codec, songs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -94,9 +94,7 @@ def fit_weights(data, penalty: float, steps: int = STEPS) -> np.ndarray:
 
 def repeat_share(notes, meta, steps_per_beat: int) -> float:
     """A song's bar-repeat share, at its bar lines as ``evaluate`` cuts it."""
-    bars = meta.bar_starts() if meta is not None else []
-    return mm.bar_repeat_share(notes, bars if len(bars) else
-                               mm.four_four_bars(notes, steps_per_beat))
+    return hf.repeat_share(notes, None if meta is None else meta.bar_starts(), steps_per_beat)
 
 
 def free_songs(head: FormHead, stepper, codec, songs: int = SONGS) -> tuple[float, float]:
@@ -106,8 +104,8 @@ def free_songs(head: FormHead, stepper, codec, songs: int = SONGS) -> tuple[floa
 
     shares, notes_per_song = [], []
     for i in range(songs):
-        notes, meta, _ = compose(stepper, codec, [codec.bos_id], 100_000, C.TEMPERATURE, 0,
-                                 C.TOP_P, SEED + i, max_tokens=FREE_TOKENS, form=head)
+        notes, meta, _ = compose(stepper, codec, [codec.bos_id], FREE_NOTES, C.TEMPERATURE, 0,
+                                 C.TOP_P, SEED + i, max_tokens=MAX_FREE_TOKENS, form=head)
         shares.append(repeat_share(notes, meta, codec.config.steps_per_beat))
         notes_per_song.append(len(notes))
     return float(np.mean(shares)), float(np.median(notes_per_song))

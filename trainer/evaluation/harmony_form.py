@@ -105,14 +105,20 @@ def bar_repeats(shares) -> dict:
             "mean": float(shares.mean()), "songs": len(shares)}
 
 
+def repeat_share(notes, bars, steps_per_beat: int) -> float:
+    """One song's bar-repeat share at its bar lines ``bars``; None (or none) means 4/4
+    bars from step 0 (:func:`trainer.evaluation.music_metrics.four_four_bars`)."""
+    return mm.bar_repeat_share(notes, mm.four_four_bars(notes, steps_per_beat)
+                               if bars is None or not len(bars) else bars)
+
+
 def figures(songs, steps_per_beat: int) -> dict:
     """Every figure of a set of songs, each ``(notes, bar_starts)``; bar_starts None
     means 4/4 bars from step 0 (:func:`trainer.evaluation.music_metrics.four_four_bars`)."""
     songs = list(songs)
     out = pooled([counts(notes) for notes, _ in songs])
-    out["bar_repeats"] = bar_repeats(
-        mm.bar_repeat_share(notes, mm.four_four_bars(notes, steps_per_beat) if bars is None
-                            else bars) for notes, bars in songs)
+    out["bar_repeats"] = bar_repeats(repeat_share(notes, bars, steps_per_beat)
+                                     for notes, bars in songs)
     return out
 
 
