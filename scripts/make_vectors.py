@@ -939,6 +939,7 @@ class _Checked:
 
     def __init__(self, head):
         self.head, self.draws, self.repeats = head, 0, 0
+        self.end = head.end
 
     def choose(self, bars, rng):
         choice, p = self.head.classes(bars)
@@ -958,8 +959,8 @@ class _Checked:
 def form_vectors() -> dict:
     """The form head (trainer/compose/form.py): the features and choices at every bar line
     of songs whose motifs come back (moved or not), one with a meter change and token
-    soup; and generate() with a head over small logit tables, bars repeated and one
-    repeat cut short by the grammar (a requested key)."""
+    soup; and generate() with a head over small logit tables, bars repeated, one
+    repeat cut short by the grammar (a requested key), and ends that end songs sooner."""
     from trainer.compose.form import DISTANCES, FEATURES, Bars, FormHead
     from trainer.compose.harmony import voicing_guard
 
@@ -983,18 +984,25 @@ def form_vectors() -> dict:
     prime = V2_SMALL.encode(*V2_SMALL.quantise_song(np.asarray(WALTZ, dtype=np.float64),
                                                     [(0, 3, 4)], (7, "major"))[:2])[:14]
     runs, draws, repeats = [], 0, 0
-    for seed, (start, key, meter, shift) in enumerate((
-            ([1], None, None, 2.0), ([1], None, "METER_3_4", 1.0),
-            (prime.tolist(), None, None, 2.0), ([1], "KEY_D_minor", "METER_4_4", 3.0),
-            ([1], None, None, -3.0))):
-        checked = _Checked(FormHead(head.weights, shift))
+    for seed, (start, key, meter, shift, end) in enumerate((
+            ([1], None, None, 2.0, 0.0), ([1], None, "METER_3_4", 1.0, 2.5),
+            (prime.tolist(), None, None, 2.0, 0.0), ([1], "KEY_D_minor", "METER_4_4", 3.0, 0.0),
+            ([1], None, None, -3.0, 0.0), ([1], None, None, 2.0, 4.0))):
         request = {"key": key and V2_SMALL.tokens.index(key),
                    "meter": meter and V2_SMALL.tokens.index(meter)}
-        out = generate(lambda token: tables[token % len(tables)], V2_SMALL, start, 120, 1.0, 0,
-                       1.0, seed=seed, **request, constraint=voicing_guard(V2_SMALL),
-                       form=checked)
+
+        def composed(end, checked=None):
+            checked = checked or _Checked(FormHead(head.weights, shift, end=end))
+            return generate(lambda token: tables[token % len(tables)], V2_SMALL, start, 120,
+                            1.0, 0, 1.0, seed=seed, **request,
+                            constraint=voicing_guard(V2_SMALL), form=checked)
+
+        checked = _Checked(FormHead(head.weights, shift, end=end))
+        out = composed(end, checked)
+        if end and len(out) >= len(composed(0.0)):
+            raise ValueError(f"seed {seed}: its end must end the song sooner")
         draws, repeats = draws + checked.draws, repeats + checked.repeats
-        runs.append({"prime": start, "shift": shift, **request, "seed": seed,
+        runs.append({"prime": start, "shift": shift, "end": end, **request, "seed": seed,
                      "max_notes": 120, "ids": out.tolist()})
     if draws < 20 or repeats < 5:
         raise ValueError(f"the generate cases must draw and repeat: {draws} draws, "

@@ -208,3 +208,34 @@ def test_prepare_takes_the_folk_corpus_s_keys_as_stated_and_checks_the_chorales(
     songs = {s.name: s for s in corpus_mod.prepare(config, V2, log=lambda line: None).songs}
     assert songs["c_disagrees.mid"].meta.key == key
     assert songs["a_file_key.mid"].meta.key == (2, "major")  # agrees: the file's either way
+
+
+def _tune(bars, repeat_from=None):
+    """A 4/4 song (4 steps a beat) whose bar i holds pitches ``bars[i]``, a quarter each."""
+    notes = [[16 * i + 4 * j, 4, p] for i, bar in enumerate(bars) for j, p in enumerate(bar)]
+    meta = corpus_mod.Meta((0, "major"), (4, 4), tuple((16 * i, (4, 4)) for i in range(len(bars))))
+    return Song("t", np.array(notes, dtype=np.int32), meta)
+
+
+AABB = [[60 + i, 62, 64, 65] for i in range(4)] * 2 + [[67, 65 + i, 64, 62] for i in range(4)] * 2
+
+
+def test_one_pass_cuts_a_file_that_plays_its_tune_again_and_keeps_the_rest():
+    whole = _tune(AABB)  # A A B B, each part 4 bars: its own repeats stay
+    assert corpus_mod.first_pass(whole) is whole
+    twice = _tune(AABB + AABB[:-1] + [[60, 60, 60, 60]])  # played again, its last bar new
+    cut = corpus_mod.first_pass(twice)
+    assert len(cut.meta.bars) == 16 and cut.notes.tolist() == whole.notes.tolist()
+    thrice = corpus_mod.first_pass(_tune(AABB * 3 + AABB[:5]))  # and a part of a fourth
+    assert thrice.notes.tolist() == whole.notes.tolist()
+    held = _tune(AABB * 2)
+    held.notes[63, 1] = 40  # the first pass's last note held into the second
+    assert corpus_mod.first_pass(held).notes[:, 1].max() == 4  # cut at the bar line
+    assert corpus_mod.first_pass(_tune(AABB[:4] + AABB[8:])).meta.bars == \
+        _tune(AABB[:4] + AABB[8:]).meta.bars  # A B B: never a pass
+    songs = [Song(n, twice.notes, twice.meta) for n in "abc"]
+    parts = split_songs(Corpus("t", songs), {"train": ["a"], "validation": ["b"], "test": ["c"]},
+                        one_pass=True)
+    assert [len(parts[p][0].notes) for p in ("train", "validation", "test")] == [64, 64, 128]
+    assert len(split_songs(Corpus("t", songs), {"train": ["a"], "validation": ["b"]})
+               ["train"][0].notes) == 128

@@ -157,15 +157,51 @@ def test_log_prob_sums_both_ways_a_repeated_bar_is_written():
     assert F.log_prob(h, CODEC, ids, nll) == pytest.approx(expected + sum(lp_new), abs=1e-9)
 
 
+def test_the_end_shifts_only_the_eos_logit_where_the_composer_samples():
+    g = np.random.default_rng(5)
+    rows = g.normal(0, 2, (7, CODEC.size))
+    rows[:, CODEC.eos_id] = -4
+    step = lambda t: rows[t % len(rows)]  # noqa: E731
+    z = F.ended(rows[:2].astype(np.float32), CODEC.eos_id, 2.5)
+    assert z.dtype == np.float64 and z[:, CODEC.eos_id].tolist() == [-1.5, -1.5]
+    assert (np.delete(z, CODEC.eos_id, 1) == np.delete(rows[:2].astype(np.float32),
+                                                       CODEC.eos_id, 1)).all()
+    lengths = {end: [len(generate(step, CODEC, [CODEC.bos_id], 400, 1.0, 0, 1.0, seed=s,
+                                  form=F.FormHead(np.zeros((D, len(F.FEATURES))), -2, end=end)))
+                     for s in range(8)] for end in (-3.0, 0.0, 3.0)}
+    assert np.median(lengths[3.0]) < np.median(lengths[0.0]) < np.median(lengths[-3.0])
+
+
+def test_search_end_finds_the_end_that_keeps_the_median_length():
+    calls = []
+
+    def median(end):  # a network that writes 400 notes where the training songs have 250
+        calls.append(end)
+        return 400 * math.exp(-0.8 * end)
+
+    end = form_fit.search_end(median, 250.0)
+    assert abs(math.log(median(end) / 250)) <= math.log1p(form_fit.LENGTH_TOLERANCE)
+    assert len(calls) - 1 <= form_fit.END_TRIES and calls[0] == 0.0
+    calls.clear()
+    assert form_fit.search_end(lambda e: (calls.append(e), 260)[1], 250.0) == 0.0
+    assert calls == [0.0]  # already within the tolerance: no end
+    assert form_fit.search_end(lambda e: 100 * math.exp(-e), 250.0) < -0.5  # too short
+
+
 def test_form_json_round_trips_and_a_damaged_one_is_one_line(tmp_path):
     h = head(0.5, np.arange(D * len(F.FEATURES), dtype=float).reshape(D, -1) / 10)
     h.save(tmp_path / F.FILE)
     back = F.read(tmp_path)
     assert back.weights == h.weights and back.shift == 0.5 and back.distances == F.DISTANCES
+    assert back.end == 0.0
+    F.FormHead(h.weights, 0.5, end=-1.25).save(tmp_path / F.FILE)
+    assert F.read(tmp_path).end == -1.25
     assert F.read(tmp_path / "elsewhere") is None
     for damage in ('{"format": "cadenza-form"', json.dumps({**h.to_json(), "features": ["x"]}),
                    json.dumps({**h.to_json(), "weights": [[1.0]]}),
-                   json.dumps({**h.to_json(), "shift": float("nan")}).replace("NaN", "1e999")):
+                   json.dumps({**h.to_json(), "shift": float("nan")}).replace("NaN", "1e999"),
+                   json.dumps({**h.to_json(), "end": float("nan")}).replace("NaN", "1e999"),
+                   json.dumps({**h.to_json(), "end": "1"})):
         (tmp_path / F.FILE).write_text(damage)
         with pytest.raises(CadenzaError, match="damaged form head") as e:
             F.read(tmp_path)

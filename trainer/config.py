@@ -65,6 +65,9 @@ class DataConfig:
     jobs: int = _opt(0, "parallel parsing processes (0: one per CPU core)")
     programs: tuple[int, ...] = _opt((), "General MIDI programs (0-127) to keep; "
                                          "default: every non-drum instrument")
+    one_pass: bool = _opt(False, "train and validate on each song's first pass only, where "
+                                 "a file plays its whole tune again (the test songs stay "
+                                 "whole)")
 
     def __post_init__(self):
         _check(self.corpus in C.BUILTIN_CORPORA, "corpus",

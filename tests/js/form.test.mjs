@@ -50,7 +50,7 @@ test("generate with a form head gives Python's tokens", () => {
     const ids = generate((id) => rows[id % rows.length], codec, run.prime, {
       maxNotes: run.max_notes, temperature: 1, seed: run.seed, key: run.key ?? null,
       meter: run.meter ?? null, constraint: voicingGuard(codec),
-      form: new FormHead({ ...VECTORS.head, shift: run.shift }),
+      form: new FormHead({ ...VECTORS.head, shift: run.shift, end: run.end }),
       onToken: (id) => streamed.push(id),
     });
     assert.deepEqual(ids, run.ids, `seed ${run.seed}`);
@@ -61,7 +61,8 @@ test("generate with a form head gives Python's tokens", () => {
 test("a damaged form.json is refused", () => {
   const good = VECTORS.head;
   for (const bad of [null, { ...good, format: "x" }, { ...good, features: good.features.slice(1) },
-    { ...good, weights: good.weights.slice(1) }, { ...good, shift: "1" },
+    { ...good, weights: good.weights.slice(1) }, { ...good, shift: "1" }, { ...good, end: "1" },
+    { ...good, end: Infinity },
     { ...good, weights: good.weights.map((r, i) => (i ? r : [...r.slice(1), NaN])) },
     { ...good, distances: good.distances.map((k) => k - 1) }]) {
     assert.throws(() => new FormHead(bad), /form.json is damaged/);

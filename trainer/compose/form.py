@@ -16,11 +16,18 @@ takes over: a repeat never dead-ends.
 The head's inputs (:data:`FEATURES`, for each distance) are what the bars
 read so far already say: whether the bars just before repeated that far back
 (and whether this bar would complete a whole period of them: a tune's second
-ending is where a repeated phrase turns new), where the bar stands in the phrase, and how alike the bar before is to its
-own bar that far back. Its weights are fitted on the training songs, its L2
-penalty chosen on the validation songs, and its ``shift`` (added to every
-repeat logit) set so that free songs repeat bars as often as the training
-songs do (:mod:`trainer.evaluation.form_fit`, ``python -m trainer form``).
+ending is where a repeated phrase turns new), where the bar stands in the
+phrase, and how alike the bar before is to its own bar that far back. Its
+weights are fitted on the training songs, its L2 penalty chosen on the
+validation songs, and its ``shift`` (added to every repeat logit) set so that
+free songs repeat bars as often as the training songs do
+(:mod:`trainer.evaluation.form_fit`, ``python -m trainer form``).
+
+A song that repeats its bars changes where the network ends it: folk networks
+learnt from MIDI files that play their tune several times over, and end less
+often after a bar that came back. So the head also carries ``end``, added to the
+``EOS`` logit wherever the composer samples (:func:`ended`), set so that free
+songs keep the training songs' median length.
 
 The composer's probability of a song sums both ways a repeated bar can be
 written (:func:`log_prob`), so its NLL is that of the songs it composes.
@@ -145,19 +152,22 @@ class Bars:
 
 class FormHead:
     """``weights[j]`` (one per :data:`FEATURES`) scores repeating the bar
-    ``distances[j]`` back; "a new bar" scores 0."""
+    ``distances[j]`` back; "a new bar" scores 0. ``end`` is added to the ``EOS``
+    logit wherever the composer samples (:func:`ended`)."""
 
-    def __init__(self, weights, shift: float = 0.0, distances=DISTANCES, fit: dict | None = None):
+    def __init__(self, weights, shift: float = 0.0, distances=DISTANCES, fit: dict | None = None,
+                 end: float = 0.0):
         self.distances = tuple(int(k) for k in distances)
         self.weights = [[float(w) for w in row] for row in weights]
         self.shift = float(shift)
+        self.end = float(end)
         self.fit = dict(fit or {})
         if len(self.weights) != len(self.distances) or any(
                 len(row) != len(FEATURES) for row in self.weights):
             raise ValueError(f"form head: need {len(self.distances)} rows of "
                              f"{len(FEATURES)} weights")
         if not all(math.isfinite(w) for row in self.weights for w in row) \
-                or not math.isfinite(self.shift):
+                or not math.isfinite(self.shift) or not math.isfinite(self.end):
             raise ValueError("form head: weights must be finite")
 
     def classes(self, bars: Bars) -> tuple[list[int], list[float]]:
@@ -198,7 +208,7 @@ class FormHead:
 
     def to_json(self) -> dict:
         return {"format": FORMAT, "distances": list(self.distances), "features": list(FEATURES),
-                "weights": self.weights, "shift": self.shift, "fit": self.fit}
+                "weights": self.weights, "shift": self.shift, "end": self.end, "fit": self.fit}
 
     @classmethod
     def from_json(cls, d) -> FormHead:
@@ -206,7 +216,12 @@ class FormHead:
             raise ValueError(f"not a form head (format {FORMAT!r})")
         if list(d.get("features", [])) != list(FEATURES):
             raise ValueError("its features are not this version's: " + ", ".join(FEATURES))
-        return cls(d["weights"], d.get("shift", 0.0), d["distances"], d.get("fit"))
+        for name in ("shift", "end"):  # a number, as the page's reader asks too
+            if isinstance(d.get(name, 0.0), bool) or not isinstance(d.get(name, 0.0),
+                                                                    (int, float)):
+                raise ValueError(f"its {name} is not a number")
+        return cls(d["weights"], d.get("shift", 0.0), d["distances"], d.get("fit"),
+                   d.get("end", 0.0))
 
     def save(self, path: Path) -> None:
         Path(path).write_text(json.dumps(self.to_json(), indent=1) + "\n")
@@ -250,6 +265,14 @@ def of_export(folder: Path) -> FormHead | None:
     must be there and whole)."""
     files = json.loads(read_text(Path(folder) / "config.json")).get("files") or ()
     return read(folder, listed=True) if FILE in files else None
+
+
+def ended(logits, eos_id: int, end: float) -> np.ndarray:
+    """``logits`` (float64, a copy) with ``end`` added to the ``EOS`` logit: the
+    network's next-token logits as the composer samples them under a head."""
+    z = np.array(logits, dtype=np.float64)
+    z[..., eos_id] += end
+    return z
 
 
 def sha256(path: Path) -> str:

@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from trainer.compose.form import Bars
+from trainer.compose.form import Bars, ended
 from trainer.music.codec import Codec
 from trainer.music.grammar import Grammar
 
@@ -130,7 +130,8 @@ def generate(step: Callable[[int], np.ndarray], codec: Codec, prime, max_notes: 
     ``BAR`` whether the bar repeats one before (:meth:`FormHead.choose`, one draw of
     the same ``rng`` where a distance is open); a repeat's tokens are then taken in
     turn instead of sampled, with no draw, until one is masked (then that step samples
-    and the repeat ends there).
+    and the repeat ends there). Where it samples, ``form.end`` is added to the ``EOS``
+    logit first (:func:`trainer.compose.form.ended`).
     """
     prime = [int(t) for t in prime]
     if not prime or prime[0] != codec.bos_id or codec.eos_id in prime:
@@ -155,6 +156,8 @@ def generate(step: Callable[[int], np.ndarray], codec: Codec, prime, max_notes: 
             token = again.pop(0)
         else:
             again = []
+            if form is not None and form.end:
+                logits = ended(logits, codec.eos_id, form.end)
             token = sample_token(logits, temperature, top_k, top_p, rng, mask,
                                  keep=codec.eos_id)
             if token == codec.eos_id:

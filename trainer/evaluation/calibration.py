@@ -97,7 +97,7 @@ def calibrate(run: RunDir, lowest: float = 0.5, highest: float = 3.0) -> dict:
                       chosen_on=f"the validation songs of {refit}")
     else:
         corpus = prepare(config.data, codec, log=lambda _: None)
-        songs = split_songs(corpus, split)["validation"]
+        songs = split_songs(corpus, split, config.data.one_pass)["validation"]
         if not songs:
             raise CadenzaError(f"{shown(run.path)} has no validation songs to calibrate on")
         network = inference_network(model, codec, config.model)

@@ -68,7 +68,7 @@ def evaluate(cfg: EvalConfig) -> dict:
     codec = loaded.codec
     split = test_split(loaded, cfg.split)
     corpus = prepare(loaded.config.data, codec)
-    parts = split_songs(corpus, split)
+    parts = split_songs(corpus, split, loaded.config.data.one_pass)  # as trained on
     tokens = {p: [codec.encode(s.notes, s.meta) for s in songs] for p, songs in parts.items()}
     stepper = Stepper(loaded.weights, loaded.network, codec)
 
@@ -77,8 +77,11 @@ def evaluate(cfg: EvalConfig) -> dict:
     lstm_nll, lstm_hits = zip(*(predictions(z, t) for z, t in zip(logits, tokens["test"])))
     notes_test = sum(len(s.notes) for s in parts["test"])
     lstm = score(lstm_nll, lstm_hits, notes_test)
-    if form is not None:  # the composer's NLL: both ways a repeated bar can be written
-        total = -sum(F.log_prob(form, codec, t, z) for t, z in zip(tokens["test"], lstm_nll))
+    if form is not None:  # the composer's NLL: both ways a repeated bar can be written,
+        # and the network's logits as the composer samples them (its EOS shifted by form.end)
+        composed = [predictions(F.ended(z, codec.eos_id, form.end), t)[0] if form.end else n
+                    for z, t, n in zip(logits, tokens["test"], lstm_nll)]
+        total = -sum(F.log_prob(form, codec, t, n) for t, n in zip(tokens["test"], composed))
         per_token = total / sum(len(t) - 1 for t in tokens["test"])
         lstm["with_form"] = {"nll": per_token, "perplexity": math.exp(per_token),
                              "nll_per_note": total / notes_test}

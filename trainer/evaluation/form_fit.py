@@ -11,7 +11,14 @@
    theirs. A shift added to every repeat logit is set by bisection so that
    :data:`SONGS` free songs (seeds from :data:`SEED`, none of ``evaluate``'s)
    repeat the same mean share of their bars as the training songs do, to within
-   :data:`TOLERANCE` (:func:`trainer.evaluation.music_metrics.bar_repeat_share`).
+   :data:`TOLERANCE` (:func:`trainer.evaluation.harmony_form.repeat_share`).
+3. **End**, on the same free songs: where their median length lies more than
+   :data:`LENGTH_TOLERANCE` from the training songs' median, ``end`` (added to the
+   ``EOS`` logit) is searched so that it lies within it: the free songs' length
+   falls about as ``exp(-end)``, so the first try is ``log(median / target)``, and
+   each later one interpolates between the two nearest tries (at most
+   :data:`END_TRIES`). Where the share then left its tolerance, the shift is
+   searched again around its value at that end.
 
 The test songs are not read. ``form.json`` in the run folder records the fit and the
 SHA-256 of the weights it was fitted with; the converter exports it only with them.
@@ -19,6 +26,7 @@ SHA-256 of the weights it was fitted with; the converter exports it only with th
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +42,9 @@ SONGS = 40
 SEED = 500_000  # evaluate's free songs use --seed (1234) on; its requests 10,000 past it
 STEPS = 600  # Adam steps, full batch
 BISECTIONS, TOLERANCE = 8, 0.01  # the shift's search stops within 0.01 of the target share
+# the end's search stops with the free songs' median notes within 10% of the training
+# songs' (whose quartiles lie some 20% either side of it in both corpora)
+END_TRIES, LENGTH_TOLERANCE = 6, 0.10
 
 
 def rows(codec, songs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -111,6 +122,41 @@ def free_songs(head: FormHead, stepper, codec, songs: int = SONGS) -> tuple[floa
     return float(np.mean(shares)), float(np.median(notes_per_song))
 
 
+def search_shift(share, target: float, low: float, high: float, bisections: int) -> float:
+    """The shift in ``[low, high]`` whose ``share(shift)`` (rising with it) is nearest
+    ``target`` of those tried by bisection, stopping within :data:`TOLERANCE`; the
+    smaller in size on ties."""
+    tried = {}
+    for _ in range(bisections):
+        mid = (low + high) / 2
+        tried[mid] = share(mid)
+        if abs(tried[mid] - target) <= TOLERANCE:
+            break
+        low, high = (mid, high) if tried[mid] < target else (low, mid)
+    return min(tried, key=lambda x: (abs(tried[x] - target), abs(x)))
+
+
+def search_end(median, target: float, tries: int = END_TRIES) -> float:
+    """The end whose ``median(end)`` (falling with it) lies nearest ``target`` in log
+    of those tried, 0 first, stopping within :data:`LENGTH_TOLERANCE`."""
+    miss = {0.0: math.log(median(0.0) / target)}  # > 0: too long
+    while len(miss) < tries and min(abs(v) for v in miss.values()) > math.log1p(
+            LENGTH_TOLERANCE):
+        above = [e for e in miss if miss[e] > 0]  # ends too small
+        below = [e for e in miss if miss[e] < 0]
+        if above and below:  # bracketed: interpolate between the nearest tries
+            a, b = max(above), min(below)
+            e = a + (b - a) * miss[a] / (miss[a] - miss[b])
+        else:  # the length falls about as exp(-end): step by the miss, at most 3
+            e = min(miss, key=lambda x: abs(miss[x]))
+            e += max(-3.0, min(3.0, miss[e]))
+        e = round(e, 3)
+        if e in miss:
+            break
+        miss[e] = math.log(median(e) / target)
+    return min(miss, key=lambda e: (abs(miss[e]), abs(e)))
+
+
 def fit(run_dir: Path, songs: int = SONGS, log=print) -> FormHead:
     """Fit the form head of the run ``run_dir`` and write its ``form.json``."""
     from trainer.compose.stepper import Stepper
@@ -126,7 +172,7 @@ def fit(run_dir: Path, songs: int = SONGS, log=print) -> FormHead:
         raise CadenzaError(f"{shown(run_dir)} has no bar lines (a v1 or --no-bars codec): "
                            "a form head chooses at bar lines")
     parts = split_songs(prepare(loaded.config.data, codec, log=lambda _: None),
-                        test_split(loaded))
+                        test_split(loaded), loaded.config.data.one_pass)
     tokens = {p: [codec.encode(s.notes, s.meta) for s in parts[p]]
               for p in ("train", "validation")}
     train, val = rows(codec, tokens["train"]), rows(codec, tokens["validation"])
@@ -144,28 +190,34 @@ def fit(run_dir: Path, songs: int = SONGS, log=print) -> FormHead:
     target = float(np.mean([repeat_share(s.notes, s.meta, spb) for s in parts["train"]]))
     lengths = np.percentile([len(s.notes) for s in parts["train"]], [25, 50, 75])
     stepper = Stepper(loaded.weights, loaded.network, codec)
-    low, high = -4.0, 4.0
-    shares, medians = {}, {}
-    for _ in range(BISECTIONS):  # the share rises with the shift
-        mid = (low + high) / 2
-        shares[mid], medians[mid] = free_songs(FormHead(w, mid), stepper, codec, songs)
-        log(f"  shift {mid:+.3f}: free songs repeat {shares[mid]:.3f} of their bars "
-            f"(training songs {target:.3f}), median {medians[mid]:.0f} notes (training "
-            f"songs {lengths[1]:.0f}, IQR {lengths[0]:.0f}..{lengths[2]:.0f})")
-        if abs(shares[mid] - target) <= TOLERANCE:
-            break
-        low, high = (mid, high) if shares[mid] < target else (low, mid)
-    shift = min(shares, key=lambda s: (abs(shares[s] - target), abs(s)))
+    tries = {}  # (shift, end) -> (mean share, median notes) of the free songs
+
+    def measure(shift: float, end: float) -> tuple[float, float]:
+        if (shift, end) not in tries:
+            tries[shift, end] = free_songs(FormHead(w, shift, end=end), stepper, codec, songs)
+            log(f"  shift {shift:+.3f}, end {end:+.3f}: free songs repeat "
+                f"{tries[shift, end][0]:.3f} of their bars (training songs {target:.3f}), "
+                f"median {tries[shift, end][1]:.0f} notes (training songs {lengths[1]:.0f}, "
+                f"IQR {lengths[0]:.0f}..{lengths[2]:.0f})")
+        return tries[shift, end]
+
+    shift = search_shift(lambda x: measure(x, 0.0)[0], target, -4.0, 4.0, BISECTIONS)
+    end = search_end(lambda e: measure(shift, e)[1], float(lengths[1]))
+    if end and abs(measure(shift, end)[0] - target) > TOLERANCE:
+        shift = search_shift(lambda x: measure(x, end)[0], target, shift - 1, shift + 1,
+                             BISECTIONS // 2)
+    share, median = measure(shift, end)
     weights_file = Path(loaded.source)
-    head = FormHead(w, shift, fit={
+    head = FormHead(w, shift, end=end, fit={
         "penalty": penalty, "validation_nll_per_bar_line": score,
         "training_bar_lines": int(len(train[0])), "validation_bar_lines": int(len(val[0])),
-        "training_repeat_share": target, "free_songs": songs, "free_repeat_share": shares[shift],
-        "free_median_notes": medians[shift], "training_median_notes": float(lengths[1]),
+        "training_repeat_share": target, "free_songs": songs, "free_repeat_share": share,
+        "free_median_notes": median, "training_median_notes": float(lengths[1]),
+        "tries": len(tries),
         "weights_sha256": sha256(weights_file),
         "command": f"python -m trainer form --run-dir {run_dir}"})
     head.save(Path(run_dir) / FILE)
-    log(f"form head: L2 {penalty:g}, shift {shift:+.3f} (free songs repeat "
-        f"{shares[shift]:.3f} of their bars, training songs {target:.3f}); "
-        f"written to {shown(Path(run_dir) / FILE)}")
+    log(f"form head: L2 {penalty:g}, shift {shift:+.3f}, end {end:+.3f} (free songs repeat "
+        f"{share:.3f} of their bars, training songs {target:.3f}; median {median:.0f} "
+        f"notes, training songs {lengths[1]:.0f}); written to {shown(Path(run_dir) / FILE)}")
     return head

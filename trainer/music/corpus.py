@@ -481,8 +481,56 @@ def split_names(names: list[str], val_fraction: float, seed: int, test_fraction:
     return train, val, test
 
 
-def split_songs(corpus: Corpus, split: dict) -> dict[str, list[Song]]:
-    """The corpus's songs of each part of ``split`` (train, validation, and test if any)."""
+PASS_MIN_BARS, PASS_SLACK = 4, 2  # a pass is 4 bars at least; 2 bars of it may differ
+
+
+def _bar_contents(song: Song) -> list[tuple]:
+    """Each bar's notes as sorted ``(onset in the bar, duration, pitch)``."""
+    starts = song.meta.bar_starts()
+    edges = np.r_[starts, np.iinfo(np.int64).max]
+    which = np.searchsorted(edges, song.notes[:, 0], side="right") - 1
+    bars = [[] for _ in starts]
+    for (t, d, p), b in zip(song.notes.tolist(), which.tolist()):
+        if b >= 0:
+            bars[b].append((t - int(starts[b]), d, p))
+    return [tuple(sorted(b)) for b in bars]
+
+
+def pass_length(bars: list) -> int | None:
+    """The bars of one pass where ``bars`` play their tune again from its first bar to
+    the end (all but :data:`PASS_SLACK` of them alike, endings and last notes differing,
+    and at least a whole pass again): the least such; None where they do not."""
+    n = len(bars)
+    for b in range(PASS_MIN_BARS, n // 2 + 1):
+        rest = n - b
+        if rest >= b - PASS_SLACK and sum(
+                bars[b + i] == bars[i] for i in range(rest)) >= rest - PASS_SLACK:
+            return b
+    return None
+
+
+def first_pass(song: Song) -> Song:
+    """``song`` up to where its tune starts again: some MIDI files (O'Neill's) play
+    their tune two or more times over, and a network trained on them learns that a
+    tune goes on after its bars have come back (How it works: "Bars that come
+    back"). A song that does not is returned as it is. Repeated until none is left
+    (a pass can itself hold passes)."""
+    while song.meta is not None and len(song.meta.bars) >= 2 * PASS_MIN_BARS:
+        b = pass_length(_bar_contents(song))
+        if b is None:
+            break
+        end = song.meta.bars[b][0]
+        notes = song.notes[song.notes[:, 0] < end].copy()
+        notes[:, 1] = np.minimum(notes[:, 1], end - notes[:, 0])  # nothing sounds past it
+        song = Song(song.name, notes, Meta(song.meta.key, song.meta.meter,
+                                           song.meta.bars[:b]), song.key_source)
+    return song
+
+
+def split_songs(corpus: Corpus, split: dict, one_pass: bool = False) -> dict[str, list[Song]]:
+    """The corpus's songs of each part of ``split`` (train, validation, and test if any).
+    With ``one_pass``, each training and validation song is cut to its :func:`first_pass`
+    (``--one-pass``); the test songs stay whole, as the corpus has them."""
     if not (isinstance(split, dict) and isinstance(split.get("train"), list)
             and isinstance(split.get("validation"), list)
             and isinstance(split.get("test", []), list)):
@@ -493,4 +541,6 @@ def split_songs(corpus: Corpus, split: dict) -> dict[str, list[Song]]:
     if missing:
         raise CadenzaError(f"{len(missing)} songs of this run's split are no longer in the "
                            f"corpus (e.g. {missing[0]}); the data changed since the run began")
-    return {p: [by_name[n] for n in names] for p, names in parts.items()}
+    cut = first_pass if one_pass else (lambda song: song)
+    return {p: [by_name[n] if p == "test" else cut(by_name[n]) for n in names]
+            for p, names in parts.items()}

@@ -34,9 +34,9 @@ def read_test_songs(path) -> list[str]:
     return names
 
 
-def split_tokens(corpus: Corpus, codec: Codec, split: dict):
+def split_tokens(corpus: Corpus, codec: Codec, split: dict, one_pass: bool = False):
     """Token arrays of the split's train and validation songs, by name."""
-    songs = split_songs(corpus, split)
+    songs = split_songs(corpus, split, one_pass)
     return ([codec.encode(s.notes, s.meta) for s in songs["train"]],
             [codec.encode(s.notes, s.meta) for s in songs["validation"]])
 
@@ -65,7 +65,7 @@ def train(cfg: RunConfig) -> dict:
             read_test_songs(t.test_songs) if t.test_songs else None)
         split = {"source": corpus.source, "train": train_names, "validation": val_names,
                  "test": test_names}
-    train_tokens, val_tokens = split_tokens(corpus, codec, split)
+    train_tokens, val_tokens = split_tokens(corpus, codec, split, cfg.data.one_pass)
     rates = None
     if split.get("refit"):  # the validation songs are trained on too; their loss is reported
         train_tokens = train_tokens + val_tokens
@@ -121,7 +121,7 @@ def train(cfg: RunConfig) -> dict:
                   initial_epoch=state["epoch"], callbacks=callbacks, verbose=0)
     metrics = _metrics(cfg, state, model, train_data, val_data, split)
     if codec.version >= 2:
-        parts = split_songs(corpus, split)
+        parts = split_songs(corpus, split, cfg.data.one_pass)
         songs = parts["train"] + (parts["validation"] if split.get("refit") else [])
         metrics["conditioning"] = {"keys": key_counts(songs), "meters": meter_counts(songs)}
     run.write_json("metrics.json", metrics)

@@ -108,6 +108,13 @@ export class Bars {
   }
 }
 
+/** logits (a copy, float64) with end added to the EOS logit: as the composer samples them under a head. */
+export function ended(logits, eosId, end) {
+  const z = Float64Array.from(logits);
+  z[eosId] += end;
+  return z;
+}
+
 export class FormHead {
   /** json: a form.json (as FormHead.to_json writes it); throws a RangeError on a damaged one. */
   constructor(json) {
@@ -118,11 +125,13 @@ export class FormHead {
       Array.isArray(json.weights) && json.weights.length === json.distances.length &&
       json.weights.every((row) => Array.isArray(row) && row.length === FEATURES.length &&
         row.every((w) => typeof w === "number" && Number.isFinite(w))) &&
-      typeof (json.shift ?? 0) === "number" && Number.isFinite(json.shift ?? 0);
+      typeof (json.shift ?? 0) === "number" && Number.isFinite(json.shift ?? 0) &&
+      typeof (json.end ?? 0) === "number" && Number.isFinite(json.end ?? 0);
     if (!ok) throw new RangeError("form.json is damaged (not a form head of these features)");
     this.distances = json.distances;
     this.weights = json.weights;
     this.shift = json.shift ?? 0;
+    this.end = json.end ?? 0; // added to the EOS logit wherever the composer samples
   }
 
   /** The choices open at the bar being read (0, a new bar, first) and their probabilities. */

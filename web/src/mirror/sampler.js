@@ -5,7 +5,7 @@
 // same tokens for the same seed.
 
 import { Grammar } from "./codec.js";
-import { Bars } from "./form.js";
+import { Bars, ended } from "./form.js";
 
 /** generate() gives up after maxNotes * this many new tokens (as Python). */
 export const TOKENS_PER_NOTE = 16;
@@ -97,7 +97,8 @@ export function sampleToken(logits, options, rng, mask = null, keep = null) {
  * passed (Grammar.holdBar). options.form (a form.js FormHead, or null) chooses at
  * each new BAR whether the bar repeats one before (one draw of the same rng where a
  * distance is open); a repeat's tokens are taken in turn, with no draw, until one is
- * masked (that step samples and the repeat ends there).
+ * masked (that step samples and the repeat ends there). Where it samples, form.end is
+ * added to the EOS logit first (form.js ended).
  */
 export function generate(step, codec, prime, options) {
   const { maxNotes, temperature = 1, topK = 0, topP = 1, seed = 0, onToken,
@@ -128,6 +129,7 @@ export function generate(step, codec, prime, options) {
       id = again.shift();
     } else {
       again = [];
+      if (form?.end) logits = ended(logits, codec.eosId, form.end);
       id = sampleToken(logits, sampling, rng, mask, codec.eosId);
       if (id === codec.eosId) break;
     }
