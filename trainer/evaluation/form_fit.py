@@ -15,9 +15,9 @@
 3. **End**, on the same free songs: where their median length lies more than
    :data:`LENGTH_TOLERANCE` from the training songs' median, ``end`` (added to the
    ``EOS`` logit) is searched so that it lies within it: the free songs' length
-   falls about as ``exp(-end)``, so the first try is ``log(median / target)``, and
-   each later one interpolates between the two nearest tries (at most
-   :data:`END_TRIES`). Where the share then left its tolerance, the shift is
+   falls about as ``exp(-end)``, so the first try is ``log(median / target)``, each
+   later one steps on past the furthest try until two tries bracket the target, then
+   interpolates between the nearest two (at most :data:`END_TRIES`). Where the share then left its tolerance, the shift is
    searched again around its value at that end.
 
 The test songs are not read. ``form.json`` in the run folder records the fit and the
@@ -147,9 +147,11 @@ def search_end(median, target: float, tries: int = END_TRIES) -> float:
         if above and below:  # bracketed: interpolate between the nearest tries
             a, b = max(above), min(below)
             e = a + (b - a) * miss[a] / (miss[a] - miss[b])
-        else:  # the length falls about as exp(-end): step by the miss, at most 3
-            e = min(miss, key=lambda x: abs(miss[x]))
-            e += max(-3.0, min(3.0, miss[e]))
+        else:  # the length falls about as exp(-end): step past the furthest try by the
+            # least miss (a median of free songs is noisy: one try may undo another)
+            step = min(abs(v) for v in miss.values())
+            e = max(miss) + max(0.25, min(3.0, step)) if above else \
+                min(miss) - max(0.25, min(3.0, step))
         e = round(e, 3)
         if e in miss:
             break
