@@ -17,8 +17,8 @@
    ``EOS`` logit) is searched so that it lies within it: the free songs' length
    falls about as ``exp(-end)``, so the first try is ``log(median / target)``, each
    later one steps on past the furthest try until two tries bracket the target, then
-   interpolates between the nearest two (at most :data:`END_TRIES`). Where the share then left its tolerance, the shift is
-   searched again around its value at that end.
+   interpolates between the nearest two (at most :data:`END_TRIES`). Where the share
+   then left its tolerance, the shift is searched again around its value at that end.
 
 The test songs are not read. ``form.json`` in the run folder records the fit and the
 SHA-256 of the weights it was fitted with; the converter exports it only with them.

@@ -108,7 +108,8 @@ export class Bars {
   }
 }
 
-/** logits (a copy, float64) with end added to the EOS logit: as the composer samples them under a head. */
+// logits (a copy, float64) with end added to the EOS logit: as the composer samples
+// them under a head.
 export function ended(logits, eosId, end) {
   const z = Float64Array.from(logits);
   z[eosId] += end;
