@@ -217,8 +217,8 @@ class FormHead:
         if list(d.get("features", [])) != list(FEATURES):
             raise ValueError("its features are not this version's: " + ", ".join(FEATURES))
         for name in ("shift", "end"):  # a number, as the page's reader asks too
-            if isinstance(d.get(name, 0.0), bool) or not isinstance(d.get(name, 0.0),
-                                                                    (int, float)):
+            value = d.get(name, 0.0)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"its {name} is not a number")
         return cls(d["weights"], d.get("shift", 0.0), d["distances"], d.get("fit"),
                    d.get("end", 0.0))

@@ -58,8 +58,7 @@ def sample(cfg: SampleConfig, how: SamplingConfig) -> None:
     spb = codec.config.steps_per_beat
     for i, path in enumerate(_bar(paths, desc="composing", unit="song")):
         notes, meta, _ = compose(stepper, codec, prime, cfg.length, how.temperature, how.top_k,
-                                 how.top_p, cfg.seed + i, key, meter,
-                                 form=head)
+                                 how.top_p, cfg.seed + i, key, meter, form=head)
         midi_io.write_midi(notes, path, spb, how.tempo, how.instrument, meta=meta)
         stated = f" in {describe(meta)}" if meta else ""
         tqdm.write(f"wrote {shown(path)}: {len(notes)} notes, "
